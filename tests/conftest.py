@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the real datasets and to generated sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SAMPLE_DATA = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public datasets in ``../shared/data``; skips the test when they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (clone the project beside ../shared to run this test)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """The generated sample data committed in ``sample_data/``."""
+    if not (SAMPLE_DATA / "MANIFEST.json").is_file():
+        pytest.skip(f"{SAMPLE_DATA} has not been generated (run `behaviorlab sample-data`)")
+    return SAMPLE_DATA
