@@ -1,0 +1,434 @@
+"""Load pose time series from DeepLabCut, SLEAP, NWB (ndx-pose) and netCDF files.
+
+:func:`load_poses` is the one entry point: it picks the reader from the file
+extension and the file's content (``source=`` forces one), returns a pose
+Dataset that passes :func:`behaviorlab.schema.validate_poses`, and records
+the load in ``attrs["log"]``. Every problem with the file is raised as one
+:class:`~behaviorlab.errors.FileFormatError` that names the file.
+
+Conventions shared by all readers:
+
+- ``time`` is the frame index (seconds when ``fps`` is known); frames absent
+  from a file are NaN rows.
+- ``confidence`` is NaN where the file has no score, e.g. for human labels
+  (DeepLabCut ``CollectedData`` files, SLEAP user instances).
+- Unnamed animals are called ``individual_0, individual_1, ...`` (the name
+  ``movement`` gives the animal of a single-animal DeepLabCut file).
+- Labeled-data tables indexed by image path keep the paths as an
+  ``image_path`` coordinate along ``time``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
+from behaviorlab.io._dlc import PoseArrays
+from behaviorlab.schema import Skeleton, as_poses, from_numpy, log_step, set_skeleton
+
+__all__ = ["SOURCES", "detect_source", "load_poses"]
+
+logger = logging.getLogger(__name__)
+
+SOURCES: tuple[str, ...] = ("dlc", "sleap", "nwb", "netcdf")
+_SOFTWARE = {"dlc": "DeepLabCut", "sleap": "SLEAP", "nwb": "NWB", "netcdf": "unknown"}
+_EXTENSIONS = {
+    ".csv": "dlc",
+    ".slp": "sleap",
+    ".nwb": "nwb",
+    ".nc": "netcdf",
+    ".nc4": "netcdf",
+    ".netcdf": "netcdf",
+    ".cdf": "netcdf",
+}
+_HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_NWB_DESCRIPTION_NO_FPS = "behaviorlab: fps unknown"
+_NWB_PREFIX = "PoseEstimation"
+
+
+# --------------------------------------------------------------------------- format detection
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        for offset in (0, 512, 1024, 2048):  # HDF5 allows a user block before the signature
+            f.seek(offset)
+            if f.read(8) == _HDF5_MAGIC:
+                return True
+    return False
+
+
+def _supported() -> str:
+    return ", ".join(sorted({*_EXTENSIONS, *_HDF5_EXTENSIONS}))
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        hint = ""
+        if path.parent.is_dir():
+            close = sorted(p.name for p in path.parent.glob(f"*{path.suffix}"))[:5]
+            if close:
+                hint = f"; files with that extension in {path.parent}: {close}"
+        raise FileFormatError(path, f"the file does not exist{hint}")
+    if path.is_dir():
+        raise FileFormatError(path, "is a directory; pass the path of a pose file inside it")
+    if path.stat().st_size == 0:
+        raise FileFormatError(path, "the file is empty (0 bytes); was it written completely?")
+
+
+def detect_source(path: str | Path) -> str:
+    """Detect the pose format of ``path``: one of :data:`SOURCES`.
+
+    The extension decides, except for HDF5 (``.h5``), whose content tells
+    DeepLabCut tables, SLEAP files and netCDF-4 apart.
+
+    Parameters
+    ----------
+    path
+        An existing, non-empty file.
+
+    Returns
+    -------
+    str
+        ``"dlc"``, ``"sleap"``, ``"nwb"`` or ``"netcdf"``.
+    """
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if suffix in _HDF5_EXTENSIONS:
+        if not _is_hdf5(path):
+            raise FileFormatError(path, f"has the extension {suffix!r} but is not an HDF5 file")
+        return _sniff_hdf5(path)
+    raise FileFormatError(
+        path,
+        f"unsupported extension {path.suffix!r} for pose data; supported: {_supported()} "
+        f"(or pass source= one of {list(SOURCES)} to force a format)",
+    )
+
+
+def _sniff_hdf5(path: Path) -> str:
+    import h5py
+
+    from behaviorlab.io._dlc import is_dlc_h5
+    from behaviorlab.io._sleap import sleap_h5_kind
+
+    try:
+        with h5py.File(path, "r") as f:
+            keys = sorted(f.keys())
+            if sleap_h5_kind(f):
+                return "sleap"
+            if "nwb_version" in f.attrs:
+                return "nwb"
+            if "_NCProperties" in f.attrs or any("DIMENSION_LIST" in f[k].attrs for k in f):
+                return "netcdf"
+    except OSError as err:
+        raise FileFormatError(path, f"could not open it as HDF5: {err}") from None
+    if is_dlc_h5(path):
+        return "dlc"
+    raise FileFormatError(
+        path,
+        f"is an HDF5 file but neither a DeepLabCut pose table (pandas key 'df_with_missing') nor a SLEAP "
+        f"file (datasets 'tracks' + 'node_names', or 'frames' + 'instances'); its top-level keys are {keys}",
+    )
+
+
+# --------------------------------------------------------------------------- readers
+def _read_dlc(path: Path) -> PoseArrays:
+    from behaviorlab.io._dlc import read_dlc_csv, read_dlc_h5
+
+    if path.suffix.lower() == ".csv" or not _is_hdf5(path):
+        return read_dlc_csv(path)
+    return read_dlc_h5(path)
+
+
+def _read_sleap(path: Path) -> PoseArrays:
+    import h5py
+
+    from behaviorlab.io._sleap import read_sleap_analysis_h5, read_slp, sleap_h5_kind
+
+    if not _is_hdf5(path):
+        raise FileFormatError(path, "is not a SLEAP file: SLEAP .slp and analysis .h5 files are HDF5")
+    with h5py.File(path, "r") as f:
+        kind = sleap_h5_kind(f)
+        keys = sorted(f.keys())
+    if kind == "analysis":
+        return read_sleap_analysis_h5(path)
+    if kind == "labels":
+        return read_slp(path)
+    raise FileFormatError(
+        path,
+        f"is not a SLEAP labels or analysis file (top-level keys {keys}); "
+        "expected 'frames'/'instances' (.slp) or 'tracks'/'node_names' (analysis .h5)",
+    )
+
+
+def _nwb_unescape(name: str) -> str:
+    return name.replace("%2F", "/").replace("%25", "%")
+
+
+def _read_nwb(path: Path) -> PoseArrays:
+    import ndx_pose
+    import pynwb
+
+    with pynwb.NWBHDF5IO(str(path), mode="r", load_namespaces=True) as io:
+        nwbfile = io.read()
+        found = [
+            (module_name, obj)
+            for module_name, module in nwbfile.processing.items()
+            for obj in module.data_interfaces.values()
+            if isinstance(obj, ndx_pose.PoseEstimation)
+        ]
+        if not found:
+            raise FileFormatError(
+                path,
+                "the NWB file has no ndx-pose PoseEstimation in its processing modules "
+                "(training annotations, PoseTraining, are not pose time series)",
+            )
+        subject_id = nwbfile.subject.subject_id if nwbfile.subject is not None else None
+        per_individual = [_read_pose_estimation(path, pe) for _, pe in found]
+        if len(found) == 1:
+            pe = found[0][1]
+            only = pe.name[len(_NWB_PREFIX) + 1 :] if pe.name.startswith(_NWB_PREFIX + "_") else None
+            individuals = [_nwb_unescape(only) if only else (subject_id or nwbfile.identifier or "individual_0")]
+        else:
+            individuals = [
+                _nwb_unescape(pe.name[len(_NWB_PREFIX) + 1 :]) if pe.name.startswith(_NWB_PREFIX + "_") else pe.name
+                for _, pe in found
+            ]
+        individuals = [str(i) for i in individuals]
+        order = _nwb_saved_order(nwbfile.notes, individuals)
+        if order is not None:
+            individuals = [individuals[j] for j in order]
+            found = [found[j] for j in order]
+            per_individual = [per_individual[j] for j in order]
+        software = {pe.source_software for _, pe in found if pe.source_software}
+        scorer = next((pe.scorer for _, pe in found if pe.scorer), None)
+    keypoints = per_individual[0][0]
+    for kps, *_ in per_individual[1:]:
+        if kps != keypoints:
+            raise FileFormatError(path, f"the PoseEstimation objects disagree on keypoints: {keypoints} vs {kps}")
+    n_frames = max(p[1].shape[0] for p in per_individual)
+    n_space = max(p[1].shape[1] for p in per_individual)
+    position = np.full((n_frames, n_space, len(keypoints), len(found)), np.nan)
+    confidence = np.full((n_frames, len(keypoints), len(found)), np.nan)
+    fps_values = set()
+    for i, (_, pos, conf, fps) in enumerate(per_individual):
+        position[: pos.shape[0], : pos.shape[1], :, i] = pos
+        confidence[: conf.shape[0], :, i] = conf
+        fps_values.add(fps)
+    fps_values.discard(None)
+    if len(fps_values) > 1:
+        raise FileFormatError(path, f"the PoseEstimation objects have different frame rates {sorted(fps_values)}")
+    attrs: dict[str, Any] = {}
+    if len(software) == 1:
+        attrs["source_software"] = software.pop()
+    if scorer:
+        attrs["nwb_scorer"] = str(scorer)
+    return PoseArrays(
+        position,
+        confidence,
+        keypoints,
+        individuals,
+        fps=fps_values.pop() if fps_values else None,
+        attrs=attrs,
+    )
+
+
+def _nwb_saved_order(notes: str | None, individuals: list[str]) -> list[int] | None:
+    """Return the individual order saved in the NWB notes, as indices into ``individuals``."""
+    try:
+        saved = json.loads(notes or "")["behaviorlab"]["individuals"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(saved, list) or sorted(map(str, saved)) != sorted(individuals):
+        return None
+    return [individuals.index(str(name)) for name in saved]
+
+
+def _read_pose_estimation(path: Path, pe: Any) -> tuple[list[str], np.ndarray, np.ndarray, float | None]:
+    """Read one PoseEstimation.
+
+    Returns keypoint names, position ``(time, space, keypoint)``, confidence
+    ``(time, keypoint)`` and fps (``None`` when unknown).
+    """
+    series = dict(pe.pose_estimation_series)
+    if not series:
+        raise FileFormatError(path, f"PoseEstimation {pe.name!r} has no PoseEstimationSeries")
+    by_name = {_nwb_unescape(name): s for name, s in series.items()}
+    nodes = [str(n) for n in pe.skeleton.nodes[:]] if pe.skeleton is not None else []
+    keypoints = nodes if nodes and set(nodes) == set(by_name) else list(by_name)
+    no_fps = _NWB_DESCRIPTION_NO_FPS in (pe.description or "")
+    frames_per_series, fps_found = [], set()
+    for name in keypoints:
+        s = by_name[name]
+        n = s.data.shape[0]
+        if s.rate is not None:
+            fps_found.add(float(s.rate))
+            start = float(s.starting_time or 0.0)
+            frames_per_series.append(np.arange(n) + round(start * float(s.rate)))
+        else:
+            ts = np.asarray(s.timestamps[:], dtype=np.float64)
+            if len(ts) > 1:
+                step = float(np.median(np.diff(ts)))
+                if step > 0:
+                    fps_found.add(1.0 / step)
+            frames_per_series.append(ts)
+    if len(fps_found) > 1 and max(fps_found) - min(fps_found) > 1e-6 * max(fps_found):
+        raise FileFormatError(path, f"PoseEstimation {pe.name!r} mixes frame rates {sorted(fps_found)}")
+    fps = next(iter(fps_found)) if fps_found else None
+    frames = []
+    for name, f in zip(keypoints, frames_per_series, strict=True):
+        if by_name[name].rate is None:  # timestamps in seconds -> frame numbers
+            t0 = min(float(np.min(fr)) for fr in frames_per_series if len(fr))
+            f = np.round((f - t0) * fps).astype(np.int64) if fps else np.arange(len(f))
+        frames.append(np.asarray(f, dtype=np.int64))
+    n_frames = max(int(f.max()) + 1 if len(f) else 0 for f in frames)
+    n_space = max(by_name[k].data.shape[1] if by_name[k].data.ndim > 1 else 1 for k in keypoints)
+    position = np.full((n_frames, n_space, len(keypoints)), np.nan)
+    confidence = np.full((n_frames, len(keypoints)), np.nan)
+    for k, (name, f) in enumerate(zip(keypoints, frames, strict=True)):
+        s = by_name[name]
+        data = np.asarray(s.data[:], dtype=np.float64).reshape(len(f), -1)
+        position[f, : data.shape[1], k] = data
+        if s.confidence is not None:
+            confidence[f, k] = np.asarray(s.confidence[:], dtype=np.float64)
+    if n_space not in (2, 3):
+        raise FileFormatError(path, f"PoseEstimationSeries data must have 2 or 3 columns, got {n_space}")
+    return keypoints, position, confidence, None if no_fps else fps
+
+
+def _read_netcdf(path: Path) -> xr.Dataset:
+    errors = []
+    for engine in ("h5netcdf", "scipy", None):
+        try:
+            with xr.open_dataset(path, engine=engine) as opened:
+                return opened.load()
+        except (ValueError, OSError, ImportError, TypeError) as err:
+            errors.append(f"{engine or 'default'}: {err}")
+    raise FileFormatError(path, f"could not read it as netCDF ({'; '.join(errors)})")
+
+
+# --------------------------------------------------------------------------- Dataset assembly
+def _with_fps(ds: xr.Dataset, fps: float) -> xr.Dataset:
+    """Return ``ds`` with its time axis re-expressed for ``fps`` (frame numbers are kept)."""
+    time = ds["time"].to_numpy().astype(np.float64)
+    frames = time * float(ds.attrs["fps"]) if ds.attrs.get("time_unit") == "seconds" else time
+    out = ds.assign_coords(time=np.round(frames) / fps)
+    out.attrs = {**ds.attrs, "fps": fps, "time_unit": "seconds"}
+    return out
+
+
+def _check_fps_arg(fps: float | None) -> float | None:
+    if fps is None:
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise SchemaError(f"fps must be a number, got {fps!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SchemaError(f"fps must be a finite number > 0, got {fps!r}")
+    return value
+
+
+def _to_dataset(arrays: PoseArrays, source: str, path: Path, fps: float | None) -> xr.Dataset:
+    attrs = dict(arrays.attrs)
+    software = attrs.pop("source_software", None) or _SOFTWARE[source]
+    ds = from_numpy(
+        arrays.position,
+        arrays.confidence,
+        keypoints=arrays.keypoints,
+        individuals=arrays.individuals,
+        fps=fps if fps is not None else arrays.fps,
+        source_software=software,
+        attrs_=attrs,
+    )
+    if arrays.time_coords:
+        ds = ds.assign_coords({name: ("time", values) for name, values in arrays.time_coords.items()})
+    return ds
+
+
+def load_poses(
+    path: str | Path,
+    *,
+    source: str | None = None,
+    fps: float | None = None,
+    skeleton: Skeleton | None = None,
+) -> xr.Dataset:
+    """Load a pose time series from a DeepLabCut, SLEAP, NWB or netCDF file.
+
+    Parameters
+    ----------
+    path
+        The pose file: DeepLabCut ``.csv``/``.h5`` (predictions or
+        ``CollectedData``, single- or multi-animal), SLEAP ``.slp`` or
+        analysis ``.h5``, NWB ``.nwb`` with ndx-pose, or netCDF ``.nc``
+        (written by behaviorlab or by ``movement``).
+    source
+        Force the format: ``"dlc"``, ``"sleap"``, ``"nwb"`` or ``"netcdf"``;
+        by default it is detected from the extension and the content.
+    fps
+        Frames per second; overrides any frame rate stored in the file.
+        With a frame rate ``time`` is in seconds, otherwise in frames.
+    skeleton
+        If given, the file's keypoints must be exactly the skeleton's, in
+        order, and the skeleton is stored in ``attrs["skeleton"]``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``position (time, space, keypoint, individual)`` and
+        ``confidence (time, keypoint, individual)``, with attrs
+        ``source_software``, ``source_file``, ``fps`` (when known),
+        ``time_unit`` and ``log``.
+
+    Raises
+    ------
+    FileFormatError
+        The file is missing, empty, of an unknown type or malformed.
+    SchemaError
+        The keypoints disagree with ``skeleton``.
+
+    Examples
+    --------
+    >>> ds = load_poses("mouseDLC_resnet50.csv", fps=30)  # doctest: +SKIP
+    >>> ds["position"].sel(keypoint="snout", individual="individual_0", space="x")  # doctest: +SKIP
+    """
+    path = Path(path)
+    fps = _check_fps_arg(fps)
+    if source is not None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {list(SOURCES)} or None, got {source!r}")
+        _check_file(path)
+    else:
+        source = detect_source(path)
+    try:
+        if source == "netcdf":
+            ds = as_poses(_read_netcdf(path), source=str(path))
+            if fps is not None:
+                ds = _with_fps(ds, fps)
+        else:
+            reader = {"dlc": _read_dlc, "sleap": _read_sleap, "nwb": _read_nwb}[source]
+            ds = _to_dataset(reader(path), source, path, fps)
+    except BehaviorlabError as err:
+        if isinstance(err, FileFormatError):
+            raise
+        raise FileFormatError(path, str(err)) from None
+    except (KeyError, IndexError, ValueError, TypeError, OSError, AttributeError, RuntimeError) as err:
+        raise FileFormatError(
+            path, f"could not be read as {source!r} pose data ({type(err).__name__}: {err})"
+        ) from None
+    keypoints = [str(k) for k in ds["keypoint"].values]
+    if skeleton is not None:
+        skeleton.check_keypoints(keypoints, source=str(path))
+        ds = set_skeleton(ds, skeleton)
+    ds.attrs["source_file"] = str(path)
+    logger.info("loaded %s poses from %s: %s", source, path, dict(ds.sizes))
+    return log_step(ds, "load_poses", path=str(path), source=source, fps=ds.attrs.get("fps"))
