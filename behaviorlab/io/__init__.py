@@ -1,0 +1,45 @@
+"""File formats: pose time series, labeled training frames, video and behavior annotations.
+
+The names below load on first use, so ``import behaviorlab.io`` stays cheap
+(no pandas, h5py, sleap-io or FFmpeg until a reader is actually called).
+
+- :func:`load_poses` / :func:`save_poses` / :func:`convert_poses`: DeepLabCut,
+  SLEAP, NWB and netCDF pose files (:mod:`behaviorlab.io.load`, :mod:`behaviorlab.io.save`);
+- :class:`LabeledFrames`, :func:`load_labeled_frames`, :func:`save_labeled_frames`:
+  training images with keypoints (:mod:`behaviorlab.io.labeled_frames`);
+- :class:`VideoReader`, :func:`probe_video`, :func:`write_video`: video
+  (:mod:`behaviorlab.io.video`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load_poses": "behaviorlab.io.load",
+    "detect_source": "behaviorlab.io.load",
+    "save_poses": "behaviorlab.io.save",
+    "convert_poses": "behaviorlab.io.save",
+    "LabeledFrames": "behaviorlab.io.labeled_frames",
+    "load_labeled_frames": "behaviorlab.io.labeled_frames",
+    "save_labeled_frames": "behaviorlab.io.labeled_frames",
+    "VideoReader": "behaviorlab.io.video",
+    "VideoWriter": "behaviorlab.io.video",
+    "probe_video": "behaviorlab.io.video",
+    "write_video": "behaviorlab.io.video",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names lazily."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'behaviorlab.io' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
