@@ -1,0 +1,302 @@
+"""The one adapter between xarray and scikit-learn: features, samples and predictions.
+
+:func:`compute_features` turns a pose Dataset into a ``features (time,
+individual, feature)`` variable; :func:`to_samples` stacks ``(session,) time,
+individual`` into the rows of a ``(n_samples, n_features)`` matrix for
+scikit-learn, and :func:`from_samples` puts per-row predictions back on
+``(session,) time, individual``.  No other module converts between the two.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import attrs
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from behaviorlab import kinematics
+from behaviorlab.errors import SchemaError
+from behaviorlab.schema import POSITION_DIMS, check_dims, log_step
+
+__all__ = ["FeatureConfig", "Samples", "compute_features", "from_samples", "to_samples"]
+
+log = logging.getLogger(__name__)
+
+_FEATURE_DIMS = ("time", "individual", "feature")
+_ROW_DIMS = ("session", "time", "individual")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(str(v) for v in group) for group in value)
+
+
+@attrs.frozen
+class FeatureConfig:
+    """Which features :func:`compute_features` computes; the defaults work for any skeleton.
+
+    Keypoint names may be ``"centroid"`` (mean of the valid keypoints).
+
+    Parameters
+    ----------
+    speed_keypoints
+        Keypoints whose speed (px/s, cm/s with ``px_per_cm``) is a feature.
+    egocentric
+        Add the egocentric x and y (px or cm) of every keypoint (see
+        :func:`behaviorlab.kinematics.egocentric_align`), except the origin's.
+    origin_keypoint
+        Origin of the egocentric frame.
+    axis_from, axis_to
+        Body axis of the egocentric frame and of the heading; default the
+        last and the first keypoint of the Dataset (tail -> nose when
+        keypoints are listed nose first).
+    distances
+        ``"all"`` for every pair of keypoints, or a list of ``(a, b)`` pairs, or ``()``.
+    joint_angles
+        ``(a, b, c)`` triplets; the angle at ``b`` in radians.
+    heading_velocity
+        Add the angular velocity of the body axis (rad/s, wrapped differences).
+    px_per_cm
+        Spatial calibration for speeds and distances.
+    """
+
+    speed_keypoints: tuple[str, ...] = attrs.field(default=("centroid",), converter=_names)
+    egocentric: bool = True
+    origin_keypoint: str = "centroid"
+    axis_from: str | None = None
+    axis_to: str | None = None
+    distances: str | tuple[tuple[str, ...], ...] = attrs.field(
+        default="all", converter=lambda v: v if isinstance(v, str) else _groups(v)
+    )
+    joint_angles: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_groups)
+    heading_velocity: bool = True
+    px_per_cm: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """Check the shapes of the pair and triplet lists."""
+        if isinstance(self.distances, str) and self.distances != "all":
+            raise SchemaError(
+                f"FeatureConfig.distances must be 'all' or a list of (a, b) pairs, got {self.distances!r}"
+            )
+        if not isinstance(self.distances, str) and any(len(p) != 2 for p in self.distances):
+            raise SchemaError("FeatureConfig.distances: each entry must be a pair (a, b) of keypoint names")
+        if any(len(t) != 3 for t in self.joint_angles):
+            raise SchemaError("FeatureConfig.joint_angles: each entry must be a triplet (a, b, c) of keypoint names")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureConfig:
+        """Build from plain data (a YAML section); unknown keys are an error."""
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SchemaError(f"unknown feature config keys {sorted(unknown)}; known keys: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, for YAML and the provenance log."""
+        return attrs.asdict(self, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
+
+
+def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None = None) -> xr.Dataset:
+    """Compute per-frame behavioural features of every individual.
+
+    Parameters
+    ----------
+    ds
+        Pose Dataset, ``position (time, space, keypoint, individual)`` in px, 2-D.
+    config
+        A :class:`FeatureConfig` or a mapping of its fields; default :class:`FeatureConfig()`.
+
+    Returns
+    -------
+    xarray.Dataset
+        A shallow copy of ``ds`` with the variable ``features (time,
+        individual, feature)`` (float64, NaN where a keypoint it needs is
+        missing) and a ``units`` coordinate on ``feature``; the ``log`` attr
+        records the call and its config.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise SchemaError(f"compute_features needs a pose Dataset, got {type(ds).__name__}")
+    check_dims(ds, POSITION_DIMS, name="compute_features input")
+    if config is None:
+        config = FeatureConfig()
+    elif isinstance(config, Mapping):
+        config = FeatureConfig.from_dict(config)
+    keypoints = [str(k) for k in ds["keypoint"].values]
+    axis_from = config.axis_from or keypoints[-1]
+    axis_to = config.axis_to or keypoints[0]
+    raw = ds.copy(deep=False)
+    raw.attrs = {k: v for k, v in ds.attrs.items() if k != "log"}  # the steps below are internal: log only once
+    length = "cm" if config.px_per_cm else "px"
+    columns: list[xr.DataArray] = []
+    names: list[str] = []
+    units: list[str] = []
+
+    def add(da: xr.DataArray, name: str, unit: str) -> None:
+        columns.append(da.transpose("time", "individual").drop_vars(da.coords.keys() - {"time", "individual"}))
+        names.append(name)
+        units.append(unit)
+
+    pos = kinematics._position(raw, "compute_features input")
+    for kp in config.speed_keypoints:
+        point = kinematics._point(pos, kp).expand_dims(keypoint=[kp]).transpose(*POSITION_DIMS)
+        point.attrs = pos.attrs
+        speed = kinematics.compute_speed.__wrapped__(point, px_per_cm=config.px_per_cm)
+        add(speed.sel(keypoint=kp, drop=True), f"speed_{kp}", speed.attrs["units"])
+    if config.egocentric and len(keypoints) > 1:
+        ego = kinematics.egocentric_align.__wrapped__(pos, config.origin_keypoint, axis_from, axis_to)
+        scale = 1.0 / config.px_per_cm if config.px_per_cm else 1.0
+        for kp in keypoints:
+            if kp == config.origin_keypoint:
+                continue
+            for axis in ("x", "y"):
+                add(ego.sel(keypoint=kp, space=axis, drop=True) * scale, f"ego_{axis}_{kp}", length)
+    pairs = itertools.combinations(keypoints, 2) if config.distances == "all" else config.distances
+    for a, b in pairs:
+        dist = kinematics.compute_keypoint_distance.__wrapped__(pos, a, b, px_per_cm=config.px_per_cm)
+        add(dist, f"distance_{a}_{b}", length)
+    for a, b, c in config.joint_angles:
+        add(kinematics.compute_joint_angle.__wrapped__(pos, a, b, c), f"angle_{a}_{b}_{c}", "rad")
+    if config.heading_velocity and len(keypoints) > 1:
+        heading = kinematics.compute_heading.__wrapped__(pos, axis_from, axis_to)
+        fps = pos.attrs.get("fps")
+        dt = 1.0 / float(fps) if fps else 1.0
+        h = heading.values
+        turn = np.full_like(h, np.nan)
+        if h.shape[0] > 1:
+            step = np.angle(np.exp(1j * np.diff(h, axis=0)))  # wrapped to (-pi, pi]
+            turn[1:-1] = (step[1:] + step[:-1]) / (2 * dt)
+            turn[0], turn[-1] = step[0] / dt, step[-1] / dt
+        add(heading.copy(data=turn), "heading_velocity", "rad/s" if fps else "rad/frame")
+    if not columns:
+        raise SchemaError("the feature config selects no feature for this Dataset")
+    features = xr.concat(columns, dim="feature", coords="minimal", compat="override").transpose(*_FEATURE_DIMS)
+    features = features.assign_coords(feature=names, units=("feature", units)).rename("features")
+    features.attrs = {}
+    out = ds.copy(deep=False)
+    out["features"] = features
+    log.debug("compute_features: %d features for %d individuals", len(names), ds.sizes["individual"])
+    return log_step(out, "compute_features", config=config.to_dict())
+
+
+class Samples(NamedTuple):
+    """Rows for scikit-learn: unpacks as ``X, index = to_samples(da)``.
+
+    Attributes
+    ----------
+    X
+        ``(n_samples, n_features)`` float matrix.
+    index
+        :class:`pandas.MultiIndex` with levels ``([session,] time, individual)``
+        in the input's coordinate order, one entry per row of ``X``.
+    """
+
+    X: np.ndarray
+    index: pd.MultiIndex
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Boolean ``(n_samples,)``: True for rows without NaN."""
+        return ~np.isnan(self.X).any(axis=1)
+
+
+def to_samples(da: xr.DataArray | xr.Dataset, *, dropna: bool = False) -> Samples:
+    """Stack ``([session,] time, individual)`` into the rows of a 2-D matrix.
+
+    Parameters
+    ----------
+    da
+        ``features ([session,] time, individual, feature)`` (or a Dataset
+        holding ``features``).  Any other dims (e.g. ``frequency`` of a
+        spectrogram) are flattened into the columns, after ``feature``.
+    dropna
+        Drop rows with any NaN (the index then lists only the kept rows).  By
+        default nothing is dropped: rows with NaN stay and
+        :attr:`Samples.valid` is the mask of complete rows.
+
+    Returns
+    -------
+    Samples
+        ``(X (n_samples, n_features), index)``; rows in C order of
+        ``([session,] time, individual)``.
+    """
+    if isinstance(da, xr.Dataset):
+        if "features" not in da:
+            raise SchemaError(f"to_samples needs a 'features' variable; the Dataset has {list(da.data_vars)}")
+        da = da["features"]
+    check_dims(da, ("time", "individual", "feature"), name="to_samples input")
+    rows = [d for d in _ROW_DIMS if d in da.dims]
+    cols = [d for d in da.dims if d not in rows]
+    cols = ["feature", *[d for d in cols if d != "feature"]]
+    ordered = da.transpose(*rows, *cols)
+    n_rows = int(np.prod([da.sizes[d] for d in rows]))
+    dtype = ordered.dtype if ordered.dtype.kind == "f" else np.float64
+    X = np.array(ordered.values, dtype=dtype, copy=True).reshape(n_rows, -1)  # a copy: X never aliases da
+    levels = [pd.Index(da[d].values, name=d) for d in rows]
+    codes = [c.ravel() for c in np.indices([da.sizes[d] for d in rows])]
+    index = pd.MultiIndex(levels=levels, codes=codes, names=rows, verify_integrity=False)
+    samples = Samples(X, index)
+    n_bad = int((~samples.valid).sum())
+    if n_bad:
+        log.info("to_samples: %d of %d rows have NaN%s", n_bad, n_rows, " (dropped)" if dropna else "")
+    if dropna and n_bad:
+        keep = samples.valid
+        samples = Samples(X[keep], index[keep])
+    return samples
+
+
+def from_samples(
+    y: np.ndarray | Sequence[Any], index: pd.MultiIndex, name: str = "prediction", *, fill_value: Any = None
+) -> xr.DataArray:
+    """Put one value (or vector) per row back on ``([session,] time, individual)``.
+
+    Parameters
+    ----------
+    y
+        ``(n_samples,)`` or ``(n_samples, n_components)`` predictions, one per
+        entry of ``index`` (labels, probabilities, embeddings...).
+    index
+        The index from :func:`to_samples` (or a subset of its rows, e.g. the
+        valid ones); its levels give the output coordinates.
+    name
+        Name of the result.
+    fill_value
+        Value for rows missing from ``index``; default NaN (integer ``y`` is
+        then cast to float), ``None`` for object ``y``.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``name ([session,] time, individual[, component])``.
+    """
+    if not isinstance(index, pd.MultiIndex):
+        raise SchemaError(f"index must be the pandas.MultiIndex from to_samples, got {type(index).__name__}")
+    y = np.asarray(y)
+    if y.ndim not in (1, 2) or y.shape[0] != len(index):
+        raise SchemaError(f"y must have one row per index entry ({len(index)}), got shape {y.shape}")
+    shape = [len(level) for level in index.levels]
+    n_full = int(np.prod(shape))
+    codes = tuple(np.asarray(c) for c in index.codes)
+    extra = y.shape[1:]
+    if len(index) == n_full and len(np.unique(np.ravel_multi_index(codes, shape))) == n_full:
+        out = np.empty((*shape, *extra), dtype=y.dtype)
+    else:
+        if fill_value is None:
+            fill_value = None if y.dtype.kind in "OUS" else np.nan
+        dtype = np.result_type(y.dtype, np.min_scalar_type(fill_value)) if y.dtype.kind not in "OUS" else object
+        out = np.full((*shape, *extra), fill_value, dtype=dtype)
+    out[codes] = y
+    dims = [*index.names, *(["component"] if extra else [])]
+    coords = {str(level.name): level.values for level in index.levels}
+    result = xr.DataArray(out, dims=dims, coords=coords, name=name)
+    return log_step(result, "from_samples", name=name, n_samples=len(index))
