@@ -7,8 +7,13 @@ unique bodyparts belong to the pseudo-individual ``single``). ``coords`` is
 ``x, y, likelihood`` for predictions and ``x, y`` for human labels
 (``CollectedData_*`` files, whose row index holds image paths).
 
-sleap-io's DLC reader only understands labeled-data projects, so prediction
-tables are parsed here, vectorised with pandas and numpy (no per-frame loops).
+This is the one DeepLabCut table parser and writer: pose time series
+(:mod:`behaviorlab.io.load` / :mod:`behaviorlab.io.save`) and labeled training
+frames (:mod:`behaviorlab.io.labeled_frames`) both go through it.  Tables are
+parsed here rather than with ``sleap_io.load_dlc`` (sleap-io 0.9.5), which only
+understands labeled-data projects, reads a CollectedData ``.h5`` as text and
+sorts bodyparts alphabetically.  Parsing is vectorised with pandas and numpy
+(no per-frame loops); bodyparts and individuals keep the order of the file.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +31,16 @@ import xarray as xr
 
 from behaviorlab.errors import FileFormatError
 
-__all__ = ["PoseArrays", "is_dlc_h5", "read_dlc_csv", "read_dlc_h5", "write_dlc"]
+__all__ = [
+    "PoseArrays",
+    "dlc_table",
+    "is_dlc_h5",
+    "pose_table",
+    "read_dlc_csv",
+    "read_dlc_h5",
+    "write_dlc",
+    "write_dlc_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +49,8 @@ _KNOWN_COORDS = ("x", "y", "z", "likelihood")
 _INDEX_NAME_CELLS = {"", "frame", "frames", "index", "frame_idx", "frame_index", "image", "images"}
 _SINGLE_ANIMAL_NAME = "individual_0"  # the name movement gives the animal of a single-animal DLC file
 _HEAD_ROWS = 12
+
+Rows = Literal["frames", "images"]
 
 
 @dataclass
@@ -68,12 +84,13 @@ class PoseArrays:
 
 # --------------------------------------------------------------------------- reading
 def _arrays_from_columns(
-    path: Path, columns: list[tuple[str | None, str, str]], values: np.ndarray
+    path: Path, columns: list[tuple[str | None, str, str]], values: np.ndarray, single_individual: str
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Scatter a ``(rows, columns)`` value table into position/confidence arrays.
 
     ``columns`` holds one ``(individual or None, bodypart, coord)`` triple per
-    column of ``values``. Keypoints and individuals keep the order in which
+    column of ``values``; ``None`` (a single-animal file) becomes
+    ``single_individual``. Keypoints and individuals keep the order in which
     they first appear; (individual, keypoint) pairs with no column stay NaN,
     which is how maDLC's unique bodyparts (individual ``single``) fit the grid.
     """
@@ -87,7 +104,7 @@ def _arrays_from_columns(
         )
     if "x" not in coords or "y" not in coords:
         raise FileFormatError(path, "the 'coords' header row has no 'x' and 'y' columns")
-    inds = [_SINGLE_ANIMAL_NAME if i is None else str(i) for i, _, _ in columns]
+    inds = [single_individual if i is None else str(i) for i, _, _ in columns]
     bps = [str(b) for _, b, _ in columns]
     triples = list(zip(inds, bps, coords, strict=True))
     if len(set(triples)) != len(triples):
@@ -110,19 +127,26 @@ def _arrays_from_columns(
     return position, confidence, [str(k) for k in kp_names], [str(i) for i in ind_names]
 
 
+def _image_paths(index: pd.Index) -> np.ndarray:
+    """Row labels as image paths, as written in the file (a 3-level index is joined with ``/``)."""
+    if isinstance(index, pd.MultiIndex):  # DeepLabCut >= 2.2 labeled-data: (folder, video, image)
+        return np.asarray(["/".join(str(p) for p in parts) for parts in index], dtype=str)
+    return np.asarray([str(v) for v in index], dtype=str)
+
+
 def _place_rows(
-    path: Path, index: pd.Index, position: np.ndarray, confidence: np.ndarray
+    path: Path, index: pd.Index, position: np.ndarray, confidence: np.ndarray, rows: Rows
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Put the table rows on a frame axis.
 
-    Integer row labels are frame numbers: rows land at those frames and frames
-    absent from the table become NaN. Any other labels (image paths of
-    labeled-data files) keep the row order and are stored as an
-    ``image_path`` coordinate along ``time``.
+    With ``rows="images"`` the rows keep the file's order and their labels
+    become an ``image_path`` coordinate along ``time``. With ``"frames"``,
+    integer row labels are frame numbers: rows land at those frames and frames
+    absent from the table become NaN; any other labels (image paths of
+    labeled-data files) are treated as with ``"images"``.
     """
-    if isinstance(index, pd.MultiIndex):  # DeepLabCut >= 2.2 labeled-data: (folder, video, image)
-        labels = np.array(["/".join(str(p) for p in parts) for parts in index], dtype=object)
-        return position, confidence, {"image_path": labels.astype(str)}
+    if rows == "images" or isinstance(index, pd.MultiIndex):
+        return position, confidence, {"image_path": _image_paths(index)}
     numeric = pd.to_numeric(pd.Series(index, dtype=object), errors="coerce").to_numpy(dtype=float)
     if len(index) and np.all(np.isfinite(numeric)) and np.all(numeric == np.round(numeric)):
         frames = numeric.astype(np.int64)
@@ -141,7 +165,7 @@ def _place_rows(
             return pos, conf, {}
         logger.warning("%s: frame numbers are negative or repeated; rows are kept in file order", path)
         return position, confidence, {}
-    return position, confidence, {"image_path": np.asarray([str(v) for v in index], dtype=str)}
+    return position, confidence, {"image_path": _image_paths(index)}
 
 
 def _read_head(path: Path) -> list[list[str]]:
@@ -170,8 +194,8 @@ def _find_header(path: Path, head: list[list[str]]) -> tuple[int, dict[str, int]
     if not found:
         raise FileFormatError(
             path,
-            "is not a DeepLabCut pose table: its first column has none of the header rows "
-            "'scorer', 'bodyparts', 'coords' (read it with pandas, or pass source= for another format)",
+            "is not a DeepLabCut pose table: not a DeepLabCut CSV, as its first column names none of the "
+            "header rows 'scorer', 'bodyparts', 'coords' (read it with pandas, or pass source= for another format)",
         )
     label_col = min(c for _, c in found)
     rows = {label: r for (r, c), label in found.items() if c == label_col}
@@ -200,17 +224,25 @@ def _find_header(path: Path, head: list[list[str]]) -> tuple[int, dict[str, int]
     return label_col, rows, data_row
 
 
-def read_dlc_csv(path: Path) -> PoseArrays:
+def read_dlc_csv(path: Path, *, rows: Rows = "frames", single_individual: str = _SINGLE_ANIMAL_NAME) -> PoseArrays:
     """Read a DeepLabCut CSV (predictions or CollectedData, single- or multi-animal).
 
     Also reads tables that pandas re-saved with an extra leading index column
     (the header labels then sit in the second column and the scorer names
-    carry pandas' ``.1, .2`` de-duplication suffixes).
+    carry pandas' ``.1, .2`` de-duplication suffixes), and CollectedData files
+    whose image path is one index column or three (folder, video, image).
 
     Parameters
     ----------
     path
         The CSV file.
+    rows
+        ``"frames"``: integer row labels are frame numbers (prediction files);
+        ``"images"``: rows stay in file order and their labels, image paths
+        as written in the file, become ``time_coords["image_path"]``
+        (``CollectedData`` files of labeled frames).
+    single_individual
+        Name of the individual of a single-animal file (no ``individuals`` row).
 
     Returns
     -------
@@ -220,8 +252,8 @@ def read_dlc_csv(path: Path) -> PoseArrays:
     head = _read_head(path)
     if not head or not any(any(cell.strip() for cell in row) for row in head):
         raise FileFormatError(path, "the file is empty")
-    label_col, rows, data_row = _find_header(path, head)
-    header = {label: head[r] for label, r in rows.items()}
+    label_col, header_rows, data_row = _find_header(path, head)
+    header = {label: head[r] for label, r in header_rows.items()}
     width = max(len(row) for row in header.values())
     # columns after the label column whose header cells are all empty hold more of the row index
     n_index = 1
@@ -243,6 +275,7 @@ def read_dlc_csv(path: Path) -> PoseArrays:
         stripped = [re.sub(r"\.\d+$", "", s) for s in scorers]
         if len(set(stripped)) < len(set(scorers)):
             scorers = stripped
+    _check_one_scorer(path, scorers)
     individuals = [_cell(header["individuals"], c) for c in value_cols] if "individuals" in header else None
     columns = [
         (None if individuals is None else individuals[k], _cell(header["bodyparts"], c), _cell(header["coords"], c))
@@ -271,14 +304,20 @@ def read_dlc_csv(path: Path) -> PoseArrays:
             path, f"malformed CSV data: rows have {table.shape[1]} fields but the header names only {last}"
         )
     values = table[value_cols].to_numpy(dtype=np.float64)
-    position, confidence, keypoints, inds = _arrays_from_columns(path, columns, values)
+    position, confidence, keypoints, inds = _arrays_from_columns(path, columns, values, single_individual)
     if len(index_cols) > 1:
         index: pd.Index = pd.MultiIndex.from_frame(table[index_cols].fillna(""))
     else:
         index = pd.Index(table[index_cols[0]].fillna("").to_numpy(dtype=object))
-    position, confidence, time_coords = _place_rows(path, index, position, confidence)
+    position, confidence, time_coords = _place_rows(path, index, position, confidence, rows)
     attrs = {"dlc_scorer": scorers[0]} if scorers else {}
     return PoseArrays(position, confidence, keypoints, inds, time_coords=time_coords, attrs=attrs)
+
+
+def _check_one_scorer(path: Path, scorers: list[str]) -> None:
+    several = list(dict.fromkeys(scorers))
+    if len(several) > 1:
+        raise FileFormatError(path, f"columns hold several scorers {several}; expected one")
 
 
 def _locate_bad_cell(
@@ -318,13 +357,15 @@ def is_dlc_h5(path: Path) -> bool:
         return False
 
 
-def read_dlc_h5(path: Path) -> PoseArrays:
+def read_dlc_h5(path: Path, *, rows: Rows = "frames", single_individual: str = _SINGLE_ANIMAL_NAME) -> PoseArrays:
     """Read a DeepLabCut pandas HDF5 file (key ``df_with_missing`` or the first pose table).
 
     Parameters
     ----------
     path
         The ``.h5`` file.
+    rows, single_individual
+        As for :func:`read_dlc_csv`.
 
     Returns
     -------
@@ -354,6 +395,7 @@ def read_dlc_h5(path: Path) -> PoseArrays:
     if names[-1] not in ("coords", None) or names[-2] not in ("bodyparts", None):
         raise FileFormatError(path, f"the table's column levels {df.columns.names} are not DeepLabCut's")
     tuples = list(df.columns)
+    _check_one_scorer(path, [str(t[0]) for t in tuples])
     columns = [(str(t[1]) if nlev == 4 else None, str(t[-2]), str(t[-1])) for t in tuples]
     try:
         values = df.to_numpy(dtype=np.float64)
@@ -361,35 +403,56 @@ def read_dlc_h5(path: Path) -> PoseArrays:
         raise FileFormatError(path, f"the pose data are not all numbers ({err})") from None
     if values.shape[0] == 0:
         raise FileFormatError(path, "the DeepLabCut table has no rows")
-    position, confidence, keypoints, inds = _arrays_from_columns(path, columns, values)
-    position, confidence, time_coords = _place_rows(path, df.index, position, confidence)
+    position, confidence, keypoints, inds = _arrays_from_columns(path, columns, values, single_individual)
+    position, confidence, time_coords = _place_rows(path, df.index, position, confidence, rows)
     return PoseArrays(
         position, confidence, keypoints, inds, time_coords=time_coords, attrs={"dlc_scorer": str(tuples[0][0])}
     )
 
 
 # --------------------------------------------------------------------------- writing
-def pose_table(ds: xr.Dataset, *, scorer: str) -> pd.DataFrame:
-    """Build the DeepLabCut table of a valid pose Dataset.
+def dlc_table(
+    position: np.ndarray,
+    confidence: np.ndarray | None,
+    *,
+    space: list[str],
+    keypoints: list[str],
+    individuals: list[str],
+    index: pd.Index,
+    scorer: str,
+) -> pd.DataFrame:
+    """Lay out pose arrays as a DeepLabCut table.
 
     One individual gives the single-animal layout (scorer/bodyparts/coords);
     several give the multi-animal layout with an ``individuals`` level, where
     an individual named ``single`` (maDLC's unique bodyparts) only gets the
-    keypoints it has data for. Coordinates are ``x, y[, z], likelihood``;
-    human labels (an ``image_path`` coordinate and no confidence at all) are
-    written without likelihood, as DeepLabCut's ``CollectedData`` files are.
+    keypoints it has data for.
+
+    Parameters
+    ----------
+    position
+        Shape ``(time, space, keypoint, individual)``.
+    confidence
+        Shape ``(time, keypoint, individual)``, written as ``likelihood``
+        columns; ``None`` for human labels, written as ``x, y`` only like
+        DeepLabCut's ``CollectedData`` files.
+    space, keypoints, individuals
+        Names along the space, keypoint and individual axes.
+    index
+        One row label per time step: frame numbers, or image paths.
+    scorer
+        The ``scorer`` header.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``(time, columns)`` with DeepLabCut's column MultiIndex.
     """
-    pos = ds["position"].to_numpy()  # (t, s, k, i)
-    conf = ds["confidence"].to_numpy()  # (t, k, i)
-    space = [str(s) for s in ds["space"].values]
-    keypoints = [str(k) for k in ds["keypoint"].values]
-    individuals = [str(i) for i in ds["individual"].values]
-    labels_only = "image_path" in ds.coords and bool(np.all(np.isnan(conf)))
-    coords = space if labels_only else [*space, "likelihood"]
+    coords = list(space) if confidence is None else [*space, "likelihood"]
     # (t, i, k, c)
-    stack = [np.moveaxis(pos, 1, -1).transpose(0, 2, 1, 3)]
-    if not labels_only:
-        stack.append(conf.transpose(0, 2, 1)[..., None])
+    stack = [np.moveaxis(position, 1, -1).transpose(0, 2, 1, 3)]
+    if confidence is not None:
+        stack.append(confidence.transpose(0, 2, 1)[..., None])
     table = np.concatenate(stack, axis=-1)
     n_t, n_i, n_k, n_c = table.shape
     if n_i == 1:
@@ -407,19 +470,43 @@ def pose_table(ds: xr.Dataset, *, scorer: str) -> pd.DataFrame:
             keep[i, empty, :] = False
             keep = keep.reshape(-1)
             columns, values = columns[keep], values[:, keep]
+    return pd.DataFrame(values, index=index, columns=columns)
+
+
+def pose_table(ds: xr.Dataset, *, scorer: str) -> pd.DataFrame:
+    """Build the DeepLabCut table of a valid pose Dataset (see :func:`dlc_table`).
+
+    Coordinates are ``x, y[, z], likelihood``; human labels (an ``image_path``
+    coordinate and no confidence at all) are written without likelihood, with
+    the image paths as row labels.  Other rows are labelled by frame number.
+    """
+    conf = ds["confidence"].to_numpy()  # (t, k, i)
+    labels_only = "image_path" in ds.coords and bool(np.all(np.isnan(conf)))
     if "image_path" in ds.coords:
         index = pd.Index([str(p) for p in ds["image_path"].values])
     elif ds.attrs.get("time_unit") == "seconds":
         index = pd.Index(np.round(ds["time"].to_numpy() * float(ds.attrs["fps"])).astype(np.int64))
     else:
         index = pd.Index(ds["time"].to_numpy().astype(np.int64))
-    return pd.DataFrame(values, index=index, columns=columns)
+    return dlc_table(
+        ds["position"].to_numpy(),  # (t, s, k, i)
+        None if labels_only else conf,
+        space=[str(s) for s in ds["space"].values],
+        keypoints=[str(k) for k in ds["keypoint"].values],
+        individuals=[str(i) for i in ds["individual"].values],
+        index=index,
+        scorer=scorer,
+    )
 
 
-def write_dlc(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
-    """Write ``ds`` as a DeepLabCut ``.csv`` or ``.h5`` (key ``df_with_missing``) at ``path``."""
-    df = pose_table(ds, scorer=scorer)
+def write_dlc_table(df: pd.DataFrame, path: Path) -> None:
+    """Write a DeepLabCut table as ``.csv``, or as pandas HDF5 (key ``df_with_missing``) for any other suffix."""
     if path.suffix.lower() == ".csv":
         df.to_csv(path)
     else:
         df.to_hdf(path, key="df_with_missing", format="table", mode="w")
+
+
+def write_dlc(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
+    """Write ``ds`` as a DeepLabCut ``.csv`` or ``.h5`` (key ``df_with_missing``) at ``path``."""
+    write_dlc_table(pose_table(ds, scorer=scorer), path)

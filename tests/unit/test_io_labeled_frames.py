@@ -319,6 +319,30 @@ def test_dlc_project_with_two_image_sizes_and_index_styles(tmp_path):
     np.testing.assert_array_equal(one.keypoints[0, 0], [[7, 8], [9, 10]])
 
 
+def test_dlc_machine_labels_with_windows_paths_and_likelihood(tmp_path):
+    folder = tmp_path / "labeled-data" / "v"
+    folder.mkdir(parents=True)
+    images = {name: np.full((6, 8, 3), i, np.uint8) for i, name in enumerate(["0.png", "1.png"])}
+    for name, img in images.items():
+        iio.imwrite(folder / name, img)
+    columns = pd.MultiIndex.from_product(
+        [["me"], ["tail", "head"], ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
+    )
+    index = pd.Index(["labeled-data\\v\\0.png", "labeled-data\\v\\1.png"])  # written on Windows
+    values = np.array([[1.0, 2.0, 0.9, 3.0, 4.0, 0.8], [5.0, 6.0, 0.7, np.nan, np.nan, 0.1]])
+    pd.DataFrame(values, index=index, columns=columns).to_csv(folder / "CollectedData_me.csv")
+    for name in ("CollectedData_me.csv", "CollectedData_me.h5"):
+        if name.endswith(".h5"):
+            (folder / "CollectedData_me.csv").rename(tmp_path / "kept.csv")
+            pd.DataFrame(values, index=index, columns=columns).to_hdf(folder / name, key="df_with_missing")
+        frames = load_labeled_frames(folder / name)
+        assert frames.sources == ("labeled-data/v/0.png", "labeled-data/v/1.png")
+        assert frames.skeleton.keypoints == ("tail", "head")  # file order, not alphabetical
+        assert frames.individuals == ("id_0",)
+        np.testing.assert_array_equal(frames.keypoints[:, 0], [[[1, 2], [3, 4]], [[5, 6], [np.nan, np.nan]]])
+        np.testing.assert_array_equal(frames.images[1], images["1.png"])  # RGB kept
+
+
 @pytest.mark.shared_data
 def test_dlc_round_trip_of_real_frames(openfield, tmp_path):
     subset = openfield.select(slice(0, None, 4))
