@@ -420,11 +420,15 @@ def dlc_table(
     individuals: list[str],
     index: pd.Index,
     scorer: str,
+    single_animal: bool | None = None,
 ) -> pd.DataFrame:
     """Lay out pose arrays as a DeepLabCut table.
 
-    One individual gives the single-animal layout (scorer/bodyparts/coords);
-    several give the multi-animal layout with an ``individuals`` level, where
+    One individual named ``individual_0`` (the name a single-animal file
+    loads with) gives the single-animal layout (scorer/bodyparts/coords), so
+    single-animal files convert back to the layout they came from; anything
+    else gives the multi-animal layout with an ``individuals`` level, which
+    keeps the individuals' names, and where
     an individual named ``single`` (maDLC's unique bodyparts) only gets the
     keypoints it has data for.
 
@@ -442,6 +446,9 @@ def dlc_table(
         One row label per time step: frame numbers, or image paths.
     scorer
         The ``scorer`` header.
+    single_animal
+        Force the single-animal layout (True, needs one individual) or the
+        multi-animal one (False); ``None`` chooses by the rule above.
 
     Returns
     -------
@@ -455,7 +462,11 @@ def dlc_table(
         stack.append(confidence.transpose(0, 2, 1)[..., None])
     table = np.concatenate(stack, axis=-1)
     n_t, n_i, n_k, n_c = table.shape
-    if n_i == 1:
+    if single_animal is None:
+        single_animal = n_i == 1 and individuals[0] == _SINGLE_ANIMAL_NAME
+    if single_animal and n_i != 1:
+        raise ValueError(f"the single-animal DeepLabCut layout holds one individual, got {n_i}")
+    if single_animal:
         columns = pd.MultiIndex.from_product([[scorer], keypoints, coords], names=["scorer", "bodyparts", "coords"])
         values = table.reshape(n_t, n_k * n_c)
     else:

@@ -237,12 +237,20 @@ def test_generated_round_trip(tmp_path: Path, ext: str, n_individuals: int) -> N
     ds = _generated(n_individuals)
     out = save_poses(ds, tmp_path / f"poses{ext}")
     back = load_poses(out, fps=None if ext in (".nc", ".slp", ".nwb") else 30.0)
-    if ext in (".csv", ".h5") and n_individuals == 1:  # the single-animal DLC layout has no animal name
-        ds = ds.assign_coords(individual=["individual_0"])
-    _assert_same_poses(ds, back)
+    _assert_same_poses(ds, back)  # a named single animal is written in the layout that keeps its name
     assert back.attrs["fps"] == 30.0
     assert back.attrs["source_software"] == ("DeepLabCut" if ext in (".nc", ".nwb", ".csv", ".h5") else "SLEAP")
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left over
+
+
+@pytest.mark.parametrize("ext", [".csv", ".h5"])
+def test_unnamed_single_animal_uses_single_animal_dlc_layout(tmp_path: Path, ext: str) -> None:
+    ds = _generated(1).assign_coords(individual=["individual_0"])
+    out = save_poses(ds, tmp_path / f"poses{ext}")
+    if ext == ".csv":
+        header = out.read_text().splitlines()[:3]
+        assert [row.split(",")[0] for row in header] == ["scorer", "bodyparts", "coords"]
+    _assert_same_poses(ds, load_poses(out, fps=30.0))
 
 
 @pytest.mark.parametrize("ext", FORMATS)

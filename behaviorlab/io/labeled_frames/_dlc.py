@@ -231,6 +231,7 @@ def to_dlc_project(frames: LabeledFrames, folder: str | Path, scorer: str = "beh
         individuals=list(frames.individuals),
         index=pd.Index(rel_paths, dtype=object),
         scorer=scorer,
+        single_animal=frames.n_individuals == 1,  # a project's labels: DeepLabCut's layout for its kind of project
     )
     for video in dict.fromkeys(PurePosixPath(p).parent for p in rel_paths):
         rows = [i for i, p in enumerate(rel_paths) if PurePosixPath(p).parent == video]

@@ -1,0 +1,25 @@
+"""`behaviorlab demo` end to end on the committed sample data."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from behaviorlab.cli import app
+
+
+def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--sample", str(sample_data)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "demo_summary.json").read_text())
+    assert set(summary["sessions"]) == {"session_a", "session_b"}
+    assert summary["convert"]["session_b"]["individuals"] == ["mouse1", "mouse2"]
+    for session in ("session_a", "session_b"):
+        for suffix in (".nc", ".csv", ".h5", ".slp", ".nwb"):
+            assert (out / "poses" / f"{session}{suffix}").is_file()
+            assert summary["convert"][session]["round_trips"][suffix]["max_abs_diff_px"] < 1e-3
+    assert summary["labeled_frames"]["labeled"] > 0
+    assert (out / "labeled_frames.labels.h5").is_file()
+    assert "round trips ok" in result.output
