@@ -34,7 +34,7 @@ import xarray as xr
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError
-from behaviorlab.schema import as_poses, get_skeleton, log_step
+from behaviorlab.schema import as_poses, get_skeleton
 
 __all__ = ["FORMATS", "convert_poses", "save_poses"]
 
@@ -87,7 +87,25 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
     out.attrs = {k: _netcdf_attr(v) for k, v in ds.attrs.items() if v is not None}
     for name in out.variables:
         out[name].attrs = {k: _netcdf_attr(v) for k, v in out[name].attrs.items() if v is not None}
-    out.to_netcdf(path, engine="h5netcdf")
+    _create_reproducible_hdf5(path)
+    out.to_netcdf(path, engine="h5netcdf", mode="a")
+
+
+def _create_reproducible_hdf5(path: Path) -> None:
+    """Create an empty HDF5 file whose root group records no timestamps.
+
+    HDF5 stamps each object header with the time it was written, so two saves
+    of the same Dataset would differ in a few bytes; without those stamps the
+    same Dataset always gives the same file.  Link and attribute creation
+    order are tracked as netCDF-4 (and h5netcdf) expect.
+    """
+    import h5py
+
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    fcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    fcpl.set_obj_track_times(False)
+    h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl).close()
 
 
 # --------------------------------------------------------------------------- NWB
@@ -203,7 +221,8 @@ def save_poses(ds: xr.Dataset, path: str | Path, *, format: str | None = None, s
         raise FileFormatError(path, "SLEAP files hold 2-D poses only; this Dataset has 3-D positions")
     if ds.sizes["time"] == 0:
         raise FileFormatError(path, "the Dataset has no frames; nothing to write")
-    ds = log_step(ds, "save_poses", path=str(path), format=fmt)
+    # Saving is not a processing step: the log is left as it is, so the same
+    # Dataset always gives the same file (sample_data/ regenerates bit for bit).
     with atomic_path(path) as tmp:
         if fmt == "netcdf":
             _write_netcdf(ds, tmp)
