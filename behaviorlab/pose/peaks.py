@@ -1,0 +1,257 @@
+"""Integer and subpixel maxima of confidence maps (pure functions in ``keras.ops``).
+
+Every function here runs on any Keras backend, eagerly or inside a model, and
+takes channels-last maps of shape ``(batch, height, width, keypoints)``.
+Peaks are returned as ``(batch, keypoints, 3)`` with the last axis
+``(x, y, confidence)``: ``x`` is the column and ``y`` the row, in map pixels
+whose integer values are pixel centres.
+
+Subpixel refinement follows Guizar-Sicairos, Thurman & Fienup (2008),
+"Efficient subpixel image registration algorithms", Opt. Lett. 33(2), as used
+by DeepPoseKit (Graving et al. 2019): the map is registered against a
+Gaussian kernel, and the cross-correlation is evaluated only in a 1.5 x 1.5
+pixel neighbourhood of the integer peak, upsampled ``upsample_factor`` times,
+with matrix-multiply DFTs (the "dftups" trick) instead of a zero-padded FFT.
+
+Keras has no complex dtype that works on every backend, so the complex
+matrices are held as (real, imaginary) pairs of real tensors.  Because a
+Gaussian kernel is separable, its cross-power spectrum is a rank-one
+(outer-product) weighting, and the whole chain
+``inverse-DFT-upsampled(DFT(window) * conj(DFT(kernel)))`` collapses into two
+constant complex matrices built once in NumPy: ``A_row @ window @ A_col``.
+
+Coordinate convention
+---------------------
+Map pixel ``i`` of a map with output stride ``s`` covers input-image pixels
+``[i*s, (i+1)*s)`` and its centre is image pixel ``i*s + (s-1)/2``; see
+:func:`to_image_coordinates` and :func:`behaviorlab.pose.targets.confidence_maps`,
+which uses the same convention.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "default_window",
+    "find_peaks_integer",
+    "find_peaks_subpixel",
+    "to_image_coordinates",
+    "upsampled_registration_matrices",
+]
+
+
+def _flatten_maps(maps):
+    """``(batch, height, width, keypoints)`` -> ``(batch * keypoints, height * width)`` and the shape parts."""
+    shape = ops.shape(maps)
+    batch, height, width, n_keypoints = shape[0], shape[1], shape[2], shape[3]
+    flat = ops.reshape(ops.transpose(maps, (0, 3, 1, 2)), (-1, height * width))
+    return flat, batch, height, width, n_keypoints
+
+
+def find_peaks_integer(maps):
+    """Location and value of the global maximum of each map (argmax baseline).
+
+    Parameters
+    ----------
+    maps
+        Confidence maps, shape ``(batch, height, width, keypoints)``.
+
+    Returns
+    -------
+    tensor
+        Shape ``(batch, keypoints, 3)``, float32: ``(x, y, value)`` with ``x``
+        and ``y`` integer map-pixel indices (column, row).
+    """
+    maps = ops.cast(ops.convert_to_tensor(maps), "float32")
+    flat, batch, _, width, n_keypoints = _flatten_maps(maps)
+    index = ops.argmax(flat, axis=-1)
+    value = ops.max(flat, axis=-1)
+    index = ops.cast(index, "int32")
+    x = ops.cast(index % width, "float32")
+    y = ops.cast(index // width, "float32")
+    peaks = ops.stack([x, y, value], axis=-1)
+    return ops.reshape(peaks, (batch, n_keypoints, 3))
+
+
+def default_window(kernel_sigma: float) -> int:
+    """Odd side length of the window registered around an integer peak: ``2 * ceil(4 * sigma) + 1`` (at least 5)."""
+    return max(5, 2 * math.ceil(4.0 * float(kernel_sigma)) + 1)
+
+
+def _signed_frequencies(n: int) -> np.ndarray:
+    """DFT frequencies ``0, 1, ..., -2, -1`` of an ``n``-point DFT (``ifftshift(arange(n)) - n // 2``)."""
+    return np.fft.ifftshift(np.arange(n)) - n // 2
+
+
+def upsampled_registration_matrices(
+    window: int, kernel_sigma: float, upsample_factor: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Constant matrices of the upsampled DFT cross-correlation with a Gaussian kernel.
+
+    For a real ``window x window`` patch ``f`` whose centre pixel is the
+    integer peak, the cross-correlation with a Gaussian kernel ``g`` centred
+    in the same patch, evaluated at the shifts ``offsets`` (rows and columns),
+    is ``Re(A_row @ f @ A_col)`` with::
+
+        A_row = K_row @ diag(conj(G_y)) @ D      (upsampled, region x window)
+        A_col = D.T @ diag(conj(G_x)) @ K_col    (window x upsampled region)
+
+    where ``D`` is the DFT matrix, ``G_y`` and ``G_x`` the 1-D DFTs of the
+    separable kernel, and ``K_row``, ``K_col`` the dftups inverse-DFT kernels
+    of Guizar-Sicairos et al. (2008) sampled every ``1 / upsample_factor``
+    pixel over ``ceil(1.5 * upsample_factor)`` points around zero shift.
+
+    Parameters
+    ----------
+    window
+        Odd side length of the patch, in map pixels.
+    kernel_sigma
+        Standard deviation of the Gaussian kernel, in map pixels.
+    upsample_factor
+        Upsampling of the 1.5-pixel neighbourhood (precision ``1 / upsample_factor``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(a_row_real, a_row_imag, a_col_real, a_col_imag, offsets)``; the
+        matrices are float32 of shapes ``(region, window)`` and
+        ``(window, region)``; ``offsets`` ``(region,)`` are the sampled shifts
+        in pixels.
+    """
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd integer >= 3, got {window}")
+    if kernel_sigma <= 0:
+        raise ValueError(f"kernel_sigma must be > 0 map pixels, got {kernel_sigma}")
+    if upsample_factor < 1:
+        raise ValueError(f"upsample_factor must be >= 1, got {upsample_factor}")
+    n = int(window)
+    centre = n // 2
+    region = math.ceil(1.5 * upsample_factor)
+    dftshift = region // 2
+    offsets = (np.arange(region) - dftshift) / float(upsample_factor)  # shifts sampled, in pixels
+
+    freqs = _signed_frequencies(n)  # (n,)
+    positions = np.arange(n)
+    dft = np.exp(-2j * np.pi * np.outer(freqs, positions) / n)  # D[k, r]
+    kernel_1d = np.exp(-0.5 * ((positions - centre) / float(kernel_sigma)) ** 2)
+    kernel_freq = dft @ kernel_1d  # (n,)
+    # dftups: inverse DFT evaluated at the upsampled shifts only.
+    inverse = np.exp(2j * np.pi * np.outer(offsets, freqs) / n)  # (region, n)
+    a_row = inverse @ (np.conj(kernel_freq)[:, None] * dft) / n  # (region, n)
+    a_col = a_row.T  # the same operator along columns
+    return (
+        a_row.real.astype(np.float32),
+        a_row.imag.astype(np.float32),
+        np.ascontiguousarray(a_col.real).astype(np.float32),
+        np.ascontiguousarray(a_col.imag).astype(np.float32),
+        offsets.astype(np.float32),
+    )
+
+
+def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100, window: int | None = None):
+    """Subpixel maxima by upsampled-DFT registration of a Gaussian kernel (Guizar-Sicairos et al. 2008).
+
+    For each map: (1) the global integer maximum; (2) a ``window x window``
+    patch centred on it (zero outside the map); (3) the cross-correlation of
+    the patch with a Gaussian kernel of ``kernel_sigma`` map pixels, computed
+    by matrix-multiply DFTs on a grid of ``ceil(1.5 * upsample_factor)``
+    points per axis covering +-0.75 pixel around the integer peak; (4) its
+    maximum, which is the subpixel shift added to the integer peak.
+
+    Parameters
+    ----------
+    maps
+        Confidence maps, shape ``(batch, height, width, keypoints)``.
+    kernel_sigma
+        Standard deviation of the Gaussian kernel in map pixels; use the
+        sigma of the training targets divided by the output stride.  The
+        band-limited interpolation is accurate for ``kernel_sigma >= ~1``.
+    upsample_factor
+        Precision of the refinement is ``1 / upsample_factor`` map pixel.
+    window
+        Odd side length of the patch registered around the integer peak;
+        default :func:`default_window` (``2 * ceil(4 * sigma) + 1``).
+
+    Returns
+    -------
+    tensor
+        Shape ``(batch, keypoints, 3)``, float32: ``(x, y, confidence)`` in
+        map pixels, confidence being the map value at the integer maximum.
+    """
+    window = default_window(kernel_sigma) if window is None else int(window)
+    a_row_re, a_row_im, a_col_re, a_col_im, offsets = upsampled_registration_matrices(
+        window, kernel_sigma, int(upsample_factor)
+    )
+    region = offsets.shape[0]
+    radius = window // 2
+
+    maps = ops.cast(ops.convert_to_tensor(maps), "float32")
+    flat, batch, height, width, n_keypoints = _flatten_maps(maps)
+    index = ops.cast(ops.argmax(flat, axis=-1), "int32")  # (n,)
+    value = ops.max(flat, axis=-1)
+    x0 = index % width
+    y0 = index // width
+
+    # Patch around the integer peak, from maps zero-padded by `radius`.
+    padded = ops.pad(
+        ops.reshape(flat, (-1, height, width)),
+        ((0, 0), (radius, radius), (radius, radius)),
+    )
+    padded_width = width + 2 * radius
+    padded = ops.reshape(padded, (ops.shape(padded)[0], -1))
+    steps = ops.arange(window, dtype="int32")
+    rows = ops.expand_dims(y0, -1) + ops.expand_dims(steps, 0)  # (n, window), padded coordinates of row y0 - radius + i
+    cols = ops.expand_dims(x0, -1) + ops.expand_dims(steps, 0)
+    gather = ops.reshape(
+        ops.expand_dims(rows, -1) * padded_width + ops.expand_dims(cols, 1),
+        (-1, window * window),
+    )
+    patch = ops.reshape(ops.take_along_axis(padded, gather, axis=1), (-1, window, window))
+
+    # Re(A_row @ patch @ A_col): the upsampled cross-correlation, (n, region, region).
+    a_row_re = ops.convert_to_tensor(a_row_re)
+    a_row_im = ops.convert_to_tensor(a_row_im)
+    a_col_re = ops.convert_to_tensor(a_col_re)
+    a_col_im = ops.convert_to_tensor(a_col_im)
+    right_re = ops.matmul(patch, a_col_re)  # (n, window, region)
+    right_im = ops.matmul(patch, a_col_im)
+    correlation = ops.matmul(a_row_re, right_re) - ops.matmul(a_row_im, right_im)
+
+    best = ops.cast(ops.argmax(ops.reshape(correlation, (-1, region * region)), axis=-1), "int32")
+    offsets = ops.convert_to_tensor(offsets)
+    dy = ops.take(offsets, best // region)
+    dx = ops.take(offsets, best % region)
+    x = ops.cast(x0, "float32") + dx
+    y = ops.cast(y0, "float32") + dy
+    peaks = ops.stack([x, y, value], axis=-1)
+    return ops.reshape(peaks, (batch, n_keypoints, 3))
+
+
+def to_image_coordinates(peaks, output_stride: int | float):
+    """Map-pixel peaks to input-image pixels: ``x_image = x_map * s + (s - 1) / 2``.
+
+    Map pixel ``i`` covers image pixels ``[i*s, (i+1)*s)``; its centre is
+    ``i*s + (s-1)/2`` (the convention of
+    :func:`behaviorlab.pose.targets.confidence_maps`).
+
+    Parameters
+    ----------
+    peaks
+        Shape ``(..., 2)`` ``(x, y)`` or ``(..., 3)`` ``(x, y, confidence)``, map pixels.
+    output_stride
+        Input pixels per map pixel, ``s``.
+
+    Returns
+    -------
+    tensor
+        Same shape as ``peaks``; coordinates in image pixels, any further
+        columns (confidence) unchanged.
+    """
+    peaks = ops.cast(ops.convert_to_tensor(peaks), "float32")
+    stride = float(output_stride)
+    xy = peaks[..., :2] * stride + (stride - 1.0) / 2.0
+    return ops.concatenate([xy, peaks[..., 2:]], axis=-1)
