@@ -154,7 +154,8 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(sample_dir=find_sample_data(None if sample_dir is None else Path(sample_dir), out_dir), out_dir=out_dir)
+    sample = find_sample_data(None if sample_dir is None else Path(sample_dir), out_dir)
+    ctx = DemoContext(sample_dir=sample, out_dir=out_dir)
     timings = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as progress:
         task = progress.add_task("demo", total=len(STAGES))

@@ -196,10 +196,10 @@ class Skeleton:
         missing = [k for k in self.keypoints if k not in keypoints]
         extra = [k for k in keypoints if k not in self.keypoints]
         if missing or extra:
-            raise SchemaError(
-                f"{source}: keypoints disagree with the skeleton: missing {missing}, unexpected {extra}"
-            )
-        raise SchemaError(f"{source}: keypoints {list(keypoints)} are not in the skeleton's order {list(self.keypoints)}")
+            raise SchemaError(f"{source}: keypoints disagree with the skeleton: missing {missing}, unexpected {extra}")
+        raise SchemaError(
+            f"{source}: keypoints {list(keypoints)} are not in the skeleton's order {list(self.keypoints)}"
+        )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -456,7 +456,7 @@ def to_movement(ds: xr.Dataset) -> xr.Dataset:
 
 # --------------------------------------------------------------------------- provenance
 def get_log(obj: xr.Dataset | xr.DataArray) -> list[dict[str, Any]]:
-    """The processing steps recorded in ``obj.attrs["log"]``, oldest first."""
+    """Return the processing steps recorded in ``obj.attrs["log"]``, oldest first."""
     text = obj.attrs.get("log", "[]")
     try:
         log = json.loads(text)
@@ -539,7 +539,7 @@ def logged(operation: str | None = None) -> Callable:
 
 # --------------------------------------------------------------------------- skeleton attr
 def get_skeleton(ds: xr.Dataset) -> Skeleton | None:
-    """The skeleton stored in ``ds.attrs["skeleton"]``, or ``None``."""
+    """Return the skeleton stored in ``ds.attrs["skeleton"]``, or ``None``."""
     text = ds.attrs.get("skeleton")
     return None if text is None else Skeleton.from_json(text)
 

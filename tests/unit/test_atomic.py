@@ -18,21 +18,25 @@ def test_successful_write_replaces_target(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.csv"]
 
 
+def _write_then_fail(target, error):
+    with atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise error
+
+
 def test_failed_write_keeps_previous_version_and_leaves_no_temp(tmp_path):
     target = tmp_path / "out.nc"
     target.write_text("old")
-    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"):
+        _write_then_fail(target, RuntimeError("disk full"))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.nc"]
 
 
 def test_interrupt_is_handled_like_an_error(tmp_path):
     target = tmp_path / "out.h5"
-    with pytest.raises(KeyboardInterrupt), atomic_path(target) as tmp:
-        tmp.write_bytes(b"x")
-        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        _write_then_fail(target, KeyboardInterrupt())
     assert list(tmp_path.iterdir()) == []
 
 

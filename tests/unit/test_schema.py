@@ -98,9 +98,9 @@ def test_validate_rejects_wrong_dims_and_missing_variables():
         validate_poses(bad)
     with pytest.raises(SchemaError, match="position must have dims"):
         validate_poses(ds.transpose("time", "keypoint", "space", "individual"))
-    with pytest.raises(SchemaError, match="source.nc: position must have dims"):
+    with pytest.raises(SchemaError, match=r"source\.nc: position must have dims"):
         validate_poses(ds.transpose("time", "keypoint", "space", "individual"), source="source.nc")
-    with pytest.raises(SchemaError, match="expected an xarray.Dataset"):
+    with pytest.raises(SchemaError, match=r"expected an xarray\.Dataset"):
         validate_poses(ds["position"])
 
 
