@@ -82,6 +82,84 @@ def convert(
     typer.echo(f"wrote {written}")
 
 
+MODEL_NAMES = ("stacked_densenet", "stacked_hourglass", "leap", "deeplabcut")
+
+
+@app.command()
+@_friendly_errors
+def train(
+    labels: Annotated[
+        Path, typer.Argument(help="Labeled frames: .labels.h5, a DeepLabCut project, .slp or DeepPoseKit .h5.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write (created).")],
+    model: Annotated[str, typer.Option(help=f"Architecture: {', '.join(MODEL_NAMES)}.")] = "stacked_densenet",
+    epochs: Annotated[int | None, typer.Option(help="Number of epochs (default 200).")] = None,
+    val_fraction: Annotated[float | None, typer.Option(help="Share of frames held out for validation.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split, batch order and augmentation.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per batch (default 16).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML or JSON file with TrainConfig fields; options given here win.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted training in OUT.")] = False,
+) -> None:
+    """Train a pose model on labeled frames."""
+    from behaviorlab.pose.train import TrainConfig, train_model
+
+    if model not in MODEL_NAMES:
+        raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
+    fields: dict[str, Any] = _read_config(config) if config is not None else {}
+    given = {"model": model, "epochs": epochs, "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    result = train_model(labels, out, TrainConfig.from_dict(fields), resume=resume, verbose=2)
+    typer.echo(
+        f"trained {model} for {result.epochs} epochs in {result.training_seconds:.0f} s; best epoch "
+        f"{result.best_epoch}: mean validation error {result.best_val_px_error:.2f} px; model in {result.model_dir}"
+    )
+    if result.val_report is not None:
+        typer.echo(result.val_report.to_markdown())
+
+
+@app.command()
+@_friendly_errors
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `behaviorlab train`.")],
+    labels: Annotated[Path, typer.Argument(help="Labeled frames to score the model on.")],
+    all_frames: Annotated[
+        bool, typer.Option("--all", help="Score every labeled frame, not only the saved validation split.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per-keypoint error (pixels) and PCK of a trained model."""
+    import numpy as np
+
+    from behaviorlab.pose.predict import evaluate_model
+
+    indices = None
+    if all_frames:
+        from behaviorlab.io.labeled_frames import load_labeled_frames
+
+        indices = np.arange(len(load_labeled_frames(labels)))
+    report = evaluate_model(model_dir, labels, indices=indices)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_markdown())
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """Read a YAML/JSON mapping of options, with a clear error naming the file."""
+    import yaml
+
+    from behaviorlab.errors import FileFormatError
+
+    if not path.is_file():
+        raise FileFormatError(path, "config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise FileFormatError(path, f"not valid YAML/JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise FileFormatError(path, "expected a mapping of option names to values")
+    return data
+
+
 @app.command("sample-data")
 @_friendly_errors
 def sample_data(

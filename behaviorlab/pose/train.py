@@ -1,0 +1,686 @@
+"""Train a single-animal pose model on labeled frames and keep everything needed to reuse it.
+
+:func:`train_model` builds one of :data:`behaviorlab.pose.models.MODEL_BUILDERS`,
+fits it to confidence-map (and posture-graph) targets with Adam, a masked MSE
+loss and intermediate supervision, and writes a model folder::
+
+    MODEL_DIR/
+      pose_config.json    skeleton, input shape, channels, grayscale, padding, output stride,
+                          sigma, graph flag, n_keypoints, TrainConfig, split, versions
+      model.keras         best epoch by validation error in pixels (val_px_error)
+      last.keras          last completed epoch, with the optimizer state (for resume=True)
+      state.json          last completed epoch, best error, learning rate, callback counters
+      training_log.csv    epoch, loss, val_loss, val_px_error, lr, seconds (one row per epoch)
+
+Every file is replaced atomically; ``state.json`` is written last in an epoch,
+so it always describes files that exist.  The schedule follows DeepPoseKit
+(Graving et al. 2019): the learning rate is divided by 5 after
+``lr_patience`` epochs without a lower validation loss, and training stops
+after ``early_stopping_patience`` such epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import keras
+import numpy as np
+import pandas as pd
+from keras import ops
+
+from behaviorlab._atomic import atomic_path
+from behaviorlab.errors import SchemaError
+from behaviorlab.io.labeled_frames import LabeledFrames
+from behaviorlab.pose.augment import AugmentConfig, Augmenter
+from behaviorlab.pose.data import (
+    PoseSequence,
+    input_multiple,
+    load_frames,
+    pad_image,
+    padded_input_shape,
+    prepare_images,
+    single_animal_keypoints,
+    split_frames,
+)
+from behaviorlab.pose.evaluate import EvaluationReport
+from behaviorlab.pose.targets import n_target_maps
+
+__all__ = [
+    "LOG_COLUMNS",
+    "MODEL_NAMES",
+    "TrainConfig",
+    "TrainResult",
+    "masked_mse",
+    "train_model",
+]
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = ("stacked_densenet", "stacked_hourglass", "leap", "deeplabcut")
+LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_px_error", "lr", "seconds")
+
+POSE_CONFIG = "pose_config.json"
+BEST_MODEL = "model.keras"
+LAST_MODEL = "last.keras"
+STATE = "state.json"
+TRAINING_LOG = "training_log.csv"
+
+
+# --------------------------------------------------------------------------- loss
+@keras.saving.register_keras_serializable(package="behaviorlab")
+def masked_mse(y_true, y_pred):
+    """Mean squared error over the entries of ``y_true`` that are not NaN.
+
+    Channels of missing keypoints (and incomplete posture-graph maps) are
+    NaN in the targets; they add nothing to the loss or its gradient.
+
+    Parameters
+    ----------
+    y_true
+        Targets ``(batch, height, width, maps)``, NaN = ignore.
+    y_pred
+        Predictions of the same shape.
+
+    Returns
+    -------
+    tensor
+        Shape ``(batch,)``: per sample, the sum of squared errors over valid
+        entries divided by their number (0 when none is valid).
+    """
+    y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+    valid = ops.logical_not(ops.isnan(y_true))
+    diff = ops.where(valid, y_pred - ops.where(valid, y_true, 0.0), 0.0)
+    axes = tuple(range(1, len(y_pred.shape)))
+    total = ops.sum(ops.square(diff), axis=axes)
+    count = ops.sum(ops.cast(valid, "float32"), axis=axes)
+    return total / ops.maximum(count, 1.0)
+
+
+# --------------------------------------------------------------------------- config
+def _positive_int(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"TrainConfig.{attribute.name} must be >= 1, got {value}")
+
+
+def _non_negative_int(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"TrainConfig.{attribute.name} must be >= 0, got {value}")
+
+
+def _optional_positive_int(instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"TrainConfig.{attribute.name} must be None or >= 1, got {value}")
+
+
+def _positive_float(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"TrainConfig.{attribute.name} must be a finite number > 0, got {value}")
+
+
+def _to_augment(value: AugmentConfig | Mapping[str, Any] | None) -> AugmentConfig:
+    if value is None:
+        return AugmentConfig.none()
+    return value if isinstance(value, AugmentConfig) else AugmentConfig.from_dict(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@attrs.frozen
+class TrainConfig:
+    """How to train a pose model (:func:`train_model`); round-trips JSON/YAML with :meth:`to_dict`.
+
+    Parameters
+    ----------
+    model
+        One of :data:`MODEL_NAMES`.
+    model_kwargs
+        Extra keyword arguments of the builder (e.g. ``{"growth_rate": 24,
+        "n_stacks": 2}``); ``output_stride`` goes in its own field.
+    epochs
+        Total number of epochs (including those of a resumed run).
+    batch_size
+        Images per batch (training and validation).
+    learning_rate
+        Initial Adam learning rate.
+    val_fraction
+        Share of labeled frames held out for validation, in ``[0, 1)``.
+    seed
+        Seed of the split, the batch order and the augmentation (weights are
+        initialised with ``keras.utils.set_random_seed(seed)``).
+    sigma
+        Standard deviation of the target Gaussians in input-image pixels.
+    output_stride
+        Input pixels per output pixel; ``None`` for the builder's default
+        (4 for the hourglass models, 8 for DeepLabCut; LEAP is always 1).
+    graph
+        Also learn DeepPoseKit's posture-graph maps.
+    augment
+        On-the-fly augmentation of the training images (a mapping is converted).
+    lr_factor
+        Factor applied to the learning rate on a plateau of the validation loss.
+    lr_patience
+        Epochs without a lower validation loss before the learning rate drops.
+    early_stopping_patience
+        Epochs without a lower validation loss before training stops.
+    grayscale
+        Convert images to one channel (also at prediction time).
+    steps_per_epoch
+        Batches per epoch; ``None`` for one pass over the training frames.
+    """
+
+    model: str = attrs.field(default="stacked_densenet")
+    model_kwargs: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    epochs: int = attrs.field(default=200, converter=int, validator=_positive_int)
+    batch_size: int = attrs.field(default=16, converter=int, validator=_positive_int)
+    learning_rate: float = attrs.field(default=1e-3, converter=float, validator=_positive_float)
+    val_fraction: float = attrs.field(default=0.1, converter=float)
+    seed: int = attrs.field(default=0, converter=int)
+    sigma: float = attrs.field(default=5.0, converter=float, validator=_positive_float)
+    output_stride: int | None = attrs.field(default=None, converter=_optional_int, validator=_optional_positive_int)
+    graph: bool = attrs.field(default=True, converter=bool)
+    augment: AugmentConfig = attrs.field(factory=AugmentConfig, converter=_to_augment)
+    lr_factor: float = attrs.field(default=0.2, converter=float)
+    lr_patience: int = attrs.field(default=10, converter=int, validator=_non_negative_int)
+    early_stopping_patience: int = attrs.field(default=50, converter=int, validator=_non_negative_int)
+    grayscale: bool = attrs.field(default=False, converter=bool)
+    steps_per_epoch: int | None = attrs.field(default=None, converter=_optional_int, validator=_optional_positive_int)
+
+    def __attrs_post_init__(self) -> None:
+        """Check the fields that need more than a type."""
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"TrainConfig.model must be one of {list(MODEL_NAMES)}, got {self.model!r}")
+        if "output_stride" in self.model_kwargs:
+            raise ValueError("set TrainConfig.output_stride instead of model_kwargs['output_stride']")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ValueError(f"TrainConfig.lr_factor must lie in (0, 1), got {self.lr_factor}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON and YAML."""
+        data = attrs.asdict(self, recurse=False)
+        data["model_kwargs"] = dict(self.model_kwargs)
+        data["augment"] = self.augment.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; known fields: {sorted(known)}")
+        return cls(**data)
+
+
+@attrs.frozen
+class TrainResult:
+    """What :func:`train_model` did.
+
+    Parameters
+    ----------
+    model_dir
+        The model folder.
+    epochs
+        Epochs completed in total (all runs of a resumed training).
+    best_epoch
+        Epoch (1-based) of ``model.keras``.
+    best_val_px_error
+        Its mean validation error in pixels (NaN without a validation set).
+    training_seconds
+        Wall time spent in training, all runs together.
+    stopped_early
+        Whether early stopping ended the training.
+    history
+        ``training_log.csv`` as a table (columns :data:`LOG_COLUMNS`).
+    val_report
+        Accuracy of ``model.keras`` on the validation frames (``None`` without them).
+    """
+
+    model_dir: Path
+    epochs: int
+    best_epoch: int
+    best_val_px_error: float
+    training_seconds: float
+    stopped_early: bool
+    history: pd.DataFrame = attrs.field(eq=False, repr=False)
+    val_report: EvaluationReport | None = attrs.field(eq=False, repr=False)
+
+
+# --------------------------------------------------------------------------- helpers
+def _builder(name: str):
+    from behaviorlab.pose.models import MODEL_BUILDERS
+
+    return MODEL_BUILDERS[name]
+
+
+def resolve_output_stride(config: TrainConfig) -> int:
+    """Output stride the model will have: ``config.output_stride`` or the builder's default."""
+    params = inspect.signature(_builder(config.model)).parameters
+    if "output_stride" not in params:
+        if config.output_stride not in (None, 1):
+            raise ValueError(f"model {config.model!r} has a fixed output stride of 1, got {config.output_stride}")
+        return 1
+    return int(params["output_stride"].default if config.output_stride is None else config.output_stride)
+
+
+def _versions() -> dict[str, str]:
+    import behaviorlab
+
+    backend = keras.backend.backend()
+    try:
+        backend_version = __import__(backend).__version__
+    except (ImportError, AttributeError):
+        backend_version = "unknown"
+    return {
+        "behaviorlab": behaviorlab.__version__,
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": backend_version,
+        "numpy": np.__version__,
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _read_log(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        return pd.DataFrame(columns=list(LOG_COLUMNS))
+    return pd.read_csv(path)
+
+
+def _truncate_log(path: Path, epochs: int) -> None:
+    """Drop rows after epoch ``epochs`` (written by a run that stopped before its state.json)."""
+    if not path.is_file():
+        return
+    table = _read_log(path)
+    if len(table) and table["epoch"].max() > epochs:
+        with atomic_path(path) as tmp:
+            table[table["epoch"] <= epochs].to_csv(tmp, index=False)
+
+
+# --------------------------------------------------------------------------- callbacks
+class _EpochSetter(keras.callbacks.Callback):
+    """Tell the training sequence which epoch is starting (seeded order and augmentation)."""
+
+    def __init__(self, sequence: PoseSequence) -> None:
+        super().__init__()
+        self.sequence = sequence
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.sequence.set_epoch(epoch)
+
+
+class _ValidationPixelError(keras.callbacks.Callback):
+    """Mean validation keypoint error in image pixels, logged as ``val_px_error``."""
+
+    def __init__(self, images: np.ndarray, keypoints: np.ndarray, inference: dict[str, Any], batch_size: int) -> None:
+        super().__init__()
+        self.images = images
+        self.keypoints = keypoints
+        self.inference = inference
+        self.batch_size = batch_size
+        self._model = None
+
+    def on_train_begin(self, logs=None):
+        from behaviorlab.pose.models import build_inference_model
+
+        self._model = build_inference_model(self.model, **self.inference)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or len(self.images) == 0:
+            return
+        pred = np.concatenate(
+            [
+                np.asarray(self._model.predict_on_batch(self.images[i : i + self.batch_size]))
+                for i in range(0, len(self.images), self.batch_size)
+            ]
+        )
+        errors = np.linalg.norm(pred[..., :2] - self.keypoints, axis=-1)
+        logs["val_px_error"] = float(np.nanmean(errors)) if np.isfinite(errors).any() else math.nan
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """Write best/last models, the CSV log and ``state.json`` after every epoch; restore counters on resume."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        state: dict[str, Any],
+        reduce_lr: keras.callbacks.ReduceLROnPlateau,
+        early_stopping: keras.callbacks.EarlyStopping,
+        monitor: str,
+    ) -> None:
+        super().__init__()
+        self.model_dir = model_dir
+        self.state = state
+        self.reduce_lr = reduce_lr
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self._start = 0.0
+
+    def on_train_begin(self, logs=None):
+        # Runs after the other callbacks reset themselves, so saved counters win.
+        saved = self.state.get("callbacks")
+        if saved:
+            for callback, values in (
+                (self.reduce_lr, saved["reduce_lr"]),
+                (self.early_stopping, saved["early_stopping"]),
+            ):
+                for key, value in values.items():
+                    setattr(callback, key, value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = time.perf_counter() - self._start
+        lr = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        completed = epoch + 1
+        value = _float(logs.get(self.monitor))
+        best = self.state.get("best_monitor")
+        if (
+            best is None
+            or (math.isfinite(value) and (not math.isfinite(best) or value < best))
+            or not (self.model_dir / BEST_MODEL).is_file()
+        ):
+            self.state.update(
+                best_epoch=completed, best_monitor=value, best_val_px_error=_float(logs.get("val_px_error"))
+            )
+            _save_model(self.model, self.model_dir / BEST_MODEL)
+        _save_model(self.model, self.model_dir / LAST_MODEL)
+        log_path = self.model_dir / TRAINING_LOG
+        new = not log_path.is_file()
+        with log_path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(LOG_COLUMNS)
+            writer.writerow(
+                [
+                    completed,
+                    _float(logs.get("loss")),
+                    _float(logs.get("val_loss")),
+                    _float(logs.get("val_px_error")),
+                    lr,
+                    round(seconds, 3),
+                ]
+            )
+        self.state.update(
+            epoch=completed,
+            learning_rate=lr,
+            stopped_early=bool(self.model.stop_training),
+            training_seconds=self.state.get("training_seconds", 0.0) + seconds,
+            callbacks={
+                "reduce_lr": {
+                    "wait": int(self.reduce_lr.wait),
+                    "cooldown_counter": int(self.reduce_lr.cooldown_counter),
+                    "best": None if self.reduce_lr.best is None else float(self.reduce_lr.best),
+                },
+                "early_stopping": {
+                    "wait": int(self.early_stopping.wait),
+                    "best": None if self.early_stopping.best is None else float(self.early_stopping.best),
+                    "best_epoch": int(self.early_stopping.best_epoch),
+                },
+            },
+        )
+        _write_json(self.model_dir / STATE, self.state)
+
+
+# --------------------------------------------------------------------------- training
+def _check_resume_config(saved: TrainConfig, config: TrainConfig | None) -> TrainConfig:
+    if config is None:
+        return saved
+    changed = sorted(k for k, v in config.to_dict().items() if k != "epochs" and saved.to_dict()[k] != v)
+    if changed:
+        raise ValueError(
+            f"cannot resume with a different TrainConfig: {changed} differ from the saved run "
+            "(only epochs may change); train into a new folder instead"
+        )
+    return attrs.evolve(saved, epochs=config.epochs)
+
+
+def train_model(
+    labels: str | Path | LabeledFrames,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    run_eagerly: bool = False,
+) -> TrainResult:
+    """Train a single-animal pose model on labeled frames and save it in ``out_dir``.
+
+    Parameters
+    ----------
+    labels
+        A :class:`~behaviorlab.io.labeled_frames.LabeledFrames` or a path that
+        :func:`~behaviorlab.io.labeled_frames.load_labeled_frames` reads; one
+        labeled individual per frame.
+    out_dir
+        Model folder (created); see the module docstring for its files.
+    config
+        Training parameters; default :class:`TrainConfig`.  When resuming,
+        ``None`` reuses the saved config and only ``epochs`` may differ.
+    resume
+        Continue from ``last.keras`` and ``state.json`` (weights, optimizer
+        state, learning rate, plateau and early-stopping counters) with the
+        saved split.  Without a ``state.json`` the training starts afresh.
+    verbose
+        Keras progress output: ``"auto"``, 0 (silent), 1 or 2.
+    run_eagerly
+        Run the training step eagerly instead of as a compiled graph: slower
+        per step, but skips tracing the gradient graph, which takes about a
+        minute for ResNet50 on a CPU (debugging, tiny runs, tests).
+
+    Returns
+    -------
+    TrainResult
+        Best epoch and error, timing, the training log and the validation report.
+
+    Raises
+    ------
+    FileExistsError
+        When ``out_dir`` already holds a training and ``resume`` is False.
+    SchemaError
+        When a frame has several labeled individuals, or the labels differ
+        from those of the run being resumed.
+
+    Notes
+    -----
+    Weights are initialised after ``keras.utils.set_random_seed(seed)``,
+    which seeds Python's, NumPy's and the backend's global generators.
+    Images are fed to the model as float32 in ``[0, 255]``; the models
+    normalise them themselves.
+    """
+    out_dir = Path(out_dir)
+    frames = load_frames(labels)
+    state_path = out_dir / STATE
+    resuming = resume and state_path.is_file()
+    if not resume and (state_path.is_file() or (out_dir / POSE_CONFIG).is_file()):
+        raise FileExistsError(f"{out_dir} already holds a trained model; pass resume=True or choose another folder")
+    if resume and not resuming:
+        log.info("no %s in %s (no epoch completed): starting a new training", STATE, out_dir)
+        _truncate_log(out_dir / TRAINING_LOG, 0)
+
+    pose_config: dict[str, Any]
+    if resuming:
+        pose_config = json.loads((out_dir / POSE_CONFIG).read_text())
+        config = _check_resume_config(TrainConfig.from_dict(pose_config["train_config"]), config)
+        state = json.loads(state_path.read_text())
+    else:
+        config = TrainConfig() if config is None else config
+        state = {"epoch": 0}
+
+    # -- data
+    keypoints, frame_indices = single_animal_keypoints(frames.keypoints, frames.sources)
+    channels = 1 if config.grayscale else frames.images[0].shape[2]
+    images = prepare_images([frames.images[i] for i in frame_indices], channels, grayscale=config.grayscale)
+    if resuming:
+        split = pose_config["split"]
+        _check_same_frames(frames, split, out_dir)
+        position = {int(f): i for i, f in enumerate(frame_indices)}
+        train_pos = np.array([position[int(f)] for f in split["train"]], dtype=np.int64)
+        val_pos = np.array([position[int(f)] for f in split["validation"]], dtype=np.int64)
+        input_shape = tuple(pose_config["input_shape"])
+        stride = int(pose_config["output_stride"])
+    else:
+        train_pos, val_pos = split_frames(len(frame_indices), config.val_fraction, config.seed)
+        stride = resolve_output_stride(config)
+        shapes = np.array([img.shape for img in images])
+        multiple = input_multiple(config.model, config.model_kwargs, stride, shapes.max(axis=0))
+        input_shape = padded_input_shape(shapes, multiple)
+        pose_config = {
+            "format": "behaviorlab.pose_model",
+            "format_version": 1,
+            "model": config.model,
+            "skeleton": frames.skeleton.to_dict(),
+            "n_keypoints": frames.skeleton.n_keypoints,
+            "n_maps": n_target_maps(frames.skeleton, graph=config.graph),
+            "input_shape": list(input_shape),
+            "channels": channels,
+            "grayscale": config.grayscale,
+            "padding": {"mode": "bottom_right_zeros", "multiple": multiple},
+            "pixel_range": [0, 255],
+            "output_stride": stride,
+            "sigma": config.sigma,
+            "graph": config.graph,
+            "train_config": config.to_dict(),
+            "split": {
+                "n_frames": len(frames),
+                "train": frame_indices[train_pos].tolist(),
+                "validation": frame_indices[val_pos].tolist(),
+                "validation_sources": [frames.sources[i] for i in frame_indices[val_pos]],
+            },
+            "versions": _versions(),
+        }
+    pose_config["train_config"] = config.to_dict()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / POSE_CONFIG, pose_config)
+
+    if resuming and (state["epoch"] >= config.epochs or state.get("stopped_early")):
+        log.info("training in %s already finished (%d epochs)", out_dir, state["epoch"])
+        return _result(out_dir, state, frames if len(val_pos) else None)
+
+    # -- model
+    keras.utils.set_random_seed(config.seed + state["epoch"])
+    skeleton = frames.skeleton
+    if resuming:
+        _truncate_log(out_dir / TRAINING_LOG, state["epoch"])
+        model = keras.saving.load_model(out_dir / LAST_MODEL)
+        model.optimizer.learning_rate = state["learning_rate"]
+        model.run_eagerly = run_eagerly
+    else:
+        builder = _builder(config.model)
+        kwargs = dict(config.model_kwargs)
+        if "output_stride" in inspect.signature(builder).parameters:
+            kwargs["output_stride"] = stride
+        model = builder(input_shape, pose_config["n_maps"], **kwargs)
+        n_outputs = len(model.outputs)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+            loss=masked_mse if n_outputs == 1 else [masked_mse] * n_outputs,
+            run_eagerly=run_eagerly,
+        )
+    n_outputs = len(model.outputs)
+
+    augmenter = Augmenter(config.augment, skeleton, seed=config.seed)
+    common = {
+        "skeleton": skeleton,
+        "input_shape": input_shape,
+        "output_stride": stride,
+        "sigma": config.sigma,
+        "n_outputs": n_outputs,
+        "batch_size": config.batch_size,
+        "graph": config.graph,
+    }
+    train_seq = PoseSequence(
+        [images[i] for i in train_pos],
+        keypoints[train_pos],
+        augmenter=augmenter,
+        shuffle=True,
+        seed=config.seed,
+        steps_per_epoch=config.steps_per_epoch,
+        **common,
+    )
+    has_val = len(val_pos) > 0
+    val_seq = PoseSequence([images[i] for i in val_pos], keypoints[val_pos], **common) if has_val else None
+    monitor = "val_loss" if has_val else "loss"
+
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor, factor=config.lr_factor, patience=config.lr_patience, verbose=1 if verbose else 0
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=config.early_stopping_patience, verbose=1 if verbose else 0
+    )
+    callbacks: list[keras.callbacks.Callback] = [_EpochSetter(train_seq)]
+    if has_val:
+        val_images = np.stack([pad_image(images[i], input_shape) for i in val_pos]).astype(np.float32)
+        inference = {"output_stride": stride, "sigma": config.sigma, "n_keypoints": skeleton.n_keypoints}
+        callbacks.append(_ValidationPixelError(val_images, keypoints[val_pos], inference, config.batch_size))
+    callbacks += [
+        reduce_lr,
+        early_stopping,
+        _EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, "val_px_error" if has_val else "loss"),
+    ]
+    model.fit(
+        train_seq,
+        validation_data=val_seq,
+        epochs=config.epochs,
+        initial_epoch=int(state["epoch"]),
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=verbose,
+    )
+    return _result(out_dir, state, frames if has_val else None)
+
+
+def _check_same_frames(frames: LabeledFrames, split: Mapping[str, Any], out_dir: Path) -> None:
+    n_frames = int(split["n_frames"])
+    sources = [frames.sources[i] for i in split["validation"]] if len(frames) == n_frames else None
+    if sources != list(split["validation_sources"]):
+        raise SchemaError(
+            f"the labels differ from those the model in {out_dir} was trained on ({len(frames)} frames, "
+            f"expected {n_frames} with the saved validation frames); resume with the same labels"
+        )
+
+
+def _result(out_dir: Path, state: Mapping[str, Any], frames: LabeledFrames | None) -> TrainResult:
+    """Collect the result; ``frames`` (the training labels) to evaluate on the validation split, else None."""
+    from behaviorlab.pose.predict import evaluate_model
+
+    report = None if frames is None else evaluate_model(out_dir, frames)
+    return TrainResult(
+        model_dir=out_dir,
+        epochs=int(state["epoch"]),
+        best_epoch=int(state.get("best_epoch", 0)),
+        best_val_px_error=_float(state.get("best_val_px_error")),
+        training_seconds=float(state.get("training_seconds", 0.0)),
+        stopped_early=bool(state.get("stopped_early", False)),
+        history=_read_log(out_dir / TRAINING_LOG),
+        val_report=report,
+    )
