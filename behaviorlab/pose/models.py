@@ -574,4 +574,3 @@ MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "leap": build_leap,
     "deeplabcut": build_deeplabcut,
 }
-
