@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BehaviorlabError", "FileFormatError", "SchemaError", "VideoError"]
+__all__ = ["BehaviorlabError", "FileFormatError", "OutputExistsError", "SchemaError", "VideoError"]
 
 
 class BehaviorlabError(Exception):
@@ -40,3 +40,7 @@ class FileFormatError(BehaviorlabError, ValueError):
 
 class VideoError(FileFormatError):
     """A video file is missing, unreadable or truncated."""
+
+
+class OutputExistsError(BehaviorlabError, FileExistsError):
+    """An output folder already holds results that a run would overwrite."""

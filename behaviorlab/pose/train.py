@@ -38,7 +38,7 @@ import pandas as pd
 from keras import ops
 
 from behaviorlab._atomic import atomic_path
-from behaviorlab.errors import SchemaError
+from behaviorlab.errors import OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.augment import AugmentConfig, Augmenter
 from behaviorlab.pose.data import (
@@ -504,7 +504,7 @@ def train_model(
 
     Raises
     ------
-    FileExistsError
+    OutputExistsError
         When ``out_dir`` already holds a training and ``resume`` is False.
     SchemaError
         When a frame has several labeled individuals, or the labels differ
@@ -522,7 +522,9 @@ def train_model(
     state_path = out_dir / STATE
     resuming = resume and state_path.is_file()
     if not resume and (state_path.is_file() or (out_dir / POSE_CONFIG).is_file()):
-        raise FileExistsError(f"{out_dir} already holds a trained model; pass resume=True or choose another folder")
+        raise OutputExistsError(
+            f"{out_dir} already holds a trained model; pass resume=True (--resume) or choose another folder"
+        )
     if resume and not resuming:
         log.info("no %s in %s (no epoch completed): starting a new training", STATE, out_dir)
         _truncate_log(out_dir / TRAINING_LOG, 0)

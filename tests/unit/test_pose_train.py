@@ -15,7 +15,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from behaviorlab.errors import SchemaError  # noqa: E402
+from behaviorlab.errors import OutputExistsError, SchemaError  # noqa: E402
 from behaviorlab.io.labeled_frames import LabeledFrames  # noqa: E402
 from behaviorlab.pose.augment import AugmentConfig  # noqa: E402
 from behaviorlab.pose.data import (  # noqa: E402
@@ -245,7 +245,7 @@ def test_resume_continues_from_the_last_epoch(densenet, frames, tmp_path):
     before = keras.saving.load_model(out / "last.keras")
     iterations = int(keras.ops.convert_to_numpy(before.optimizer.iterations))
     assert iterations == 4  # 2 epochs x 2 steps
-    with pytest.raises(FileExistsError, match="resume=True"):
+    with pytest.raises(OutputExistsError, match="resume=True"):
         train_model(frames, out, config, verbose=0)
     with pytest.raises(ValueError, match="batch_size"):
         train_model(frames, out, TrainConfig.from_dict({**config.to_dict(), "batch_size": 2}), resume=True)
