@@ -23,3 +23,7 @@ def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
     assert summary["labeled_frames"]["labeled"] > 0
     assert (out / "labeled_frames.labels.h5").is_file()
     assert "round trips ok" in result.output
+    for session, info in summary["features"].items():
+        assert info["mean_abs_error_px_after_cleaning"] < info["mean_abs_error_px_before_cleaning"]
+        assert info["n_frequencies"] == 25
+        assert (out / "features" / f"{session}.nc").is_file()
