@@ -39,6 +39,7 @@ __all__ = [
     "Skeleton",
     "as_poses",
     "check_dims",
+    "check_fps",
     "from_numpy",
     "get_log",
     "get_skeleton",
@@ -210,7 +211,8 @@ def _check_unique(names: Sequence[str], what: str) -> None:
         raise SchemaError(f"duplicate {what}: {dupes}")
 
 
-def _check_fps(fps: float | None) -> float | None:
+def check_fps(fps: float | None) -> float | None:
+    """Return ``fps`` as a float, or raise :class:`SchemaError` unless it is ``None`` or a finite number > 0."""
     if fps is None:
         return None
     try:
@@ -322,7 +324,7 @@ def from_numpy(
     if len(individuals) != n_ind:
         raise SchemaError(f"got {len(individuals)} individual names for {n_ind} individuals in position")
     _check_unique(individuals, "individual names")
-    fps = _check_fps(fps)
+    fps = check_fps(fps)
     if skeleton is not None:
         skeleton.check_keypoints(keypoints, source="from_numpy")
 
@@ -390,7 +392,7 @@ def validate_poses(ds: xr.Dataset, *, source: str | None = None) -> None:
     fps = ds.attrs.get("fps")
     if fps is not None:
         try:
-            _check_fps(fps)
+            check_fps(fps)
         except SchemaError as err:
             raise SchemaError(f"{where}{err}") from None
     time_unit = ds.attrs.get("time_unit", "seconds" if fps is not None else "frames")

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
+from behaviorlab.errors import BehaviorlabError, FileFormatError
 from behaviorlab.io._dlc import PoseArrays
-from behaviorlab.schema import Skeleton, as_poses, from_numpy, log_step, set_skeleton
+from behaviorlab.schema import Skeleton, as_poses, check_fps, from_numpy, log_step, set_skeleton
 
 __all__ = ["SOURCES", "detect_source", "load_poses"]
 
@@ -326,18 +325,6 @@ def _with_fps(ds: xr.Dataset, fps: float) -> xr.Dataset:
     return out
 
 
-def _check_fps_arg(fps: float | None) -> float | None:
-    if fps is None:
-        return None
-    try:
-        value = float(fps)
-    except (TypeError, ValueError):
-        raise SchemaError(f"fps must be a number, got {fps!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise SchemaError(f"fps must be a finite number > 0, got {fps!r}")
-    return value
-
-
 def _to_dataset(arrays: PoseArrays, source: str, path: Path, fps: float | None) -> xr.Dataset:
     attrs = dict(arrays.attrs)
     software = attrs.pop("source_software", None) or _SOFTWARE[source]
@@ -402,7 +389,7 @@ def load_poses(
     >>> ds["position"].sel(keypoint="snout", individual="individual_0", space="x")  # doctest: +SKIP
     """
     path = Path(path)
-    fps = _check_fps_arg(fps)
+    fps = check_fps(fps)
     if source is not None:
         if source not in SOURCES:
             raise ValueError(f"source must be one of {list(SOURCES)} or None, got {source!r}")

@@ -37,7 +37,7 @@ import keras
 import numpy as np
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.io.labeled_frames import LabeledFrames, load_labeled_frames
+from behaviorlab.io.labeled_frames import LabeledFrames, load_labeled_frames, to_grayscale
 from behaviorlab.pose.augment import Augmenter
 from behaviorlab.pose.targets import training_targets
 from behaviorlab.schema import Skeleton
@@ -51,7 +51,6 @@ __all__ = [
     "prepare_images",
     "single_animal_keypoints",
     "split_frames",
-    "to_grayscale",
 ]
 
 log = logging.getLogger(__name__)
@@ -154,19 +153,6 @@ def split_frames(n_frames: int, val_fraction: float, seed: int) -> tuple[np.ndar
 
 
 # --------------------------------------------------------------------------- images
-def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """``(height, width, channels)`` uint8 -> ``(height, width, 1)``: ITU-R 601 luma (exact for equal channels)."""
-    if image.shape[2] == 1:
-        return image
-    if image.shape[2] < 3:  # gray + alpha
-        return image[..., :1].copy()
-    rgb = image[..., :3]
-    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-        return rgb[..., :1].copy()
-    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
-
-
 def prepare_images(images: Sequence[np.ndarray] | np.ndarray, channels: int, *, grayscale: bool) -> list[np.ndarray]:
     """Check images and give them the model's channel count.
 

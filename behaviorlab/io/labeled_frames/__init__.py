@@ -32,6 +32,7 @@ from behaviorlab.io.labeled_frames._core import LabeledFrames
 from behaviorlab.io.labeled_frames._dlc import to_dlc_project
 from behaviorlab.io.labeled_frames._dpk import to_deepposekit_h5
 from behaviorlab.io.labeled_frames._h5 import FORMAT_NAME, FORMAT_VERSION, save_labeled_frames
+from behaviorlab.io.labeled_frames._images import to_grayscale
 from behaviorlab.io.labeled_frames._load import load_labeled_frames
 from behaviorlab.io.labeled_frames._sleap import to_sleap_package
 
@@ -43,5 +44,6 @@ __all__ = [
     "save_labeled_frames",
     "to_deepposekit_h5",
     "to_dlc_project",
+    "to_grayscale",
     "to_sleap_package",
 ]

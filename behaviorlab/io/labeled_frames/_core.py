@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
+from behaviorlab.io.labeled_frames._images import to_grayscale
 from behaviorlab.schema import Skeleton, from_numpy
 
 __all__ = ["LabeledFrames", "apply_skeleton", "with_path"]
@@ -301,7 +302,7 @@ class LabeledFrames:
 
     def to_grayscale(self) -> LabeledFrames:
         """One-channel copy: exact when the colour channels are equal, else ITU-R 601 luma (alpha dropped)."""
-        return attrs.evolve(self, images=[_grayscale(img) for img in self.images])
+        return attrs.evolve(self, images=[to_grayscale(img) for img in self.images])
 
     def to_poses(self, *, fps: float | None = None) -> xr.Dataset:
         """Convert the keypoints to a pose Dataset, ``time`` = frame index (for evaluation).
@@ -328,19 +329,6 @@ class LabeledFrames:
             skeleton=self.skeleton,
             attrs_={"frame_sources": json.dumps(list(self.sources))},
         )
-
-
-def _grayscale(img: np.ndarray) -> np.ndarray:
-    """``(height, width, channels)`` -> ``(height, width, 1)`` uint8."""
-    if img.shape[2] == 1:
-        return img
-    if img.shape[2] < 3:  # gray + alpha
-        return img[..., :1].copy()
-    rgb = img[..., :3]
-    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-        return rgb[..., :1].copy()
-    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
 
 
 def apply_skeleton(frames: LabeledFrames, skeleton: Skeleton | None, path: Path) -> LabeledFrames:

@@ -33,3 +33,16 @@ def write_png(img: np.ndarray, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, img[..., 0] if img.shape[2] == 1 else img, extension=".png", compress_level=_PNG_LEVEL)
+
+
+def to_grayscale(img: np.ndarray) -> np.ndarray:
+    """``(height, width, channels)`` uint8 -> ``(height, width, 1)``: ITU-R 601 luma (exact for equal channels)."""
+    if img.shape[2] == 1:
+        return img
+    if img.shape[2] < 3:  # gray + alpha
+        return img[..., :1].copy()
+    rgb = img[..., :3]
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        return rgb[..., :1].copy()
+    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
