@@ -190,6 +190,10 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    import os
+
+    # Quiet TensorFlow's C++ start-up chatter for command-line use (the library itself sets nothing).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app(prog_name="behaviorlab")
 
 

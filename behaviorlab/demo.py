@@ -115,16 +115,61 @@ def _stage_convert(ctx: DemoContext) -> dict[str, Any]:
 
 def _stage_labeled_frames(ctx: DemoContext) -> dict[str, Any]:
     """Load the training frames and save them in behaviorlab's own format."""
-    from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
+    from behaviorlab.io.labeled_frames import save_labeled_frames
 
-    candidates = sorted(ctx.sample_dir.glob("*.labels.h5"))
-    if not candidates:
-        raise BehaviorlabError(f"{ctx.sample_dir}: no labeled frames (*.labels.h5) found")
-    frames = load_labeled_frames(candidates[0])
+    frames = _load_training_frames(ctx)
     target = ctx.out_dir / "labeled_frames.labels.h5"
     save_labeled_frames(frames, target)
     labeled = frames.labeled_mask()
     return {"frames": len(frames), "labeled": int(labeled.sum()), "keypoints": list(frames.skeleton.keypoints)}
+
+
+#: The demo's pose model: small enough to train in about two minutes on two CPU cores.
+DEMO_POSE_TRAINING = {
+    "model": "stacked_densenet",
+    "model_kwargs": {"growth_rate": 16, "n_stacks": 1},
+    "epochs": 40,
+    "batch_size": 8,
+    "sigma": 4.0,
+    "val_fraction": 0.15,
+    "seed": 0,
+}
+
+
+def _stage_pose_model(ctx: DemoContext) -> dict[str, Any]:
+    """Train a small Stacked DenseNet on the single-animal training frames and score it on held-out frames."""
+    from behaviorlab.pose.predict import evaluate_model
+    from behaviorlab.pose.train import TrainConfig, train_model
+
+    frames = _load_training_frames(ctx)
+    one_animal = np.flatnonzero(frames.is_labeled().any(axis=2).sum(axis=1) == 1)
+    single = frames.select(one_animal)
+    model_dir = ctx.out_dir / "pose_model"
+    if model_dir.exists():
+        import shutil
+
+        shutil.rmtree(model_dir)  # the demo always trains afresh
+    config = TrainConfig.from_dict(DEMO_POSE_TRAINING)
+    result = train_model(single, model_dir, config, verbose=0)
+    report = evaluate_model(model_dir, single)
+    overall = report.to_dict()["overall"]
+    return {
+        "model_dir": str(model_dir),
+        "training_frames": len(single),
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "training_seconds": round(result.training_seconds, 1),
+        "validation": overall,
+    }
+
+
+def _load_training_frames(ctx: DemoContext) -> Any:
+    from behaviorlab.io.labeled_frames import load_labeled_frames
+
+    candidates = sorted(ctx.sample_dir.glob("*.labels.h5"))
+    if not candidates:
+        raise BehaviorlabError(f"{ctx.sample_dir}: no labeled frames (*.labels.h5) found")
+    return load_labeled_frames(candidates[0])
 
 
 def _with_tracking_noise(ds: Any, seed: int = 0) -> Any:
@@ -181,8 +226,13 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("sessions", _stage_sessions),
     ("convert", _stage_convert),
     ("labeled_frames", _stage_labeled_frames),
+    ("pose_model", _stage_pose_model),
     ("features", _stage_features),
 ]
+
+
+def _px(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} px"
 
 
 def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path | None = None) -> str:
@@ -228,6 +278,14 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
     lf = ctx.results.get("labeled_frames")
     if lf:
         lines.append(f"  labeled frames: {lf['labeled']} of {lf['frames']} labeled, {len(lf['keypoints'])} keypoints")
+    pm = ctx.results.get("pose_model")
+    if pm:
+        val = pm["validation"]
+        lines.append(
+            f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs "
+            f"({pm['training_seconds']} s); held-out error mean {_px(val.get('mean'))}, "
+            f"median {_px(val.get('median'))} -> {pm['model_dir']}"
+        )
     for name, info in ctx.results.get("features", {}).items():
         lines.append(
             f"  {name}: cleaning cut the mean error of noisy tracks from {info['mean_abs_error_px_before_cleaning']} "

@@ -23,6 +23,11 @@ def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
     assert summary["labeled_frames"]["labeled"] > 0
     assert (out / "labeled_frames.labels.h5").is_file()
     assert "round trips ok" in result.output
+    pose = summary["pose_model"]
+    assert pose["training_frames"] == 61  # the frames with one labeled animal
+    assert pose["validation"]["n"] > 0
+    assert pose["validation"]["mean"] < 15.0  # px on 256x256 frames; 4.3 px measured, random guessing ~100 px
+    assert (out / "pose_model" / "model.keras").is_file()
     for session, info in summary["features"].items():
         assert info["mean_abs_error_px_after_cleaning"] < info["mean_abs_error_px_before_cleaning"]
         assert info["n_frequencies"] == 25
