@@ -11,7 +11,8 @@ Subpixel refinement follows Guizar-Sicairos, Thurman & Fienup (2008),
 by DeepPoseKit (Graving et al. 2019): the map is registered against a
 Gaussian kernel, and the cross-correlation is evaluated only in a 1.5 x 1.5
 pixel neighbourhood of the integer peak, upsampled ``upsample_factor`` times,
-with matrix-multiply DFTs (the "dftups" trick) instead of a zero-padded FFT.
+with matrix-multiply DFTs (the "dftups" trick) instead of a zero-padded FFT,
+coarse to fine (a 1/10-pixel grid, then the full precision around its best).
 
 Keras has no complex dtype that works on every backend, so the complex
 matrices are held as (real, imaginary) pairs of real tensors.  Because a
@@ -152,15 +153,70 @@ def upsampled_registration_matrices(
     )
 
 
+def _dftups_operators(window: int, kernel_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constant parts of the dftups operator for shifts computed inside the graph.
+
+    Returns ``(m_real, m_imag, freqs)`` with ``M = diag(conj(G)) @ D / n``
+    (``n x n``) and the signed DFT frequencies, so that the operator for any
+    shifts ``o`` is ``exp(2 pi i outer(o, freqs) / n) @ M``.
+    """
+    n = int(window)
+    freqs = _signed_frequencies(n)
+    positions = np.arange(n)
+    dft = np.exp(-2j * np.pi * np.outer(freqs, positions) / n)
+    kernel_1d = np.exp(-0.5 * ((positions - n // 2) / float(kernel_sigma)) ** 2)
+    operator = np.conj(dft @ kernel_1d)[:, None] * dft / n
+    return operator.real.astype(np.float32), operator.imag.astype(np.float32), freqs.astype(np.float32)
+
+
+def _shifted_operator(offsets, m_real, m_imag, freqs, n: int):
+    """``exp(2 pi i outer(offsets, freqs) / n) @ M`` as (real, imaginary); offsets ``(maps, region)``."""
+    phase = (2.0 * math.pi / n) * ops.expand_dims(offsets, -1) * freqs  # (maps, region, n)
+    e_re, e_im = ops.cos(phase), ops.sin(phase)
+    a_re = ops.matmul(e_re, m_real) - ops.matmul(e_im, m_imag)
+    a_im = ops.matmul(e_re, m_imag) + ops.matmul(e_im, m_real)
+    return a_re, a_im
+
+
+def _best_shift(patch, row_re, row_im, col_re, col_im, offsets_y, offsets_x):
+    """Shift ``(dy, dx)`` maximising ``Re(A_row @ patch @ A_col)`` over the sampled offsets.
+
+    ``row_*`` are ``(maps or 1, region, window)``, ``col_*`` ``(maps or 1,
+    window, region)``, ``offsets_*`` ``(maps or 1, region)``.
+    """
+    correlation = ops.matmul(row_re, ops.matmul(patch, col_re)) - ops.matmul(row_im, ops.matmul(patch, col_im))
+    region = ops.shape(correlation)[-1]
+    best = ops.cast(ops.argmax(ops.reshape(correlation, (-1, region * region)), axis=-1), "int32")
+    n_maps = ops.shape(best)[0]
+    offsets_y = ops.broadcast_to(offsets_y, (n_maps, region))
+    offsets_x = ops.broadcast_to(offsets_x, (n_maps, region))
+    dy = ops.squeeze(ops.take_along_axis(offsets_y, ops.expand_dims(best // region, -1), axis=1), -1)
+    dx = ops.squeeze(ops.take_along_axis(offsets_x, ops.expand_dims(best % region, -1), axis=1), -1)
+    return dy, dx
+
+
+#: Upsampling of the first, coarse search; the second searches around its best shift at full precision.
+COARSE_UPSAMPLE_FACTOR = 10
+
+
 def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100, window: int | None = None):
     """Subpixel maxima by upsampled-DFT registration of a Gaussian kernel (Guizar-Sicairos et al. 2008).
 
     For each map: (1) the global integer maximum; (2) a ``window x window``
     patch centred on it (zero outside the map); (3) the cross-correlation of
     the patch with a Gaussian kernel of ``kernel_sigma`` map pixels, computed
-    by matrix-multiply DFTs on a grid of ``ceil(1.5 * upsample_factor)``
-    points per axis covering +-0.75 pixel around the integer peak; (4) its
-    maximum, which is the subpixel shift added to the integer peak.
+    by matrix-multiply DFTs (dftups) on a grid covering +-0.75 pixel around
+    the integer peak; (4) its maximum, which is the subpixel shift added to
+    the integer peak.
+
+    Step (3) is coarse to fine, as in Guizar-Sicairos et al.'s own two-step
+    scheme: first a ``1 / 10``-pixel grid over +-0.75 pixel (15 x 15 shifts),
+    then a ``1 / upsample_factor``-pixel grid over +-0.75 of the coarse
+    spacing around the coarse maximum.  The result equals a single search on
+    the full ``1 / upsample_factor`` grid wherever the correlation is unimodal
+    within the neighbourhood (as it is for a Gaussian-like peak) at about a
+    fiftieth of the cost: 2 x 225 correlation samples per map instead of
+    150 x 150.
 
     Parameters
     ----------
@@ -183,10 +239,11 @@ def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100
         map pixels, confidence being the map value at the integer maximum.
     """
     window = default_window(kernel_sigma) if window is None else int(window)
-    a_row_re, a_row_im, a_col_re, a_col_im, offsets = upsampled_registration_matrices(
-        window, kernel_sigma, int(upsample_factor)
+    upsample_factor = int(upsample_factor)
+    coarse_factor = min(upsample_factor, COARSE_UPSAMPLE_FACTOR)
+    a_row_re, a_row_im, a_col_re, a_col_im, coarse_offsets = upsampled_registration_matrices(
+        window, kernel_sigma, coarse_factor
     )
-    region = offsets.shape[0]
     radius = window // 2
 
     maps = ops.cast(ops.convert_to_tensor(maps), "float32")
@@ -212,19 +269,31 @@ def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100
     )
     patch = ops.reshape(ops.take_along_axis(padded, gather, axis=1), (-1, window, window))
 
-    # Re(A_row @ patch @ A_col): the upsampled cross-correlation, (n, region, region).
-    a_row_re = ops.convert_to_tensor(a_row_re)
-    a_row_im = ops.convert_to_tensor(a_row_im)
-    a_col_re = ops.convert_to_tensor(a_col_re)
-    a_col_im = ops.convert_to_tensor(a_col_im)
-    right_re = ops.matmul(patch, a_col_re)  # (n, window, region)
-    right_im = ops.matmul(patch, a_col_im)
-    correlation = ops.matmul(a_row_re, right_re) - ops.matmul(a_row_im, right_im)
+    # Coarse search: constant operators, shared by every map.
+    coarse = ops.convert_to_tensor(coarse_offsets)[None]
+    dy, dx = _best_shift(
+        patch,
+        ops.convert_to_tensor(a_row_re)[None],
+        ops.convert_to_tensor(a_row_im)[None],
+        ops.convert_to_tensor(a_col_re)[None],
+        ops.convert_to_tensor(a_col_im)[None],
+        coarse,
+        coarse,
+    )
+    if upsample_factor > coarse_factor:
+        # Fine search around each map's coarse maximum: per-map operators.
+        m_re, m_im, freqs = _dftups_operators(window, kernel_sigma)
+        m_re, m_im, freqs = (ops.convert_to_tensor(a) for a in (m_re, m_im, freqs))
+        region = math.ceil(1.5 * upsample_factor / coarse_factor)
+        fine = ops.convert_to_tensor(((np.arange(region) - region // 2) / float(upsample_factor)).astype(np.float32))
+        offsets_y = ops.expand_dims(dy, -1) + fine  # (n, region)
+        offsets_x = ops.expand_dims(dx, -1) + fine
+        row_re, row_im = _shifted_operator(offsets_y, m_re, m_im, freqs, window)
+        col_re, col_im = _shifted_operator(offsets_x, m_re, m_im, freqs, window)
+        col_re = ops.transpose(col_re, (0, 2, 1))
+        col_im = ops.transpose(col_im, (0, 2, 1))
+        dy, dx = _best_shift(patch, row_re, row_im, col_re, col_im, offsets_y, offsets_x)
 
-    best = ops.cast(ops.argmax(ops.reshape(correlation, (-1, region * region)), axis=-1), "int32")
-    offsets = ops.convert_to_tensor(offsets)
-    dy = ops.take(offsets, best // region)
-    dx = ops.take(offsets, best % region)
     x = ops.cast(x0, "float32") + dx
     y = ops.cast(y0, "float32") + dy
     peaks = ops.stack([x, y, value], axis=-1)

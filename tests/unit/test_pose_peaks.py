@@ -96,3 +96,23 @@ def test_registration_matrices_validate_arguments():
         upsampled_registration_matrices(6, 1.0, 10)
     with pytest.raises(ValueError, match="kernel_sigma"):
         upsampled_registration_matrices(7, 0.0, 10)
+
+
+def test_coarse_to_fine_search_equals_the_full_upsampled_grid():
+    """The two-step search finds the same shift as the whole 1/100-pixel grid, evaluated in NumPy."""
+    rng = np.random.default_rng(7)
+    sigma, window, factor = 1.25, 11, 100
+    xy = rng.uniform(6, 18, (1, 40, 2))
+    maps = planted_maps(xy, 24, 24, sigma) + rng.normal(0, 0.05, (1, 24, 24, 40)).astype(np.float32)
+    fast = np.asarray(find_peaks_subpixel(maps, kernel_sigma=sigma, upsample_factor=factor, window=window))[0]
+
+    a_re, a_im, c_re, c_im, offsets = upsampled_registration_matrices(window, sigma, factor)
+    radius = window // 2
+    padded = np.pad(maps[0], ((radius, radius), (radius, radius), (0, 0)))
+    for k in range(40):
+        row, col = np.unravel_index(np.argmax(maps[0, ..., k]), (24, 24))
+        patch = padded[row : row + window, col : col + window, k].astype(np.float64)
+        surface = a_re @ patch @ c_re - a_im @ patch @ c_im
+        best_row, best_col = np.unravel_index(np.argmax(surface), surface.shape)
+        expected = (col + offsets[best_col], row + offsets[best_row])
+        np.testing.assert_allclose(fast[k, :2], expected, atol=0.0101)
