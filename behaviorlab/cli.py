@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from behaviorlab.errors import BehaviorlabError
+from behaviorlab.errors import BehaviorlabError, SchemaError
 
 app = typer.Typer(
     name="behaviorlab",
@@ -158,6 +158,77 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FileFormatError(path, "expected a mapping of option names to values")
     return data
+
+
+NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
+
+
+@app.command()
+@_friendly_errors
+def features(
+    poses: Annotated[Path, typer.Argument(help="Pose file to read (.nc, .csv, .h5, .slp, .nwb).")],
+    out: Annotated[Path, typer.Option("--out", help="netCDF file to write (.nc).")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML or JSON file with optional sections cleaning: (CleaningConfig fields), features: "
+            "(FeatureConfig fields) and spectrogram: (n_frequencies, f_min, f_max, normalize, omega0; or false)."
+        ),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help=f"Force the input format: one of {', '.join(POSE_SOURCES)}.")
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="Frames per second, for formats that do not store it.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Clean poses, compute per-frame features and their Morlet spectrogram into one netCDF file."""
+    from behaviorlab.errors import FileFormatError, OutputExistsError
+    from behaviorlab.filtering import cleaning_report
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.io.save import save_poses
+    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
+
+    if source is not None and source not in POSE_SOURCES:
+        raise typer.BadParameter(f"--source must be one of {', '.join(POSE_SOURCES)}, got {source!r}")
+    if out.suffix.lower() not in NETCDF_SUFFIXES:
+        raise FileFormatError(out, f"the features file is netCDF: give --out one of the extensions {NETCDF_SUFFIXES}")
+    if out.exists() and out.resolve() == poses.resolve():
+        raise FileFormatError(out, "is the input file too; choose another --out")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
+    settings = SessionFeaturesConfig()
+    if config is not None:
+        try:
+            settings = SessionFeaturesConfig.from_dict(_read_config(config))
+        except SchemaError as err:
+            raise FileFormatError(config, str(err)) from None
+    ds = load_poses(poses, source=source, fps=fps)
+    if settings.spectrogram is not None and ds.attrs.get("fps") is None:
+        raise FileFormatError(
+            poses, "stores no frame rate, which the spectrogram needs; pass --fps (or spectrogram: false in --config)"
+        )
+    try:
+        result = compute_session_features(ds, settings)
+    except SchemaError as err:  # e.g. a keypoint named in the config that the file lacks
+        raise SchemaError(f"{poses}: {err}" + (f" (config {config})" if config is not None else "")) from None
+    save_poses(result, out, format="netcdf")
+    report = cleaning_report(ds, result)
+    points = result.sizes["time"] * len(report)
+    typer.echo(
+        f"cleaning: {result.sizes['time']} frames x {result.sizes['keypoint']} keypoints x "
+        f"{result.sizes['individual']} individuals; {report['share_nan_raw'].mean():.1%} of points missing in "
+        f"the input, {report['share_masked'].mean():.1%} masked, "
+        f"{report['n_interpolated'].sum() / max(points, 1):.1%} filled by interpolation, "
+        f"{report['share_missing'].mean():.1%} still missing"
+    )
+    typer.echo(f"features: {result.sizes['feature']}")
+    if "spectrogram" in result:
+        freqs = result["frequency"].values
+        shape = " x ".join(f"{d} {n}" for d, n in result["spectrogram"].sizes.items())
+        typer.echo(f"spectrogram: {shape} ({freqs[0]:.3g}-{freqs[-1]:.3g} Hz)")
+    else:
+        typer.echo("spectrogram: skipped")
+    typer.echo(f"wrote {out}")
 
 
 @app.command("sample-data")

@@ -188,30 +188,31 @@ def _stage_features(ctx: DemoContext) -> dict[str, Any]:
     """Clean tracked-looking poses, compute per-frame features and their Morlet spectrogram."""
     import xarray as xr
 
-    from behaviorlab.design import FeatureConfig, compute_features
-    from behaviorlab.filtering import CleaningConfig, clean_poses, cleaning_report
+    from behaviorlab.design import FeatureConfig
+    from behaviorlab.filtering import CleaningConfig, cleaning_report
     from behaviorlab.io.load import load_poses
-    from behaviorlab.wavelets import morlet_spectrogram
+    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
 
-    cleaning = CleaningConfig(confidence_threshold=0.5, median_window=3, max_gap=10)
+    config = SessionFeaturesConfig(
+        cleaning=CleaningConfig(confidence_threshold=0.5, median_window=3, max_gap=10),
+        features=FeatureConfig(axis_from="tail_base", axis_to="neck"),
+    )
     summary: dict[str, Any] = {}
     for name, paths in ctx.sessions.items():
         truth = load_poses(paths["poses"])
         raw = _with_tracking_noise(truth)
-        cleaned = clean_poses(raw, cleaning)
-        report = cleaning_report(raw, cleaned)
+        result = compute_session_features(raw, config)
+        report = cleaning_report(raw, result)
         err_raw = float(np.nanmean(np.abs(raw["position"] - truth["position"])))
-        err_clean = float(np.nanmean(np.abs(cleaned["position"] - truth["position"])))
-        feats = compute_features(cleaned, FeatureConfig(axis_from="tail_base", axis_to="neck"))
-        power = morlet_spectrogram(feats["features"], fps=float(cleaned.attrs["fps"]))
+        err_clean = float(np.nanmean(np.abs(result["position"] - truth["position"])))
         target = ctx.out_dir / "features" / f"{name}.nc"
         target.parent.mkdir(parents=True, exist_ok=True)
-        out = xr.Dataset({"features": feats["features"], "wavelet_power": power.drop_vars("total_amplitude")})
+        out = xr.Dataset({"features": result["features"], "wavelet_power": result["spectrogram"]})
         with atomic_path(target) as tmp:
             out.to_netcdf(tmp, engine="h5netcdf")
         summary[name] = {
-            "n_features": int(feats.sizes["feature"]),
-            "n_frequencies": int(power.sizes["frequency"]),
+            "n_features": int(result.sizes["feature"]),
+            "n_frequencies": int(result.sizes["frequency"]),
             "share_masked": round(float(report["share_masked"].mean()), 4),
             "mean_abs_error_px_before_cleaning": round(err_raw, 3),
             "mean_abs_error_px_after_cleaning": round(err_clean, 3),

@@ -94,7 +94,14 @@ def _point(pos: xr.DataArray, keypoint: str) -> xr.DataArray:
     if keypoint in names:
         return pos.sel(keypoint=keypoint, drop=True)
     if keypoint == CENTROID:
-        return pos.mean("keypoint", skipna=True)
+        # NaN-aware mean in plain numpy: xarray's skipna reductions dispatch to numbagg when it is
+        # installed (movement pulls it in), whose numba import and JIT cost seconds in every new process
+        axis = pos.get_axis_num("keypoint")
+        values = pos.values
+        valid = ~np.isnan(values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(valid, values, 0.0).sum(axis=axis) / valid.sum(axis=axis)  # 0 / 0: NaN
+        return pos.isel(keypoint=0, drop=True).copy(data=mean)  # keeps attrs (fps), as xarray's mean does
     raise SchemaError(f"keypoint {keypoint!r} is not in the data; known keypoints: {names} (or 'centroid')")
 
 

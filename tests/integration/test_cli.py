@@ -78,3 +78,132 @@ def test_convert_errors_name_the_file_without_traceback(tmp_path):
     assert result.exit_code == 1
     assert str(empty) in result.output
     assert not (tmp_path / "out.nc").exists()
+
+
+# --------------------------------------------------------------------------- features
+@pytest.fixture
+def tracked_nc(tmp_path):
+    """Ten seconds of two random-walking animals with tracking noise: low-confidence points and a NaN gap."""
+    rng = np.random.default_rng(7)
+    n_time, keypoints = 300, ["nose", "neck", "body", "tail"]
+    body = 200 + np.cumsum(rng.normal(scale=2.0, size=(n_time, 2, 1, 2)), axis=0)
+    offsets = np.array([0.0, -10.0, -20.0, -30.0])[None, None, :, None] * np.array([1.0, 0.3])[None, :, None, None]
+    pos = body + offsets + rng.normal(scale=0.5, size=(n_time, 2, 4, 2))
+    conf = rng.uniform(0.7, 1.0, (n_time, 4, 2))
+    conf[rng.random(conf.shape) < 0.05] = 0.1
+    pos[100:104, :, 1, 0] = np.nan
+    ds = from_numpy(pos, conf, keypoints=keypoints, individuals=["m1", "m2"], fps=30)
+    return save_poses(ds, tmp_path / "tracked.nc")
+
+
+def _features_config(tmp_path, text, name="config.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_features_writes_cleaned_poses_features_and_spectrogram(tmp_path, tracked_nc):
+    import xarray as xr
+
+    from behaviorlab.pipeline import compute_session_features
+
+    out = tmp_path / "features.nc"
+    result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "masked" in result.output
+    assert "filled by interpolation" in result.output
+    assert "features: 16" in result.output  # 1 speed + 2 x 4 egocentric + 6 distances + 1 heading velocity
+    assert "frequency 25" in result.output
+    written = xr.load_dataset(out, engine="h5netcdf")
+    assert {"position", "confidence", "cleaning_masked", "interpolated", "features", "spectrogram"} <= set(written)
+    assert written["features"].dims == ("time", "individual", "feature")
+    assert written["spectrogram"].dims == ("time", "individual", "feature", "frequency")
+    assert written.sizes["frequency"] == 25
+    expected = compute_session_features(load_poses(tracked_nc))
+    np.testing.assert_array_equal(written["features"].values, expected["features"].values)
+    np.testing.assert_array_equal(written["spectrogram"].values, expected["spectrogram"].values)
+    np.testing.assert_array_equal(written["position"].values, expected["position"].values)
+    assert list(written["feature"].values) == list(expected["feature"].values)
+    assert load_poses(out).sizes["time"] == 300  # the output is a pose file too
+
+
+def test_features_applies_the_config_file(tmp_path, tracked_nc):
+    import xarray as xr
+
+    config = _features_config(
+        tmp_path,
+        "cleaning:\n  confidence_threshold: 0.5\n  median_window: 3\n"
+        "features:\n  distances: []\n  egocentric: false\n"
+        "spectrogram:\n  n_frequencies: 6\n  f_min: 2.0\n  f_max: 10.0\n",
+    )
+    out = tmp_path / "features.nc"
+    result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    written = xr.load_dataset(out, engine="h5netcdf")
+    assert list(written["feature"].values) == ["speed_centroid", "heading_velocity"]
+    np.testing.assert_allclose(written["frequency"].values[[0, -1]], [2.0, 10.0])
+    assert written.sizes["frequency"] == 6
+    assert written["cleaning_masked"].values.any()  # the 0.1-confidence points were masked
+    skip = _features_config(tmp_path, '{"spectrogram": false}', name="config.json")
+    out2 = tmp_path / "no_spectrogram.nc"
+    result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out2), "--config", str(skip)])
+    assert result.exit_code == 0, result.output
+    assert "spectrogram: skipped" in result.output
+    assert "spectrogram" not in xr.load_dataset(out2, engine="h5netcdf")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("cleaning:\n  confidence_treshold: 0.5\n", "confidence_treshold"),
+        ("spectogram:\n  n_frequencies: 5\n", "spectogram"),
+        ("spectrogram:\n  n_frequencies: ten\n", "spectrogram.n_frequencies"),
+        ("features: [speed]\n", "features"),
+        ("cleaning: {max_gap: 3\n", "not valid YAML"),
+    ],
+)
+def test_features_bad_config_names_the_file_and_the_key(tmp_path, tracked_nc, text, named):
+    config = _features_config(tmp_path, text)
+    out = tmp_path / "features.nc"
+    result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 1
+    assert str(config) in result.output
+    assert named in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_features_refuses_to_overwrite_unless_asked(tmp_path, tracked_nc):
+    out = tmp_path / "features.nc"
+    out.write_bytes(b"earlier results")
+    result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "--overwrite" in result.output
+    assert out.read_bytes() == b"earlier results"
+    result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert load_poses(out).sizes["time"] == 300
+
+
+def test_features_bad_input_names_the_file_without_traceback(tmp_path, tracked_nc):
+    out = tmp_path / "features.nc"
+    missing = tmp_path / "nope.csv"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for path in (missing, empty):
+        result = runner.invoke(app, ["features", str(path), "--out", str(out)])
+        assert result.exit_code == 1
+        assert str(path) in result.output
+        assert "Traceback" not in result.output
+    csv = tmp_path / "tracked.csv"  # DeepLabCut files store no frame rate
+    save_poses(load_poses(tracked_nc), csv)
+    result = runner.invoke(app, ["features", str(csv), "--out", str(out)])
+    assert result.exit_code == 1
+    assert str(csv) in result.output
+    assert "--fps" in result.output
+    assert not out.exists()
+    result = runner.invoke(app, ["features", str(csv), "--out", str(out), "--fps", "30"])
+    assert result.exit_code == 0, result.output
+    wrong_suffix = runner.invoke(app, ["features", str(tracked_nc), "--out", str(tmp_path / "features.csv")])
+    assert wrong_suffix.exit_code == 1
+    assert ".nc" in wrong_suffix.output

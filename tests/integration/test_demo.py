@@ -32,3 +32,18 @@ def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
         assert info["mean_abs_error_px_after_cleaning"] < info["mean_abs_error_px_before_cleaning"]
         assert info["n_frequencies"] == 25
         assert (out / "features" / f"{session}.nc").is_file()
+
+
+def test_demo_features_stage_runs_the_session_pipeline(tmp_path, sample_data):
+    import xarray as xr
+
+    from behaviorlab.demo import DemoContext, _stage_features
+
+    ctx = DemoContext(sample_dir=sample_data, out_dir=tmp_path)
+    ctx.sessions["session_a"] = {"poses": sample_data / "session_a_poses.nc"}
+    summary = _stage_features(ctx)["session_a"]
+    assert summary["n_frequencies"] == 25
+    assert summary["mean_abs_error_px_after_cleaning"] < summary["mean_abs_error_px_before_cleaning"]
+    written = xr.load_dataset(tmp_path / "features" / "session_a.nc", engine="h5netcdf")
+    assert set(written.data_vars) == {"features", "wavelet_power"}
+    assert written["wavelet_power"].dims == ("time", "individual", "feature", "frequency")

@@ -112,6 +112,20 @@ def test_distances_between_keypoints_and_individuals():
     assert compute_keypoint_distance(ds, "b", "c", px_per_cm=2.0).attrs["units"] == "cm"
 
 
+def test_centroid_is_the_mean_of_the_valid_keypoints():
+    ds = _uniform()  # b and c sit 10 px along +x and +y of a: the centroid is (10/3, 10/3) from a
+    pos = ds["position"].values.copy()
+    pos[5, :, 2, 0] = np.nan  # c missing: centroid halfway between a and b
+    pos[6, :, :, 0] = np.nan  # every keypoint missing: no centroid
+    ds = from_numpy(pos, keypoints=["a", "b", "c"], fps=10.0)
+    dist = compute_keypoint_distance(ds, "a", "centroid").transpose("time", "individual").values
+    expected = np.full(dist.shape, np.hypot(10, 10) / 3)
+    expected[5, 0], expected[6, 0] = 5.0, np.nan
+    np.testing.assert_allclose(dist, expected, rtol=1e-12)
+    with np.errstate(all="raise"):  # no warning or floating-point error for the all-NaN frame
+        compute_keypoint_distance(ds, "a", "centroid")
+
+
 def test_time_in_a_square_zone_crossed_at_constant_speed():
     n_time, fps, step = 60, 10.0, 2.0  # 20 px/s along x through a 20 px wide zone: 1 s inside
     pos = np.zeros((n_time, 2, 1, 1))
