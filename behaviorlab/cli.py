@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -143,6 +144,57 @@ def evaluate(
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_markdown())
 
 
+PREDICT_FORMATS = {
+    "nc": ("netcdf", ".poses.nc"),
+    "slp": ("sleap", ".poses.slp"),
+    "h5": ("dlc", ".poses.h5"),
+    "csv": ("dlc", ".poses.csv"),
+}
+
+
+@app.command()
+@_friendly_errors
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `behaviorlab train`.")],
+    videos: Annotated[list[Path], typer.Argument(help="One or more videos.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: beside each video).")] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="Comma-separated: nc (always written), slp, h5 (DeepLabCut), csv.")
+    ] = "nc",
+    batch_size: Annotated[int, typer.Option(help="Frames per forward pass.")] = 32,
+    overwrite: Annotated[bool, typer.Option(help="Predict again when the output exists.")] = False,
+) -> None:
+    """Predict keypoints on videos; an interrupted run continues where it stopped."""
+    from behaviorlab.io.save import save_poses
+    from behaviorlab.pose.inference import predict_video
+    from behaviorlab.pose.predict import PoseModel
+
+    formats = [f.strip().lower() for f in format.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(PREDICT_FORMATS))
+    if unknown:
+        raise typer.BadParameter(f"--format: unknown {unknown}; choose from {', '.join(PREDICT_FORMATS)}")
+    model = PoseModel.load(model_dir)
+    for video in videos:
+        folder = out if out is not None else video.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (video.stem + PREDICT_FORMATS["nc"][1])
+        if target.exists() and not overwrite:
+            typer.echo(f"{video}: {target} exists, skipped (--overwrite to predict again)")
+            continue
+        started = time.perf_counter()
+        ds = predict_video(model, video, target, batch_size=batch_size, progress=True)
+        seconds = time.perf_counter() - started
+        written = [target]
+        for name in dict.fromkeys(formats):
+            if name != "nc":
+                fmt, suffix = PREDICT_FORMATS[name]
+                written.append(save_poses(ds, folder / (video.stem + suffix), format=fmt))
+        typer.echo(
+            f"{video}: {ds.sizes['time']} frames in {seconds:.1f} s ({ds.sizes['time'] / max(seconds, 1e-9):.0f} "
+            f"frames/s); mean confidence {float(ds['confidence'].mean()):.2f}; wrote {', '.join(map(str, written))}"
+        )
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     """Read a YAML/JSON mapping of options, with a clear error naming the file."""
     import yaml
@@ -229,6 +281,165 @@ def features(
     else:
         typer.echo("spectrogram: skipped")
     typer.echo(f"wrote {out}")
+
+
+def _export_formats(export: str | None) -> list[str]:
+    """``--export dlc,sleap`` as a list, checked."""
+    from behaviorlab.labeling import EXPORT_FORMATS
+
+    formats = [f.strip().lower() for f in (export or "").split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(EXPORT_FORMATS))
+    if unknown:
+        raise typer.BadParameter(f"--export: unknown {unknown}; choose from {', '.join(EXPORT_FORMATS)}")
+    return formats
+
+
+@app.command("select-frames")
+@_friendly_errors
+def select_frames_command(
+    videos: Annotated[list[Path], typer.Argument(help="One or more videos to choose frames from.")],
+    out: Annotated[Path, typer.Option("--out", help="Labeling set to write (.labels.h5).")],
+    n: Annotated[int, typer.Option("--n", help="Number of frames, over all videos.")],
+    method: Annotated[str, typer.Option(help="kmeans (cover every kind of scene) or uniform.")] = "kmeans",
+    keypoints: Annotated[str | None, typer.Option(help="Comma-separated keypoint names to label.")] = None,
+    skeleton_from: Annotated[
+        Path | None, typer.Option(help="Take the skeleton from a model folder, labels file or pose file.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering and the draws.")] = 0,
+    export: Annotated[
+        str | None, typer.Option(help="Also write for a labeling GUI: dlc (project folder), sleap (.pkg.slp).")
+    ] = None,
+    grayscale: Annotated[bool, typer.Option(help="Store one-channel images.")] = False,
+    step: Annotated[int, typer.Option(help="k-means: consider every STEP-th frame only.")] = 1,
+) -> None:
+    """Choose frames to label (k-means or uniform) and write them with empty labels."""
+    from behaviorlab.labeling import make_labeling_set, read_skeleton, write_labeling_set
+    from behaviorlab.schema import Skeleton
+
+    if (keypoints is None) == (skeleton_from is None):
+        raise typer.BadParameter("give exactly one of --keypoints and --skeleton-from")
+    if method not in ("kmeans", "uniform"):
+        raise typer.BadParameter(f"--method must be kmeans or uniform, got {method!r}")
+    formats = _export_formats(export)
+    individuals = None
+    if skeleton_from is not None:
+        skeleton, individuals = read_skeleton(skeleton_from)
+    else:
+        skeleton = Skeleton([k.strip() for k in (keypoints or "").split(",") if k.strip()])
+    try:
+        frames = make_labeling_set(
+            videos, n, skeleton, individuals=individuals, grayscale=grayscale, method=method, seed=seed, step=step
+        )
+    except SchemaError:
+        raise
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    written = write_labeling_set(frames, out, export=formats)
+    typer.echo(f"selected {len(frames)} frames from {len(videos)} video(s) by {method} sampling")
+    typer.echo(f"wrote {', '.join(str(p) for p in written.values())}")
+
+
+@app.command()
+@_friendly_errors
+def refine(
+    poses: Annotated[Path, typer.Argument(help="Predicted poses of VIDEO (e.g. from `behaviorlab predict`).")],
+    video: Annotated[Path, typer.Argument(help="The video the poses were predicted on.")],
+    out: Annotated[Path, typer.Option("--out", help="Frames to correct (.labels.h5), pre-filled with predictions.")],
+    n: Annotated[int, typer.Option("--n", help="Number of frames to pick.")] = 20,
+    min_separation: Annotated[int, typer.Option(help="Smallest distance in frames between picked frames.")] = 10,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="Leave predictions below this confidence unlabeled.")
+    ] = None,
+    exclude: Annotated[
+        Path | None, typer.Option(help="Labels file whose frames of VIDEO are not picked again (the training set).")
+    ] = None,
+    export: Annotated[
+        str | None, typer.Option(help="Also write for a labeling GUI: dlc (project folder), sleap (.pkg.slp).")
+    ] = None,
+    grayscale: Annotated[bool, typer.Option(help="Store one-channel images (match the training set).")] = False,
+) -> None:
+    """Pick the least trustworthy predicted frames and export them for correction."""
+    from behaviorlab.io.labeled_frames import load_labeled_frames
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.labeling import parse_frame_source
+    from behaviorlab.refine import export_for_correction, score_frames, select_outlier_frames
+
+    formats = _export_formats(export)
+    ds = load_poses(poses)
+    skip: list[int] = []
+    if exclude is not None:
+        for source in load_labeled_frames(exclude).sources:
+            key = parse_frame_source(source)
+            if key is not None and key[0] == video.stem:
+                skip.append(key[1])
+    scores = score_frames(ds)
+    frames = select_outlier_frames(scores, n, min_separation=min_separation, exclude=skip)
+    if not len(frames):
+        typer.echo("no frame scores above 0: nothing to correct")
+        return
+    export_for_correction(
+        ds, video, frames, out, min_confidence=min_confidence, grayscale=grayscale, export=formats or None
+    )
+    row_of = {int(f): i for i, f in enumerate(scores["frame"].values)}
+    typer.echo("frame  score  confidence_z  jump_z  limb_z")
+    for f in frames:
+        row = scores.isel(time=row_of[int(f)])
+        typer.echo(
+            f"{f:>5}  {float(row['score']):5.1f}  {float(row['confidence_z'].max()):12.1f}  "
+            f"{float(row['jump_z'].max()):6.1f}  {float(row['limb_z'].max()):6.1f}"
+        )
+    typer.echo(f"wrote {len(frames)} frames to correct to {out}")
+
+
+@app.command("merge-labels")
+@_friendly_errors
+def merge_labels(
+    training: Annotated[Path, typer.Argument(help="The training set (.labels.h5, DeepLabCut project, .slp).")],
+    corrected: Annotated[Path, typer.Argument(help="Corrected frames (.labels.h5, DeepLabCut project, .pkg.slp).")],
+    out: Annotated[Path, typer.Option("--out", help="Merged training set to write (.labels.h5).")],
+    individual: Annotated[
+        str | None, typer.Option(help="Training individual that a single corrected individual stands for.")
+    ] = None,
+) -> None:
+    """Merge corrected frames into a training set: same frame replaced, new frames appended."""
+    from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
+    from behaviorlab.refine import merge_corrections
+
+    train_frames = load_labeled_frames(training)
+    merged = merge_corrections(train_frames, corrected, individual=individual)
+    save_labeled_frames(merged, out)
+    added = len(merged) - len(train_frames)
+    typer.echo(
+        f"merged {training} ({len(train_frames)} frames) with {corrected}: "
+        f"{added} frames added, the rest replaced; {len(merged)} frames in {out}"
+    )
+
+
+@app.command()
+@_friendly_errors
+def render(
+    poses: Annotated[Path, typer.Argument(help="Pose file to draw (.nc, .csv, .h5, .slp, .nwb).")],
+    video: Annotated[Path, typer.Argument(help="The video the poses belong to.")],
+    out: Annotated[Path, typer.Option("--out", help="Labeled video to write (.mp4).")],
+    trail: Annotated[int, typer.Option(help="Draw each keypoint's path over the last N frames.")] = 0,
+    start: Annotated[int, typer.Option(help="First frame to render.")] = 0,
+    end: Annotated[int | None, typer.Option(help="Frame after the last one to render (default: all).")] = None,
+    min_confidence: Annotated[float | None, typer.Option(help="Hide keypoints below this confidence.")] = None,
+    radius: Annotated[float, typer.Option(help="Keypoint radius in pixels.")] = 3.0,
+) -> None:
+    """Draw keypoints (coloured by confidence) and the skeleton over a video."""
+    import warnings
+
+    from behaviorlab.render import PoseVideoMismatchWarning, render_poses
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PoseVideoMismatchWarning)
+        written = render_poses(
+            poses, video, out, trail=trail, start=start, end=end, min_confidence=min_confidence, radius=radius
+        )
+    for warning in caught:
+        typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"wrote {written}")
 
 
 @app.command("sample-data")

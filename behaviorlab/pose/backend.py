@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["backend_report"]
+import numpy as np
+
+__all__ = ["backend_report", "compiled_predict"]
 
 
 def backend_report() -> dict[str, Any]:
@@ -37,3 +40,57 @@ def backend_report() -> dict[str, Any]:
     except Exception as err:  # a broken GPU driver must not break `behaviorlab info`
         devices = [f"could not list devices: {err}"]
     return {"keras backend": backend, "devices": devices}
+
+
+def compiled_predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Compile an inference-mode ``images -> first output (NumPy)`` function of a Keras model.
+
+    TensorFlow: a ``tf.function`` without XLA whose batch dimension is left
+    unknown (one trace serves every batch size; on a CPU as fast as XLA).
+    JAX: ``jax.jit`` of the model's stateless call (compiled once per input
+    shape).  PyTorch: the model called under ``torch.no_grad``.  Outputs
+    are copied to host memory, so the call returns when the result is ready.
+
+    Parameters
+    ----------
+    model
+        A ``keras.Model`` with one input.
+
+    Returns
+    -------
+    callable
+        ``f(images) -> numpy.ndarray``; for a model with several outputs, the first.
+    """
+    import keras
+
+    def first(out: Any) -> Any:
+        return out[0] if isinstance(out, list | tuple) else out
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+        graph = tf.function(lambda x: first(model(x, training=False)), input_signature=[spec], jit_compile=False)
+        return lambda images: graph(tf.convert_to_tensor(images, tf.float32)).numpy()
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        @jax.jit
+        def run(trainable, non_trainable, images):
+            out, _ = model.stateless_call(trainable, non_trainable, images, training=False)
+            return first(out)
+
+        return lambda images: np.asarray(run(trainable, non_trainable, np.asarray(images, np.float32)))
+    if backend == "torch":
+        import torch
+
+        def run_torch(images: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return keras.ops.convert_to_numpy(first(model(np.asarray(images, np.float32), training=False)))
+
+        return run_torch
+    return lambda images: keras.ops.convert_to_numpy(first(model(np.asarray(images, np.float32), training=False)))

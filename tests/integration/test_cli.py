@@ -207,3 +207,46 @@ def test_features_bad_input_names_the_file_without_traceback(tmp_path, tracked_n
     wrong_suffix = runner.invoke(app, ["features", str(tracked_nc), "--out", str(tmp_path / "features.csv")])
     assert wrong_suffix.exit_code == 1
     assert ".nc" in wrong_suffix.output
+
+
+def test_predict_writes_poses_in_the_requested_formats_and_skips_done_videos(tmp_path):
+    keras = pytest.importorskip("keras")
+    from behaviorlab.io.video import write_video
+    from behaviorlab.pose.models import build_stacked_densenet
+    from behaviorlab.schema import Skeleton
+
+    keras.utils.set_random_seed(0)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    build_stacked_densenet((32, 32, 1), 2, n_stacks=1, growth_rate=8, output_stride=2).save(model_dir / "model.keras")
+    config = {
+        "model": "stacked_densenet",
+        "skeleton": Skeleton(keypoints=("nose", "tail")).to_dict(),
+        "input_shape": [32, 32, 1],
+        "channels": 1,
+        "grayscale": True,
+        "output_stride": 2,
+        "sigma": 3.0,
+    }
+    (model_dir / "pose_config.json").write_text(json.dumps(config))
+    rng = np.random.default_rng(0)
+    video = write_video(tmp_path / "clip.mp4", [rng.integers(0, 255, (32, 32), dtype=np.uint8) for _ in range(20)], 25)
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(model_dir), str(video), "--out", str(out), "--format", "nc,csv,slp"])
+    assert result.exit_code == 0, result.output
+    assert "20 frames" in result.output
+    ds = load_poses(out / "clip.poses.nc")
+    assert ds.sizes["time"] == 20
+    assert list(ds["keypoint"].values) == ["nose", "tail"]
+    for suffix in (".poses.csv", ".poses.slp"):
+        again = load_poses(out / f"clip{suffix}")
+        np.testing.assert_allclose(again["position"].values, ds["position"].values, atol=1e-3)
+
+    again = runner.invoke(app, ["predict", str(model_dir), str(video), "--out", str(out)])
+    assert again.exit_code == 0
+    assert "skipped" in again.output
+
+    bad = runner.invoke(app, ["predict", str(model_dir), str(video), "--out", str(out), "--format", "xyz"])
+    assert bad.exit_code != 0
+    assert "xyz" in bad.output
