@@ -134,8 +134,9 @@ def _compress(x, compression_factor: float, name: str):
 
 
 def _transition_down(x, compression_factor: float, name: str):
-    x = _compress(x, compression_factor, f"{name}_compress")
-    return layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+    """Max-pool, then compress (as DeepPoseKit does: the 1x1 convolution runs on a quarter of the pixels)."""
+    x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+    return _compress(x, compression_factor, f"{name}_compress")
 
 
 def _transition_up(x, compression_factor: float, name: str):
@@ -144,7 +145,11 @@ def _transition_up(x, compression_factor: float, name: str):
 
 
 def _dense_hourglass(x, depth: int, dense: Callable, compression_factor: float, name: str):
-    """FC-DenseNet encoder-decoder: dense layer + transition down, ``depth`` times, and back up with skips."""
+    """FC-DenseNet encoder-decoder: dense layer + transition down, ``depth`` times, and back up with skips.
+
+    The skip connections are compressed before they join the decoder, as in
+    DeepPoseKit, which keeps the channel count at the output resolution in check.
+    """
     skips = []
     for level in range(depth):
         x = dense(x, f"{name}_down{level}")
@@ -153,7 +158,8 @@ def _dense_hourglass(x, depth: int, dense: Callable, compression_factor: float, 
     x = dense(x, f"{name}_bottom")
     for level in reversed(range(depth)):
         x = _transition_up(x, compression_factor, f"{name}_up{level}_transition")
-        x = layers.Concatenate(name=f"{name}_up{level}_skip")([x, skips[level]])
+        skip = _compress(skips[level], compression_factor, f"{name}_skip{level}_compress")
+        x = layers.Concatenate(name=f"{name}_up{level}_skip")([x, skip])
         x = dense(x, f"{name}_up{level}")
     return _compress(x, compression_factor, f"{name}_out_compress")
 
