@@ -354,7 +354,13 @@ def _run(
         filled = 0
 
     reader = _BackgroundReader(
-        video, preprocess, batch_size, first_frame, stop, grayscale=pose_model.grayscale, prefetch=prefetch
+        video,
+        preprocess,
+        batch_size,
+        first_frame,
+        stop,
+        grayscale=pose_model.grayscale or pose_model.channels == 1,
+        prefetch=prefetch,
     )
     bar = _progress(progress, stop - first_frame, video.name)
     try:

@@ -115,8 +115,12 @@ class PoseModel:
         return np.asarray(self.config["split"]["validation"], dtype=np.int64)
 
     def preprocess(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Images -> model input: channels, grayscale and zero padding; float32 ``(n, H, W, C)`` in [0, 255]."""
-        prepared = prepare_images(images, self.channels, grayscale=self.grayscale)
+        """Images -> model input: channels, grayscale and zero padding; float32 ``(n, H, W, C)`` in [0, 255].
+
+        Colour images given to a one-channel model are converted to grayscale
+        (video frames usually decode as RGB even when the scene is gray).
+        """
+        prepared = prepare_images(images, self.channels, grayscale=self.grayscale or self.channels == 1)
         if not prepared:
             return np.zeros((0, *self.input_shape), dtype=np.float32)
         return np.stack([pad_image(image, self.input_shape) for image in prepared]).astype(np.float32)

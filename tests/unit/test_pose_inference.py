@@ -172,3 +172,13 @@ def test_realtime_predictor_matches_batch_prediction_and_records_latency(model, 
     stats = predictor.latency_ms()
     assert stats["n"] == 5
     assert 0 < stats["p50"] <= stats["p99"]
+
+
+def test_colour_video_on_a_one_channel_model(model, tmp_path):
+    """Models trained on gray images (grayscale=False, one channel) take colour video frames as their luma."""
+    gray_model = PoseModel(model.train_model, {**model.config, "grayscale": False})
+    colour = write_video(tmp_path / "rgb.mp4", [np.repeat(f[..., None], 3, axis=2) for f in moving_dot(12)], fps=30)
+    ds = predict_video(gray_model, colour, batch_size=4)
+    with VideoReader(colour, grayscale=True) as reader:
+        expected = model.predict(reader[:], batch_size=4)
+    np.testing.assert_allclose(ds["confidence"].values[..., 0], expected[..., 2], atol=1e-5)
