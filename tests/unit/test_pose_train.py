@@ -211,9 +211,14 @@ def test_reloaded_model_predicts_the_same(densenet, frames):
     assert np.isfinite(pred).all()
     again = PoseModel.load(out).predict(np.stack([frames.images[0], frames.images[2]]))  # (n, H, W, C) array
     np.testing.assert_allclose(again, pred[[0, 2]], atol=1e-4)
-    # colour input is converted only when the model was trained on grayscale
+    # a one-channel model takes colour frames (video decodes as RGB) as their luma
+    gray = frames.images[0]
+    colour = np.repeat(gray, 3, axis=2) if gray.shape[2] == 1 else gray
+    np.testing.assert_allclose(model.predict([colour]), pred[[0]], atol=1e-3)
+    # a colour model given one-channel images is an error
+    rgb_model = PoseModel(model.train_model, {**model.config, "channels": 3})
     with pytest.raises(SchemaError, match="channels"):
-        model.predict([np.zeros((48, 48, 3), np.uint8)])
+        rgb_model.preprocess([np.zeros((48, 48, 1), np.uint8)])
     with pytest.raises(SchemaError, match="larger than the model input"):
         model.predict([np.zeros((64, 48, 1), np.uint8)])
     labeled = model.predict_labeled_frames(frames.select([0, 1]))
