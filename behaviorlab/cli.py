@@ -120,6 +120,50 @@ def train(
         typer.echo(result.val_report.to_markdown())
 
 
+@app.command("train-topdown")
+@_friendly_errors
+def train_topdown_command(
+    labels: Annotated[Path, typer.Argument(help="Labeled frames with one or several labeled animals per frame.")],
+    out: Annotated[Path, typer.Option("--out", help="Top-down model folder to write (created).")],
+    anchor: Annotated[str, typer.Option(help="Keypoint that marks each animal and centres its box, e.g. spine.")],
+    crop_size: Annotated[
+        int | None, typer.Option(help="Side of the box around each animal in pixels (default: from the labels).")
+    ] = None,
+    centroid_scale: Annotated[float, typer.Option(help="Frames are shrunk by this for the centroid model.")] = 0.5,
+    epochs: Annotated[int | None, typer.Option(help="Epochs of each of the two models (default 200).")] = None,
+    model: Annotated[str, typer.Option(help=f"Architecture: {', '.join(MODEL_NAMES)}.")] = "stacked_densenet",
+    config: Annotated[
+        Path | None, typer.Option(help="YAML or JSON file with TrainConfig fields for both models.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted training in OUT.")] = False,
+) -> None:
+    """Train a multi-animal top-down model: a centroid model and a pose model of the box around each animal."""
+    from behaviorlab.pose.topdown import train_topdown
+    from behaviorlab.pose.train import TrainConfig
+
+    if model not in MODEL_NAMES:
+        raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
+    fields: dict[str, Any] = _read_config(config) if config is not None else {}
+    fields.update({k: v for k, v in {"model": model, "epochs": epochs}.items() if v is not None})
+    train_config = TrainConfig.from_dict(fields)
+    result = train_topdown(
+        labels,
+        out,
+        anchor=anchor,
+        crop_size=crop_size,
+        centroid_scale=centroid_scale,
+        centroid_config=train_config,
+        pose_config=train_config,
+        resume=resume,
+        verbose=2,
+    )
+    typer.echo(
+        f"trained a top-down model in {result.training_seconds:.0f} s: centroid model {result.centroid.epochs} epochs, "
+        f"box model {result.pose.epochs} epochs on {result.n_crops} boxes of {result.crop_size} px (best mean "
+        f"validation error {result.pose.best_val_px_error:.2f} px); model in {result.model_dir}"
+    )
+
+
 @app.command()
 @_friendly_errors
 def evaluate(
@@ -155,7 +199,9 @@ PREDICT_FORMATS = {
 @app.command()
 @_friendly_errors
 def predict(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder written by `behaviorlab train`.")],
+    model_dir: Annotated[
+        Path, typer.Argument(help="Model folder written by `behaviorlab train` or `behaviorlab train-topdown`.")
+    ],
     videos: Annotated[list[Path], typer.Argument(help="One or more videos.")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: beside each video).")] = None,
     format: Annotated[
@@ -167,13 +213,15 @@ def predict(
     """Predict keypoints on videos; an interrupted run continues where it stopped."""
     from behaviorlab.io.save import save_poses
     from behaviorlab.pose.inference import predict_video
-    from behaviorlab.pose.predict import PoseModel
+    from behaviorlab.pose.predict import load_any_model
+    from behaviorlab.pose.topdown import TopDownModel, predict_video_topdown
 
     formats = [f.strip().lower() for f in format.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(PREDICT_FORMATS))
     if unknown:
         raise typer.BadParameter(f"--format: unknown {unknown}; choose from {', '.join(PREDICT_FORMATS)}")
-    model = PoseModel.load(model_dir)
+    model = load_any_model(model_dir)  # a top-down model finds, poses and tracks every animal
+    predict_function = predict_video_topdown if isinstance(model, TopDownModel) else predict_video
     for video in videos:
         folder = out if out is not None else video.parent
         folder.mkdir(parents=True, exist_ok=True)
@@ -182,7 +230,7 @@ def predict(
             typer.echo(f"{video}: {target} exists, skipped (--overwrite to predict again)")
             continue
         started = time.perf_counter()
-        ds = predict_video(model, video, target, batch_size=batch_size, progress=True)
+        ds = predict_function(model, video, target, batch_size=batch_size, progress=True)
         seconds = time.perf_counter() - started
         written = [target]
         for name in dict.fromkeys(formats):

@@ -5,7 +5,10 @@ The steps, in order:
 1. :func:`single_animal_keypoints` keeps the frames with exactly one labeled
    individual and returns their keypoints ``(n, n_keypoints, 2)``; a frame
    with several labeled individuals is an error (multi-animal training goes
-   through top-down crops).
+   through top-down crops, :mod:`behaviorlab.pose.topdown`).  For models
+   whose maps hold every animal at once (the top-down centroid model),
+   :func:`multi_animal_keypoints` keeps every frame with a labeled
+   individual and returns ``(n, n_individuals, n_keypoints, 2)``.
 2. :func:`prepare_images` gives every image the model's channel count
    (optionally converting to grayscale) and :func:`input_multiple` /
    :func:`padded_input_shape` choose one input size for all frames.
@@ -18,7 +21,9 @@ The steps, in order:
    :class:`behaviorlab.pose.layers.ImageNormalization`), targets
    ``(batch, H / s, W / s, n_maps)`` float32, repeated once per model output,
    with channels of missing keypoints (or incomplete graph maps) set to NaN
-   so that :func:`behaviorlab.pose.train.masked_mse` ignores them.
+   so that :func:`behaviorlab.pose.train.masked_mse` ignores them.  Given
+   keypoints ``(n, n_individuals, n_keypoints, 2)``, the targets hold every
+   individual (:func:`behaviorlab.pose.targets.multi_instance_targets`).
 
 Augmentation (:class:`behaviorlab.pose.augment.Augmenter`) runs on the
 unpadded image; each batch draws from a generator seeded by
@@ -39,13 +44,14 @@ import numpy as np
 from behaviorlab.errors import SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames, load_labeled_frames, to_grayscale
 from behaviorlab.pose.augment import Augmenter
-from behaviorlab.pose.targets import training_targets
+from behaviorlab.pose.targets import multi_instance_targets, training_targets
 from behaviorlab.schema import Skeleton
 
 __all__ = [
     "PoseSequence",
     "input_multiple",
     "load_frames",
+    "multi_animal_keypoints",
     "pad_image",
     "padded_input_shape",
     "prepare_images",
@@ -120,6 +126,36 @@ def single_animal_keypoints(
         log.info("left out %d frames with no labeled keypoint", n_empty)
     which = labeled[frame_indices].argmax(axis=1)
     return keypoints[frame_indices, which], frame_indices
+
+
+def multi_animal_keypoints(
+    keypoints: np.ndarray, sources: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints of every individual in the frames that have at least one labeled individual.
+
+    Parameters
+    ----------
+    keypoints
+        Shape ``(n_frames, n_individuals, n_keypoints, 2)``, NaN = missing.
+    sources
+        Names of the frames (unused; the same signature as :func:`single_animal_keypoints`).
+
+    Returns
+    -------
+    keypoints : numpy.ndarray
+        Shape ``(n_used, n_individuals, n_keypoints, 2)``, float64.
+    frame_indices : numpy.ndarray
+        Shape ``(n_used,)``, int64: the frames used; frames with no labeled keypoint are left out.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 4 or keypoints.shape[-1] != 2:
+        raise SchemaError(f"keypoints must have shape (n_frames, n_individuals, n_keypoints, 2), got {keypoints.shape}")
+    labeled = np.isfinite(keypoints).all(axis=-1).any(axis=(1, 2))
+    n_empty = int((~labeled).sum())
+    if n_empty:
+        log.info("left out %d frames with no labeled keypoint", n_empty)
+    frame_indices = np.flatnonzero(labeled).astype(np.int64)
+    return keypoints[frame_indices], frame_indices
 
 
 def split_frames(n_frames: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -281,7 +317,9 @@ class PoseSequence(keras.utils.PyDataset):
     images
         ``n`` uint8 images ``(h, w, channels)``, any sizes up to ``input_shape``.
     keypoints
-        Shape ``(n, n_keypoints, 2)`` in image pixels; NaN = missing.
+        Shape ``(n, n_keypoints, 2)`` in image pixels, NaN = missing; or
+        ``(n, n_individuals, n_keypoints, 2)`` for targets that hold every
+        individual of a frame (:func:`~behaviorlab.pose.targets.multi_instance_targets`).
     skeleton
         Skeleton of the keypoints (edges for the graph maps, symmetry for flips).
     input_shape
@@ -333,6 +371,11 @@ class PoseSequence(keras.utils.PyDataset):
     ) -> None:
         super().__init__(**kwargs)
         keypoints = np.asarray(keypoints, dtype=np.float64)
+        if keypoints.ndim not in (3, 4) or keypoints.shape[-1] != 2:
+            raise SchemaError(
+                "keypoints must have shape (n, n_keypoints, 2) or (n, n_individuals, n_keypoints, 2), "
+                f"got {keypoints.shape}"
+            )
         if len(images) != keypoints.shape[0] or len(images) == 0:
             raise SchemaError(
                 f"need as many images as keypoint rows (and at least one); got {len(images)} images "
@@ -394,7 +437,8 @@ class PoseSequence(keras.utils.PyDataset):
             if self.augmenter is not None:
                 image, keypoints = self.augmenter(image, keypoints, rng)
             image = pad_image(image, self.input_shape)
-            maps, mask = training_targets(
+            targets = multi_instance_targets if keypoints.ndim == 3 else training_targets
+            maps, mask = targets(
                 keypoints, self.skeleton, self.input_shape, self.output_stride, self.sigma, graph=self.graph
             )
             maps[..., ~mask] = np.nan

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import xarray as xr
 
@@ -85,7 +86,7 @@ def _model_fingerprint(model: PoseModel) -> str:
 
 # --------------------------------------------------------------------------- background reading
 class _BackgroundReader:
-    """Decode and preprocess batches in a thread; iterate to get ``(first, n, images)``.
+    """Decode and preprocess batches in a thread; iterate to get ``(first, n, preprocessed)``.
 
     Exceptions raised in the thread are re-raised in the consumer, and
     warnings (a truncated video) are re-emitted there.
@@ -94,7 +95,7 @@ class _BackgroundReader:
     def __init__(
         self,
         video: Path,
-        preprocess: Callable[[np.ndarray], np.ndarray],
+        preprocess: Callable[[np.ndarray], Any],
         batch_size: int,
         start: int,
         stop: int,
@@ -133,7 +134,7 @@ class _BackgroundReader:
         finally:
             self._put(("end",))
 
-    def __iter__(self) -> Iterator[tuple[int, int, np.ndarray]]:
+    def __iter__(self) -> Iterator[tuple[int, int, Any]]:
         while True:
             item = self._queue.get()
             kind = item[0]
@@ -252,6 +253,77 @@ def predict_video(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     pose_model = model if isinstance(model, PoseModel) else PoseModel.load(model)
+
+    def preprocess(frames: np.ndarray) -> np.ndarray:
+        images = pose_model.preprocess(frames)
+        if len(images) < batch_size:  # same shape for every batch: same numerics, one compilation
+            images = np.concatenate([images, np.zeros((batch_size - len(images), *images.shape[1:]), images.dtype)])
+        return images
+
+    stream = _predict_stream(
+        video,
+        out,
+        fingerprint=_model_fingerprint(pose_model),
+        frame_shape=(pose_model.skeleton.n_keypoints, 3),
+        preprocess=preprocess,
+        make_predict=lambda: compiled_predict(pose_model.inference_model),
+        grayscale=pose_model.grayscale or pose_model.channels == 1,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        start=start,
+        stop=stop,
+        progress=progress,
+        prefetch=prefetch,
+    )
+    ds = _to_dataset(stream.results, pose_model, stream.fps, stream.start, individual, stream.video)
+    ds = log_step(
+        ds,
+        "predict_video",
+        video=str(stream.video),
+        model_dir=str(pose_model.model_dir),
+        batch_size=batch_size,
+        frames=[stream.start, stream.start + len(stream.results)],
+        started=stream.started,
+    )
+    _write_result(ds, out, stream)
+    return ds
+
+
+@attrs.frozen
+class _Stream:
+    """Per-frame results of :func:`_predict_stream` and what the Dataset needs about them."""
+
+    results: np.ndarray
+    video: Path
+    fps: float | None
+    start: int
+    started: str
+    folder: Path | None
+
+
+def _predict_stream(
+    video: str | Path,
+    out: str | Path | None,
+    *,
+    fingerprint: str,
+    frame_shape: tuple[int, ...],
+    preprocess: Callable[[np.ndarray], Any],
+    make_predict: Callable[[], Callable[[Any], np.ndarray]],
+    grayscale: bool,
+    batch_size: int,
+    chunk_size: int | None,
+    start: int,
+    stop: int | None,
+    progress: bool,
+    prefetch: int,
+) -> _Stream:
+    """Run ``predict(preprocess(frames))`` over a video in batches, resumably; shared by every video predictor.
+
+    ``preprocess`` runs in the reader thread and must give every batch the
+    same shape; ``predict`` returns ``(batch_size, *frame_shape)`` (rows past
+    the real frames are ignored) and is made by ``make_predict`` only when
+    work is left.  ``fingerprint`` names the model in the resume check.
+    """
     video = Path(video)
     if not video.is_file():
         raise FileFormatError(video, "no such video file")
@@ -271,7 +343,7 @@ def predict_video(
         out = Path(out)
         folder = partial_dir(out)
         meta = {
-            "model": _model_fingerprint(pose_model),
+            "model": fingerprint,
             "video": _file_fingerprint(video),
             "start": start,
             "stop": stop,
@@ -290,37 +362,42 @@ def predict_video(
             with atomic_path(folder / META) as tmp:
                 Path(tmp).write_text(json.dumps(meta, indent=2))
 
-    n_keypoints = pose_model.skeleton.n_keypoints
     if not ended and next_frame < stop:
-        predict = compiled_predict(pose_model.inference_model)
-        parts += _run(pose_model, predict, video, next_frame, stop, batch_size, chunk, folder, progress, prefetch)
-
-    peaks = np.concatenate(parts) if parts else np.zeros((0, n_keypoints, 3), np.float32)
-    if len(peaks) == 0:
+        parts += _run(
+            make_predict(),
+            preprocess,
+            video,
+            next_frame,
+            stop,
+            batch_size,
+            chunk,
+            folder,
+            progress,
+            prefetch,
+            grayscale=grayscale,
+            frame_shape=frame_shape,
+        )
+    results = np.concatenate(parts) if parts else np.zeros((0, *frame_shape), np.float32)
+    if len(results) == 0:
         raise VideoError(video, f"no frame in {start}:{stop} could be decoded")
-    ds = _to_dataset(peaks, pose_model, fps, start, individual, video)
-    ds = log_step(
-        ds,
-        "predict_video",
-        video=str(video),
-        model_dir=str(pose_model.model_dir),
-        batch_size=batch_size,
-        frames=[start, start + len(peaks)],
-        started=started,
-    )
-    if out is not None:
-        from behaviorlab.io.save import save_poses
+    return _Stream(results, video, fps, start, started, folder)
 
-        save_poses(ds, out, format="netcdf")
-        for path in sorted(folder.glob("*")):
-            path.unlink()
-        folder.rmdir()
-    return ds
+
+def _write_result(ds: xr.Dataset, out: str | Path | None, stream: _Stream) -> None:
+    """Save ``ds`` to ``out`` (netCDF) and remove the finished chunks; nothing without ``out``."""
+    if out is None:
+        return
+    from behaviorlab.io.save import save_poses
+
+    save_poses(ds, out, format="netcdf")
+    for path in sorted(stream.folder.glob("*")):
+        path.unlink()
+    stream.folder.rmdir()
 
 
 def _run(
-    pose_model: PoseModel,
-    predict: Callable[[np.ndarray], np.ndarray],
+    predict: Callable[[Any], np.ndarray],
+    preprocess: Callable[[np.ndarray], Any],
     video: Path,
     first_frame: int,
     stop: int,
@@ -329,20 +406,16 @@ def _run(
     folder: Path | None,
     progress: bool,
     prefetch: int,
+    *,
+    grayscale: bool,
+    frame_shape: tuple[int, ...],
 ) -> list[np.ndarray]:
     """Predict frames ``first_frame:stop`` in chunks; save each chunk when ``folder`` is given."""
-    n_keypoints = pose_model.skeleton.n_keypoints
     parts: list[np.ndarray] = []
-    buffer = np.empty((chunk, n_keypoints, 3), np.float32)
+    buffer = np.empty((chunk, *frame_shape), np.float32)
     filled = 0
     chunk_first = first_frame
     expected = first_frame
-
-    def preprocess(frames: np.ndarray) -> np.ndarray:
-        images = pose_model.preprocess(frames)
-        if len(images) < batch_size:  # same shape for every batch: same numerics, one compilation
-            images = np.concatenate([images, np.zeros((batch_size - len(images), *images.shape[1:]), images.dtype)])
-        return images
 
     def flush(ended: bool) -> None:
         nonlocal filled, chunk_first
@@ -353,15 +426,7 @@ def _run(
         chunk_first += filled
         filled = 0
 
-    reader = _BackgroundReader(
-        video,
-        preprocess,
-        batch_size,
-        first_frame,
-        stop,
-        grayscale=pose_model.grayscale or pose_model.channels == 1,
-        prefetch=prefetch,
-    )
+    reader = _BackgroundReader(video, preprocess, batch_size, first_frame, stop, grayscale=grayscale, prefetch=prefetch)
     bar = _progress(progress, stop - first_frame, video.name)
     try:
         for first, n, images in reader:

@@ -14,7 +14,7 @@ from keras import ops
 
 from behaviorlab.pose import peaks
 
-__all__ = ["ImageNormalization", "SubpixelMaxima2D"]
+__all__ = ["ImageNormalization", "LocalMaxima2D", "SubpixelMaxima2D"]
 
 
 @keras.saving.register_keras_serializable(package="behaviorlab")
@@ -152,5 +152,111 @@ class SubpixelMaxima2D(keras.layers.Layer):
             "index": self.index,
             "coordinate_scale": self.coordinate_scale,
             "confidence_scale": self.confidence_scale,
+            "coordinate_offset": self.coordinate_offset,
+        }
+
+
+@keras.saving.register_keras_serializable(package="behaviorlab")
+class LocalMaxima2D(keras.layers.Layer):
+    """Every local maximum of each map above a threshold (wraps :func:`behaviorlab.pose.peaks.find_local_peaks`).
+
+    Parameters
+    ----------
+    max_peaks
+        Peaks returned per map; slots without a peak hold NaN.
+    threshold
+        Smallest map value of a peak.
+    min_distance
+        Peaks at most this many map pixels apart (Chebyshev) merge into the higher one.
+    sigma
+        Gaussian kernel standard deviation in map pixels for the subpixel
+        refinement of each peak; ``None`` for integer peaks.
+    upsample_factor
+        Precision of the refinement, ``1 / upsample_factor`` map pixel.
+    index
+        Use only the first ``index`` channels; ``None`` for all.
+    coordinate_scale
+        Multiplies the coordinates (image pixels per map pixel).
+    coordinate_offset
+        Added to the scaled coordinates; ``None`` means ``(coordinate_scale - 1) / 2``
+        (the pixel-centre convention of :func:`behaviorlab.pose.peaks.to_image_coordinates`).
+    **kwargs
+        Base-layer arguments (``name``...).
+
+    Notes
+    -----
+    Shapes: ``(batch, height, width, channels) -> (batch, channels, max_peaks, 3)``
+    with the last axis ``(x, y, value)``, peaks sorted by value; always float32.
+    """
+
+    def __init__(
+        self,
+        max_peaks: int,
+        threshold: float = 0.1,
+        min_distance: int = 1,
+        sigma: float | None = None,
+        upsample_factor: int = 100,
+        index: int | None = None,
+        coordinate_scale: float = 1.0,
+        coordinate_offset: float | None = None,
+        **kwargs,
+    ) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if int(max_peaks) < 1:
+            raise ValueError(f"max_peaks must be >= 1, got {max_peaks}")
+        if int(min_distance) < 1:
+            raise ValueError(f"min_distance must be >= 1 map pixel, got {min_distance}")
+        if sigma is not None and not sigma > 0:
+            raise ValueError(f"sigma must be > 0 map pixels or None, got {sigma}")
+        if index is not None and int(index) < 1:
+            raise ValueError(f"index must be a positive number of channels or None, got {index}")
+        self.max_peaks = int(max_peaks)
+        self.threshold = float(threshold)
+        self.min_distance = int(min_distance)
+        self.sigma = None if sigma is None else float(sigma)
+        self.upsample_factor = int(upsample_factor)
+        self.index = None if index is None else int(index)
+        self.coordinate_scale = float(coordinate_scale)
+        self.coordinate_offset = None if coordinate_offset is None else float(coordinate_offset)
+
+    def build(self, input_shape) -> None:
+        """Check the number of channels; the layer has no weights."""
+        channels = input_shape[-1]
+        if self.index is not None and channels is not None and self.index > channels:
+            raise ValueError(f"index={self.index} asks for more channels than the input has ({channels})")
+        self.built = True
+
+    def call(self, inputs):
+        """Find the peaks and scale them to image pixels."""
+        maps = inputs[..., : self.index] if self.index is not None else inputs
+        found = peaks.find_local_peaks(
+            maps,
+            max_peaks=self.max_peaks,
+            threshold=self.threshold,
+            min_distance=self.min_distance,
+            kernel_sigma=self.sigma,
+            upsample_factor=self.upsample_factor,
+        )
+        offset = (self.coordinate_scale - 1.0) / 2.0 if self.coordinate_offset is None else self.coordinate_offset
+        xy = found[..., :2] * self.coordinate_scale + offset
+        return ops.concatenate([xy, found[..., 2:]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        """Return ``(batch, channels, max_peaks, 3)``."""
+        channels = input_shape[-1] if self.index is None else self.index
+        return (input_shape[0], channels, self.max_peaks, 3)
+
+    def get_config(self) -> dict:
+        """Return the base config and the constructor arguments."""
+        return {
+            **super().get_config(),
+            "max_peaks": self.max_peaks,
+            "threshold": self.threshold,
+            "min_distance": self.min_distance,
+            "sigma": self.sigma,
+            "upsample_factor": self.upsample_factor,
+            "index": self.index,
+            "coordinate_scale": self.coordinate_scale,
             "coordinate_offset": self.coordinate_offset,
         }

@@ -27,13 +27,14 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from behaviorlab.pose.layers import ImageNormalization, SubpixelMaxima2D
+from behaviorlab.pose.layers import ImageNormalization, LocalMaxima2D, SubpixelMaxima2D
 
 __all__ = [
     "MODEL_BUILDERS",
     "build_deeplabcut",
     "build_inference_model",
     "build_leap",
+    "build_local_peaks_model",
     "build_stacked_densenet",
     "build_stacked_hourglass",
     "count_parameters",
@@ -582,6 +583,77 @@ def build_inference_model(
         name="subpixel_maxima",
     )
     return keras.Model(train_model.inputs, layer(maps), name=name or f"{train_model.name}_inference")
+
+
+def build_local_peaks_model(
+    train_model: keras.Model,
+    *,
+    output_stride: int,
+    sigma: float,
+    max_peaks: int,
+    threshold: float = 0.1,
+    min_distance: int = 1,
+    n_keypoints: int | None = None,
+    image_scale: float = 1.0,
+    subpixel: bool = True,
+    upsample_factor: int = 100,
+    name: str | None = None,
+) -> keras.Model:
+    """Wrap a training model's last output in :class:`LocalMaxima2D`: images -> several peaks per map.
+
+    The multi-animal counterpart of :func:`build_inference_model`, for maps
+    that hold one Gaussian per animal (a centroid model).
+
+    Parameters
+    ----------
+    train_model
+        A model from one of the builders (its last output is used).
+    output_stride
+        Input pixels per map pixel; checked against the model's shapes.
+    sigma
+        Standard deviation of the training targets, in input-image pixels.
+    max_peaks
+        Peaks per map (slots without a peak are NaN).
+    threshold
+        Smallest map value of a peak.
+    min_distance
+        Peaks at most this many map pixels apart (Chebyshev) merge into the higher one.
+    n_keypoints
+        Number of leading channels searched; ``None`` for all.
+    image_scale
+        The model input is the original image scaled by this factor (0.5:
+        half size, by averaging ``2 x 2`` blocks); coordinates are returned in
+        original-image pixels, ``x = (x_input + 0.5) / image_scale - 0.5``.
+    subpixel
+        Refine each peak by upsampled-DFT registration (else integer map pixels).
+    upsample_factor
+        Refinement precision ``1 / upsample_factor`` map pixel.
+    name
+        Model name; default ``<train_model.name>_local_peaks``.
+
+    Returns
+    -------
+    keras.Model
+        Input as ``train_model``; output ``(batch, channels, max_peaks, 3)``:
+        ``(x, y, value)`` in original-image pixels, best first, NaN-padded.
+    """
+    maps = train_model.outputs[-1]
+    in_height, out_height = train_model.inputs[0].shape[1], maps.shape[1]
+    if in_height and out_height and in_height / out_height != output_stride:
+        raise ValueError(f"output_stride={output_stride} but the model maps {in_height} input rows to {out_height}")
+    if not image_scale > 0:
+        raise ValueError(f"image_scale must be > 0, got {image_scale}")
+    layer = LocalMaxima2D(
+        max_peaks,
+        threshold=threshold,
+        min_distance=min_distance,
+        sigma=sigma / output_stride if subpixel else None,
+        upsample_factor=upsample_factor,
+        index=n_keypoints,
+        coordinate_scale=output_stride / image_scale,
+        name="local_maxima",
+    )
+    return keras.Model(train_model.inputs, layer(maps), name=name or f"{train_model.name}_local_peaks")
 
 
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {

@@ -38,6 +38,7 @@ from keras import ops
 
 __all__ = [
     "default_window",
+    "find_local_peaks",
     "find_peaks_integer",
     "find_peaks_subpixel",
     "to_image_coordinates",
@@ -238,22 +239,28 @@ def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100
         Shape ``(batch, keypoints, 3)``, float32: ``(x, y, confidence)`` in
         map pixels, confidence being the map value at the integer maximum.
     """
-    window = default_window(kernel_sigma) if window is None else int(window)
-    upsample_factor = int(upsample_factor)
-    coarse_factor = min(upsample_factor, COARSE_UPSAMPLE_FACTOR)
-    a_row_re, a_row_im, a_col_re, a_col_im, coarse_offsets = upsampled_registration_matrices(
-        window, kernel_sigma, coarse_factor
-    )
-    radius = window // 2
-
     maps = ops.cast(ops.convert_to_tensor(maps), "float32")
     flat, batch, height, width, n_keypoints = _flatten_maps(maps)
     index = ops.cast(ops.argmax(flat, axis=-1), "int32")  # (n,)
     value = ops.max(flat, axis=-1)
     x0 = index % width
     y0 = index // width
+    window = default_window(kernel_sigma) if window is None else int(window)
+    patch = _gather_patches(flat, height, width, x0[:, None], y0[:, None], window)
+    dy, dx = _subpixel_shift(patch, window, kernel_sigma, int(upsample_factor))
+    x = ops.cast(x0, "float32") + dx
+    y = ops.cast(y0, "float32") + dy
+    peaks = ops.stack([x, y, value], axis=-1)
+    return ops.reshape(peaks, (batch, n_keypoints, 3))
 
-    # Patch around the integer peak, from maps zero-padded by `radius`.
+
+def _gather_patches(flat, height, width, x0, y0, window: int):
+    """``window x window`` patches centred on integer peaks, zero outside the map.
+
+    ``flat`` is ``(n, height * width)``; ``x0`` and ``y0`` are int32 ``(n, p)``
+    (``p`` peaks per map).  Returns ``(n * p, window, window)``.
+    """
+    radius = window // 2
     padded = ops.pad(
         ops.reshape(flat, (-1, height, width)),
         ((0, 0), (radius, radius), (radius, radius)),
@@ -261,14 +268,21 @@ def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100
     padded_width = width + 2 * radius
     padded = ops.reshape(padded, (ops.shape(padded)[0], -1))
     steps = ops.arange(window, dtype="int32")
-    rows = ops.expand_dims(y0, -1) + ops.expand_dims(steps, 0)  # (n, window), padded coordinates of row y0 - radius + i
-    cols = ops.expand_dims(x0, -1) + ops.expand_dims(steps, 0)
+    rows = ops.expand_dims(y0, -1) + steps  # (n, p, window), padded coordinates of row y0 - radius + i
+    cols = ops.expand_dims(x0, -1) + steps
     gather = ops.reshape(
-        ops.expand_dims(rows, -1) * padded_width + ops.expand_dims(cols, 1),
-        (-1, window * window),
+        ops.expand_dims(rows, -1) * padded_width + ops.expand_dims(cols, -2),
+        (ops.shape(padded)[0], -1),
     )
-    patch = ops.reshape(ops.take_along_axis(padded, gather, axis=1), (-1, window, window))
+    return ops.reshape(ops.take_along_axis(padded, gather, axis=1), (-1, window, window))
 
+
+def _subpixel_shift(patch, window: int, kernel_sigma: float, upsample_factor: int):
+    """Subpixel shift ``(dy, dx)`` of the peak at the centre of each patch ``(n, window, window)``."""
+    coarse_factor = min(upsample_factor, COARSE_UPSAMPLE_FACTOR)
+    a_row_re, a_row_im, a_col_re, a_col_im, coarse_offsets = upsampled_registration_matrices(
+        window, kernel_sigma, coarse_factor
+    )
     # Coarse search: constant operators, shared by every map.
     coarse = ops.convert_to_tensor(coarse_offsets)[None]
     dy, dx = _best_shift(
@@ -293,11 +307,101 @@ def find_peaks_subpixel(maps, *, kernel_sigma: float, upsample_factor: int = 100
         col_re = ops.transpose(col_re, (0, 2, 1))
         col_im = ops.transpose(col_im, (0, 2, 1))
         dy, dx = _best_shift(patch, row_re, row_im, col_re, col_im, offsets_y, offsets_x)
+    return dy, dx
 
-    x = ops.cast(x0, "float32") + dx
-    y = ops.cast(y0, "float32") + dy
-    peaks = ops.stack([x, y, value], axis=-1)
-    return ops.reshape(peaks, (batch, n_keypoints, 3))
+
+def find_local_peaks(
+    maps,
+    *,
+    max_peaks: int,
+    threshold: float = 0.1,
+    min_distance: int = 1,
+    kernel_sigma: float | None = None,
+    upsample_factor: int = 100,
+    window: int | None = None,
+):
+    """Every local maximum of each map above a threshold: a fixed number of ``(x, y, value)``, NaN-padded.
+
+    A pixel is a peak when it is the largest value of the ``(2 * min_distance
+    + 1)``-pixel square around it (max-pool non-maximum suppression, with the
+    map padded by ``-inf``) and at least ``threshold``.  Of several equal
+    values within one square (a plateau), the first in row-major order is
+    kept.  The ``max_peaks`` highest peaks are returned, best first; slots
+    left over hold NaN, so the output shape is fixed and the function
+    compiles on every backend.
+
+    Parameters
+    ----------
+    maps
+        Confidence maps, shape ``(batch, height, width, channels)``.
+    max_peaks
+        Peaks returned per map (at most ``height * width``).
+    threshold
+        Smallest map value of a peak; ``-inf`` keeps every local maximum.
+    min_distance
+        Two peaks at most this many map pixels apart along both axes
+        (Chebyshev distance) merge into the higher one; 1 is the classic
+        3 x 3 suppression.
+    kernel_sigma
+        ``None``: integer peaks.  A value: each peak is refined to subpixel
+        precision exactly as :func:`find_peaks_subpixel` refines the global
+        maximum (upsampled-DFT registration of a Gaussian of this standard
+        deviation, in map pixels, on a window around the peak).
+    upsample_factor
+        Precision of the subpixel refinement, ``1 / upsample_factor`` map pixel.
+    window
+        Odd side of the refinement window; default :func:`default_window`.
+
+    Returns
+    -------
+    tensor
+        Shape ``(batch, channels, max_peaks, 3)``, float32: ``(x, y, value)``
+        in map pixels, sorted by value (highest first); NaN in all three for
+        the slots without a peak.
+    """
+    max_peaks = int(max_peaks)
+    min_distance = int(min_distance)
+    if max_peaks < 1:
+        raise ValueError(f"max_peaks must be >= 1, got {max_peaks}")
+    if min_distance < 1:
+        raise ValueError(f"min_distance must be >= 1 map pixel, got {min_distance}")
+    maps = ops.cast(ops.convert_to_tensor(maps), "float32")
+    static = maps.shape
+    if static[1] is not None and static[2] is not None and max_peaks > static[1] * static[2]:
+        raise ValueError(f"max_peaks={max_peaks} is more than the {static[1]}x{static[2]} pixels of a map")
+    size = 2 * min_distance + 1
+    pads = ((0, 0), (min_distance, min_distance), (min_distance, min_distance), (0, 0))
+    # Own padding instead of padding="same": backends differ in the value they pad pooling with.
+    pooled = ops.max_pool(ops.pad(maps, pads, constant_values=-np.inf), size, strides=1, padding="valid")
+    candidate = ops.logical_and(maps >= pooled, maps >= threshold)
+    # Plateaus: among candidates in one square (equal values), keep the first in row-major order.
+    shape = ops.shape(maps)
+    height, width = shape[1], shape[2]
+    rank = ops.cast(height * width, "float32") - ops.cast(ops.arange(height * width), "float32")
+    rank = ops.reshape(rank, (1, height, width, 1))  # larger for earlier pixels, >= 1
+    ranked = ops.where(candidate, rank, 0.0)
+    first = ops.max_pool(ops.pad(ranked, pads), size, strides=1, padding="valid")
+    keep = ops.logical_and(candidate, ranked >= first)
+
+    scores = ops.where(keep, maps, -np.inf)
+    flat, batch, height, width, n_channels = _flatten_maps(scores)
+    values, index = ops.top_k(flat, max_peaks)  # (n, max_peaks), highest first
+    index = ops.cast(index, "int32")
+    valid = ops.logical_and(values >= threshold, values > -np.inf)  # -inf: not a peak
+    x0 = index % width
+    y0 = index // width
+    x = ops.cast(x0, "float32")
+    y = ops.cast(y0, "float32")
+    if kernel_sigma is not None:
+        window = default_window(kernel_sigma) if window is None else int(window)
+        maps_flat, *_ = _flatten_maps(maps)
+        patch = _gather_patches(maps_flat, height, width, x0, y0, window)
+        dy, dx = _subpixel_shift(patch, window, float(kernel_sigma), int(upsample_factor))
+        x = x + ops.reshape(dx, (-1, max_peaks))
+        y = y + ops.reshape(dy, (-1, max_peaks))
+    found = ops.stack([x, y, values], axis=-1)
+    found = ops.where(ops.expand_dims(valid, -1), found, np.nan)
+    return ops.reshape(found, (batch, n_channels, max_peaks, 3))
 
 
 def to_image_coordinates(peaks, output_stride: int | float):

@@ -24,13 +24,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from behaviorlab.errors import SchemaError
+from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.data import load_frames, pad_image, prepare_images, single_animal_keypoints
 from behaviorlab.pose.evaluate import EvaluationReport, evaluate_predictions
 from behaviorlab.schema import Skeleton
 
-__all__ = ["PoseModel", "evaluate_model"]
+__all__ = ["PoseModel", "evaluate_model", "load_any_model"]
 
 POSE_CONFIG = "pose_config.json"
 
@@ -167,6 +167,37 @@ class PoseModel:
             Shape ``(n_frames, 1, n_keypoints, 2)``, float64 ``(x, y)``.
         """
         return self.predict(frames.images, batch_size=batch_size)[:, None, :, :2].astype(np.float64)
+
+
+def load_any_model(model_dir: str | Path) -> Any:
+    """Load a single-animal :class:`PoseModel` or a top-down model, whichever the folder holds.
+
+    Parameters
+    ----------
+    model_dir
+        A folder written by :func:`~behaviorlab.pose.train.train_model`
+        (``pose_config.json``) or by :func:`~behaviorlab.pose.topdown.train_topdown`
+        / :meth:`~behaviorlab.pose.topdown.TopDownModel.save` (``topdown_config.json``).
+
+    Returns
+    -------
+    PoseModel or behaviorlab.pose.topdown.TopDownModel
+        The loaded model; predict videos with
+        :func:`~behaviorlab.pose.inference.predict_video` or
+        :func:`~behaviorlab.pose.topdown.predict_video_topdown` respectively.
+    """
+    model_dir = Path(model_dir)
+    from behaviorlab.pose.topdown import TOPDOWN_CONFIG, TopDownModel
+
+    if (model_dir / TOPDOWN_CONFIG).is_file():
+        return TopDownModel.load(model_dir)
+    if (model_dir / POSE_CONFIG).is_file():
+        return PoseModel.load(model_dir)
+    raise FileFormatError(
+        model_dir,
+        f"is not a behaviorlab model folder (neither {POSE_CONFIG} nor {TOPDOWN_CONFIG}); "
+        "train one with `behaviorlab train` or `behaviorlab train-topdown`",
+    )
 
 
 def _reorder_keypoints(frames: LabeledFrames, skeleton: Skeleton) -> np.ndarray:

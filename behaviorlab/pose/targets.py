@@ -34,6 +34,7 @@ from behaviorlab.schema import Skeleton
 __all__ = [
     "confidence_maps",
     "limb_chains",
+    "multi_instance_targets",
     "n_target_maps",
     "output_grid",
     "posture_graph_maps",
@@ -291,6 +292,61 @@ def training_targets(
         return maps, mask
     graph_maps, graph_mask = posture_graph_maps(keypoints, skeleton, image_shape, output_stride, sigma)
     return np.concatenate([maps, graph_maps], axis=-1), np.concatenate([mask, graph_mask])
+
+
+def multi_instance_targets(
+    keypoints: np.ndarray,
+    skeleton: Skeleton,
+    image_shape: Sequence[int],
+    output_stride: int,
+    sigma: float,
+    *,
+    graph: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Target maps of an image with several animals: the maximum of every animal's :func:`training_targets`.
+
+    Each keypoint map then holds one Gaussian per animal (a centroid model's
+    target when the only keypoint is the anchor).  A channel is complete only
+    when it is complete for every labeled animal: a map missing one animal's
+    peak would teach the model that the animal is not there.
+
+    Parameters
+    ----------
+    keypoints
+        Shape ``(n_instances, n_keypoints, 2)``: ``(x, y)`` in input-image
+        pixels, NaN missing; instances with no labeled keypoint are ignored.
+    skeleton
+        Keypoints (in the order of ``keypoints``) and edges.
+    image_shape
+        ``(height, width)`` or ``(height, width, channels)`` of the input image.
+    output_stride
+        Input pixels per map pixel; must divide the image size.
+    sigma
+        Gaussian standard deviation in input-image pixels.
+    graph
+        False for the confidence maps only.
+
+    Returns
+    -------
+    targets : numpy.ndarray
+        Shape ``(height // s, width // s, n_target_maps(skeleton, graph=graph))``,
+        float32; all zero when no instance is labeled.
+    mask : numpy.ndarray
+        Shape ``(n_target_maps(skeleton, graph=graph),)``, bool: False where
+        any labeled instance lacks what the channel needs.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 3 or keypoints.shape[2] != 2:
+        raise ValueError(f"keypoints must have shape (n_instances, n_keypoints, 2) as (x, y), got {keypoints.shape}")
+    x, y = output_grid(image_shape, output_stride)
+    n_maps = n_target_maps(skeleton, graph=graph)
+    maps = np.zeros((y.shape[0], x.shape[1], n_maps), dtype=np.float32)
+    mask = np.ones(n_maps, dtype=bool)
+    for instance in keypoints[np.isfinite(keypoints).all(axis=-1).any(axis=-1)]:
+        one, one_mask = training_targets(instance, skeleton, image_shape, output_stride, sigma, graph=graph)
+        np.maximum(maps, one, out=maps)
+        mask &= one_mask
+    return maps, mask
 
 
 def n_target_maps(skeleton: Skeleton, *, graph: bool = True) -> int:

@@ -1,4 +1,4 @@
-"""Train a single-animal pose model on labeled frames and keep everything needed to reuse it.
+"""Train a pose model on labeled frames and keep everything needed to reuse it.
 
 :func:`train_model` builds one of :data:`behaviorlab.pose.models.MODEL_BUILDERS`,
 fits it to confidence-map (and posture-graph) targets with Adam, a masked MSE
@@ -11,6 +11,11 @@ loss and intermediate supervision, and writes a model folder::
       last.keras          last completed epoch, with the optimizer state (for resume=True)
       state.json          last completed epoch, best error, learning rate, callback counters
       training_log.csv    epoch, loss, val_loss, val_px_error, lr, seconds (one row per epoch)
+
+With ``TrainConfig(multi_instance=True)`` every labeled animal of a frame
+goes into the same maps (the top-down centroid model of
+:mod:`behaviorlab.pose.topdown`); the best epoch is then the one with the
+lowest validation loss.
 
 Every file is replaced atomically; ``state.json`` is written last in an epoch,
 so it always describes files that exist.  The schedule follows DeepPoseKit
@@ -45,6 +50,7 @@ from behaviorlab.pose.data import (
     PoseSequence,
     input_multiple,
     load_frames,
+    multi_animal_keypoints,
     pad_image,
     padded_input_shape,
     prepare_images,
@@ -178,6 +184,14 @@ class TrainConfig:
         Convert images to one channel (also at prediction time).
     steps_per_epoch
         Batches per epoch; ``None`` for one pass over the training frames.
+    multi_instance
+        Learn every labeled individual of a frame in the same maps (one
+        Gaussian per animal: a centroid model) instead of one individual per
+        frame.  The best epoch is chosen by validation loss, ``val_px_error``
+        is the mean distance from each labeled keypoint to the nearest of the
+        ``n_individuals`` highest local maxima of its map
+        (:func:`behaviorlab.pose.peaks.find_local_peaks`), and no validation
+        report is computed.
     """
 
     model: str = attrs.field(default="stacked_densenet")
@@ -196,6 +210,7 @@ class TrainConfig:
     early_stopping_patience: int = attrs.field(default=50, converter=int, validator=_non_negative_int)
     grayscale: bool = attrs.field(default=False, converter=bool)
     steps_per_epoch: int | None = attrs.field(default=None, converter=_optional_int, validator=_optional_positive_int)
+    multi_instance: bool = attrs.field(default=False, converter=bool)
 
     def __attrs_post_init__(self) -> None:
         """Check the fields that need more than a type."""
@@ -336,7 +351,13 @@ class _EpochSetter(keras.callbacks.Callback):
 
 
 class _ValidationPixelError(keras.callbacks.Callback):
-    """Mean validation keypoint error in image pixels, logged as ``val_px_error``."""
+    """Mean validation keypoint error in image pixels, logged as ``val_px_error``.
+
+    ``keypoints`` ``(n, n_keypoints, 2)``: error of the single peak per map.
+    ``(n, n_individuals, n_keypoints, 2)``: distance from each labeled
+    keypoint to the nearest of the ``n_individuals`` highest local maxima of
+    its map (multi-instance models).
+    """
 
     def __init__(self, images: np.ndarray, keypoints: np.ndarray, inference: dict[str, Any], batch_size: int) -> None:
         super().__init__()
@@ -347,9 +368,20 @@ class _ValidationPixelError(keras.callbacks.Callback):
         self._model = None
 
     def on_train_begin(self, logs=None):
-        from behaviorlab.pose.models import build_inference_model
+        from behaviorlab.pose.models import build_inference_model, build_local_peaks_model
 
-        self._model = build_inference_model(self.model, **self.inference)
+        if self.keypoints.ndim == 4:
+            self._model = build_local_peaks_model(
+                self.model,
+                output_stride=self.inference["output_stride"],
+                sigma=self.inference["sigma"],
+                n_keypoints=self.inference["n_keypoints"],
+                max_peaks=self.keypoints.shape[1],
+                threshold=-np.inf,
+                subpixel=False,
+            )
+        else:
+            self._model = build_inference_model(self.model, **self.inference)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or len(self.images) == 0:
@@ -360,7 +392,12 @@ class _ValidationPixelError(keras.callbacks.Callback):
                 for i in range(0, len(self.images), self.batch_size)
             ]
         )
-        errors = np.linalg.norm(pred[..., :2] - self.keypoints, axis=-1)
+        if self.keypoints.ndim == 4:  # pred (n, K, P, 3); nearest peak of each labeled keypoint
+            distance = np.linalg.norm(pred[:, None, :, :, :2] - self.keypoints[:, :, :, None, :], axis=-1)
+            distance = np.where(np.isnan(distance), np.inf, distance).min(axis=-1)
+            errors = np.where(np.isfinite(distance), distance, np.nan)
+        else:
+            errors = np.linalg.norm(pred[..., :2] - self.keypoints, axis=-1)
         logs["val_px_error"] = float(np.nanmean(errors)) if np.isfinite(errors).any() else math.nan
 
 
@@ -473,14 +510,14 @@ def train_model(
     verbose: int | str = "auto",
     run_eagerly: bool = False,
 ) -> TrainResult:
-    """Train a single-animal pose model on labeled frames and save it in ``out_dir``.
+    """Train a pose model on labeled frames and save it in ``out_dir``.
 
     Parameters
     ----------
     labels
         A :class:`~behaviorlab.io.labeled_frames.LabeledFrames` or a path that
         :func:`~behaviorlab.io.labeled_frames.load_labeled_frames` reads; one
-        labeled individual per frame.
+        labeled individual per frame, unless ``config.multi_instance``.
     out_dir
         Model folder (created); see the module docstring for its files.
     config
@@ -507,8 +544,9 @@ def train_model(
     OutputExistsError
         When ``out_dir`` already holds a training and ``resume`` is False.
     SchemaError
-        When a frame has several labeled individuals, or the labels differ
-        from those of the run being resumed.
+        When a frame has several labeled individuals (without
+        ``multi_instance``), or the labels differ from those of the run being
+        resumed.
 
     Notes
     -----
@@ -539,7 +577,8 @@ def train_model(
         state = {"epoch": 0}
 
     # -- data
-    keypoints, frame_indices = single_animal_keypoints(frames.keypoints, frames.sources)
+    select_keypoints = multi_animal_keypoints if config.multi_instance else single_animal_keypoints
+    keypoints, frame_indices = select_keypoints(frames.keypoints, frames.sources)
     channels = 1 if config.grayscale else frames.images[0].shape[2]
     images = prepare_images([frames.images[i] for i in frame_indices], channels, grayscale=config.grayscale)
     if resuming:
@@ -571,6 +610,7 @@ def train_model(
             "output_stride": stride,
             "sigma": config.sigma,
             "graph": config.graph,
+            "multi_instance": config.multi_instance,
             "train_config": config.to_dict(),
             "split": {
                 "n_frames": len(frames),
@@ -586,7 +626,7 @@ def train_model(
 
     if resuming and (state["epoch"] >= config.epochs or state.get("stopped_early")):
         log.info("training in %s already finished (%d epochs)", out_dir, state["epoch"])
-        return _result(out_dir, state, frames if len(val_pos) else None)
+        return _result(out_dir, state, frames if len(val_pos) and not config.multi_instance else None)
 
     # -- model
     keras.utils.set_random_seed(config.seed + state["epoch"])
@@ -632,6 +672,7 @@ def train_model(
     has_val = len(val_pos) > 0
     val_seq = PoseSequence([images[i] for i in val_pos], keypoints[val_pos], **common) if has_val else None
     monitor = "val_loss" if has_val else "loss"
+    best_by = "val_px_error" if has_val and not config.multi_instance else monitor
 
     reduce_lr = keras.callbacks.ReduceLROnPlateau(
         monitor=monitor, factor=config.lr_factor, patience=config.lr_patience, verbose=1 if verbose else 0
@@ -647,7 +688,7 @@ def train_model(
     callbacks += [
         reduce_lr,
         early_stopping,
-        _EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, "val_px_error" if has_val else "loss"),
+        _EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, best_by),
     ]
     model.fit(
         train_seq,
@@ -658,7 +699,7 @@ def train_model(
         shuffle=False,
         verbose=verbose,
     )
-    return _result(out_dir, state, frames if has_val else None)
+    return _result(out_dir, state, frames if has_val and not config.multi_instance else None)
 
 
 def _check_same_frames(frames: LabeledFrames, split: Mapping[str, Any], out_dir: Path) -> None:
