@@ -46,7 +46,6 @@ import xarray as xr
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError, FileFormatError, VideoError
 from behaviorlab.io.video import TruncatedVideoWarning, VideoReader
-from behaviorlab.pose.backend import compiled_predict
 from behaviorlab.pose.predict import PoseModel
 from behaviorlab.schema import from_numpy, log_step
 
@@ -266,7 +265,7 @@ def predict_video(
         fingerprint=_model_fingerprint(pose_model),
         frame_shape=(pose_model.skeleton.n_keypoints, 3),
         preprocess=preprocess,
-        make_predict=lambda: compiled_predict(pose_model.inference_model),
+        make_predict=pose_model.predict_function,
         grayscale=pose_model.grayscale or pose_model.channels == 1,
         batch_size=batch_size,
         chunk_size=chunk_size,
@@ -507,7 +506,7 @@ class RealtimePredictor:
 
     def __init__(self, model: PoseModel | str | Path, *, warmup: int = 3) -> None:
         self.model = model if isinstance(model, PoseModel) else PoseModel.load(model)
-        self._predict = compiled_predict(self.model.inference_model)
+        self._predict = self.model.predict_function()
         self.latencies_s: list[float] = []
         blank = np.zeros((1, *self.model.input_shape), np.float32)
         for _ in range(max(0, warmup)):

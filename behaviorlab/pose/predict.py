@@ -69,6 +69,7 @@ class PoseModel:
         self.grayscale = bool(pose_config["grayscale"])
         self.output_stride = int(pose_config["output_stride"])
         self.sigma = float(pose_config["sigma"])
+        self._compiled_predict: Any = None
         self.inference_model = build_inference_model(
             train_model, output_stride=self.output_stride, sigma=self.sigma, n_keypoints=self.skeleton.n_keypoints
         )
@@ -78,6 +79,18 @@ class PoseModel:
             f"PoseModel({self.config.get('model')!r}, keypoints={list(self.skeleton.keypoints)}, "
             f"input_shape={self.input_shape}, output_stride={self.output_stride}, dir={self.model_dir})"
         )
+
+    def predict_function(self) -> Any:
+        """Return the inference model compiled for repeated calls (:func:`~behaviorlab.pose.backend.compiled_predict`).
+
+        Cached on this object, so that predicting many videos with one loaded
+        model traces and compiles the network once.
+        """
+        if self._compiled_predict is None:
+            from behaviorlab.pose.backend import compiled_predict
+
+            self._compiled_predict = compiled_predict(self.inference_model)
+        return self._compiled_predict
 
     @classmethod
     def load(cls, model_dir: str | Path, *, checkpoint: str = "model.keras") -> PoseModel:

@@ -17,7 +17,7 @@ import keras
 from behaviorlab.errors import BehaviorlabError, FileFormatError
 from behaviorlab.io.load import load_poses
 from behaviorlab.io.video import TruncatedVideoWarning, VideoReader, write_video
-from behaviorlab.pose import inference
+from behaviorlab.pose import backend
 from behaviorlab.pose.inference import RealtimePredictor, partial_dir, predict_video
 from behaviorlab.pose.models import build_stacked_densenet
 from behaviorlab.pose.predict import PoseModel
@@ -90,7 +90,7 @@ def test_interrupted_prediction_resumes_to_identical_output(model, video, tmp_pa
     clean = predict_video(model, video, tmp_path / "clean.nc", batch_size=4, chunk_size=8)
 
     out = tmp_path / "crash.nc"
-    real = inference.compiled_predict
+    real = backend.compiled_predict
     calls = {"n": 0}
 
     def crashing(net):
@@ -104,9 +104,9 @@ def test_interrupted_prediction_resumes_to_identical_output(model, video, tmp_pa
 
         return run
 
-    monkeypatch.setattr(inference, "compiled_predict", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        predict_video(model, video, out, batch_size=4, chunk_size=8)
+    monkeypatch.setattr(backend, "compiled_predict", crashing)
+    with pytest.raises(KeyboardInterrupt):  # a fresh PoseModel: its compiled function is not cached yet
+        predict_video(PoseModel(model.train_model, model.config), video, out, batch_size=4, chunk_size=8)
     assert not out.exists()
     chunks = sorted(partial_dir(out).glob("chunk_*.npz"))
     assert len(chunks) == 3  # 24 frames kept
@@ -122,8 +122,8 @@ def test_interrupted_prediction_resumes_to_identical_output(model, video, tmp_pa
 
         return run
 
-    monkeypatch.setattr(inference, "compiled_predict", counting)
-    resumed = predict_video(model, video, out, batch_size=4, chunk_size=8)
+    monkeypatch.setattr(backend, "compiled_predict", counting)
+    resumed = predict_video(PoseModel(model.train_model, model.config), video, out, batch_size=4, chunk_size=8)
     assert len(seen) == -(-(N_FRAMES - 24) // 4)  # only the missing frames ran
     assert not partial_dir(out).exists()
     for a, b in zip(values(clean), values(resumed), strict=True):
