@@ -262,7 +262,7 @@ def predict_video(
     stream = _predict_stream(
         video,
         out,
-        fingerprint=_model_fingerprint(pose_model),
+        fingerprint=lambda: _model_fingerprint(pose_model),
         frame_shape=(pose_model.skeleton.n_keypoints, 3),
         preprocess=preprocess,
         make_predict=pose_model.predict_function,
@@ -304,7 +304,7 @@ def _predict_stream(
     video: str | Path,
     out: str | Path | None,
     *,
-    fingerprint: str,
+    fingerprint: Callable[[], str],
     frame_shape: tuple[int, ...],
     preprocess: Callable[[np.ndarray], Any],
     make_predict: Callable[[], Callable[[Any], np.ndarray]],
@@ -321,7 +321,7 @@ def _predict_stream(
     ``preprocess`` runs in the reader thread and must give every batch the
     same shape; ``predict`` returns ``(batch_size, *frame_shape)`` (rows past
     the real frames are ignored) and is made by ``make_predict`` only when
-    work is left.  ``fingerprint`` names the model in the resume check.
+    work is left.  ``fingerprint()`` names the model in the resume check (called only with ``out``).
     """
     video = Path(video)
     if not video.is_file():
@@ -342,7 +342,7 @@ def _predict_stream(
         out = Path(out)
         folder = partial_dir(out)
         meta = {
-            "model": fingerprint,
+            "model": fingerprint(),
             "video": _file_fingerprint(video),
             "start": start,
             "stop": stop,

@@ -551,7 +551,7 @@ def predict_video_topdown(
     stream = _predict_stream(
         video,
         out,
-        fingerprint=topdown.fingerprint(),
+        fingerprint=topdown.fingerprint,
         frame_shape=(n_slots, n_keypoints, 3),
         preprocess=preprocess,
         make_predict=make_predict,
