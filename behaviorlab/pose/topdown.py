@@ -160,7 +160,6 @@ class TopDownModel:
                 "train both with the same grayscale setting"
             )
         self._centroid_predict: Callable[[np.ndarray], np.ndarray] | None = None
-        self._pose_predict: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -297,11 +296,6 @@ class TopDownModel:
             self._centroid_predict = compiled_predict(network)
         return self._centroid_predict
 
-    def _pose_fn(self) -> Callable[[np.ndarray], np.ndarray]:
-        if self._pose_predict is None:
-            self._pose_predict = compiled_predict(self.pose.inference_model)
-        return self._pose_predict
-
     def find_anchors(self, frames: Sequence[np.ndarray] | np.ndarray, *, batch_size: int = 16) -> np.ndarray:
         """Every animal's anchor in each frame, from the centroid model.
 
@@ -394,7 +388,7 @@ class TopDownModel:
         if frame_index.size == 0:
             return out
         crops, offsets = crop_images(frames, frame_index, anchors[frame_index, slot, :2], self.crop_size)
-        found = _predict_fixed(self._pose_fn(), self.pose.preprocess(crops), batch_size * n_slots)
+        found = _predict_fixed(self.pose.predict_function(), self.pose.preprocess(crops), batch_size * n_slots)
         out[frame_index, slot] = uncrop_keypoints(found, offsets)
         return out
 
