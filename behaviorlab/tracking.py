@@ -815,7 +815,8 @@ def keypoint_error(
         match = np.broadcast_to(fixed, (n_time, n_true))
     else:
         raise SchemaError(f"matching must be 'session' or 'frame', got {matching!r}")
-    padded = np.concatenate([pred, np.full_like(pred[:, :1], np.nan)], axis=1)  # index -1 -> all NaN
+    nan_slot = np.full((pred.shape[0], 1, *pred.shape[2:]), np.nan)
+    padded = np.concatenate([pred, nan_slot], axis=1)  # index -1 (no track matched) -> all NaN
     matched = np.take_along_axis(padded, np.where(match >= 0, match, pred.shape[1])[:, :, None, None], axis=1)
     err = np.sqrt(((matched - true) ** 2).sum(axis=-1))  # (time, true, keypoint)
     return xr.DataArray(

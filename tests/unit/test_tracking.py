@@ -236,6 +236,10 @@ def test_identity_switches_and_keypoint_error_known_answers():
     np.testing.assert_allclose(session.isel(time=slice(0, 50)).values, 0.0)
     np.testing.assert_allclose(session.isel(time=slice(50, None)).values, 60.0)
 
+    no_tracks = pred_ds.isel(individual=[])  # a tracker that found nothing: every error is NaN, not a crash
+    for how in ("frame", "session"):
+        assert np.isnan(keypoint_error(no_tracks, true_ds, matching=how).values).all()
+
     summary = summarize_tracks(pred_ds)
     assert summary["suspected_swaps"] == 1
     assert summary["large_jumps"] == 2
