@@ -104,20 +104,27 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training in OUT.")] = False,
 ) -> None:
     """Train a pose model on labeled frames."""
-    from behaviorlab.pose.train import TrainConfig, train_model
+    from behaviorlab.pose.train import train_model
 
-    if model not in MODEL_NAMES:
-        raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
-    fields: dict[str, Any] = _read_config(config) if config is not None else {}
     given = {"model": model, "epochs": epochs, "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size}
-    fields.update({k: v for k, v in given.items() if v is not None})
-    result = train_model(labels, out, TrainConfig.from_dict(fields), resume=resume, verbose=2)
+    result = train_model(labels, out, _train_config(config, given), resume=resume, verbose=2)
     typer.echo(
         f"trained {model} for {result.epochs} epochs in {result.training_seconds:.0f} s; best epoch "
         f"{result.best_epoch}: mean validation error {result.best_val_px_error:.2f} px; model in {result.model_dir}"
     )
     if result.val_report is not None:
         typer.echo(result.val_report.to_markdown())
+
+
+def _train_config(config: Path | None, given: dict[str, Any]) -> Any:
+    """TrainConfig from an optional YAML/JSON file, overridden by the options given on the command line."""
+    from behaviorlab.pose.train import TrainConfig
+
+    if given.get("model") not in MODEL_NAMES:
+        raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {given.get('model')!r}")
+    fields: dict[str, Any] = _read_config(config) if config is not None else {}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    return TrainConfig.from_dict(fields)
 
 
 @app.command("train-topdown")
@@ -139,13 +146,8 @@ def train_topdown_command(
 ) -> None:
     """Train a multi-animal top-down model: a centroid model and a pose model of the box around each animal."""
     from behaviorlab.pose.topdown import train_topdown
-    from behaviorlab.pose.train import TrainConfig
 
-    if model not in MODEL_NAMES:
-        raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
-    fields: dict[str, Any] = _read_config(config) if config is not None else {}
-    fields.update({k: v for k, v in {"model": model, "epochs": epochs}.items() if v is not None})
-    train_config = TrainConfig.from_dict(fields)
+    train_config = _train_config(config, {"model": model, "epochs": epochs})
     result = train_topdown(
         labels,
         out,

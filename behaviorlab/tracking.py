@@ -728,15 +728,9 @@ def identity_switches(
 ) -> dict[str, float | int]:
     """Count identity switches of tracks against ground-truth identities.
 
-    A true individual *switches* when its matched track (:func:`match_identities`)
-    differs from the track it was last matched to.
-
-    Each frame, a true individual keeps the track it was last matched to
-    while that track stays within ``keep_distance`` of it (the CLEAR MOT
-    rule); the others are matched by the Hungarian algorithm on the mean
-    keypoint distance, among pairs closer than ``max_distance``, maximising
-    the sum of ``max_distance - distance`` (so a track is never paired with
-    a far animal just to make one more pair).
+    A true individual *switches* when its matched track (:func:`match_identities`,
+    which describes the matching and its two distances) differs from the track
+    it was last matched to.
 
     Parameters
     ----------
