@@ -504,6 +504,107 @@ def sample_data(
     typer.echo(f"wrote {manifest}")
 
 
+# --------------------------------------------------------------------------- unsupervised behavior
+map_app = typer.Typer(help="Behavior maps: UMAP embedding, density and watershed regions.", no_args_is_help=True)
+ethogram_app = typer.Typer(help="Hidden Markov model ethograms.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
+app.add_typer(ethogram_app, name="ethogram")
+
+FeatureFiles = Annotated[list[Path], typer.Argument(help="Features files (.nc) from `behaviorlab features`.")]
+
+
+def _load_sessions(paths: list[Path], variable: str) -> dict[str, Any]:
+    """Features files by session name (the file name without .nc); repeated names are an error."""
+    from behaviorlab.errors import FileFormatError
+    from behaviorlab.io.load import load_netcdf
+
+    sessions: dict[str, Any] = {}
+    for path in paths:
+        name = path.name.removesuffix(path.suffix)
+        if name in sessions:
+            raise FileFormatError(path, f"another features file is also named {name!r}; session names must differ")
+        sessions[name] = load_netcdf(path, [variable])
+    return sessions
+
+
+def _estimator(cls: type, config: Path | None, given: dict[str, Any]) -> Any:
+    """``cls(**params)`` from a YAML/JSON file of hyperparameters plus the options given on the command line."""
+    from behaviorlab.errors import FileFormatError
+
+    params = _read_config(config) if config is not None else {}
+    known = set(cls().get_params())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise FileFormatError(config, f"unknown {cls.__name__} parameters {unknown}; known: {sorted(known)}")
+    params.update({k: v for k, v in given.items() if v is not None})
+    return cls(**params)
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    from behaviorlab.errors import OutputExistsError
+
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it, or choose another path")
+
+
+def _write_labels(labeled: dict[str, Any], variables: list[str], out_dir: Path, suffix: str, overwrite: bool) -> None:
+    """Write each session's new variables (not its features) to ``OUT_DIR/<session>.<suffix>.nc``."""
+    from behaviorlab.io.save import save_netcdf
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, ds in labeled.items():
+        path = out_dir / f"{name}.{suffix}.nc"
+        _refuse_existing(path, overwrite)
+        labels = ds[variables]
+        labels.attrs["ds_type"] = suffix  # labels, not poses
+        save_netcdf(labels, path)
+        typer.echo(f"wrote {path}")
+
+
+@map_app.command("fit")
+@_friendly_errors
+def map_fit(
+    features: FeatureFiles,
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
+    variable: Annotated[str, typer.Option(help="What to embed: spectrogram or features.")] = "spectrogram",
+    config: Annotated[
+        Path | None, typer.Option(help="YAML/JSON file of BehaviorMap parameters (n_neighbors, bandwidth...).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (subsample, UMAP).")] = None,
+    figure: Annotated[Path | None, typer.Option(help="Also write the density map as an HTML figure here.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Fit a behavior map on one or many sessions' features files and save it."""
+    from behaviorlab.maps import BehaviorMap
+
+    _refuse_existing(out, overwrite)
+    sessions = _load_sessions(features, variable)
+    model = _estimator(BehaviorMap, config, {"variable": variable, "random_state": seed}).fit(sessions)
+    model.save(out)
+    shares = ", ".join(f"{i}: {100 * f:.0f}%" for i, f in enumerate(model.region_fraction_))
+    typer.echo(f"{model.n_regions_} regions from {len(model.labels_)} frames of {len(sessions)} sessions ({shares})")
+    if figure is not None:
+        model.density_figure().write_html(figure, include_plotlyjs=True)  # self-contained: opens offline
+        typer.echo(f"wrote {figure}")
+    typer.echo(f"wrote {out}")
+
+
+@map_app.command("predict")
+@_friendly_errors
+def map_predict(
+    model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab map fit`.")],
+    features: FeatureFiles,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.map.nc files.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+) -> None:
+    """Embed sessions in a fitted map: per-frame `embedding` and `cluster` (-1 where features are missing)."""
+    from behaviorlab.maps import BehaviorMap
+
+    fitted = BehaviorMap.load(model)
+    sessions = _load_sessions(features, fitted.variable)
+    _write_labels(fitted.label(sessions), ["embedding", "cluster"], out_dir, "map", overwrite)
+
+
 @app.command()
 @_friendly_errors
 def demo(

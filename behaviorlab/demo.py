@@ -242,6 +242,7 @@ def _stage_features(ctx: DemoContext) -> dict[str, Any]:
     from behaviorlab.design import FeatureConfig
     from behaviorlab.filtering import CleaningConfig, cleaning_report
     from behaviorlab.io.load import load_poses
+    from behaviorlab.io.save import save_netcdf
     from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
 
     features = FeatureConfig(axis_from="tail_base", axis_to="neck")
@@ -259,10 +260,12 @@ def _stage_features(ctx: DemoContext) -> dict[str, Any]:
         err_raw = _mean_abs_error(raw, truth)
         err_clean = _mean_abs_error(result, truth)
         target = ctx.out_dir / "features" / f"{name}.nc"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        out = xr.Dataset({"features": result["features"], "wavelet_power": result["spectrogram"]})
-        with atomic_path(target) as tmp:
-            out.to_netcdf(tmp, engine="h5netcdf")
+        out = xr.Dataset(
+            {"features": result["features"], "spectrogram": result["spectrogram"]},
+            attrs={**result.attrs, "session": name},
+        )
+        save_netcdf(out, target)
+        paths["features"] = target
         summary[name] = {
             "input": source,
             "n_features": int(result.sizes["feature"]),
@@ -278,6 +281,57 @@ def _stage_features(ctx: DemoContext) -> dict[str, Any]:
     return summary
 
 
+def _truth_labels(ctx: DemoContext, name: str, ds: Any) -> np.ndarray:
+    """Return the generated behavior codes of a session on ``(time, individual)`` of ``ds`` (labels CSV)."""
+    import pandas as pd
+
+    table = pd.read_csv(ctx.sample_dir / f"{name}_labels.csv")
+    wide = table.pivot(index="frame", columns="individual", values="behavior")
+    individuals = [str(i) for i in ds["individual"].values]
+    return wide[individuals].to_numpy()[: ds.sizes["time"]]
+
+
+def _agreement(ctx: DemoContext, labeled: dict[str, Any], variable: str) -> dict[str, float]:
+    """NMI and ARI between a per-frame ``variable`` of every session and the generated behaviors."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    truth, found = [], []
+    for name, ds in labeled.items():
+        values = ds[variable].transpose("time", "individual").values
+        keep = values >= 0
+        truth.append(_truth_labels(ctx, name, ds)[keep])
+        found.append(values[keep])
+    y, c = np.concatenate(truth), np.concatenate(found)
+    return {
+        "nmi_vs_generated_behaviors": round(float(normalized_mutual_info_score(y, c)), 3),
+        "ari_vs_generated_behaviors": round(float(adjusted_rand_score(y, c)), 3),
+    }
+
+
+def _stage_behavior_map(ctx: DemoContext) -> dict[str, Any]:
+    """Fit a behavior map on the spectrograms of every session; label every frame with its region."""
+    from behaviorlab.io.load import load_netcdf
+    from behaviorlab.io.save import save_netcdf
+    from behaviorlab.maps import BehaviorMap
+
+    sessions = {name: load_netcdf(paths["features"], ["spectrogram"]) for name, paths in ctx.sessions.items()}
+    model = BehaviorMap(variable="spectrogram", random_state=0).fit(sessions)
+    out = ctx.out_dir / "behavior_map"
+    model.save(out / "map.pkl")
+    model.density_figure().write_html(out / "map_density.html", include_plotlyjs=True)
+    labeled = model.label(sessions)
+    for name, ds in labeled.items():
+        save_netcdf(ds[["embedding", "cluster"]], out / f"{name}.map.nc")
+    return {
+        "n_regions": int(model.n_regions_),
+        "frames": len(model.labels_),
+        "region_fraction": [round(float(f), 3) for f in model.region_fraction_],
+        **_agreement(ctx, labeled, "cluster"),
+        "model": str(out / "map.pkl"),
+        "seconds_by_step": {k: round(v, 2) for k, v in model.timings_.items()},
+    }
+
+
 #: The demo's stages in order: (name, function).
 STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("sessions", _stage_sessions),
@@ -286,6 +340,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("pose_model", _stage_pose_model),
     ("predict", _stage_predict),
     ("features", _stage_features),
+    ("behavior_map", _stage_behavior_map),
 ]
 
 
@@ -357,6 +412,12 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
             f"  {name}: cleaning {info['input']}: mean error {info['mean_abs_error_px_before_cleaning']} -> "
             f"{info['mean_abs_error_px_after_cleaning']} px; {info['n_features']} features x "
             f"{info['n_frequencies']} wavelet frequencies"
+        )
+    bm = ctx.results.get("behavior_map")
+    if bm:
+        lines.append(
+            f"  behavior map: {bm['n_regions']} regions from {bm['frames']} frames; against the generated "
+            f"behaviors NMI {bm['nmi_vs_generated_behaviors']}, ARI {bm['ari_vs_generated_behaviors']}"
         )
     lines.append(f"  stage times (s): {timings}")
     lines.append(f"  summary: {summary_path}")

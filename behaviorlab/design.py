@@ -23,7 +23,16 @@ from behaviorlab import kinematics
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import POSITION_DIMS, check_dims, log_step
 
-__all__ = ["FeatureConfig", "Samples", "compute_features", "from_samples", "to_samples"]
+__all__ = [
+    "FeatureConfig",
+    "Samples",
+    "SessionSamples",
+    "compute_features",
+    "from_samples",
+    "session_items",
+    "session_samples",
+    "to_samples",
+]
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +309,181 @@ def from_samples(
     coords = {str(level.name): level.values for level in index.levels}
     result = xr.DataArray(out, dims=dims, coords=coords, name=name)
     return log_step(result, "from_samples", name=name, n_samples=len(index))
+
+
+# --------------------------------------------------------------------------- many sessions at once
+SessionData = xr.DataArray | xr.Dataset | Sequence[xr.DataArray | xr.Dataset] | Mapping[str, xr.DataArray | xr.Dataset]
+
+
+class SessionSamples(NamedTuple):
+    """Rows of many sessions for the sequence models: unpacks as ``X, index, valid = session_samples(...)``.
+
+    Rows are ordered session, then individual, then time, so the frames of one
+    animal in one session are consecutive (a hidden Markov model needs them so).
+
+    Attributes
+    ----------
+    X
+        ``(n_rows, n_columns)`` float matrix; a row with any NaN is invalid.
+    index
+        :class:`pandas.MultiIndex` with levels ``(session, individual, time)``,
+        one entry per row of ``X``.
+    valid
+        Boolean ``(n_rows,)``: True for rows without NaN.
+    """
+
+    X: np.ndarray
+    index: pd.MultiIndex
+    valid: np.ndarray
+
+    @property
+    def groups(self) -> np.ndarray:
+        """``(n_rows,)`` integer code of each row's (session, individual) pair, in row order."""
+        session, individual = self.index.codes[0], self.index.codes[1]
+        return np.asarray(session, dtype=np.int64) * len(self.index.levels[1]) + np.asarray(individual)
+
+    def lengths(self) -> np.ndarray:
+        """Lengths of the runs of consecutive valid rows of one (session, individual), in row order.
+
+        ``X[valid]`` split by these lengths gives the uninterrupted sequences
+        (hmmlearn's ``lengths``); a NaN row or a new animal starts a new run.
+        """
+        if not self.valid.any():
+            return np.zeros(0, dtype=np.int64)
+        groups = self.groups
+        rows = np.flatnonzero(self.valid)
+        breaks = (np.diff(rows) != 1) | (np.diff(groups[rows]) != 0)
+        starts = np.concatenate([[0], np.flatnonzero(breaks) + 1, [len(rows)]])
+        return np.diff(starts).astype(np.int64)
+
+    def unstack(self, values: np.ndarray, name: str, *, fill_value: Any = np.nan) -> dict[str, xr.DataArray]:
+        """Put per-valid-row ``values`` back on ``(time, individual[, component])``, one DataArray per session.
+
+        Parameters
+        ----------
+        values
+            ``(n_valid,)`` or ``(n_valid, n_components)``: one value per valid
+            row, in row order.
+        name
+            Name of each result.
+        fill_value
+            Value of the invalid rows (NaN; use e.g. -1 for integer labels).
+
+        Returns
+        -------
+        dict of str to xarray.DataArray
+            ``name (time, individual[, component])`` per session name.
+        """
+        values = np.asarray(values)
+        n_valid = int(self.valid.sum())
+        if values.ndim not in (1, 2) or values.shape[0] != n_valid:
+            raise SchemaError(f"values must have one row per valid sample ({n_valid}), got shape {values.shape}")
+        dtype = np.result_type(values.dtype, np.min_scalar_type(fill_value))
+        full = np.full((len(self.valid), *values.shape[1:]), fill_value, dtype=dtype)
+        full[self.valid] = values
+        out: dict[str, xr.DataArray] = {}
+        session_codes = np.asarray(self.index.codes[0])
+        for code, session in enumerate(self.index.levels[0]):
+            rows = np.flatnonzero(session_codes == code)
+            if len(rows) == 0:
+                continue
+            sub = self.index[rows]
+            individuals = np.asarray(pd.unique(sub.get_level_values(1)).astype(str))
+            times = pd.unique(sub.get_level_values(2))
+            block = full[rows].reshape(len(individuals), len(times), *values.shape[1:])
+            dims = ["individual", "time", *(["component"] if values.ndim == 2 else [])]
+            da = xr.DataArray(block, dims=dims, coords={"individual": individuals, "time": times}, name=name)
+            out[str(session)] = da.transpose("time", "individual", ...)
+        return out
+
+
+def session_items(data: SessionData) -> list[tuple[str, xr.DataArray | xr.Dataset]]:
+    """``(name, session)`` pairs of one session, a list (named by ``session`` attrs) or a mapping of sessions."""
+    if isinstance(data, xr.DataArray | xr.Dataset):
+        return [(str(data.attrs.get("session", "session")), data)]
+    if isinstance(data, Mapping):
+        return [(str(k), v) for k, v in data.items()]
+    items = list(data)
+    names = [str(d.attrs.get("session", f"session_{i}")) for i, d in enumerate(items)]
+    if len(set(names)) != len(names):  # attrs missing or repeated: number them
+        names = [f"session_{i}" for i in range(len(items))]
+    return list(zip(names, items, strict=True))
+
+
+def _session_matrix(name: str, obj: xr.DataArray | xr.Dataset, variable: str) -> tuple[np.ndarray, xr.DataArray]:
+    if isinstance(obj, xr.Dataset):
+        if variable not in obj:
+            raise SchemaError(
+                f"session {name!r} has no {variable!r} variable (it has {sorted(map(str, obj.data_vars))}); "
+                "compute it first (behaviorlab features)"
+            )
+        obj = obj[variable]
+    if not isinstance(obj, xr.DataArray):
+        raise SchemaError(f"session {name!r}: expected an xarray Dataset or DataArray, got {type(obj).__name__}")
+    check_dims(obj, _FEATURE_DIMS, name=f"session {name!r}")
+    rest = [d for d in obj.dims if d not in ("individual", "time", "feature")]
+    ordered = obj.transpose("individual", "time", "feature", *rest)
+    X = np.asarray(ordered.values, dtype=np.float64).reshape(obj.sizes["individual"] * obj.sizes["time"], -1)
+    return X, ordered
+
+
+def session_samples(data: SessionData, variable: str = "features") -> SessionSamples:
+    """Stack the frames of many sessions and individuals into rows, one animal's frames consecutive.
+
+    Parameters
+    ----------
+    data
+        One session or many: a Dataset (``variable`` is taken from it), a
+        DataArray ``(time, individual, feature[, frequency])``, a list of them
+        (named by their ``session`` attr, else ``session_0``, ``session_1``...)
+        or a mapping of session name to either.  Sessions may differ in length
+        and individuals; they must share the columns (same features and
+        frequencies, in the same order).
+    variable
+        Variable taken from Datasets: ``"features"`` or ``"spectrogram"``.
+
+    Returns
+    -------
+    SessionSamples
+        ``(X, index, valid)`` with rows ordered session, individual, time.
+    """
+    items = session_items(data)
+    if not items:
+        raise SchemaError("session_samples needs at least one session")
+    blocks, arrays, reference = [], [], None
+    for name, obj in items:
+        X, ordered = _session_matrix(name, obj, variable)
+        columns = {
+            d: ordered[d].values for d in ordered.dims if d not in ("individual", "time") and d in ordered.coords
+        }
+        if reference is None:
+            reference = (name, X.shape[1], columns)
+        elif X.shape[1] != reference[1] or any(
+            not np.array_equal(columns.get(d, ()), c) for d, c in reference[2].items()
+        ):
+            raise SchemaError(
+                f"session {name!r} has different columns from session {reference[0]!r} "
+                f"({X.shape[1]} against {reference[1]}): compute both with the same feature config"
+            )
+        blocks.append(X)
+        n_ind, n_time = ordered.sizes["individual"], ordered.sizes["time"]
+        arrays.append(
+            (
+                np.full(n_ind * n_time, name, dtype=object),
+                np.repeat(ordered["individual"].values.astype(str), n_time),
+                np.tile(ordered["time"].values, n_ind),
+            )
+        )
+    X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    session = np.concatenate([a[0] for a in arrays])
+    individual = np.concatenate([a[1] for a in arrays])
+    time_ = np.concatenate([a[2] for a in arrays])
+    index = pd.MultiIndex.from_arrays(
+        [
+            pd.Categorical(session, categories=[n for n, _ in items]),
+            pd.Categorical(individual, categories=list(dict.fromkeys(individual))),
+            time_,
+        ],
+        names=["session", "individual", "time"],
+    )
+    return SessionSamples(X, index, np.isfinite(X).all(axis=1))

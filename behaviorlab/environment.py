@@ -29,6 +29,7 @@ _PACKAGES = (
     "hmmlearn",
     "umap-learn",
     "pywavelets",
+    "scikit-image",
     "streamlit",
     "plotly",
 )

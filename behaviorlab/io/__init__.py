@@ -5,6 +5,7 @@ The names below load on first use, so ``import behaviorlab.io`` stays cheap
 
 - :func:`load_poses` / :func:`save_poses` / :func:`convert_poses`: DeepLabCut,
   SLEAP, NWB and netCDF pose files (:mod:`behaviorlab.io.load`, :mod:`behaviorlab.io.save`);
+- :func:`load_netcdf` / :func:`save_netcdf`: any behaviorlab Dataset (features, map and ethogram labels);
 - :class:`LabeledFrames`, :func:`load_labeled_frames`, :func:`save_labeled_frames`:
   training images with keypoints (:mod:`behaviorlab.io.labeled_frames`);
 - :class:`VideoReader`, :func:`probe_video`, :func:`write_video`: video
@@ -20,6 +21,8 @@ _EXPORTS = {
     "load_poses": "behaviorlab.io.load",
     "detect_source": "behaviorlab.io.load",
     "save_poses": "behaviorlab.io.save",
+    "load_netcdf": "behaviorlab.io.load",
+    "save_netcdf": "behaviorlab.io.save",
     "convert_poses": "behaviorlab.io.save",
     "LabeledFrames": "behaviorlab.io.labeled_frames",
     "load_labeled_frames": "behaviorlab.io.labeled_frames",

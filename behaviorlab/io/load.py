@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from behaviorlab.errors import BehaviorlabError, FileFormatError
 from behaviorlab.io._dlc import PoseArrays
 from behaviorlab.schema import Skeleton, as_poses, check_fps, from_numpy, log_step, set_skeleton
 
-__all__ = ["SOURCES", "detect_source", "load_poses"]
+__all__ = ["SOURCES", "detect_source", "load_netcdf", "load_poses"]
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,33 @@ def _read_netcdf(path: Path) -> xr.Dataset:
         except (ValueError, OSError, ImportError, TypeError) as err:
             errors.append(f"{engine or 'default'}: {err}")
     raise FileFormatError(path, f"could not read it as netCDF ({'; '.join(errors)})")
+
+
+def load_netcdf(path: str | Path, variables: Sequence[str] = ()) -> xr.Dataset:
+    """Read a behaviorlab netCDF file (features, labels) into memory, checking that it holds ``variables``.
+
+    Parameters
+    ----------
+    path
+        A ``.nc`` file written by :func:`behaviorlab.io.save.save_netcdf` or
+        ``behaviorlab features``.
+    variables
+        Variables the caller needs; a missing one is an error naming the file.
+
+    Returns
+    -------
+    xarray.Dataset
+        The Dataset, loaded (the file is closed).
+    """
+    path = Path(path)
+    _check_file(path)
+    ds = _read_netcdf(path)
+    missing = [v for v in variables if v not in ds]
+    if missing:
+        raise FileFormatError(
+            path, f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, ds.data_vars))})"
+        )
+    return ds
 
 
 # --------------------------------------------------------------------------- Dataset assembly

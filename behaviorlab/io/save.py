@@ -36,7 +36,7 @@ from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError
 from behaviorlab.schema import as_poses, get_skeleton
 
-__all__ = ["FORMATS", "convert_poses", "save_poses"]
+__all__ = ["FORMATS", "convert_poses", "save_netcdf", "save_poses"]
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +237,33 @@ def save_poses(ds: xr.Dataset, path: str | Path, *, format: str | None = None, s
         else:
             _write_nwb(ds, tmp, scorer=scorer)
     logger.info("saved poses %s to %s (%s)", dict(ds.sizes), path, fmt)
+    return path
+
+
+def save_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write any behaviorlab Dataset (features, map or ethogram labels) to netCDF, atomically.
+
+    Unlike :func:`save_poses` the Dataset need not hold poses.  Attrs that
+    netCDF cannot store (dicts, lists) are written as JSON strings.
+
+    Parameters
+    ----------
+    ds
+        The Dataset (not modified).
+    path
+        Destination ``.nc`` file; replaced only when the write succeeds.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".nc", ".nc4", ".netcdf"):
+        raise FileFormatError(path, "netCDF files end in .nc; choose another file name")
+    with atomic_path(path) as tmp:
+        _write_netcdf(ds, tmp)
+    logger.info("saved %s to %s", dict(ds.sizes), path)
     return path
 
 

@@ -56,5 +56,5 @@ def test_demo_features_stage_runs_the_session_pipeline(tmp_path, sample_data):
     assert summary["n_frequencies"] == 25
     assert summary["mean_abs_error_px_after_cleaning"] < summary["mean_abs_error_px_before_cleaning"]
     written = xr.load_dataset(tmp_path / "features" / "session_a.nc", engine="h5netcdf")
-    assert set(written.data_vars) == {"features", "wavelet_power"}
-    assert written["wavelet_power"].dims == ("time", "individual", "feature", "frequency")
+    assert set(written.data_vars) == {"features", "spectrogram"}
+    assert written["spectrogram"].dims == ("time", "individual", "feature", "frequency")

@@ -127,3 +127,52 @@ def test_sessions_and_spectrogram_columns_stack_into_rows_and_columns():
     np.testing.assert_array_equal(back.sel(session="s2").values, 2 * features.isel(feature=0).values)
     with pytest.raises(SchemaError, match="feature"):
         to_samples(features.rename(feature="column"))
+
+
+# ------------------------------------------------------------------ session_samples
+def _session(n_time: int, individuals: list[str], seed: int, n_feat: int = 3):
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    return xr.DataArray(
+        rng.normal(size=(n_time, len(individuals), n_feat)),
+        dims=("time", "individual", "feature"),
+        coords={"time": np.arange(n_time) / 10, "individual": individuals, "feature": list("abc")[:n_feat]},
+    )
+
+
+def test_session_samples_orders_rows_by_session_individual_time_and_splits_runs_at_nan():
+    from behaviorlab.design import session_samples
+
+    a, b = _session(5, ["m1", "m2"], 0), _session(4, ["m1"], 1)
+    b[2, 0, 1] = np.nan
+    s = session_samples({"A": a, "B": b})
+    assert s.X.shape == (14, 3)
+    np.testing.assert_array_equal(s.X[:5], a.sel(individual="m1").values)  # m1's frames of A come first
+    np.testing.assert_array_equal(s.X[5:10], a.sel(individual="m2").values)
+    assert s.valid.sum() == 13
+    assert s.lengths().tolist() == [5, 5, 2, 1]  # A/m1, A/m2, B/m1 before and after the NaN frame
+    assert list(s.index.names) == ["session", "individual", "time"]
+
+
+def test_session_samples_unstack_round_trips_per_session():
+    from behaviorlab.design import session_samples
+
+    a, b = _session(5, ["m1", "m2"], 0), _session(4, ["m1"], 1)
+    b[2, 0, 1] = np.nan
+    s = session_samples([a.assign_attrs(session="A"), b.assign_attrs(session="B")])
+    back = s.unstack(s.X[s.valid][:, 0], "first")
+    np.testing.assert_array_equal(back["A"].values, a[..., 0].values)
+    assert back["B"].dims == ("time", "individual")
+    assert np.isnan(back["B"].values[2, 0])
+    np.testing.assert_array_equal(back["B"].values[[0, 1, 3], 0], b[[0, 1, 3], 0, 0].values)
+    labels = s.unstack(np.arange(13), "label", fill_value=-1)
+    assert labels["B"].values[2, 0] == -1
+    assert labels["B"].dtype.kind == "i"
+
+
+def test_session_samples_refuses_sessions_with_other_columns():
+    from behaviorlab.design import session_samples
+
+    with pytest.raises(SchemaError, match="different columns"):
+        session_samples({"A": _session(5, ["m1"], 0), "B": _session(5, ["m1"], 0, n_feat=2)})

@@ -522,3 +522,24 @@ def test_large_dlc_csv_loads_in_seconds(tmp_path: Path) -> None:
     assert ds.sizes["time"] == n_t
     assert elapsed < 10, f"loading took {elapsed:.1f} s"
     assert json.loads(ds.attrs["log"])[-1]["fps"] == 30
+
+
+def test_save_and_load_netcdf_round_trip_any_dataset_and_check_variables(tmp_path):
+    import xarray as xr
+
+    from behaviorlab.errors import FileFormatError
+    from behaviorlab.io import load_netcdf, save_netcdf
+
+    ds = xr.Dataset(
+        {"cluster": (("time", "individual"), np.arange(6).reshape(3, 2))},
+        coords={"time": [0.0, 0.1, 0.2], "individual": ["a", "b"]},
+        attrs={"session": "s1", "params": {"k": 1}},
+    )
+    path = save_netcdf(ds, tmp_path / "labels.nc")
+    back = load_netcdf(path, ["cluster"])
+    np.testing.assert_array_equal(back["cluster"].values, ds["cluster"].values)
+    assert back.attrs["params"] == '{"k": 1}'
+    with pytest.raises(FileFormatError, match=r"labels\.nc.*has no 'state'"):
+        load_netcdf(path, ["state"])
+    with pytest.raises(FileFormatError, match=r"\.nc"):
+        save_netcdf(ds, tmp_path / "labels.csv")

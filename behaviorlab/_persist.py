@@ -1,0 +1,95 @@
+"""Saving fitted estimators with the versions that made them.
+
+A model file is a pickle of ``{"format": ..., "format_version": ...,
+"versions": package_versions(), "estimator": obj}``, written atomically.
+Loading checks the format tag (a clear error naming the file otherwise) and
+warns when the installed versions differ from the saved ones, because
+umap-learn, hmmlearn and scikit-learn do not promise that their pickles
+behave the same across versions.  Pickles run code when loaded: load only
+model files you trust.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+from behaviorlab._atomic import atomic_path
+from behaviorlab.environment import package_versions
+from behaviorlab.errors import FileFormatError
+
+__all__ = ["ModelVersionWarning", "load_estimator", "save_estimator"]
+
+FORMAT_VERSION = 1
+
+
+class ModelVersionWarning(UserWarning):
+    """A saved model was made with other package versions than the installed ones."""
+
+
+def save_estimator(obj: Any, path: str | Path, kind: str) -> Path:
+    """Pickle a fitted estimator to ``path`` atomically, tagged with ``kind`` and the package versions.
+
+    Parameters
+    ----------
+    obj
+        The fitted estimator.
+    path
+        Destination file (conventionally ``.pkl``); its folder is created.
+    kind
+        Format tag checked by :func:`load_estimator`, e.g. ``"behaviorlab.BehaviorMap"``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    payload = {"format": kind, "format_version": FORMAT_VERSION, "versions": package_versions(), "estimator": obj}
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def load_estimator(path: str | Path, kind: str) -> Any:
+    """Load an estimator saved by :func:`save_estimator` with tag ``kind``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    FileFormatError
+        ``path`` is not a behaviorlab model file of this kind.
+
+    Warns
+    -----
+    ModelVersionWarning
+        When a package version differs from the one that saved the model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        with open(path, "rb") as fh:
+            payload = pickle.load(fh)  # model files are the user's own (see the module docstring)
+    except Exception as err:
+        raise FileFormatError(path, f"not a behaviorlab {kind} model file ({type(err).__name__}: {err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != kind:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise FileFormatError(path, f"not a {kind} model file (it holds {found!r})")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise FileFormatError(
+            path,
+            f"saved with model format {payload['format_version']}, newer than this behaviorlab reads "
+            f"({FORMAT_VERSION}); upgrade behaviorlab",
+        )
+    saved, now = payload.get("versions", {}), package_versions()
+    changed = {k: (v, now.get(k)) for k, v in saved.items() if now.get(k) != v}
+    if changed:
+        detail = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in sorted(changed.items()))
+        warnings.warn(f"{path}: saved with other package versions ({detail})", ModelVersionWarning, stacklevel=2)
+    estimator = payload["estimator"]
+    estimator.saved_versions_ = saved
+    return estimator

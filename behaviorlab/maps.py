@@ -1,0 +1,674 @@
+"""Behavior maps: UMAP embedding, density and watershed regions (MotionMapper with UMAP).
+
+:class:`BehaviorMap` follows Berman et al. (2014): every frame's wavelet
+spectrogram (or feature vector) is embedded in two dimensions, the density of
+the embedded frames is estimated on a grid with a Gaussian kernel, and the
+density is cut into regions by a watershed transform from its peaks, so that
+each peak (a stereotyped behavior) gets one region and every frame the
+region it falls in.  UMAP (McInnes et al. 2018) replaces t-SNE because it can
+embed new frames (``transform``) after fitting, as B-SOiD does.
+
+The estimator fits on a stratified subsample (an equal share of frames from
+every session and individual, spread over time), embeds every frame with the
+fitted UMAP, and keeps the grid, the density and the regions, so
+:meth:`BehaviorMap.predict` labels new sessions with the same regions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from sklearn.base import BaseEstimator
+
+from behaviorlab._persist import load_estimator, save_estimator
+from behaviorlab.design import SessionData, SessionSamples, session_items, session_samples
+from behaviorlab.errors import SchemaError
+from behaviorlab.schema import log_step
+
+__all__ = ["BehaviorMap", "density_regions", "region_examples_figure", "stratified_subsample"]
+
+log = logging.getLogger(__name__)
+
+_KIND = "behaviorlab.BehaviorMap"
+
+
+# --------------------------------------------------------------------------- pure functions
+def stratified_subsample(groups: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
+    """Pick at most ``n`` rows with an equal share per group, evenly spread over each group's rows.
+
+    Parameters
+    ----------
+    groups
+        ``(n_rows,)`` group code of each row (e.g. session × individual), rows
+        of a group in time order.
+    n
+        Most rows to pick.  Groups with fewer rows than their share give all of
+        them and the rest is shared among the larger groups.
+    seed
+        Seeds the random offset of each group's regular grid of rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted row indices, ``(min(n, n_rows),)``.
+    """
+    groups = np.asarray(groups)
+    if n >= len(groups):
+        return np.arange(len(groups))
+    rng = np.random.default_rng(seed)
+    codes, counts = np.unique(groups, return_counts=True)
+    quota = np.zeros(len(codes), dtype=np.int64)
+    remaining, open_ = n, np.ones(len(codes), dtype=bool)
+    while remaining > 0 and open_.any():  # water-filling: small groups give all, the rest share evenly
+        share = max(remaining // int(open_.sum()), 1)
+        for i in np.flatnonzero(open_):
+            take = min(share, counts[i] - quota[i], remaining)
+            quota[i] += take
+            remaining -= take
+            if quota[i] == counts[i]:
+                open_[i] = False
+            if remaining == 0:
+                break
+    picked = []
+    for code, count, q in zip(codes, counts, quota, strict=True):
+        rows = np.flatnonzero(groups == code)
+        step = count / q
+        picked.append(rows[np.minimum((rng.uniform(0, step) + step * np.arange(q)).astype(np.int64), count - 1)])
+    return np.sort(np.concatenate(picked))
+
+
+def density_regions(
+    points: np.ndarray,
+    *,
+    grid_size: int = 200,
+    bandwidth: float | None = None,
+    min_prominence: float = 0.25,
+    min_peak_fraction: float = 0.01,
+    extent: tuple[float, float, float, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """Gaussian density of 2-D points on a grid, cut into watershed regions from its peaks.
+
+    Parameters
+    ----------
+    points
+        ``(n_points, 2)`` embedded frames.
+    grid_size
+        Cells per axis.
+    bandwidth
+        Standard deviation of the Gaussian kernel in embedding units; default
+        1/40 of the larger side of the points' bounding box.
+    min_prominence
+        A peak seeds its own region only if the density falls by at least
+        this fraction of the peak's height on every path to a higher peak
+        (its saddle is at most ``1 - min_prominence`` of its height);
+        shallower peaks are merged with their neighbours.  Relative, so rare
+        but distinct behaviors keep their region.
+    min_peak_fraction
+        Peaks lower than this fraction of the highest peak seed no region
+        (noise in the sparse tails).
+    extent
+        ``(x_min, x_max, y_min, y_max)`` of the grid; default the points'
+        bounding box padded by three bandwidths.
+
+    Returns
+    -------
+    dict
+        ``x`` ``(grid_size,)`` and ``y`` ``(grid_size,)`` cell centres,
+        ``density`` ``(grid_size, grid_size)`` (rows = y; integrates to 1),
+        ``regions`` ``(grid_size, grid_size)`` int region of every cell
+        (numbered by decreasing peak height, from 0), ``peaks`` ``(n_regions, 2)``
+        (x, y) of each region's peak, ``bandwidth`` (scalar).
+    """
+    from scipy import ndimage
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import watershed
+
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise SchemaError(f"density_regions needs (n_points, 2) points, got shape {points.shape}")
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    span = float(max(hi - lo))
+    if bandwidth is None:
+        bandwidth = span / 40 if span > 0 else 1.0
+    if bandwidth <= 0:
+        raise SchemaError(f"bandwidth must be positive, got {bandwidth}")
+    if extent is None:
+        pad = 3 * bandwidth
+        extent = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+    x_edges = np.linspace(extent[0], extent[1], grid_size + 1)
+    y_edges = np.linspace(extent[2], extent[3], grid_size + 1)
+    hist, _, _ = np.histogram2d(points[:, 1], points[:, 0], bins=(y_edges, x_edges))
+    cell = np.array([x_edges[1] - x_edges[0], y_edges[1] - y_edges[0]])
+    density = ndimage.gaussian_filter(
+        hist, sigma=(bandwidth / cell[1], bandwidth / cell[0]), mode="constant", truncate=4.0
+    )
+    density /= max(density.sum() * cell[0] * cell[1], np.finfo(float).tiny)
+    rel = density / max(float(density.max()), np.finfo(float).tiny)
+    # seeds: maxima whose density falls by at least `min_prominence` of their height on every path to a higher
+    # peak (h-maxima of the log density), ignoring the sparse tails below `min_peak_fraction` of the highest peak
+    log_rel = np.log(np.maximum(rel, 1e-12))
+    seeds = h_maxima(log_rel, -np.log1p(-min_prominence)).astype(bool) & (rel >= min_peak_fraction)
+    components, n_peaks = ndimage.label(seeds)
+    if n_peaks == 0:
+        peaks = np.array([np.unravel_index(np.argmax(density), density.shape)])
+    else:
+        peaks = np.array(ndimage.maximum_position(density, components, index=np.arange(1, n_peaks + 1)))
+    order = np.argsort(-density[peaks[:, 0], peaks[:, 1]], kind="stable")
+    peaks = peaks[order]
+    markers = np.zeros(density.shape, dtype=np.int32)
+    markers[peaks[:, 0], peaks[:, 1]] = np.arange(1, len(peaks) + 1)
+    regions = watershed(-density, markers) - 1
+    x = (x_edges[:-1] + x_edges[1:]) / 2
+    y = (y_edges[:-1] + y_edges[1:]) / 2
+    return {
+        "x": x,
+        "y": y,
+        "density": density,
+        "regions": regions.astype(np.int32),
+        "peaks": np.column_stack([x[peaks[:, 1]], y[peaks[:, 0]]]),
+        "bandwidth": np.float64(bandwidth),
+    }
+
+
+def _import_umap() -> Any:
+    """Import umap-learn without its optional ParametricUMAP, which would import TensorFlow (about 15 s).
+
+    ``umap/__init__.py`` tries ``from .parametric_umap import ...`` and falls
+    back when that raises ImportError; a ``None`` entry in ``sys.modules``
+    makes it raise.  The entry is removed afterwards, so an explicit
+    ``import umap.parametric_umap`` still works.
+    """
+    import sys
+
+    if "umap" in sys.modules or "tensorflow" in sys.modules:
+        import umap
+
+        return umap
+    sys.modules["umap.parametric_umap"] = None  # type: ignore[assignment]
+    try:
+        import umap
+    finally:
+        if sys.modules.get("umap.parametric_umap", 0) is None:
+            del sys.modules["umap.parametric_umap"]
+    return umap
+
+
+def _cells(points: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grid cell (row, column) of each point; points outside the grid go to the nearest edge cell."""
+    dx, dy = x[1] - x[0], y[1] - y[0]
+    col = np.clip(np.floor((points[:, 0] - (x[0] - dx / 2)) / dx), 0, len(x) - 1).astype(np.int64)
+    row = np.clip(np.floor((points[:, 1] - (y[0] - dy / 2)) / dy), 0, len(y) - 1).astype(np.int64)
+    return row, col
+
+
+# --------------------------------------------------------------------------- estimator
+class BehaviorMap(BaseEstimator):
+    """Unsupervised behavior map: standardize, PCA, UMAP to 2-D, Gaussian density, watershed regions.
+
+    Parameters
+    ----------
+    n_components
+        PCA components kept before UMAP (an int, a fraction of variance in
+        (0, 1), or None for no PCA).  Features are standardized first.
+    n_neighbors, min_dist, metric
+        UMAP's parameters.
+    max_fit_frames
+        UMAP and PCA fit on at most this many frames, an equal share from each
+        session and individual (:func:`stratified_subsample`); every frame is
+        then embedded with ``transform``.
+    grid_size, bandwidth, min_prominence, min_peak_fraction
+        Density grid, kernel width (embedding units; default 1/40 of the
+        map's extent), the relative dip that separates two peaks' regions and
+        the lowest peak that seeds a region (see :func:`density_regions`).
+    variable
+        Variable used when fitting on Datasets: ``"spectrogram"`` (the
+        MotionMapper input) or ``"features"``.
+    random_state
+        Seeds the subsample, UMAP's fit and its transform: the same data and
+        seed give the same map.
+    n_jobs
+        UMAP threads.  With a ``random_state`` UMAP is deterministic only with
+        one thread, so the default is 1.
+
+    Attributes
+    ----------
+    scaler_, pca_, umap_
+        The fitted steps (``pca_`` is None without PCA).
+    embedding_
+        ``(n_valid_frames, 2)`` embedding of every valid training frame.
+    labels_
+        ``(n_valid_frames,)`` region of every valid training frame.
+    fit_index_
+        :class:`pandas.MultiIndex` (session, individual, time) of those frames.
+    grid_x_, grid_y_, density_, regions_, peaks_, bandwidth_
+        The density grid and its watershed regions (see :func:`density_regions`).
+    n_regions_
+        Number of regions; regions are numbered by decreasing peak density.
+    region_fraction_
+        ``(n_regions_,)`` share of the training frames in each region.
+    n_features_in_
+        Columns of the training matrix.
+    timings_
+        Wall time of each fitting step in seconds.
+    """
+
+    def __init__(
+        self,
+        n_components: int | float | None = 30,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "euclidean",
+        max_fit_frames: int = 20_000,
+        grid_size: int = 200,
+        bandwidth: float | None = None,
+        min_prominence: float = 0.25,
+        min_peak_fraction: float = 0.01,
+        variable: str = "spectrogram",
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.max_fit_frames = max_fit_frames
+        self.grid_size = grid_size
+        self.bandwidth = bandwidth
+        self.min_prominence = min_prominence
+        self.min_peak_fraction = min_peak_fraction
+        self.variable = variable
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ input
+    def _samples(self, X: np.ndarray | SessionData) -> SessionSamples:
+        """Rows of ``X``: a 2-D array is one sequence; anything else goes through :func:`session_samples`."""
+        if isinstance(X, np.ndarray):
+            if X.ndim != 2:
+                raise SchemaError(f"BehaviorMap needs a 2-D (n_frames, n_features) array, got shape {X.shape}")
+            X = np.asarray(X, dtype=np.float64)
+            index = pd.MultiIndex.from_arrays(
+                [
+                    pd.Categorical(np.zeros(len(X), dtype=int)),
+                    pd.Categorical(np.zeros(len(X), dtype=int)),
+                    np.arange(len(X)),
+                ],
+                names=["session", "individual", "time"],
+            )
+            return SessionSamples(X, index, np.isfinite(X).all(axis=1))
+        return session_samples(X, self.variable)
+
+    def _check_params(self) -> None:
+        if self.max_fit_frames < 10:
+            raise SchemaError(f"max_fit_frames must be at least 10, got {self.max_fit_frames}")
+        if self.grid_size < 8:
+            raise SchemaError(f"grid_size must be at least 8, got {self.grid_size}")
+        if not 0 <= self.min_peak_fraction < 1:
+            raise SchemaError(f"min_peak_fraction must be in [0, 1), got {self.min_peak_fraction}")
+        if not 0 < self.min_prominence < 1:
+            raise SchemaError(f"min_prominence must be in (0, 1), got {self.min_prominence}")
+        if self.n_components is not None and not (
+            (isinstance(self.n_components, int) and self.n_components >= 1) or 0 < self.n_components < 1
+        ):
+            raise SchemaError(
+                f"n_components must be an int >= 1, a fraction in (0, 1) or None, got {self.n_components}"
+            )
+
+    def _reduce(self, X: np.ndarray) -> np.ndarray:
+        Z = self.scaler_.transform(X)
+        if self.pca_ is not None:
+            Z = self.pca_.transform(Z)
+        return Z.astype(np.float32)
+
+    def _check_fitted_columns(self, X: np.ndarray) -> None:
+        if not hasattr(self, "umap_"):
+            raise SchemaError("this BehaviorMap is not fitted yet: call fit first")
+        if X.shape[1] != self.n_features_in_:
+            raise SchemaError(
+                f"BehaviorMap was fitted on {self.n_features_in_} columns, got {X.shape[1]}: "
+                "compute the features and spectrogram with the same config"
+            )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: np.ndarray | SessionData, y: Any = None) -> BehaviorMap:
+        """Fit the map on the frames of one or many sessions.
+
+        Parameters
+        ----------
+        X
+            ``(n_frames, n_features)`` array (rows with NaN are skipped), or
+            one or many sessions as accepted by
+            :func:`behaviorlab.design.session_samples` (Datasets, whose
+            ``variable`` is used, or DataArrays).
+        y
+            Ignored.
+
+        Returns
+        -------
+        BehaviorMap
+            ``self``.
+        """
+        from sklearn.decomposition import PCA
+        from sklearn.preprocessing import StandardScaler
+
+        self._check_params()
+        samples = self._samples(X)
+        Xv = samples.X[samples.valid]
+        if len(Xv) < max(self.n_neighbors + 1, 10):
+            raise SchemaError(
+                f"BehaviorMap needs at least {max(self.n_neighbors + 1, 10)} complete frames, got {len(Xv)}"
+            )
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        sub = stratified_subsample(samples.groups[samples.valid], self.max_fit_frames, seed=self.random_state)
+        self.n_features_in_ = Xv.shape[1]
+        self.scaler_ = StandardScaler().fit(Xv[sub])
+        Zs = self.scaler_.transform(Xv[sub])
+        self.pca_ = None
+        if self.n_components is not None:
+            n = self.n_components
+            if isinstance(n, int):
+                n = min(n, Zs.shape[1], Zs.shape[0])
+            self.pca_ = PCA(n_components=n, random_state=self.random_state).fit(Zs)
+        timings["pca"] = time.perf_counter() - start
+        start = time.perf_counter()
+        self.umap_ = _import_umap().UMAP(
+            n_components=2,
+            n_neighbors=self.n_neighbors,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+            transform_seed=self.random_state,
+            n_jobs=self.n_jobs,
+        )
+        self.umap_.fit(self._reduce(Xv[sub]))
+        timings["umap_fit"] = time.perf_counter() - start
+        start = time.perf_counter()
+        self.embedding_ = self._embed(Xv)
+        timings["umap_transform"] = time.perf_counter() - start
+        start = time.perf_counter()
+        grid = density_regions(
+            self.embedding_,
+            grid_size=self.grid_size,
+            bandwidth=self.bandwidth,
+            min_prominence=self.min_prominence,
+            min_peak_fraction=self.min_peak_fraction,
+        )
+        self.grid_x_, self.grid_y_ = grid["x"], grid["y"]
+        self.density_, self.regions_, self.peaks_ = grid["density"], grid["regions"], grid["peaks"]
+        self.bandwidth_ = float(grid["bandwidth"])
+        self.n_regions_ = len(self.peaks_)
+        self.labels_ = self._region_of(self.embedding_)
+        self.region_fraction_ = np.bincount(self.labels_, minlength=self.n_regions_) / len(self.labels_)
+        self.fit_index_ = samples.index[samples.valid]
+        timings["density_watershed"] = time.perf_counter() - start
+        self.timings_ = timings
+        log.info(
+            "BehaviorMap: %d frames (%d fitted), %d regions; %s",
+            len(Xv),
+            len(sub),
+            self.n_regions_,
+            ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
+        )
+        return self
+
+    def _embed(self, Xv: np.ndarray, chunk: int = 50_000) -> np.ndarray:
+        Z = self._reduce(Xv)
+        parts = [self.umap_.transform(Z[i : i + chunk]) for i in range(0, len(Z), chunk)]
+        return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 2))
+
+    def _region_of(self, points: np.ndarray) -> np.ndarray:
+        row, col = _cells(points, self.grid_x_, self.grid_y_)
+        return self.regions_[row, col].astype(np.int64)
+
+    # ------------------------------------------------------------------ applying
+    def transform(self, X: np.ndarray | SessionData) -> np.ndarray:
+        """Embed frames in the map: ``(n_rows, 2)``, NaN for rows with NaN (rows as in :meth:`predict`)."""
+        samples = self._samples(X)
+        self._check_fitted_columns(samples.X)
+        out = np.full((len(samples.X), 2), np.nan)
+        out[samples.valid] = self._embed(samples.X[samples.valid])
+        return out
+
+    def predict(self, X: np.ndarray | SessionData) -> np.ndarray:
+        """Region of every frame: ``(n_rows,)`` int, -1 for rows with NaN.
+
+        Rows are those of ``X`` when it is an array, else ordered session,
+        individual, time as in :func:`behaviorlab.design.session_samples`.
+        """
+        embedding = self.transform(X)
+        labels = np.full(len(embedding), -1, dtype=np.int64)
+        ok = np.isfinite(embedding).all(axis=1)
+        labels[ok] = self._region_of(embedding[ok])
+        return labels
+
+    def fit_predict(self, X: np.ndarray | SessionData, y: Any = None) -> np.ndarray:
+        """Fit, then return the region of every training row (-1 for rows with NaN)."""
+        self.fit(X)
+        samples = self._samples(X)
+        labels = np.full(len(samples.X), -1, dtype=np.int64)
+        labels[samples.valid] = self.labels_
+        return labels
+
+    def label(self, data: SessionData) -> Any:
+        """Add ``embedding (time, individual, component)`` and ``cluster (time, individual)`` to sessions.
+
+        Parameters
+        ----------
+        data
+            A Dataset, a list of Datasets or a mapping of session name to
+            Dataset, each holding ``variable``.
+
+        Returns
+        -------
+        xarray.Dataset, list or dict
+            New Datasets (the inputs are not modified), in the shape of
+            ``data``; ``cluster`` is -1 where a frame has NaN features.
+        """
+        samples = session_samples(data, self.variable)
+        self._check_fitted_columns(samples.X)
+        embedding = self._embed(samples.X[samples.valid])
+        labels = self._region_of(embedding)
+        emb = samples.unstack(embedding, "embedding")
+        lab = samples.unstack(labels, "cluster", fill_value=-1)
+        return _attach(data, {"embedding": emb, "cluster": lab}, self)
+
+    # ------------------------------------------------------------------ reports
+    def region_examples(self, n_examples: int = 5) -> pd.DataFrame:
+        """Training frames closest to each region's peak, as a tidy table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``region, rank, session, individual, time, distance`` (distance
+            to the peak in embedding units), ``n_examples`` rows per region
+            (fewer when a region holds fewer frames).
+        """
+        rows = []
+        for region in range(self.n_regions_):
+            members = np.flatnonzero(self.labels_ == region)
+            if len(members) == 0:
+                continue
+            dist = np.linalg.norm(self.embedding_[members] - self.peaks_[region], axis=1)
+            best = members[np.argsort(dist, kind="stable")[:n_examples]]
+            for rank, i in enumerate(best):
+                session, individual, t = self.fit_index_[i]
+                d = float(np.linalg.norm(self.embedding_[i] - self.peaks_[region]))
+                rows.append((region, rank, str(session), str(individual), float(t), d))
+        return pd.DataFrame(rows, columns=["region", "rank", "session", "individual", "time", "distance"])
+
+    def density_figure(self, *, show_points: bool = False, max_points: int = 5000) -> Any:
+        """Draw the density with the watershed borders and region numbers at the peaks (plotly figure)."""
+        import plotly.graph_objects as go
+        from skimage.segmentation import find_boundaries
+
+        fig = go.Figure()
+        fig.add_trace(
+            go.Heatmap(
+                x=self.grid_x_,
+                y=self.grid_y_,
+                z=self.density_,
+                colorscale="Viridis",
+                name="density",
+                colorbar={"title": "density"},
+            )
+        )
+        border = find_boundaries(self.regions_, mode="inner")
+        rows, cols = np.nonzero(border)
+        fig.add_trace(
+            go.Scattergl(
+                x=self.grid_x_[cols],
+                y=self.grid_y_[rows],
+                mode="markers",
+                marker={"size": 2, "color": "white"},
+                name="region borders",
+                hoverinfo="skip",
+            )
+        )
+        if show_points:
+            rng = np.random.default_rng(self.random_state)
+            pick = rng.choice(len(self.embedding_), size=min(max_points, len(self.embedding_)), replace=False)
+            fig.add_trace(
+                go.Scattergl(
+                    x=self.embedding_[pick, 0],
+                    y=self.embedding_[pick, 1],
+                    mode="markers",
+                    marker={"size": 2, "color": "rgba(255,255,255,0.3)"},
+                    name="frames",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=self.peaks_[:, 0],
+                y=self.peaks_[:, 1],
+                mode="text",
+                text=[str(i) for i in range(self.n_regions_)],
+                textfont={"color": "white", "size": 14},
+                name="regions",
+                hovertext=[f"region {i}: {100 * f:.1f} % of frames" for i, f in enumerate(self.region_fraction_)],
+            )
+        )
+        fig.update_layout(
+            title=f"Behavior map: {self.n_regions_} regions",
+            xaxis_title="UMAP 1",
+            yaxis_title="UMAP 2",
+            yaxis={"scaleanchor": "x"},
+            template="plotly_white",
+        )
+        return fig
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted map (pickle, with the package versions that made it); written atomically."""
+        if not hasattr(self, "umap_"):
+            raise SchemaError("save needs a fitted BehaviorMap: call fit first")
+        return save_estimator(self, path, _KIND)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BehaviorMap:
+        """Load a map saved by :meth:`save`; warns when package versions differ from the saving ones."""
+        _import_umap()  # before unpickling imports umap the slow way
+        return load_estimator(path, _KIND)
+
+
+def _attach(data: SessionData, variables: Mapping[str, Mapping[str, xr.DataArray]], estimator: Any) -> Any:
+    """Return new Datasets with per-session ``variables`` added, in the container shape of ``data``."""
+    if isinstance(data, xr.DataArray):
+        raise SchemaError("label needs Datasets to add variables to, got a DataArray; pass the session Dataset")
+    out = {}
+    items = session_items(data)
+    for name, ds in items:
+        new = ds.copy(deep=False)
+        for var, per_session in variables.items():
+            new[var] = per_session[str(name)].reindex(time=ds["time"], individual=ds["individual"])
+        params = {k: v for k, v in estimator.get_params().items() if isinstance(v, int | float | str | type(None))}
+        out[str(name)] = log_step(new, f"{type(estimator).__name__}.label", **params)
+    if isinstance(data, xr.Dataset):
+        return next(iter(out.values()))
+    return out if isinstance(data, Mapping) else list(out.values())
+
+
+def region_examples_figure(
+    examples: pd.DataFrame,
+    poses: Mapping[str, xr.Dataset],
+    *,
+    origin_keypoint: str = "centroid",
+    axis_from: str | None = None,
+    axis_to: str | None = None,
+    max_regions: int = 12,
+) -> Any:
+    """Draw the egocentric poses of each region's example frames, one plotly panel per region.
+
+    Parameters
+    ----------
+    examples
+        Table from :meth:`BehaviorMap.region_examples`.
+    poses
+        Session name to pose Dataset (the sessions the map was fitted on).
+    origin_keypoint, axis_from, axis_to
+        Egocentric frame (see :func:`behaviorlab.kinematics.egocentric_align`);
+        the body axis defaults to the last and first keypoints.
+    max_regions
+        Panels drawn at most.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from behaviorlab.kinematics import egocentric_align
+    from behaviorlab.schema import get_skeleton
+
+    regions = sorted(examples["region"].unique())[:max_regions]
+    n_cols = min(4, max(len(regions), 1))
+    n_rows = max(1, -(-len(regions) // n_cols))
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[f"region {r}" for r in regions])
+    aligned: dict[str, xr.Dataset] = {}
+    for i, region in enumerate(regions):
+        r, c = divmod(i, n_cols)
+        for _, ex in examples[examples["region"] == region].iterrows():
+            session = ex["session"]
+            if session not in poses:
+                raise SchemaError(f"region_examples_figure: no poses for session {session!r}")
+            if session not in aligned:
+                ds = poses[session]
+                keypoints = [str(k) for k in ds["keypoint"].values]
+                aligned[session] = egocentric_align(
+                    ds, origin_keypoint, axis_from or keypoints[-1], axis_to or keypoints[0]
+                )
+            ds = aligned[session]
+            frame = ds["position"].sel(time=ex["time"], individual=ex["individual"], method="nearest")
+            xy = frame.transpose("keypoint", "space").values
+            skeleton = get_skeleton(ds)
+            edges = skeleton.edges if skeleton is not None else []
+            names = [str(k) for k in ds["keypoint"].values]
+            xs, ys = [], []
+            for a, b in edges:
+                ia, ib = names.index(a), names.index(b)
+                xs += [xy[ia, 0], xy[ib, 0], None]
+                ys += [xy[ia, 1], xy[ib, 1], None]
+            fig.add_trace(
+                go.Scatter(x=xs, y=ys, mode="lines", line={"width": 1}, showlegend=False, hoverinfo="skip"),
+                row=r + 1,
+                col=c + 1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=xy[:, 0],
+                    y=xy[:, 1],
+                    mode="markers",
+                    marker={"size": 4},
+                    showlegend=False,
+                    text=names,
+                    hovertemplate=f"{session} {ex['individual']} t={ex['time']:.2f} s<br>%{{text}}",
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+    fig.update_layout(title="Example frames per region (egocentric poses)", template="plotly_white")
+    return fig
