@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,17 @@ def save_estimator(obj: Any, path: str | Path, kind: str) -> Path:
     return path
 
 
-def load_estimator(path: str | Path, kind: str) -> Any:
+def load_estimator(path: str | Path, kind: str, relevant: Sequence[str] | None = None) -> Any:
     """Load an estimator saved by :func:`save_estimator` with tag ``kind``.
+
+    Parameters
+    ----------
+    path
+        The model file.
+    kind
+        The tag it must carry.
+    relevant
+        Packages whose version change is worth a warning; default all recorded ones.
 
     Raises
     ------
@@ -86,7 +96,8 @@ def load_estimator(path: str | Path, kind: str) -> Any:
             f"({FORMAT_VERSION}); upgrade behaviorlab",
         )
     saved, now = payload.get("versions", {}), package_versions()
-    changed = {k: (v, now.get(k)) for k, v in saved.items() if now.get(k) != v}
+    keys = saved.keys() if relevant is None else [k for k in relevant if k in saved]
+    changed = {k: (saved[k], now.get(k)) for k in keys if now.get(k) != saved[k]}
     if changed:
         detail = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in sorted(changed.items()))
         warnings.warn(f"{path}: saved with other package versions ({detail})", ModelVersionWarning, stacklevel=2)

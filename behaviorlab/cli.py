@@ -605,6 +605,80 @@ def map_predict(
     _write_labels(fitted.label(sessions), ["embedding", "cluster"], out_dir, "map", overwrite)
 
 
+@ethogram_app.command("fit")
+@_friendly_errors
+def ethogram_fit(
+    features: FeatureFiles,
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
+    n_states: Annotated[
+        int | None, typer.Option(help="Fixed number of states; default: choose over the range.")
+    ] = None,
+    min_states: Annotated[int, typer.Option(help="Smallest number of states tried.")] = 2,
+    max_states: Annotated[int, typer.Option(help="Largest number of states tried.")] = 8,
+    criterion: Annotated[str, typer.Option(help="How to choose the number of states: bic or heldout.")] = "bic",
+    sticky: Annotated[
+        float | None, typer.Option(help="Self-transition prior; about (1 + sticky) times longer bouts.")
+    ] = None,
+    variable: Annotated[str, typer.Option(help="What to model: features or spectrogram.")] = "features",
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON file of EthogramHMM parameters.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Fit a Gaussian hidden Markov model on one or many sessions' features files and save it."""
+    from behaviorlab.ethogram import EthogramHMM
+
+    _refuse_existing(out, overwrite)
+    sessions = _load_sessions(features, variable)
+    given = {
+        "n_states": n_states,
+        "n_states_range": (min_states, max_states),
+        "criterion": criterion,
+        "sticky": sticky,
+        "variable": variable,
+        "random_state": seed,
+    }
+    model = _estimator(EthogramHMM, config, given).fit(sessions)
+    model.save(out)
+    if n_states is None:
+        table = model.selection_[["n_states", "bic", "heldout_loglik", "chosen"]]
+        typer.echo(table.to_string(index=False))
+    typer.echo(f"{model.n_states_} states from {len(sessions)} sessions")
+    typer.echo(f"wrote {out}")
+
+
+@ethogram_app.command("predict")
+@_friendly_errors
+def ethogram_predict(
+    model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab ethogram fit`.")],
+    features: FeatureFiles,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.ethogram.nc, bouts and figures.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+) -> None:
+    """Decode every frame's state; write states, a tidy bouts table and raster/transition/duration figures."""
+    from behaviorlab._atomic import atomic_path
+    from behaviorlab.bouts import state_bouts
+    from behaviorlab.ethogram import EthogramHMM
+    from behaviorlab.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
+
+    fitted = EthogramHMM.load(model)
+    sessions = _load_sessions(features, fitted.variable)
+    labeled = fitted.label(sessions)
+    _write_labels(labeled, ["state"], out_dir, "ethogram", overwrite)
+    bouts = state_bouts({name: ds["state"] for name, ds in labeled.items()})
+    bouts_path = out_dir / "bouts.csv"
+    _refuse_existing(bouts_path, overwrite)
+    with atomic_path(bouts_path) as tmp:
+        bouts.to_csv(tmp, index=False)
+    figures = {
+        "ethogram_raster.html": ethogram_raster_figure({name: ds["state"] for name, ds in labeled.items()}),
+        "transitions.html": transition_graph_figure(fitted.transmat_),
+        "durations.html": duration_histogram_figure(bouts),
+    }
+    for name, fig in figures.items():
+        fig.write_html(out_dir / name, include_plotlyjs=True)
+    typer.echo(f"wrote {bouts_path} ({len(bouts)} bouts) and {', '.join(figures)} in {out_dir}")
+
+
 @app.command()
 @_friendly_errors
 def demo(

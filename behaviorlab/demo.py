@@ -332,6 +332,38 @@ def _stage_behavior_map(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
+def _stage_ethogram(ctx: DemoContext) -> dict[str, Any]:
+    """Fit a hidden Markov model on every session (number of states by BIC); states, bouts and figures."""
+    from behaviorlab.bouts import state_bouts
+    from behaviorlab.ethogram import EthogramHMM
+    from behaviorlab.io.load import load_netcdf
+    from behaviorlab.io.save import save_netcdf
+    from behaviorlab.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
+
+    sessions = {name: load_netcdf(paths["features"], ["spectrogram"]) for name, paths in ctx.sessions.items()}
+    model = EthogramHMM(n_states_range=(2, 8), criterion="bic", random_state=0).fit(sessions)
+    out = ctx.out_dir / "ethogram"
+    model.save(out / "hmm.pkl")
+    labeled = model.label(sessions)
+    states = {name: ds["state"] for name, ds in labeled.items()}
+    for name, ds in labeled.items():
+        save_netcdf(ds[["state"]], out / f"{name}.ethogram.nc")
+    bouts = state_bouts(states)
+    with atomic_path(out / "bouts.csv") as tmp:
+        bouts.to_csv(tmp, index=False)
+    ethogram_raster_figure(states).write_html(out / "ethogram_raster.html", include_plotlyjs=True)
+    transition_graph_figure(model.transmat_).write_html(out / "transitions.html", include_plotlyjs=True)
+    duration_histogram_figure(bouts).write_html(out / "durations.html", include_plotlyjs=True)
+    return {
+        "n_states": int(model.n_states_),
+        "n_states_tried": [int(n) for n in model.selection_["n_states"]],
+        "bouts": len(bouts),
+        "median_bout_s": round(float(bouts["duration_s"].median()), 3),
+        **_agreement(ctx, labeled, "state"),
+        "model": str(out / "hmm.pkl"),
+    }
+
+
 #: The demo's stages in order: (name, function).
 STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("sessions", _stage_sessions),
@@ -341,6 +373,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("predict", _stage_predict),
     ("features", _stage_features),
     ("behavior_map", _stage_behavior_map),
+    ("ethogram", _stage_ethogram),
 ]
 
 
@@ -418,6 +451,13 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
         lines.append(
             f"  behavior map: {bm['n_regions']} regions from {bm['frames']} frames; against the generated "
             f"behaviors NMI {bm['nmi_vs_generated_behaviors']}, ARI {bm['ari_vs_generated_behaviors']}"
+        )
+    eth = ctx.results.get("ethogram")
+    if eth:
+        lines.append(
+            f"  ethogram: {eth['n_states']} HMM states by BIC, {eth['bouts']} bouts (median {eth['median_bout_s']} s); "
+            f"against the generated behaviors NMI {eth['nmi_vs_generated_behaviors']}, "
+            f"ARI {eth['ari_vs_generated_behaviors']}"
         )
     lines.append(f"  stage times (s): {timings}")
     lines.append(f"  summary: {summary_path}")

@@ -32,7 +32,7 @@ from behaviorlab.design import SessionData, SessionSamples, session_items, sessi
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import log_step
 
-__all__ = ["BehaviorMap", "density_regions", "region_examples_figure", "stratified_subsample"]
+__all__ = ["BehaviorMap", "density_regions", "stratified_subsample"]
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,11 @@ class BehaviorMap(BaseEstimator):
     variable
         Variable used when fitting on Datasets: ``"spectrogram"`` (the
         MotionMapper input) or ``"features"``.
+    standardize
+        Scale every column to unit variance before PCA (PCA of the
+        correlation matrix).  Without it, columns keep their units, which
+        suits normalized spectrograms (MotionMapper), where every value is a
+        share of the frame's total amplitude.
     random_state
         Seeds the subsample, UMAP's fit and its transform: the same data and
         seed give the same map.
@@ -271,6 +276,7 @@ class BehaviorMap(BaseEstimator):
         min_prominence: float = 0.25,
         min_peak_fraction: float = 0.01,
         variable: str = "spectrogram",
+        standardize: bool = True,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -284,6 +290,7 @@ class BehaviorMap(BaseEstimator):
         self.min_prominence = min_prominence
         self.min_peak_fraction = min_peak_fraction
         self.variable = variable
+        self.standardize = standardize
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -369,7 +376,7 @@ class BehaviorMap(BaseEstimator):
         start = time.perf_counter()
         sub = stratified_subsample(samples.groups[samples.valid], self.max_fit_frames, seed=self.random_state)
         self.n_features_in_ = Xv.shape[1]
-        self.scaler_ = StandardScaler().fit(Xv[sub])
+        self.scaler_ = StandardScaler(with_std=self.standardize).fit(Xv[sub])
         Zs = self.scaler_.transform(Xv[sub])
         self.pca_ = None
         if self.n_components is not None:
@@ -593,82 +600,3 @@ def _attach(data: SessionData, variables: Mapping[str, Mapping[str, xr.DataArray
     if isinstance(data, xr.Dataset):
         return next(iter(out.values()))
     return out if isinstance(data, Mapping) else list(out.values())
-
-
-def region_examples_figure(
-    examples: pd.DataFrame,
-    poses: Mapping[str, xr.Dataset],
-    *,
-    origin_keypoint: str = "centroid",
-    axis_from: str | None = None,
-    axis_to: str | None = None,
-    max_regions: int = 12,
-) -> Any:
-    """Draw the egocentric poses of each region's example frames, one plotly panel per region.
-
-    Parameters
-    ----------
-    examples
-        Table from :meth:`BehaviorMap.region_examples`.
-    poses
-        Session name to pose Dataset (the sessions the map was fitted on).
-    origin_keypoint, axis_from, axis_to
-        Egocentric frame (see :func:`behaviorlab.kinematics.egocentric_align`);
-        the body axis defaults to the last and first keypoints.
-    max_regions
-        Panels drawn at most.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from behaviorlab.kinematics import egocentric_align
-    from behaviorlab.schema import get_skeleton
-
-    regions = sorted(examples["region"].unique())[:max_regions]
-    n_cols = min(4, max(len(regions), 1))
-    n_rows = max(1, -(-len(regions) // n_cols))
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[f"region {r}" for r in regions])
-    aligned: dict[str, xr.Dataset] = {}
-    for i, region in enumerate(regions):
-        r, c = divmod(i, n_cols)
-        for _, ex in examples[examples["region"] == region].iterrows():
-            session = ex["session"]
-            if session not in poses:
-                raise SchemaError(f"region_examples_figure: no poses for session {session!r}")
-            if session not in aligned:
-                ds = poses[session]
-                keypoints = [str(k) for k in ds["keypoint"].values]
-                aligned[session] = egocentric_align(
-                    ds, origin_keypoint, axis_from or keypoints[-1], axis_to or keypoints[0]
-                )
-            ds = aligned[session]
-            frame = ds["position"].sel(time=ex["time"], individual=ex["individual"], method="nearest")
-            xy = frame.transpose("keypoint", "space").values
-            skeleton = get_skeleton(ds)
-            edges = skeleton.edges if skeleton is not None else []
-            names = [str(k) for k in ds["keypoint"].values]
-            xs, ys = [], []
-            for a, b in edges:
-                ia, ib = names.index(a), names.index(b)
-                xs += [xy[ia, 0], xy[ib, 0], None]
-                ys += [xy[ia, 1], xy[ib, 1], None]
-            fig.add_trace(
-                go.Scatter(x=xs, y=ys, mode="lines", line={"width": 1}, showlegend=False, hoverinfo="skip"),
-                row=r + 1,
-                col=c + 1,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=xy[:, 0],
-                    y=xy[:, 1],
-                    mode="markers",
-                    marker={"size": 4},
-                    showlegend=False,
-                    text=names,
-                    hovertemplate=f"{session} {ex['individual']} t={ex['time']:.2f} s<br>%{{text}}",
-                ),
-                row=r + 1,
-                col=c + 1,
-            )
-    fig.update_layout(title="Example frames per region (egocentric poses)", template="plotly_white")
-    return fig

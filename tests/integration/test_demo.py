@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from behaviorlab.cli import app
@@ -43,6 +44,17 @@ def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
             assert after < before
         assert info["n_frequencies"] == 25
         assert (out / "features" / f"{session}.nc").is_file()
+    bm, eth = summary["behavior_map"], summary["ethogram"]
+    assert bm["n_regions"] >= 3
+    assert sum(bm["region_fraction"]) == pytest.approx(1.0, abs=0.01)
+    assert bm["nmi_vs_generated_behaviors"] > 0.25  # 0.38 measured on these 3 minutes; chance ~0.02
+    assert eth["n_states"] >= 3
+    assert eth["nmi_vs_generated_behaviors"] > 0.3  # 0.55 measured
+    for session in ("session_a", "session_b"):
+        assert (out / "behavior_map" / f"{session}.map.nc").is_file()
+        assert (out / "ethogram" / f"{session}.ethogram.nc").is_file()
+    assert (out / "ethogram" / "bouts.csv").stat().st_size > 1000
+    assert (out / "behavior_map" / "map_density.html").is_file()
 
 
 def test_demo_features_stage_runs_the_session_pipeline(tmp_path, sample_data):

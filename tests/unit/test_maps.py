@@ -12,7 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from behaviorlab import _persist
 from behaviorlab.errors import FileFormatError, SchemaError
-from behaviorlab.maps import BehaviorMap, density_regions, region_examples_figure, stratified_subsample
+from behaviorlab.maps import BehaviorMap, density_regions, stratified_subsample
+from behaviorlab.plots import region_examples_figure
 
 N_BLOBS, PER_BLOB, DIM = 4, 400, 12
 

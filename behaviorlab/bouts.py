@@ -1,0 +1,232 @@
+"""Bouts and transitions of any per-frame label: HMM states, map regions, classifier behaviors.
+
+A label sequence is integers per frame with -1 for frames without a label
+(missing features).  :func:`state_bouts` cuts it into bouts (runs of one
+label) in a tidy table; :func:`transition_matrix` counts the changes between
+bouts (or frames).  Inputs are arrays, ``(time, individual)`` DataArrays,
+Datasets holding ``state`` (or ``cluster``/``behavior``), or a mapping of
+session name to either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from behaviorlab.errors import SchemaError
+
+__all__ = ["BOUT_COLUMNS", "StateData", "iter_sequences", "state_bouts", "transition_matrix"]
+
+#: Columns of :func:`state_bouts` (``session`` comes first when sessions are named).
+BOUT_COLUMNS = ["individual", "state", "start_frame", "stop_frame", "start_s", "duration_frames", "duration_s"]
+
+StateData = xr.DataArray | xr.Dataset | Mapping[str, xr.DataArray | xr.Dataset] | np.ndarray
+
+
+def _as_states(values: Any) -> np.ndarray:
+    """Integer states with -1 for missing (NaN in a float array)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        values = np.where(np.isfinite(values), values, -1)
+    elif values.dtype.kind not in "iub":
+        raise SchemaError(f"states must be integers (-1 for none), got dtype {values.dtype}")
+    return values.astype(np.int64)
+
+
+class LabelSequence(NamedTuple):
+    """One individual's state sequence in one session."""
+
+    session: str | None
+    individual: str | None
+    states: np.ndarray  # (time,) int64, -1 for none
+    start_s: np.ndarray  # (time,) start of each frame in seconds (NaN when unknown)
+    fps: float | None
+
+
+def iter_sequences(states: Any, fps: float | None = None, session: str | None = None) -> Iterator[LabelSequence]:
+    """Every (session, individual) state sequence of ``states``, with each frame's start time in seconds."""
+    if isinstance(states, Mapping) and not isinstance(states, xr.Dataset):  # a Dataset is a Mapping too
+        for name, value in states.items():
+            yield from iter_sequences(value, fps, str(name))
+        return
+    if isinstance(states, xr.Dataset):
+        if "state" not in states:
+            raise SchemaError(f"the Dataset has no 'state' variable (it has {sorted(map(str, states.data_vars))})")
+        da = states["state"].copy(deep=False)
+        inherited = {k: states.attrs[k] for k in ("fps", "time_unit", "session") if k in states.attrs}
+        da.attrs = {**inherited, **states["state"].attrs}
+        yield from iter_sequences(da, fps, session)
+        return
+    if isinstance(states, xr.DataArray):
+        extra = [d for d in states.dims if d not in ("time", "individual")]
+        if "time" not in states.dims or extra:
+            raise SchemaError(f"states must have dims (time[, individual]), got {states.dims}")
+        if session is None and states.attrs.get("session") is not None:
+            session = str(states.attrs["session"])
+        rate = fps if fps is not None else states.attrs.get("fps")
+        unit = states.attrs.get("time_unit")
+        time_ = np.asarray(states["time"].values) if "time" in states.coords else None
+        floating = time_ is not None and np.issubdtype(time_.dtype, np.floating)
+        in_seconds = time_ is not None and (unit == "seconds" or (unit is None and floating))
+        if rate is None and in_seconds and len(time_) > 1:
+            step = float(np.median(np.diff(time_)))
+            rate = 1.0 / step if step > 0 else None
+        n = states.sizes["time"]
+        if in_seconds:
+            start_s = time_.astype(np.float64)
+        elif rate and time_ is not None and np.issubdtype(time_.dtype, np.number):
+            start_s = time_.astype(np.float64) / float(rate)  # frame numbers
+        elif rate:
+            start_s = np.arange(n) / float(rate)
+        else:
+            start_s = np.full(n, np.nan)
+        da = states.transpose("time", ...)
+        values = _as_states(da.values)
+        if "individual" in da.dims:
+            individuals = [str(v) for v in da["individual"].values] if "individual" in da.coords else None
+            for j in range(values.shape[1]):
+                name = individuals[j] if individuals else str(j)
+                yield LabelSequence(session, name, values[:, j], start_s, None if rate is None else float(rate))
+        else:
+            yield LabelSequence(session, None, values, start_s, None if rate is None else float(rate))
+        return
+    values = _as_states(states)
+    if values.ndim not in (1, 2):
+        raise SchemaError(f"a states array must be (time,) or (time, individual), got shape {values.shape}")
+    start_s = np.arange(len(values)) / float(fps) if fps else np.full(len(values), np.nan)
+    rate = float(fps) if fps else None
+    if values.ndim == 1:
+        yield LabelSequence(session, None, values, start_s, rate)
+    else:
+        for j in range(values.shape[1]):
+            yield LabelSequence(session, str(j), values[:, j], start_s, rate)
+
+
+def _runs(states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the runs of equal values, ``(starts, stops, values)``, runs of -1 included."""
+    n = len(states)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    change = np.flatnonzero(np.diff(states) != 0) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [n]])
+    return starts, stops, states[starts]
+
+
+def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
+    """Bouts (runs of one state) of every individual, as a tidy table.
+
+    Parameters
+    ----------
+    states
+        ``state (time[, individual])`` DataArray (a time coordinate in
+        seconds, or ``fps`` / ``time_unit`` attrs, give the times), a
+        Dataset holding ``state`` (as :meth:`EthogramHMM.label` returns), a
+        mapping of session name to either, or a ``(time,)`` or ``(time,
+        individual)`` integer array.  -1 (or NaN) marks frames without a
+        state; it ends a bout and starts none.
+    fps
+        Frames per second; overrides the attrs.  Without it (and without
+        times in seconds) the columns in seconds are NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bout, in input order: ``session`` (when known: a
+        mapping key or a ``session`` attr), ``individual`` (None for a 1-D
+        array), ``state``, ``start_frame`` and ``stop_frame`` (positions
+        along ``time``, 0 for the first frame; stop exclusive), ``start_s``
+        (from the time coordinate), ``duration_frames``, ``duration_s``.
+    """
+    frames = []
+    has_session = False
+    for seq in iter_sequences(states, fps):
+        starts, stops, values = _runs(seq.states)
+        keep = values >= 0
+        starts, stops, values = starts[keep], stops[keep], values[keep]
+        duration = stops - starts
+        frame = pd.DataFrame(
+            {
+                "session": seq.session,
+                "individual": pd.Series([seq.individual] * len(starts), dtype=object),
+                "state": values,
+                "start_frame": starts,
+                "stop_frame": stops,
+                "start_s": seq.start_s[starts] if len(starts) else np.zeros(0),
+                "duration_frames": duration,
+                "duration_s": duration / seq.fps if seq.fps else np.full(len(starts), np.nan),
+            }
+        )
+        has_session |= seq.session is not None
+        frames.append(frame)
+    columns = (["session"] if has_session else []) + BOUT_COLUMNS
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=np.int64 if "frame" in c or c == "state" else object) for c in columns})
+    out = pd.concat(frames, ignore_index=True)[columns]
+    for col in ("state", "start_frame", "stop_frame", "duration_frames"):
+        out[col] = out[col].astype(np.int64)
+    for col in ("start_s", "duration_s"):
+        out[col] = out[col].astype(np.float64)
+    return out
+
+
+def transition_matrix(
+    states: StateData,
+    n_states: int | None = None,
+    *,
+    by: Literal["bout", "frame"] = "bout",
+    normalize: bool = True,
+) -> np.ndarray:
+    """Empirical transition matrix of decoded states.
+
+    Parameters
+    ----------
+    states
+        As in :func:`state_bouts`; each individual's frames are one sequence.
+    n_states
+        Size of the matrix; default the largest state + 1.
+    by
+        ``"bout"`` (default): counts changes from one bout to the next, so
+        the diagonal is 0 and row ``i`` says what follows a bout of ``i``.
+        ``"frame"``: counts pairs of consecutive frames, self-transitions
+        included (comparable to :attr:`EthogramHMM.transmat_`).  A frame
+        of -1 breaks the sequence: no transition is counted across it.
+    normalize
+        Divide each row by its sum (rows without transitions stay 0);
+        ``False`` returns the counts.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_states, n_states)`` float; row: from, column: to.
+    """
+    if by not in ("bout", "frame"):
+        raise ValueError(f"by must be 'bout' or 'frame', got {by!r}")
+    pairs = []
+    largest = -1
+    for seq in iter_sequences(states):
+        s = seq.states
+        if len(s):
+            largest = max(largest, int(s.max()))
+        if by == "frame":
+            a, b = s[:-1], s[1:]
+        else:
+            values = _runs(s)[2]
+            a, b = values[:-1], values[1:]
+        ok = (a >= 0) & (b >= 0)
+        pairs.append((a[ok], b[ok]))
+    size = largest + 1 if n_states is None else int(n_states)
+    if size <= largest:
+        raise ValueError(f"n_states={n_states} but the states go up to {largest}")
+    counts = np.zeros((size, size))
+    for a, b in pairs:
+        np.add.at(counts, (a, b), 1.0)
+    if not normalize:
+        return counts
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)

@@ -1,0 +1,359 @@
+"""Plotly figures of per-frame labels: ethogram rasters, transition graphs, bout durations, region examples.
+
+Every function returns a :class:`plotly.graph_objects.Figure` and imports
+plotly when called; the dashboard and the CLI write or show them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from behaviorlab.bouts import BOUT_COLUMNS, iter_sequences, state_bouts
+from behaviorlab.errors import SchemaError
+
+__all__ = [
+    "duration_histogram_figure",
+    "ethogram_raster_figure",
+    "region_examples_figure",
+    "transition_graph_figure",
+]
+
+
+def _state_names(names: Sequence[str] | Mapping[int, str] | None, state: int) -> str:
+    if names is None:
+        return f"state {state}"
+    if isinstance(names, Mapping):
+        return str(names.get(state, f"state {state}"))
+    if state >= len(names):
+        raise SchemaError(f"names has {len(names)} entries but the states go up to {state}")
+    return str(names[state])
+
+
+def _state_color(state: int) -> str:
+    import plotly.colors
+
+    palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
+    return palette[state % len(palette)]
+
+
+def ethogram_raster_figure(
+    states_by_session: Mapping[str, xr.DataArray | xr.Dataset] | xr.DataArray | xr.Dataset,
+    names: Sequence[str] | Mapping[int, str] | None = None,
+    *,
+    title: str = "Ethogram",
+) -> Any:
+    """Raster of states over time: one row per session and individual, one colour per state.
+
+    Parameters
+    ----------
+    states_by_session
+        Mapping of session name to ``state (time, individual)`` DataArray
+        or to a Dataset holding it (as :meth:`EthogramHMM.label` returns);
+        a single DataArray or Dataset is one session.
+    names
+        State names, by state number.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One horizontal bar trace per state present (its bouts); the y axis
+        lists every session/individual row (``"session / individual"``),
+        the x axis is time in seconds (frames when no frame rate is known).
+    """
+    import plotly.graph_objects as go
+
+    if isinstance(states_by_session, xr.DataArray | xr.Dataset):
+        states_by_session = {str(states_by_session.attrs.get("session", "session")): states_by_session}
+    rows: list[str] = []
+    tables = []
+    for seq in iter_sequences(states_by_session):
+        label = " / ".join(str(p) for p in (seq.session, seq.individual) if p is not None) or "states"
+        rows.append(label)
+        table = state_bouts(seq.states, fps=seq.fps)
+        table["row"] = label
+        table["start_s"] = seq.start_s[table["start_frame"].to_numpy()] if len(table) else table["start_s"]
+        tables.append(table)
+    fig = go.Figure()
+    bouts = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*BOUT_COLUMNS, "row"])
+    seconds = len(bouts) > 0 and bool(np.isfinite(bouts["start_s"]).all() and np.isfinite(bouts["duration_s"]).all())
+    start_col, duration_col = ("start_s", "duration_s") if seconds else ("start_frame", "duration_frames")
+    for state in sorted(bouts["state"].unique()) if len(bouts) else []:
+        sub = bouts[bouts["state"] == state]
+        fig.add_trace(
+            go.Bar(
+                y=sub["row"],
+                x=sub[duration_col],
+                base=sub[start_col],
+                orientation="h",
+                name=_state_names(names, int(state)),
+                marker={"color": _state_color(int(state)), "line": {"width": 0}},
+                customdata=np.stack([sub[start_col], sub[duration_col]], axis=1),
+                hovertemplate="%{y}<br>start %{customdata[0]:.4g}<br>duration %{customdata[1]:.4g}",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        barmode="overlay",
+        bargap=0.1,
+        xaxis_title="time (s)" if seconds else "frame",
+        yaxis={"categoryorder": "array", "categoryarray": rows, "autorange": "reversed", "type": "category"},
+        height=150 + 30 * max(len(rows), 1),
+        template="plotly_white",
+        legend_title_text="state",
+    )
+    return fig
+
+
+def transition_graph_figure(
+    transmat: np.ndarray,
+    names: Sequence[str] | Mapping[int, str] | None = None,
+    *,
+    min_probability: float = 0.01,
+    title: str = "State transitions",
+) -> Any:
+    """Transition graph: states on a circle, an arrow per transition with width proportional to its probability.
+
+    Parameters
+    ----------
+    transmat
+        ``(n_states, n_states)`` transition probabilities (row: from, column:
+        to), e.g. :attr:`EthogramHMM.transmat_` or :func:`transition_matrix`.
+    names
+        State names, by state number.
+    min_probability
+        Transitions below this are not drawn.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        A node trace (hover and label give each state's self-transition
+        probability, which is not drawn as an edge) and, when an edge is
+        drawn, a trace of edge labels; one arrow annotation per drawn edge,
+        its width ``8 * p / max(p)`` over the drawn edges.
+    """
+    import plotly.graph_objects as go
+
+    transmat = np.asarray(transmat, dtype=np.float64)
+    if transmat.ndim != 2 or transmat.shape[0] != transmat.shape[1]:
+        raise SchemaError(f"transmat must be a square (n_states, n_states) matrix, got shape {transmat.shape}")
+    fig = go.Figure()
+    fig.update_layout(
+        title=title,
+        template="plotly_white",
+        showlegend=False,
+        xaxis={"visible": False, "range": [-1.5, 1.5]},
+        yaxis={"visible": False, "range": [-1.5, 1.5], "scaleanchor": "x"},
+    )
+    n = transmat.shape[0]
+    if n == 0:
+        return fig
+    angle = np.pi / 2 - 2 * np.pi * np.arange(n) / n
+    x, y = np.cos(angle), np.sin(angle)
+    edges = [(i, j, transmat[i, j]) for i in range(n) for j in range(n) if i != j and transmat[i, j] >= min_probability]
+    top = max((p for _, _, p in edges), default=1.0)
+    label_x, label_y, label_text = [], [], []
+    for i, j, p in edges:
+        dx, dy = x[j] - x[i], y[j] - y[i]
+        length = math.hypot(dx, dy) or 1.0
+        ux, uy = dx / length, dy / length
+        off_x, off_y = -uy * 0.04, ux * 0.04  # i -> j and j -> i sit side by side
+        shrink = 0.12
+        x0, y0 = x[i] + ux * shrink + off_x, y[i] + uy * shrink + off_y
+        x1, y1 = x[j] - ux * shrink + off_x, y[j] - uy * shrink + off_y
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            text="",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1,
+            arrowwidth=max(8.0 * p / top, 0.5),
+            arrowcolor=_state_color(i),
+            opacity=0.8,
+        )
+        label_x.append(x0 + 0.35 * (x1 - x0) + off_x)
+        label_y.append(y0 + 0.35 * (y1 - y0) + off_y)
+        label_text.append(f"{p:.2f}")
+    if edges:
+        fig.add_trace(
+            go.Scatter(
+                x=label_x,
+                y=label_y,
+                mode="text",
+                text=label_text,
+                textfont={"size": 10},
+                hovertext=[f"{_state_names(names, i)} → {_state_names(names, j)}: {p:.3f}" for i, j, p in edges],
+                hoverinfo="text",
+                name="transitions",
+            )
+        )
+    stay = np.diag(transmat)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="markers+text",
+            marker={"size": 36, "color": [_state_color(i) for i in range(n)], "line": {"width": 1, "color": "white"}},
+            text=[_state_names(names, i) for i in range(n)],
+            textposition=["top center" if yy >= 0 else "bottom center" for yy in y],
+            hovertext=[f"{_state_names(names, i)}: stays with p = {stay[i]:.3f}" for i in range(n)],
+            hoverinfo="text",
+            name="states",
+        )
+    )
+    return fig
+
+
+def duration_histogram_figure(
+    bouts: pd.DataFrame,
+    names: Sequence[str] | Mapping[int, str] | None = None,
+    *,
+    title: str = "Bout durations",
+) -> Any:
+    """Histogram of bout durations, one panel per state.
+
+    Parameters
+    ----------
+    bouts
+        The table of :func:`state_bouts` (columns ``state`` and
+        ``duration_frames``, optionally ``duration_s``).
+    names
+        State names, by state number.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One histogram trace per state present, stacked in rows with a shared
+        x axis in seconds (frames when any duration in seconds is missing).
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    missing = {"state", "duration_frames"} - set(bouts.columns)
+    if missing:
+        raise SchemaError(f"bouts lacks the column(s) {sorted(missing)}: pass the table of state_bouts")
+    if len(bouts) == 0:
+        fig = go.Figure()
+        fig.update_layout(title=f"{title} (no bouts)", template="plotly_white")
+        return fig
+    seconds = "duration_s" in bouts.columns and bool(np.isfinite(bouts["duration_s"].to_numpy(float)).all())
+    column = "duration_s" if seconds else "duration_frames"
+    states = sorted(int(s) for s in bouts["state"].unique())
+    fig = make_subplots(
+        rows=len(states),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[_state_names(names, s) for s in states],
+        vertical_spacing=min(0.08, 0.5 / max(len(states) - 1, 1)),
+    )
+    for k, state in enumerate(states):
+        fig.add_trace(
+            go.Histogram(
+                x=bouts.loc[bouts["state"] == state, column],
+                name=_state_names(names, state),
+                marker={"color": _state_color(state)},
+                showlegend=False,
+            ),
+            row=k + 1,
+            col=1,
+        )
+    fig.update_xaxes(title_text="duration (s)" if seconds else "duration (frames)", row=len(states), col=1)
+    fig.update_layout(title=title, template="plotly_white", height=120 + 140 * len(states), bargap=0.05)
+    return fig
+
+
+def region_examples_figure(
+    examples: pd.DataFrame,
+    poses: Mapping[str, xr.Dataset],
+    *,
+    origin_keypoint: str = "centroid",
+    axis_from: str | None = None,
+    axis_to: str | None = None,
+    max_regions: int = 12,
+) -> Any:
+    """Draw the egocentric poses of each region's example frames, one plotly panel per region.
+
+    Parameters
+    ----------
+    examples
+        Table from :meth:`BehaviorMap.region_examples`.
+    poses
+        Session name to pose Dataset (the sessions the map was fitted on).
+    origin_keypoint, axis_from, axis_to
+        Egocentric frame (see :func:`behaviorlab.kinematics.egocentric_align`);
+        the body axis defaults to the last and first keypoints.
+    max_regions
+        Panels drawn at most.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from behaviorlab.kinematics import egocentric_align
+    from behaviorlab.schema import get_skeleton
+
+    regions = sorted(examples["region"].unique())[:max_regions]
+    n_cols = min(4, max(len(regions), 1))
+    n_rows = max(1, -(-len(regions) // n_cols))
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[f"region {r}" for r in regions])
+    aligned: dict[str, xr.Dataset] = {}
+    for i, region in enumerate(regions):
+        r, c = divmod(i, n_cols)
+        for _, ex in examples[examples["region"] == region].iterrows():
+            session = ex["session"]
+            if session not in poses:
+                raise SchemaError(f"region_examples_figure: no poses for session {session!r}")
+            if session not in aligned:
+                ds = poses[session]
+                keypoints = [str(k) for k in ds["keypoint"].values]
+                aligned[session] = egocentric_align(
+                    ds, origin_keypoint, axis_from or keypoints[-1], axis_to or keypoints[0]
+                )
+            ds = aligned[session]
+            frame = ds["position"].sel(time=ex["time"], individual=ex["individual"], method="nearest")
+            xy = frame.transpose("keypoint", "space").values
+            skeleton = get_skeleton(ds)
+            edges = skeleton.edges if skeleton is not None else []
+            names = [str(k) for k in ds["keypoint"].values]
+            xs, ys = [], []
+            for a, b in edges:
+                ia, ib = names.index(a), names.index(b)
+                xs += [xy[ia, 0], xy[ib, 0], None]
+                ys += [xy[ia, 1], xy[ib, 1], None]
+            fig.add_trace(
+                go.Scatter(x=xs, y=ys, mode="lines", line={"width": 1}, showlegend=False, hoverinfo="skip"),
+                row=r + 1,
+                col=c + 1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=xy[:, 0],
+                    y=xy[:, 1],
+                    mode="markers",
+                    marker={"size": 4},
+                    showlegend=False,
+                    text=names,
+                    hovertemplate=f"{session} {ex['individual']} t={ex['time']:.2f} s<br>%{{text}}",
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+    fig.update_layout(title="Example frames per region (egocentric poses)", template="plotly_white")
+    return fig

@@ -1,0 +1,104 @@
+"""`behaviorlab map` and `behaviorlab ethogram` on the sample sessions' features files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from behaviorlab.cli import app
+
+
+@pytest.fixture(scope="module")
+def features(sample_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("features")
+    paths = []
+    for session in ("session_a", "session_b"):
+        path = out / f"{session}.nc"
+        result = CliRunner().invoke(app, ["features", str(sample_data / f"{session}_poses.nc"), "--out", str(path)])
+        assert result.exit_code == 0, result.output
+        paths.append(path)
+    return paths
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_map_fit_and_predict_write_labels_for_every_frame(features, tmp_path):
+    model = tmp_path / "map.pkl"
+    config = tmp_path / "map.yaml"
+    config.write_text("n_neighbors: 10\nmax_fit_frames: 3000\n")
+    result = _run(
+        "map",
+        "fit",
+        *map(str, features),
+        "--out",
+        str(model),
+        "--config",
+        str(config),
+        "--figure",
+        str(tmp_path / "map.html"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "regions from 5400 frames of 2 sessions" in result.output
+    assert (tmp_path / "map.html").stat().st_size > 100_000  # plotly.js is embedded: opens offline
+    result = _run("map", "predict", str(model), *map(str, features), "--out-dir", str(tmp_path / "labels"))
+    assert result.exit_code == 0, result.output
+    labels = xr.load_dataset(tmp_path / "labels" / "session_b.map.nc")
+    assert set(labels.data_vars) == {"embedding", "cluster"}
+    assert labels["cluster"].shape == (1800, 2)
+    assert labels.attrs["ds_type"] == "map"
+    assert (labels["cluster"].values >= 0).all()
+    # the model file records the settings it was fitted with
+    from behaviorlab.maps import BehaviorMap
+
+    assert BehaviorMap.load(model).n_neighbors == 10
+
+
+def test_map_fit_refuses_unknown_config_keys_and_existing_output(features, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("n_neighbours: 10\n")
+    result = _run("map", "fit", str(features[0]), "--out", str(tmp_path / "m.pkl"), "--config", str(config))
+    assert result.exit_code == 1
+    assert "bad.yaml" in result.output
+    assert "n_neighbours" in result.output
+    existing = tmp_path / "exists.pkl"
+    existing.write_bytes(b"x")
+    result = _run("map", "fit", str(features[0]), "--out", str(existing))
+    assert result.exit_code == 1
+    assert "--overwrite" in result.output
+    assert existing.read_bytes() == b"x"
+
+
+def test_ethogram_fit_and_predict_write_states_bouts_and_figures(features, tmp_path):
+    model = tmp_path / "hmm.pkl"
+    result = _run("ethogram", "fit", *map(str, features), "--out", str(model), "--min-states", "2", "--max-states", "4")
+    assert result.exit_code == 0, result.output
+    assert "n_states" in result.output  # the selection table
+    out = tmp_path / "eth"
+    result = _run("ethogram", "predict", str(model), *map(str, features), "--out-dir", str(out))
+    assert result.exit_code == 0, result.output
+    states = xr.load_dataset(out / "session_a.ethogram.nc")["state"]
+    assert states.dims == ("time", "individual")
+    n_states = int(states.max()) + 1
+    assert 2 <= n_states <= 4
+    bouts = pd.read_csv(out / "bouts.csv")
+    # the bouts tile every labeled frame of every animal exactly once
+    frames = bouts.groupby(["session", "individual"])["duration_frames"].sum()
+    assert frames.to_dict() == {
+        ("session_a", "mouse1"): 1800,
+        ("session_b", "mouse1"): 1800,
+        ("session_b", "mouse2"): 1800,
+    }
+    assert np.all(bouts["stop_frame"] - bouts["start_frame"] == bouts["duration_frames"])
+    for figure in ("ethogram_raster.html", "transitions.html", "durations.html"):
+        assert (out / figure).is_file()
+    # a map model is not an ethogram model
+    result = _run(
+        "ethogram", "predict", str(tmp_path / "eth" / "bouts.csv"), str(features[0]), "--out-dir", str(tmp_path / "x")
+    )
+    assert result.exit_code == 1
+    assert "bouts.csv" in result.output
