@@ -423,7 +423,8 @@ def _session_matrix(name: str, obj: xr.DataArray | xr.Dataset, variable: str) ->
     check_dims(obj, _FEATURE_DIMS, name=f"session {name!r}")
     rest = [d for d in obj.dims if d not in ("individual", "time", "feature")]
     ordered = obj.transpose("individual", "time", "feature", *rest)
-    X = np.asarray(ordered.values, dtype=np.float64).reshape(obj.sizes["individual"] * obj.sizes["time"], -1)
+    dtype = ordered.dtype if ordered.dtype.kind == "f" else np.float64  # float32 spectrograms stay float32
+    X = np.asarray(ordered.values, dtype=dtype).reshape(obj.sizes["individual"] * obj.sizes["time"], -1)
     return X, ordered
 
 

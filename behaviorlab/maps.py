@@ -329,7 +329,7 @@ class BehaviorMap(BaseEstimator):
             )
 
     def _reduce(self, X: np.ndarray) -> np.ndarray:
-        Z = self.scaler_.transform(X)
+        Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
         if self.pca_ is not None:
             Z = self.pca_.transform(Z)
         return Z.astype(np.float32)
@@ -367,17 +367,17 @@ class BehaviorMap(BaseEstimator):
 
         self._check_params()
         samples = self._samples(X)
-        Xv = samples.X[samples.valid]
-        if len(Xv) < max(self.n_neighbors + 1, 10):
-            raise SchemaError(
-                f"BehaviorMap needs at least {max(self.n_neighbors + 1, 10)} complete frames, got {len(Xv)}"
-            )
+        rows = np.flatnonzero(samples.valid)
+        need = max(self.n_neighbors + 1, 10)
+        if len(rows) < need:
+            raise SchemaError(f"BehaviorMap needs at least {need} complete frames, got {len(rows)}")
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        sub = stratified_subsample(samples.groups[samples.valid], self.max_fit_frames, seed=self.random_state)
-        self.n_features_in_ = Xv.shape[1]
-        self.scaler_ = StandardScaler(with_std=self.standardize).fit(Xv[sub])
-        Zs = self.scaler_.transform(Xv[sub])
+        sub = rows[stratified_subsample(samples.groups[rows], self.max_fit_frames, seed=self.random_state)]
+        X_sub = np.asarray(samples.X[sub], dtype=np.float64)
+        self.n_features_in_ = samples.X.shape[1]
+        self.scaler_ = StandardScaler(with_std=self.standardize).fit(X_sub)
+        Zs = self.scaler_.transform(X_sub)
         self.pca_ = None
         if self.n_components is not None:
             n = self.n_components
@@ -395,10 +395,11 @@ class BehaviorMap(BaseEstimator):
             transform_seed=self.random_state,
             n_jobs=self.n_jobs,
         )
-        self.umap_.fit(self._reduce(Xv[sub]))
+        self.umap_.fit(self._reduce(X_sub))
+        del X_sub, Zs
         timings["umap_fit"] = time.perf_counter() - start
         start = time.perf_counter()
-        self.embedding_ = self._embed(Xv)
+        self.embedding_ = self._embed(samples.X, rows)
         timings["umap_transform"] = time.perf_counter() - start
         start = time.perf_counter()
         grid = density_regions(
@@ -419,17 +420,27 @@ class BehaviorMap(BaseEstimator):
         self.timings_ = timings
         log.info(
             "BehaviorMap: %d frames (%d fitted), %d regions; %s",
-            len(Xv),
+            len(rows),
             len(sub),
             self.n_regions_,
             ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
         )
         return self
 
-    def _embed(self, Xv: np.ndarray, chunk: int = 50_000) -> np.ndarray:
-        Z = self._reduce(Xv)
-        parts = [self.umap_.transform(Z[i : i + chunk]) for i in range(0, len(Z), chunk)]
-        return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 2))
+    def _embed(self, X: np.ndarray, rows: np.ndarray, chunk: int = 50_000) -> np.ndarray:
+        """Embed ``X[rows]``: reduced in chunks (no full-size float64 copy), then UMAP ``transform``.
+
+        The transform runs on equal chunks of at most ``chunk`` frames; UMAP
+        optimizes each new point against the fixed training embedding, with
+        more epochs for chunks of up to 10,000 frames, so a frame embedded
+        alone can land slightly differently from the same frame embedded
+        among many.
+        """
+        if len(rows) == 0:
+            return np.zeros((0, 2))
+        Z = np.concatenate([self._reduce(X[rows[i : i + chunk]]) for i in range(0, len(rows), chunk)])
+        parts = [self.umap_.transform(z) for z in np.array_split(Z, -(-len(Z) // chunk))]
+        return np.concatenate(parts).astype(np.float64)
 
     def _region_of(self, points: np.ndarray) -> np.ndarray:
         row, col = _cells(points, self.grid_x_, self.grid_y_)
@@ -441,7 +452,7 @@ class BehaviorMap(BaseEstimator):
         samples = self._samples(X)
         self._check_fitted_columns(samples.X)
         out = np.full((len(samples.X), 2), np.nan)
-        out[samples.valid] = self._embed(samples.X[samples.valid])
+        out[samples.valid] = self._embed(samples.X, np.flatnonzero(samples.valid))
         return out
 
     def predict(self, X: np.ndarray | SessionData) -> np.ndarray:
@@ -481,7 +492,7 @@ class BehaviorMap(BaseEstimator):
         """
         samples = session_samples(data, self.variable)
         self._check_fitted_columns(samples.X)
-        embedding = self._embed(samples.X[samples.valid])
+        embedding = self._embed(samples.X, np.flatnonzero(samples.valid))
         labels = self._region_of(embedding)
         emb = samples.unstack(embedding, "embedding")
         lab = samples.unstack(labels, "cluster", fill_value=-1)
