@@ -9,7 +9,9 @@ The names below load on first use, so ``import behaviorlab.io`` stays cheap
 - :class:`LabeledFrames`, :func:`load_labeled_frames`, :func:`save_labeled_frames`:
   training images with keypoints (:mod:`behaviorlab.io.labeled_frames`);
 - :class:`VideoReader`, :func:`probe_video`, :func:`write_video`: video
-  (:mod:`behaviorlab.io.video`).
+  (:mod:`behaviorlab.io.video`);
+- :func:`load_annotations`, :func:`write_boris_csv`, :func:`consensus`: behavior
+  annotations (BORIS, interval tables, per-frame labels; :mod:`behaviorlab.io.annotations`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ _EXPORTS = {
     "VideoWriter": "behaviorlab.io.video",
     "probe_video": "behaviorlab.io.video",
     "write_video": "behaviorlab.io.video",
+    "load_annotations": "behaviorlab.io.annotations",
+    "write_boris_csv": "behaviorlab.io.annotations",
+    "consensus": "behaviorlab.io.annotations",
 }
 
 __all__ = sorted(_EXPORTS)
