@@ -77,6 +77,14 @@ class FeatureConfig:
         Add the angular velocity of the body axis (rad/s, wrapped differences).
     px_per_cm
         Spatial calibration for speeds and distances.
+    social
+        Add features relative to the nearest other individual (Datasets with
+        several animals): centroid-to-centroid distance, own nose (``axis_to``)
+        to the other's centroid, own centroid to the other's nose, the rate
+        of change of the centroid distance (negative when approaching) and
+        the cosine of the angle between the own heading and the direction to
+        the other (1 when facing it).  NaN where no other animal is tracked.
+        Off by default, so single- and multi-animal sessions share columns.
     """
 
     speed_keypoints: tuple[str, ...] = attrs.field(default=("centroid",), converter=_names)
@@ -90,6 +98,7 @@ class FeatureConfig:
     joint_angles: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_groups)
     heading_velocity: bool = True
     px_per_cm: float | None = None
+    social: bool = False
 
     def __attrs_post_init__(self) -> None:
         """Check the shapes of the pair and triplet lists."""
@@ -187,6 +196,9 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
             turn[1:-1] = (step[1:] + step[:-1]) / (2 * dt)
             turn[0], turn[-1] = step[0] / dt, step[-1] / dt
         add(heading.copy(data=turn), "heading_velocity", "rad/s" if fps else "rad/frame")
+    if config.social:
+        for name, values, unit in _social_features(pos, axis_from, axis_to, config.px_per_cm):
+            add(pos.isel(space=0, keypoint=0, drop=True).copy(data=values), name, unit)
     if not columns:
         raise SchemaError("the feature config selects no feature for this Dataset")
     features = xr.concat(columns, dim="feature", coords="minimal", compat="override").transpose(*_FEATURE_DIMS)
@@ -196,6 +208,51 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
     out["features"] = features
     log.debug("compute_features: %d features for %d individuals", len(names), ds.sizes["individual"])
     return log_step(out, "compute_features", config=config.to_dict())
+
+
+def _social_features(
+    pos: xr.DataArray, axis_from: str, axis_to: str, px_per_cm: float | None
+) -> list[tuple[str, np.ndarray, str]]:
+    """Features of each individual relative to its nearest other individual; ``(name, (time, individual), unit)``."""
+    centroid = kinematics._point(pos, "centroid").transpose("time", "space", "individual").values[:, :2]
+    nose = kinematics._point(pos, axis_to).transpose("time", "space", "individual").values[:, :2]
+    tail = kinematics._point(pos, axis_from).transpose("time", "space", "individual").values[:, :2]
+    n_time, _, n_ind = centroid.shape
+    scale = 1.0 / px_per_cm if px_per_cm else 1.0
+    length = "cm" if px_per_cm else "px"
+    # (time, individual a, individual b) centroid distances; an animal is not its own neighbour
+    diff = centroid[:, :, None, :] - centroid[:, :, :, None]  # (time, space, a, b): b minus a
+    dist = np.sqrt((diff**2).sum(axis=1))
+    dist[:, np.arange(n_ind), np.arange(n_ind)] = np.inf
+    dist = np.where(np.isnan(dist), np.inf, dist)
+    nearest = np.argmin(dist, axis=2)  # (time, a)
+    d_min = np.take_along_axis(dist, nearest[:, :, None], axis=2)[:, :, 0]
+    none = ~np.isfinite(d_min)
+    t = np.arange(n_time)[:, None]
+    other_centroid = centroid.transpose(0, 2, 1)[t, nearest]  # (time, a, space)
+    other_nose = nose.transpose(0, 2, 1)[t, nearest]
+    own_centroid, own_nose, own_tail = (v.transpose(0, 2, 1) for v in (centroid, nose, tail))
+    nose_to_other = np.linalg.norm(own_nose - other_centroid, axis=2)
+    other_nose_to_me = np.linalg.norm(other_nose - own_centroid, axis=2)
+    heading = own_nose - own_tail
+    to_other = other_centroid - own_centroid
+    norms = np.linalg.norm(heading, axis=2) * np.linalg.norm(to_other, axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        facing = (heading * to_other).sum(axis=2) / norms
+    d = np.where(none, np.nan, d_min)
+    fps = pos.attrs.get("fps")
+    rate = np.full_like(d, np.nan)
+    if n_time > 1:  # central differences, one-sided at the ends (as heading_velocity)
+        rate[1:-1] = (d[2:] - d[:-2]) / 2.0
+        rate[0], rate[-1] = d[1] - d[0], d[-1] - d[-2]
+    rate *= float(fps) if fps else 1.0
+    return [
+        ("social_distance", d * scale, length),
+        ("social_nose_to_other", np.where(none, np.nan, nose_to_other) * scale, length),
+        ("social_other_nose_to_me", np.where(none, np.nan, other_nose_to_me) * scale, length),
+        ("social_distance_rate", rate * scale, f"{length}/s" if fps else f"{length}/frame"),
+        ("social_facing", np.where(none, np.nan, facing), "cos"),
+    ]
 
 
 class Samples(NamedTuple):

@@ -176,3 +176,35 @@ def test_session_samples_refuses_sessions_with_other_columns():
 
     with pytest.raises(SchemaError, match="different columns"):
         session_samples({"A": _session(5, ["m1"], 0), "B": _session(5, ["m1"], 0, n_feat=2)})
+
+
+def test_social_features_have_their_known_values_for_two_animals_approaching_face_to_face():
+    from behaviorlab.design import FeatureConfig, compute_features
+    from behaviorlab.schema import from_numpy
+
+    n = 5
+    pos = np.zeros((n, 2, 2, 2))  # (time, space, keypoint [nose, tail], individual)
+    pos[:, 0, 0, 0], pos[:, 0, 1, 0] = 1.0, -1.0  # a: centroid 0, facing +x
+    pos[:, 0, 0, 1] = 9.0 + np.arange(n)  # b: centroid 10 + t, facing -x (towards a)
+    pos[:, 0, 1, 1] = 11.0 + np.arange(n)
+    ds = from_numpy(pos, np.ones((n, 2, 2)), keypoints=["nose", "tail"], individuals=["a", "b"], fps=10)
+    f = compute_features(ds, FeatureConfig(social=True, axis_from="tail", axis_to="nose"))["features"]
+    social = f.sel(feature=[str(n) for n in f["feature"].values if str(n).startswith("social_")])
+    assert list(social["feature"].values) == [
+        "social_distance",
+        "social_nose_to_other",
+        "social_other_nose_to_me",
+        "social_distance_rate",
+        "social_facing",
+    ]
+    for who in ("a", "b"):
+        v = social.sel(individual=who).values
+        np.testing.assert_allclose(v[:, 0], 10.0 + np.arange(n))  # centroid distance
+        np.testing.assert_allclose(v[:, 1], 9.0 + np.arange(n))  # own nose to the other's centroid
+        np.testing.assert_allclose(v[:, 2], 9.0 + np.arange(n))  # other's nose to own centroid
+        np.testing.assert_allclose(v[:, 3], 10.0)  # 1 px per frame at 10 fps, moving apart
+        np.testing.assert_allclose(v[:, 4], 1.0)  # facing each other
+    # one animal alone: NaN social features; and off by default
+    alone = compute_features(ds.isel(individual=[0]), FeatureConfig(social=True, axis_from="tail", axis_to="nose"))
+    assert np.isnan(alone["features"].sel(feature="social_distance")).all()
+    assert not any(str(n).startswith("social_") for n in compute_features(ds)["feature"].values)
