@@ -8,17 +8,17 @@ and give exit code 1, without a traceback.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from behaviorlab.errors import BehaviorlabError, SchemaError
+from behaviorlab._cli_common import _friendly_errors, _read_config
+from behaviorlab.cli_behavior import classify_app, ethogram_app, map_app
+from behaviorlab.errors import SchemaError
 
 app = typer.Typer(
     name="behaviorlab",
@@ -28,21 +28,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(map_app, name="map")
+app.add_typer(ethogram_app, name="ethogram")
+app.add_typer(classify_app, name="classify")
+
 POSE_SOURCES = ("dlc", "sleap", "nwb", "netcdf")
-
-
-def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the package's own errors into a one-line message and exit code 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BehaviorlabError as err:
-            typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(code=1) from None
-
-    return wrapper
 
 
 @app.command()
@@ -243,23 +233,6 @@ def predict(
             f"{video}: {ds.sizes['time']} frames in {seconds:.1f} s ({ds.sizes['time'] / max(seconds, 1e-9):.0f} "
             f"frames/s); mean confidence {float(ds['confidence'].mean()):.2f}; wrote {', '.join(map(str, written))}"
         )
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    """Read a YAML/JSON mapping of options, with a clear error naming the file."""
-    import yaml
-
-    from behaviorlab.errors import FileFormatError
-
-    if not path.is_file():
-        raise FileFormatError(path, "config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise FileFormatError(path, f"not valid YAML/JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise FileFormatError(path, "expected a mapping of option names to values")
-    return data
 
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
@@ -502,181 +475,6 @@ def sample_data(
 
     manifest = generate_sample_data(out)
     typer.echo(f"wrote {manifest}")
-
-
-# --------------------------------------------------------------------------- unsupervised behavior
-map_app = typer.Typer(help="Behavior maps: UMAP embedding, density and watershed regions.", no_args_is_help=True)
-ethogram_app = typer.Typer(help="Hidden Markov model ethograms.", no_args_is_help=True)
-app.add_typer(map_app, name="map")
-app.add_typer(ethogram_app, name="ethogram")
-
-FeatureFiles = Annotated[list[Path], typer.Argument(help="Features files (.nc) from `behaviorlab features`.")]
-
-
-def _load_sessions(paths: list[Path], variable: str) -> dict[str, Any]:
-    """Features files by session name (the file name without .nc); repeated names are an error."""
-    from behaviorlab.errors import FileFormatError
-    from behaviorlab.io.load import load_netcdf
-
-    sessions: dict[str, Any] = {}
-    for path in paths:
-        name = path.name.removesuffix(path.suffix)
-        if name in sessions:
-            raise FileFormatError(path, f"another features file is also named {name!r}; session names must differ")
-        sessions[name] = load_netcdf(path, [variable])
-    return sessions
-
-
-def _estimator(cls: type, config: Path | None, given: dict[str, Any]) -> Any:
-    """``cls(**params)`` from a YAML/JSON file of hyperparameters plus the options given on the command line."""
-    from behaviorlab.errors import FileFormatError
-
-    params = _read_config(config) if config is not None else {}
-    known = set(cls().get_params())
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise FileFormatError(config, f"unknown {cls.__name__} parameters {unknown}; known: {sorted(known)}")
-    params.update({k: v for k, v in given.items() if v is not None})
-    return cls(**params)
-
-
-def _refuse_existing(path: Path, overwrite: bool) -> None:
-    from behaviorlab.errors import OutputExistsError
-
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it, or choose another path")
-
-
-def _write_labels(labeled: dict[str, Any], variables: list[str], out_dir: Path, suffix: str, overwrite: bool) -> None:
-    """Write each session's new variables (not its features) to ``OUT_DIR/<session>.<suffix>.nc``."""
-    from behaviorlab.io.save import save_netcdf
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, ds in labeled.items():
-        path = out_dir / f"{name}.{suffix}.nc"
-        _refuse_existing(path, overwrite)
-        labels = ds[variables]
-        labels.attrs["ds_type"] = suffix  # labels, not poses
-        save_netcdf(labels, path)
-        typer.echo(f"wrote {path}")
-
-
-@map_app.command("fit")
-@_friendly_errors
-def map_fit(
-    features: FeatureFiles,
-    out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
-    variable: Annotated[str, typer.Option(help="What to embed: spectrogram or features.")] = "spectrogram",
-    config: Annotated[
-        Path | None, typer.Option(help="YAML/JSON file of BehaviorMap parameters (n_neighbors, bandwidth...).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (subsample, UMAP).")] = None,
-    figure: Annotated[Path | None, typer.Option(help="Also write the density map as an HTML figure here.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
-) -> None:
-    """Fit a behavior map on one or many sessions' features files and save it."""
-    from behaviorlab.maps import BehaviorMap
-
-    _refuse_existing(out, overwrite)
-    sessions = _load_sessions(features, variable)
-    model = _estimator(BehaviorMap, config, {"variable": variable, "random_state": seed}).fit(sessions)
-    model.save(out)
-    shares = ", ".join(f"{i}: {100 * f:.0f}%" for i, f in enumerate(model.region_fraction_))
-    typer.echo(f"{model.n_regions_} regions from {len(model.labels_)} frames of {len(sessions)} sessions ({shares})")
-    if figure is not None:
-        model.density_figure().write_html(figure, include_plotlyjs=True)  # self-contained: opens offline
-        typer.echo(f"wrote {figure}")
-    typer.echo(f"wrote {out}")
-
-
-@map_app.command("predict")
-@_friendly_errors
-def map_predict(
-    model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab map fit`.")],
-    features: FeatureFiles,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.map.nc files.")],
-    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
-) -> None:
-    """Embed sessions in a fitted map: per-frame `embedding` and `cluster` (-1 where features are missing)."""
-    from behaviorlab.maps import BehaviorMap
-
-    fitted = BehaviorMap.load(model)
-    sessions = _load_sessions(features, fitted.variable)
-    _write_labels(fitted.label(sessions), ["embedding", "cluster"], out_dir, "map", overwrite)
-
-
-@ethogram_app.command("fit")
-@_friendly_errors
-def ethogram_fit(
-    features: FeatureFiles,
-    out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
-    n_states: Annotated[
-        int | None, typer.Option(help="Fixed number of states; default: choose over the range.")
-    ] = None,
-    min_states: Annotated[int, typer.Option(help="Smallest number of states tried.")] = 2,
-    max_states: Annotated[int, typer.Option(help="Largest number of states tried.")] = 8,
-    criterion: Annotated[str, typer.Option(help="How to choose the number of states: bic or heldout.")] = "bic",
-    sticky: Annotated[
-        float | None, typer.Option(help="Self-transition prior; about (1 + sticky) times longer bouts.")
-    ] = None,
-    variable: Annotated[str, typer.Option(help="What to model: features or spectrogram.")] = "features",
-    config: Annotated[Path | None, typer.Option(help="YAML/JSON file of EthogramHMM parameters.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
-) -> None:
-    """Fit a Gaussian hidden Markov model on one or many sessions' features files and save it."""
-    from behaviorlab.ethogram import EthogramHMM
-
-    _refuse_existing(out, overwrite)
-    sessions = _load_sessions(features, variable)
-    given = {
-        "n_states": n_states,
-        "n_states_range": (min_states, max_states),
-        "criterion": criterion,
-        "sticky": sticky,
-        "variable": variable,
-        "random_state": seed,
-    }
-    model = _estimator(EthogramHMM, config, given).fit(sessions)
-    model.save(out)
-    if n_states is None:
-        table = model.selection_[["n_states", "bic", "heldout_loglik", "chosen"]]
-        typer.echo(table.to_string(index=False))
-    typer.echo(f"{model.n_states_} states from {len(sessions)} sessions")
-    typer.echo(f"wrote {out}")
-
-
-@ethogram_app.command("predict")
-@_friendly_errors
-def ethogram_predict(
-    model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab ethogram fit`.")],
-    features: FeatureFiles,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.ethogram.nc, bouts and figures.")],
-    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
-) -> None:
-    """Decode every frame's state; write states, a tidy bouts table and raster/transition/duration figures."""
-    from behaviorlab._atomic import atomic_path
-    from behaviorlab.bouts import state_bouts
-    from behaviorlab.ethogram import EthogramHMM
-    from behaviorlab.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
-
-    fitted = EthogramHMM.load(model)
-    sessions = _load_sessions(features, fitted.variable)
-    labeled = fitted.label(sessions)
-    _write_labels(labeled, ["state"], out_dir, "ethogram", overwrite)
-    bouts = state_bouts({name: ds["state"] for name, ds in labeled.items()})
-    bouts_path = out_dir / "bouts.csv"
-    _refuse_existing(bouts_path, overwrite)
-    with atomic_path(bouts_path) as tmp:
-        bouts.to_csv(tmp, index=False)
-    figures = {
-        "ethogram_raster.html": ethogram_raster_figure({name: ds["state"] for name, ds in labeled.items()}),
-        "transitions.html": transition_graph_figure(fitted.transmat_),
-        "durations.html": duration_histogram_figure(bouts),
-    }
-    for name, fig in figures.items():
-        fig.write_html(out_dir / name, include_plotlyjs=True)
-    typer.echo(f"wrote {bouts_path} ({len(bouts)} bouts) and {', '.join(figures)} in {out_dir}")
 
 
 @app.command()

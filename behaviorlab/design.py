@@ -467,7 +467,8 @@ def session_items(data: SessionData) -> list[tuple[str, xr.DataArray | xr.Datase
     return list(zip(names, items, strict=True))
 
 
-def _session_matrix(name: str, obj: xr.DataArray | xr.Dataset, variable: str) -> tuple[np.ndarray, xr.DataArray]:
+def _session_array(name: str, obj: xr.DataArray | xr.Dataset, variable: str) -> xr.DataArray:
+    """Return the session's variable as ``(individual, time, feature, ...)`` (a view: nothing is copied yet)."""
     if isinstance(obj, xr.Dataset):
         if variable not in obj:
             raise SchemaError(
@@ -479,10 +480,7 @@ def _session_matrix(name: str, obj: xr.DataArray | xr.Dataset, variable: str) ->
         raise SchemaError(f"session {name!r}: expected an xarray Dataset or DataArray, got {type(obj).__name__}")
     check_dims(obj, _FEATURE_DIMS, name=f"session {name!r}")
     rest = [d for d in obj.dims if d not in ("individual", "time", "feature")]
-    ordered = obj.transpose("individual", "time", "feature", *rest)
-    dtype = ordered.dtype if ordered.dtype.kind == "f" else np.float64  # float32 spectrograms stay float32
-    X = np.asarray(ordered.values, dtype=dtype).reshape(obj.sizes["individual"] * obj.sizes["time"], -1)
-    return X, ordered
+    return obj.transpose("individual", "time", "feature", *rest)
 
 
 def session_samples(data: SessionData, variable: str = "features") -> SessionSamples:
@@ -508,22 +506,21 @@ def session_samples(data: SessionData, variable: str = "features") -> SessionSam
     items = session_items(data)
     if not items:
         raise SchemaError("session_samples needs at least one session")
-    blocks, arrays, reference = [], [], None
+    arrays, ordered_all, reference = [], [], None
     for name, obj in items:
-        X, ordered = _session_matrix(name, obj, variable)
+        ordered = _session_array(name, obj, variable)
+        n_cols = int(np.prod([ordered.sizes[d] for d in ordered.dims[2:]]))
         columns = {
             d: ordered[d].values for d in ordered.dims if d not in ("individual", "time") and d in ordered.coords
         }
         if reference is None:
-            reference = (name, X.shape[1], columns)
-        elif X.shape[1] != reference[1] or any(
-            not np.array_equal(columns.get(d, ()), c) for d, c in reference[2].items()
-        ):
+            reference = (name, n_cols, columns)
+        elif n_cols != reference[1] or any(not np.array_equal(columns.get(d, ()), c) for d, c in reference[2].items()):
             raise SchemaError(
                 f"session {name!r} has different columns from session {reference[0]!r} "
-                f"({X.shape[1]} against {reference[1]}): compute both with the same feature config"
+                f"({n_cols} against {reference[1]}): compute both with the same feature config"
             )
-        blocks.append(X)
+        ordered_all.append(ordered)
         n_ind, n_time = ordered.sizes["individual"], ordered.sizes["time"]
         arrays.append(
             (
@@ -532,7 +529,14 @@ def session_samples(data: SessionData, variable: str = "features") -> SessionSam
                 np.tile(ordered["time"].values, n_ind),
             )
         )
-    X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    # one allocation, filled session by session (float32 spectrograms stay float32; no concatenated copies)
+    dtype = np.result_type(*[o.dtype if o.dtype.kind == "f" else np.float64 for o in ordered_all])
+    X = np.empty((sum(len(a[0]) for a in arrays), reference[1]), dtype=dtype)
+    start = 0
+    for ordered in ordered_all:
+        stop = start + ordered.sizes["individual"] * ordered.sizes["time"]
+        X[start:stop].reshape(ordered.shape)[...] = ordered.values
+        start = stop
     session = np.concatenate([a[0] for a in arrays])
     individual = np.concatenate([a[1] for a in arrays])
     time_ = np.concatenate([a[2] for a in arrays])

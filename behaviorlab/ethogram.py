@@ -611,19 +611,20 @@ class EthogramHMM(BaseEstimator):
 
         candidates = self._check_params()
         samples = self._samples(X, lengths)
-        Xv = samples.X[samples.valid]
+        valid_rows = np.flatnonzero(samples.valid)  # indices, not a copy of the (possibly huge) valid rows
+        n_valid = len(valid_rows)
         seq_lengths = samples.lengths()
         needed = max(2 * max(candidates), 10)
-        if len(Xv) < needed:
+        if n_valid < needed:
             raise SchemaError(
-                f"EthogramHMM needs at least {needed} frames without NaN for {max(candidates)} states, got {len(Xv)}"
+                f"EthogramHMM needs at least {needed} frames without NaN for {max(candidates)} states, got {n_valid}"
             )
         seed = _seed(self.random_state)
         rng = np.random.default_rng(seed)
         timings: dict[str, float] = {}
         start = time.perf_counter()
         rows, fit_lengths = _pick_fit_rows(seq_lengths, self.max_fit_frames, rng)
-        Xfit = Xv[rows]
+        Xfit = np.asarray(samples.X[valid_rows[rows]], dtype=np.float64)
         scaler = StandardScaler().fit(Xfit)
         Z = scaler.transform(Xfit)
         pca = None
@@ -688,9 +689,10 @@ class EthogramHMM(BaseEstimator):
         timings["hmm"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        order = self._order_states(final, Z, fit_lengths, Xfit, Xv)  # sets the order_* attributes
+        reference = np.asarray(samples.X[valid_rows[:: max(1, n_valid // _ORDER_FRAMES)]], dtype=np.float64)
+        order = self._order_states(final, Z, fit_lengths, Xfit, reference)  # sets the order_* attributes
         # every fitted attribute is set only now, so a failed fit leaves a fitted model as it was
-        self.n_features_in_ = Xv.shape[1]
+        self.n_features_in_ = samples.X.shape[1]
         self.feature_names_ = self._feature_names(X)
         self.scaler_, self.pca_, self.n_components_ = scaler, pca, Z.shape[1]
         self.selection_ = selection
@@ -712,7 +714,7 @@ class EthogramHMM(BaseEstimator):
             self.criterion if len(candidates) > 1 else "fixed",
             candidates,
             len(Z),
-            len(Xv),
+            n_valid,
             ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
         )
         return self
@@ -739,18 +741,18 @@ class EthogramHMM(BaseEstimator):
 
     @staticmethod
     def _order_states(
-        model: Any, Z: np.ndarray, lengths: np.ndarray, Xfit: np.ndarray, Xv: np.ndarray
+        model: Any, Z: np.ndarray, lengths: np.ndarray, Xfit: np.ndarray, reference: np.ndarray
     ) -> dict[str, np.ndarray]:
         """Put the states of ``model`` in the canonical order (see the class notes), in place.
 
-        The axis comes from all valid frames (not the seeded fit subsample),
+        The axis comes from ``reference``, every valid frame or an even
+        stride of at most 50,000 of them (not the seeded fit subsample),
         so every fit on the same data sorts along the same axis.  Returns the
         fitted attributes that describe the order.
         """
         posteriors = model.predict_proba(Z, lengths)
         mass = posteriors.sum(axis=0)
         feature_means = posteriors.T @ Xfit / np.maximum(mass, 1e-12)[:, None]
-        reference = Xv[:: max(1, len(Xv) // _ORDER_FRAMES)]
         center, spread = reference.mean(axis=0), reference.std(axis=0)
         spread[spread == 0] = 1.0
         standardized = (reference - center) / spread
@@ -793,7 +795,9 @@ class EthogramHMM(BaseEstimator):
     def _decode(self, samples: SessionSamples) -> np.ndarray:
         out = np.full(len(samples.X), -1, dtype=np.int64)
         if samples.valid.any():
-            _, states = self.hmm_.decode(self._reduce(samples.X[samples.valid]), samples.lengths(), algorithm="viterbi")
+            rows = np.flatnonzero(samples.valid)
+            Z = np.concatenate([self._reduce(samples.X[rows[i : i + 50_000]]) for i in range(0, len(rows), 50_000)])
+            _, states = self.hmm_.decode(Z, samples.lengths(), algorithm="viterbi")
             out[samples.valid] = states
         return out
 

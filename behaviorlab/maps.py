@@ -493,7 +493,28 @@ class BehaviorMap(BaseEstimator):
         samples = session_samples(data, self.variable)
         self._check_fitted_columns(samples.X)
         embedding = self._embed(samples.X, np.flatnonzero(samples.valid))
-        labels = self._region_of(embedding)
+        return self._labeled(data, samples, embedding, self._region_of(embedding))
+
+    def fit_label(self, data: SessionData) -> Any:
+        """Fit on sessions and label them, embedding every frame once (``fit`` then ``label`` embeds twice).
+
+        Parameters
+        ----------
+        data
+            A Dataset, a list of Datasets or a mapping of session name to
+            Dataset, each holding ``variable``.
+
+        Returns
+        -------
+        xarray.Dataset, list or dict
+            As :meth:`label`; the labels are :attr:`labels_`.
+        """
+        if isinstance(data, xr.DataArray | np.ndarray):
+            raise SchemaError("fit_label needs session Datasets to add variables to; use fit_predict for arrays")
+        self.fit(data)
+        return self._labeled(data, session_samples(data, self.variable), self.embedding_, self.labels_)
+
+    def _labeled(self, data: SessionData, samples: SessionSamples, embedding: np.ndarray, labels: np.ndarray) -> Any:
         emb = samples.unstack(embedding, "embedding")
         lab = samples.unstack(labels, "cluster", fill_value=-1)
         return _attach(data, {"embedding": emb, "cluster": lab}, self)

@@ -77,11 +77,9 @@ def ours_worker(feature_paths: list[str]) -> dict[str, Any]:
     sessions = {Path(p).stem: load_netcdf(p, ["spectrogram"]) for p in feature_paths}
     out["load_seconds"] = time.perf_counter() - start
     t0 = time.perf_counter()
-    bmap = BehaviorMap(random_state=0).fit(sessions)
-    out["map_fit_seconds"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    mapped = bmap.label(sessions)
-    out["map_label_seconds"] = time.perf_counter() - t1
+    bmap = BehaviorMap(random_state=0)
+    mapped = bmap.fit_label(sessions)  # fit, then label every frame from the fit's own embedding
+    out["map_fit_label_seconds"] = time.perf_counter() - t0
     out["map_seconds_by_step"] = bmap.timings_
     t2 = time.perf_counter()
     hmm = EthogramHMM(random_state=0).fit(sessions)
@@ -181,8 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics: dict[str, Any] = {
         "n_frames": n_frames,
         "features_and_spectrogram_seconds": features_seconds,
-        "ours_map_fit_seconds": ours["map_fit_seconds"],
-        "ours_map_label_seconds": ours["map_label_seconds"],
+        "ours_map_fit_and_label_seconds": ours["map_fit_label_seconds"],
+        "ours_map_pca_seconds": ours["map_seconds_by_step"]["pca"],
         "ours_map_umap_fit_seconds": ours["map_seconds_by_step"]["umap_fit"],
         "ours_map_umap_transform_seconds": ours["map_seconds_by_step"]["umap_transform"],
         "ours_hmm_fit_seconds": ours["hmm_fit_seconds"],

@@ -243,3 +243,14 @@ def test_region_examples_figure_draws_one_panel_per_region():
     assert len(fig.data) == 6  # skeleton lines and keypoints per example
     with pytest.raises(SchemaError, match="no poses for session 's'"):
         region_examples_figure(examples, {"other": poses})
+
+
+def test_fit_label_gives_the_labels_of_fit_then_label(blobs):
+    X, _ = blobs
+    sessions = {"a": _features(X[:800], 400, ["m1", "m2"], "a"), "b": _features(X[800:], 300, ["m1"], "b")}
+    params = {"n_components": 5, "max_fit_frames": 600, "variable": "features", "random_state": 1}
+    once = BehaviorMap(**params).fit_label(sessions)
+    twice = BehaviorMap(**params).fit(sessions).label(sessions)
+    for name in sessions:
+        xr.testing.assert_equal(once[name]["cluster"], twice[name]["cluster"])
+        np.testing.assert_allclose(once[name]["embedding"].values, twice[name]["embedding"].values)

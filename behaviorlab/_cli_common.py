@@ -1,0 +1,45 @@
+"""What every command module of the CLI shares: error reporting and config files."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from behaviorlab.errors import BehaviorlabError
+
+__all__ = ["_friendly_errors", "_read_config"]
+
+
+def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the package's own errors into a one-line message and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BehaviorlabError as err:
+            typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """Read a YAML/JSON mapping of options, with a clear error naming the file."""
+    import yaml
+
+    from behaviorlab.errors import FileFormatError
+
+    if not path.is_file():
+        raise FileFormatError(path, "config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise FileFormatError(path, f"not valid YAML/JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise FileFormatError(path, "expected a mapping of option names to values")
+    return data
