@@ -52,7 +52,7 @@ _FIT_CHUNK_FRAMES = 1000
 # Frames k-means sees when it starts the EM.
 _KMEANS_FRAMES = 10_000
 # Most frames (evenly strided) that define the axis the states are sorted along.
-_ORDER_FRAMES = 50_000
+_ORDER_FRAMES = 20_000
 
 
 # --------------------------------------------------------------------------- sequences and chunks
@@ -632,7 +632,7 @@ class EthogramHMM(BaseEstimator):
             n = self.n_components
             if not isinstance(n, float):
                 n = int(min(n, Z.shape[1], Z.shape[0]))
-            pca = PCA(n_components=n, svd_solver="full", random_state=seed).fit(Z)
+            pca = PCA(n_components=n, svd_solver="covariance_eigh", random_state=seed).fit(Z)  # exact, fast for tall Z
             Z = pca.transform(Z)
         timings["pca"] = time.perf_counter() - start
 
@@ -746,7 +746,7 @@ class EthogramHMM(BaseEstimator):
         """Put the states of ``model`` in the canonical order (see the class notes), in place.
 
         The axis comes from ``reference``, every valid frame or an even
-        stride of at most 50,000 of them (not the seeded fit subsample),
+        stride of at most 20,000 of them (not the seeded fit subsample),
         so every fit on the same data sorts along the same axis.  Returns the
         fitted attributes that describe the order.
         """
@@ -796,7 +796,7 @@ class EthogramHMM(BaseEstimator):
         out = np.full(len(samples.X), -1, dtype=np.int64)
         if samples.valid.any():
             rows = np.flatnonzero(samples.valid)
-            Z = np.concatenate([self._reduce(samples.X[rows[i : i + 50_000]]) for i in range(0, len(rows), 50_000)])
+            Z = np.concatenate([self._reduce(samples.X[rows[i : i + 10_000]]) for i in range(0, len(rows), 10_000)])
             _, states = self.hmm_.decode(Z, samples.lengths(), algorithm="viterbi")
             out[samples.valid] = states
         return out

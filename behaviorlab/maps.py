@@ -37,6 +37,7 @@ __all__ = ["BehaviorMap", "density_regions", "stratified_subsample"]
 log = logging.getLogger(__name__)
 
 _KIND = "behaviorlab.BehaviorMap"
+_REDUCE_ROWS = 10_000
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -438,7 +439,8 @@ class BehaviorMap(BaseEstimator):
         """
         if len(rows) == 0:
             return np.zeros((0, 2))
-        Z = np.concatenate([self._reduce(X[rows[i : i + chunk]]) for i in range(0, len(rows), chunk)])
+        step = _REDUCE_ROWS  # standardize + PCA 10,000 rows at a time: a few hundred MB at most
+        Z = np.concatenate([self._reduce(X[rows[i : i + step]]) for i in range(0, len(rows), step)])
         parts = [self.umap_.transform(z) for z in np.array_split(Z, -(-len(Z) // chunk))]
         return np.concatenate(parts).astype(np.float64)
 
