@@ -19,7 +19,14 @@ import xarray as xr
 
 from behaviorlab.errors import SchemaError
 
-__all__ = ["BOUT_COLUMNS", "StateData", "iter_sequences", "state_bouts", "transition_matrix"]
+__all__ = [
+    "BOUT_COLUMNS",
+    "StateData",
+    "iter_sequences",
+    "postprocess_bouts",
+    "state_bouts",
+    "transition_matrix",
+]
 
 #: Columns of :func:`state_bouts` (``session`` comes first when sessions are named).
 BOUT_COLUMNS = ["individual", "state", "start_frame", "stop_frame", "start_s", "duration_frames", "duration_s"]
@@ -230,3 +237,73 @@ def transition_matrix(
         return counts
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+# --------------------------------------------------------------------------- bouts
+def _postprocess_segments(mask: np.ndarray, segment: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
+    """:func:`postprocess_bouts` on consecutive segments of one 1-D array (a segment change ends every run)."""
+    out = np.array(mask, dtype=bool, copy=True)
+    n = len(out)
+    if n == 0 or (max_gap <= 0 and min_bout <= 1):
+        return out
+    segment = np.asarray(segment)
+    seg_break = segment[1:] != segment[:-1]
+    for step in ("gaps", "bouts"):
+        if (step == "gaps" and max_gap <= 0) or (step == "bouts" and min_bout <= 1):
+            continue
+        change = np.flatnonzero((out[1:] != out[:-1]) | seg_break) + 1
+        starts = np.concatenate([[0], change])
+        stops = np.concatenate([change, [n]])
+        lengths = stops - starts
+        values = out[starts]
+        if step == "gaps":  # a False run that neither starts nor ends its segment lies between two bouts
+            first = np.ones(len(starts), dtype=bool)
+            first[1:] = seg_break[starts[1:] - 1]
+            last = np.ones(len(starts), dtype=bool)
+            last[:-1] = seg_break[stops[:-1] - 1]
+            flip = ~values & ~first & ~last & (lengths <= max_gap)
+        else:
+            flip = values & (lengths < min_bout)
+        if flip.any():
+            out ^= np.repeat(flip, lengths)
+    return out
+
+
+def postprocess_bouts(mask: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
+    """Clean per-frame decisions into bouts: close short gaps, then drop short bouts.
+
+    Parameters
+    ----------
+    mask
+        ``(time,)`` bool decisions of one individual and behavior, or ``(time,
+        ...)``: every column along axis 0 is cleaned on its own.
+    min_bout
+        Bouts (runs of True) shorter than this many frames become False;
+        ``<= 1`` keeps every bout.
+    max_gap
+        Gaps (runs of False between two bouts) of at most this many frames
+        become True; ``0`` closes none.  A run of False at the start or end
+        of the recording is not a gap.
+
+    Returns
+    -------
+    numpy.ndarray
+        New bool array of the shape of ``mask`` (which is not modified).
+
+    Notes
+    -----
+    Gaps are closed first, so two short bouts separated by a short gap are
+    joined and kept when together they reach ``min_bout``; a bout dropped in
+    the second step does not reopen a gap it closed.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim == 0:
+        raise SchemaError("postprocess_bouts needs a (time,) or (time, ...) array, got a scalar")
+    if mask.dtype != bool:
+        raise SchemaError(f"postprocess_bouts needs a bool array, got dtype {mask.dtype}")
+    if int(min_bout) != min_bout or int(max_gap) != max_gap or max_gap < 0:
+        raise SchemaError(f"min_bout and max_gap must be whole numbers of frames >= 0, got {min_bout}, {max_gap}")
+    columns = np.moveaxis(mask, 0, -1).reshape(-1, mask.shape[0])  # (n_series, time)
+    segment = np.repeat(np.arange(len(columns)), mask.shape[0])
+    flat = _postprocess_segments(columns.ravel(), segment, int(min_bout), int(max_gap))
+    return np.moveaxis(flat.reshape(*np.moveaxis(mask, 0, -1).shape), -1, 0)

@@ -315,11 +315,11 @@ def _stage_behavior_map(ctx: DemoContext) -> dict[str, Any]:
     from behaviorlab.maps import BehaviorMap
 
     sessions = {name: load_netcdf(paths["features"], ["spectrogram"]) for name, paths in ctx.sessions.items()}
-    model = BehaviorMap(variable="spectrogram", random_state=0).fit(sessions)
+    model = BehaviorMap(variable="spectrogram", random_state=0)
+    labeled = model.fit_label(sessions)
     out = ctx.out_dir / "behavior_map"
     model.save(out / "map.pkl")
     model.density_figure().write_html(out / "map_density.html", include_plotlyjs=True)
-    labeled = model.label(sessions)
     for name, ds in labeled.items():
         save_netcdf(ds[["embedding", "cluster"]], out / f"{name}.map.nc")
     return {
@@ -364,6 +364,37 @@ def _stage_ethogram(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
+def _stage_classify(ctx: DemoContext) -> dict[str, Any]:
+    """Train a classifier per generated behavior from the sessions' BORIS files; held-out F1, leave one session out."""
+    from behaviorlab.classify import BehaviorClassifier
+    from behaviorlab.io.annotations import load_annotations
+    from behaviorlab.io.load import load_netcdf
+    from behaviorlab.synthetic import BEHAVIORS
+
+    features, labels = {}, {}
+    for name, paths in ctx.sessions.items():
+        ds = load_netcdf(paths["features"], ["features"])
+        features[name] = ds
+        labels[name] = load_annotations(
+            ctx.sample_dir / f"{name}_boris.csv",
+            fps=float(ds.attrs["fps"]),
+            n_frames=ds.sizes["time"],
+            individuals=[str(i) for i in ds["individual"].values],
+            behaviors=list(BEHAVIORS),
+        ).assign_coords(time=ds["time"].values)
+    clf = BehaviorClassifier(behaviors=list(BEHAVIORS), random_state=0)
+    result = clf.cross_validate(features, labels)
+    out = ctx.out_dir / "classifier"
+    clf.fit(features, labels).save(out / "classifier.pkl")
+    scores = result.scores.set_index("behavior")
+    return {
+        "cv": result.cv,
+        "heldout_f1": {b: round(float(scores.loc[b, "f1"]), 3) for b in BEHAVIORS},
+        "thresholds": {b: round(float(t), 2) for b, t in clf.thresholds_.items()},
+        "model": str(out / "classifier.pkl"),
+    }
+
+
 #: The demo's stages in order: (name, function).
 STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("sessions", _stage_sessions),
@@ -374,6 +405,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("features", _stage_features),
     ("behavior_map", _stage_behavior_map),
     ("ethogram", _stage_ethogram),
+    ("classify", _stage_classify),
 ]
 
 
@@ -459,6 +491,10 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
             f"against the generated behaviors NMI {eth['nmi_vs_generated_behaviors']}, "
             f"ARI {eth['ari_vs_generated_behaviors']}"
         )
+    cl = ctx.results.get("classify")
+    if cl:
+        f1 = ", ".join(f"{b} {v:.2f}" for b, v in cl["heldout_f1"].items())
+        lines.append(f"  classifiers ({cl['cv']} cross-validation), held-out F1: {f1}")
     lines.append(f"  stage times (s): {timings}")
     lines.append(f"  summary: {summary_path}")
     return "\n".join(lines)
