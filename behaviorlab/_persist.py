@@ -15,13 +15,13 @@ import pickle
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.environment import package_versions
 from behaviorlab.errors import FileFormatError
 
-__all__ = ["ModelVersionWarning", "load_estimator", "save_estimator"]
+__all__ = ["ModelVersionWarning", "SavedEstimator", "load_estimator", "save_estimator"]
 
 FORMAT_VERSION = 1
 
@@ -104,3 +104,53 @@ def load_estimator(path: str | Path, kind: str, relevant: Sequence[str] | None =
     estimator = payload["estimator"]
     estimator.saved_versions_ = saved
     return estimator
+
+
+class SavedEstimator:
+    """Mixin giving an estimator ``save`` and ``load`` through :func:`save_estimator` / :func:`load_estimator`.
+
+    A subclass sets ``_model_format`` (the file's tag), optionally
+    ``_model_versions`` (packages whose version change is worth a warning),
+    and overrides ``_check_saveable`` (raise when unfitted) and
+    ``_before_load`` (imports that must happen before unpickling).
+    """
+
+    _model_format: ClassVar[str]
+    _model_versions: ClassVar[tuple[str, ...] | None] = None
+
+    def _check_saveable(self) -> None:
+        """Raise when the estimator cannot be saved (e.g. not fitted)."""
+
+    @classmethod
+    def _before_load(cls) -> None:
+        """Run before unpickling a model of this class."""
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted estimator (pickle with the package versions that made it), written atomically.
+
+        Pickles run code when loaded: load only model files you trust.
+        """
+        self._check_saveable()
+        return save_estimator(self, path, self._model_format)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Load an estimator saved by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        FileFormatError
+            ``path`` is not a model file of this class.
+
+        Warns
+        -----
+        ModelVersionWarning
+            When a package that matters to the model differs from the version that saved it.
+        """
+        cls._before_load()
+        estimator = load_estimator(path, cls._model_format, relevant=cls._model_versions)
+        if not isinstance(estimator, cls):
+            raise FileFormatError(path, f"holds a {type(estimator).__name__}, not a {cls.__name__}")
+        return estimator

@@ -31,7 +31,6 @@ import inspect
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -40,10 +39,10 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator, clone
 
-from behaviorlab._persist import load_estimator, save_estimator
+from behaviorlab._persist import SavedEstimator
 from behaviorlab.bouts import _postprocess_segments, postprocess_bouts
 from behaviorlab.design import SessionData, SessionSamples, session_items, session_samples
-from behaviorlab.errors import FileFormatError, SchemaError
+from behaviorlab.errors import SchemaError
 from behaviorlab.schema import check_dims, log_step
 from behaviorlab.windows import STATS, _check_windows, _frame_rate, window_feature_names, window_features
 
@@ -273,7 +272,7 @@ class CVResult:
 
 
 # --------------------------------------------------------------------------- estimator
-class BehaviorClassifier(BaseEstimator):
+class BehaviorClassifier(SavedEstimator, BaseEstimator):
     """One binary classifier per behavior on window features, with F1 thresholds and bout cleaning.
 
     Parameters
@@ -423,6 +422,12 @@ class BehaviorClassifier(BaseEstimator):
             raise SchemaError(f"validation_fraction must be in (0, 0.5], got {self.validation_fraction}")
         if not (self.max_iter >= 1 and self.learning_rate > 0 and self.importance_frames >= 0):
             raise SchemaError("max_iter must be >= 1, learning_rate > 0 and importance_frames >= 0")
+
+    _model_format = _KIND
+    _model_versions = _VERSION_KEYS
+
+    def _check_saveable(self) -> None:
+        self._check_fitted()
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
@@ -1038,34 +1043,3 @@ class BehaviorClassifier(BaseEstimator):
             near.insert(j, times[i])
             picked.append(i)
         return table.iloc[picked].reset_index(drop=True)
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Save the fitted classifier with its feature spec, fps and package versions (pickle; atomic).
-
-        Pickles run code when loaded: load only model files you trust.
-        """
-        self._check_fitted()
-        return save_estimator(self, path, _KIND)
-
-    @classmethod
-    def load(cls, path: str | Path) -> BehaviorClassifier:
-        """Load a classifier saved by :meth:`save`.
-
-        Raises
-        ------
-        FileNotFoundError
-            ``path`` does not exist.
-        FileFormatError
-            ``path`` is not a BehaviorClassifier model file.
-
-        Warns
-        -----
-        ModelVersionWarning
-            When numpy, scipy, pandas, scikit-learn or behaviorlab differ from
-            the versions that saved the classifier.
-        """
-        estimator = load_estimator(path, _KIND, relevant=_VERSION_KEYS)
-        if not isinstance(estimator, cls):
-            raise FileFormatError(path, f"holds a {type(estimator).__name__}, not a BehaviorClassifier")
-        return estimator

@@ -28,6 +28,7 @@ _PACKAGES = (
     "scikit-learn",
     "hmmlearn",
     "umap-learn",
+    "pynndescent",
     "pywavelets",
     "scikit-image",
     "streamlit",

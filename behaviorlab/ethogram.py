@@ -24,7 +24,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -32,9 +31,9 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator
 
-from behaviorlab._persist import load_estimator, save_estimator
+from behaviorlab._persist import SavedEstimator
 from behaviorlab.design import SessionData, SessionSamples, session_items, session_samples
-from behaviorlab.errors import FileFormatError, SchemaError
+from behaviorlab.errors import SchemaError
 from behaviorlab.schema import log_step
 
 __all__ = ["EthogramHMM"]
@@ -259,7 +258,7 @@ def _seed(random_state: Any) -> int:
 
 
 # --------------------------------------------------------------------------- the estimator
-class EthogramHMM(BaseEstimator):
+class EthogramHMM(SavedEstimator, BaseEstimator):
     """Gaussian hidden Markov model of per-frame features, fitted on many sessions at once.
 
     Every frame's features are standardized and reduced with PCA, then a
@@ -464,6 +463,12 @@ class EthogramHMM(BaseEstimator):
         if not 0 < self.heldout_fraction < 1:
             raise ValueError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction!r}")
         return candidates
+
+    _model_format = _FORMAT
+    _model_versions = _VERSION_KEYS
+
+    def _check_saveable(self) -> None:
+        self._check_fitted()
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "hmm_"):
@@ -884,34 +889,3 @@ class EthogramHMM(BaseEstimator):
         if isinstance(data, xr.Dataset | xr.DataArray):
             return next(iter(out.values()))
         return out if isinstance(data, Mapping) else list(out.values())
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Save the fitted model (pickle, with the package versions that made it); written atomically.
-
-        Pickles run code when loaded: load only model files you trust.
-        """
-        self._check_fitted()
-        return save_estimator(self, path, _FORMAT)
-
-    @classmethod
-    def load(cls, path: str | Path) -> EthogramHMM:
-        """Load a model saved by :meth:`save`.
-
-        Raises
-        ------
-        FileNotFoundError
-            ``path`` does not exist.
-        FileFormatError
-            ``path`` is not an EthogramHMM model file.
-
-        Warns
-        -----
-        ModelVersionWarning
-            When numpy, scipy, scikit-learn, hmmlearn or behaviorlab differ
-            from the versions that saved the model.
-        """
-        estimator = load_estimator(path, _FORMAT, relevant=_VERSION_KEYS)
-        if not isinstance(estimator, cls):
-            raise FileFormatError(path, f"holds a {type(estimator).__name__}, not an EthogramHMM")
-        return estimator

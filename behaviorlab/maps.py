@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator
 
-from behaviorlab._persist import load_estimator, save_estimator
+from behaviorlab._persist import SavedEstimator
 from behaviorlab.design import SessionData, SessionSamples, session_items, session_samples
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import log_step
@@ -210,7 +209,7 @@ def _cells(points: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
 
 
 # --------------------------------------------------------------------------- estimator
-class BehaviorMap(BaseEstimator):
+class BehaviorMap(SavedEstimator, BaseEstimator):
     """Unsupervised behavior map: standardize, PCA, UMAP to 2-D, Gaussian density, watershed regions.
 
     Parameters
@@ -265,6 +264,9 @@ class BehaviorMap(BaseEstimator):
         Wall time of each fitting step in seconds.
     """
 
+    _model_format = _KIND
+    _model_versions = ("behaviorlab", "numpy", "scipy", "scikit-learn", "umap-learn", "pynndescent", "scikit-image")
+
     def __init__(
         self,
         n_components: int | float | None = 30,
@@ -294,6 +296,14 @@ class BehaviorMap(BaseEstimator):
         self.standardize = standardize
         self.random_state = random_state
         self.n_jobs = n_jobs
+
+    def _check_saveable(self) -> None:
+        if not hasattr(self, "umap_"):
+            raise SchemaError("save needs a fitted BehaviorMap: call fit first")
+
+    @classmethod
+    def _before_load(cls) -> None:
+        _import_umap()  # before unpickling imports umap the slow way (with TensorFlow)
 
     # ------------------------------------------------------------------ input
     def _samples(self, X: np.ndarray | SessionData) -> SessionSamples:
@@ -604,19 +614,6 @@ class BehaviorMap(BaseEstimator):
             template="plotly_white",
         )
         return fig
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Save the fitted map (pickle, with the package versions that made it); written atomically."""
-        if not hasattr(self, "umap_"):
-            raise SchemaError("save needs a fitted BehaviorMap: call fit first")
-        return save_estimator(self, path, _KIND)
-
-    @classmethod
-    def load(cls, path: str | Path) -> BehaviorMap:
-        """Load a map saved by :meth:`save`; warns when package versions differ from the saving ones."""
-        _import_umap()  # before unpickling imports umap the slow way
-        return load_estimator(path, _KIND)
 
 
 def _attach(data: SessionData, variables: Mapping[str, Mapping[str, xr.DataArray]], estimator: Any) -> Any:
