@@ -373,11 +373,15 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
         BehaviorMap
             ``self``.
         """
+        self._fit_samples(self._samples(X))
+        return self
+
+    def _fit_samples(self, samples: SessionSamples) -> None:
+        """Fit on stacked rows (``fit``, ``fit_predict`` and ``fit_label`` stack them once)."""
         from sklearn.decomposition import PCA
         from sklearn.preprocessing import StandardScaler
 
         self._check_params()
-        samples = self._samples(X)
         rows = np.flatnonzero(samples.valid)
         need = max(self.n_neighbors + 1, 10)
         if len(rows) < need:
@@ -436,7 +440,6 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
             self.n_regions_,
             ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
         )
-        return self
 
     def _embed(self, X: np.ndarray, rows: np.ndarray, chunk: int = 50_000) -> np.ndarray:
         """Embed ``X[rows]``: reduced in chunks (no full-size float64 copy), then UMAP ``transform``.
@@ -481,8 +484,8 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
 
     def fit_predict(self, X: np.ndarray | SessionData, y: Any = None) -> np.ndarray:
         """Fit, then return the region of every training row (-1 for rows with NaN)."""
-        self.fit(X)
         samples = self._samples(X)
+        self._fit_samples(samples)
         labels = np.full(len(samples.X), -1, dtype=np.int64)
         labels[samples.valid] = self.labels_
         return labels
@@ -523,8 +526,9 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
         """
         if isinstance(data, xr.DataArray | np.ndarray):
             raise SchemaError("fit_label needs session Datasets to add variables to; use fit_predict for arrays")
-        self.fit(data)
-        return self._labeled(data, session_samples(data, self.variable), self.embedding_, self.labels_)
+        samples = session_samples(data, self.variable)
+        self._fit_samples(samples)
+        return self._labeled(data, samples, self.embedding_, self.labels_)
 
     def _labeled(self, data: SessionData, samples: SessionSamples, embedding: np.ndarray, labels: np.ndarray) -> Any:
         emb = samples.unstack(embedding, "embedding")
