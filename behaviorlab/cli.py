@@ -18,6 +18,7 @@ import typer
 
 from behaviorlab._cli_common import _friendly_errors, _read_config
 from behaviorlab.cli_behavior import classify_app, ethogram_app, map_app
+from behaviorlab.cli_results import compare, export, query, store_app
 from behaviorlab.errors import SchemaError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(map_app, name="map")
 app.add_typer(ethogram_app, name="ethogram")
 app.add_typer(classify_app, name="classify")
+app.add_typer(store_app, name="store")
 
 POSE_SOURCES = ("dlc", "sleap", "nwb", "netcdf")
 
@@ -491,6 +493,12 @@ def demo(
 
     summary = run_demo(out, sample_dir=sample)
     typer.echo(summary)
+
+
+# results commands (behaviorlab.cli_results), listed after the pipeline commands
+app.command("query")(query)
+app.command("compare")(compare)
+app.command("export")(export)
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ The names below load on first use, so ``import behaviorlab.io`` stays cheap
 - :class:`VideoReader`, :func:`probe_video`, :func:`write_video`: video
   (:mod:`behaviorlab.io.video`);
 - :func:`load_annotations`, :func:`write_boris_csv`, :func:`consensus`: behavior
-  annotations (BORIS, interval tables, per-frame labels; :mod:`behaviorlab.io.annotations`).
+  annotations (BORIS, interval tables, per-frame labels; :mod:`behaviorlab.io.annotations`);
+- :func:`write_excel`, :func:`write_session_nwb`, :func:`read_nwb_bouts`,
+  :func:`write_simba_csv`: result exports (:mod:`behaviorlab.io.exports`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ _EXPORTS = {
     "load_annotations": "behaviorlab.io.annotations",
     "write_boris_csv": "behaviorlab.io.annotations",
     "consensus": "behaviorlab.io.annotations",
+    "write_excel": "behaviorlab.io.exports",
+    "write_session_nwb": "behaviorlab.io.exports",
+    "read_nwb_bouts": "behaviorlab.io.exports",
+    "write_simba_csv": "behaviorlab.io.exports",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -27,7 +27,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -35,6 +35,9 @@ import xarray as xr
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError
 from behaviorlab.schema import as_poses, get_skeleton
+
+if TYPE_CHECKING:
+    import pynwb
 
 __all__ = ["FORMATS", "convert_poses", "save_netcdf", "save_poses"]
 
@@ -114,7 +117,30 @@ def _nwb_escape(name: str) -> str:
     return name.replace("%", "%25").replace("/", "%2F")
 
 
-def _write_nwb(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
+def _nwb_file(ds: xr.Dataset, *, scorer: str, **fields: Any) -> pynwb.NWBFile:
+    """Build (do not write) an NWB file holding the poses of ``ds`` through ndx-pose.
+
+    The ``behavior`` processing module gets one ``Skeletons`` container and one
+    ``PoseEstimation`` per individual (named ``PoseEstimation`` alone when
+    there is one individual, which is then also the file's subject).
+
+    Parameters
+    ----------
+    ds
+        A valid pose Dataset, ``position (time, space, keypoint, individual)``
+        and ``confidence (time, keypoint, individual)``.
+    scorer
+        Scorer name stored in each ``PoseEstimation``.
+    **fields
+        ``pynwb.NWBFile`` arguments that replace the defaults
+        (``session_description``, ``identifier``, ``session_start_time``,
+        ``subject``, ``notes``) or add to them (``session_id``, ...).
+
+    Returns
+    -------
+    pynwb.NWBFile
+        The in-memory file, ready for ``pynwb.NWBHDF5IO.write``.
+    """
     import uuid
 
     import ndx_pose
@@ -130,13 +156,14 @@ def _write_nwb(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
         [[keypoints.index(a), keypoints.index(b)] for a, b in (ours.edges if ours else ())], dtype=np.uint64
     ).reshape(-1, 2)
     single = len(individuals) == 1
-    nwbfile = pynwb.NWBFile(
-        session_description=f"poses of {', '.join(individuals)} written by behaviorlab",
-        identifier=str(uuid.uuid4()),
-        session_start_time=datetime.now(UTC),
-        subject=Subject(subject_id=individuals[0]) if single else None,
-        notes=json.dumps({"behaviorlab": {"individuals": individuals, "fps": fps}}),
-    )
+    defaults: dict[str, Any] = {
+        "session_description": f"poses of {', '.join(individuals)} written by behaviorlab",
+        "identifier": str(uuid.uuid4()),
+        "session_start_time": datetime.now(UTC),
+        "subject": Subject(subject_id=individuals[0]) if single else None,
+        "notes": json.dumps({"behaviorlab": {"individuals": individuals, "fps": fps}}),
+    }
+    nwbfile = pynwb.NWBFile(**{**defaults, **fields})
     behavior = nwbfile.create_processing_module(name="behavior", description="processed behavioral data")
     skeletons, estimations = [], []
     description = "Estimated keypoint positions."
@@ -179,6 +206,13 @@ def _write_nwb(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
     behavior.add(ndx_pose.Skeletons(skeletons=skeletons))
     for pe in estimations:
         behavior.add(pe)
+    return nwbfile
+
+
+def _write_nwb(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
+    import pynwb
+
+    nwbfile = _nwb_file(ds, scorer=scorer)
     with pynwb.NWBHDF5IO(str(path), mode="w") as io:
         io.write(nwbfile)
 
