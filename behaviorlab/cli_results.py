@@ -123,8 +123,11 @@ def store_metadata(
     csv: Annotated[Path, typer.Argument(help="CSV with session[, subject|individual], group, condition, ...")],
 ) -> None:
     """Set the session metadata (subject, group, condition, day, ...) joined in the question views."""
+    from behaviorlab.errors import FileFormatError
     from behaviorlab.store import ResultsStore
 
+    if not csv.is_file():
+        raise FileFormatError(csv, "metadata file not found")
     table = ResultsStore(project).set_metadata(csv)
     typer.echo(f"metadata: {len(table)} rows, columns {list(table.columns)}")
 

@@ -266,6 +266,7 @@ def _stage_features(ctx: DemoContext) -> dict[str, Any]:
         )
         save_netcdf(out, target)
         paths["features"] = target
+        paths["clean_poses"] = save_netcdf(result[["position", "confidence"]], target.with_suffix(".poses.nc"))
         summary[name] = {
             "input": source,
             "n_features": int(result.sizes["feature"]),
@@ -321,7 +322,7 @@ def _stage_behavior_map(ctx: DemoContext) -> dict[str, Any]:
     model.save(out / "map.pkl")
     model.density_figure().write_html(out / "map_density.html", include_plotlyjs=True)
     for name, ds in labeled.items():
-        save_netcdf(ds[["embedding", "cluster"]], out / f"{name}.map.nc")
+        ctx.sessions[name]["map"] = save_netcdf(ds[["embedding", "cluster"]], out / f"{name}.map.nc")
     return {
         "n_regions": int(model.n_regions_),
         "frames": len(model.labels_),
@@ -347,7 +348,7 @@ def _stage_ethogram(ctx: DemoContext) -> dict[str, Any]:
     labeled = model.label(sessions)
     states = {name: ds["state"] for name, ds in labeled.items()}
     for name, ds in labeled.items():
-        save_netcdf(ds[["state"]], out / f"{name}.ethogram.nc")
+        ctx.sessions[name]["ethogram"] = save_netcdf(ds[["state"]], out / f"{name}.ethogram.nc")
     bouts = state_bouts(states)
     with atomic_path(out / "bouts.csv") as tmp:
         bouts.to_csv(tmp, index=False)
@@ -366,9 +367,12 @@ def _stage_ethogram(ctx: DemoContext) -> dict[str, Any]:
 
 def _stage_classify(ctx: DemoContext) -> dict[str, Any]:
     """Train a classifier per generated behavior from the sessions' BORIS files; held-out F1, leave one session out."""
+    import xarray as xr
+
     from behaviorlab.classify import BehaviorClassifier
     from behaviorlab.io.annotations import load_annotations
     from behaviorlab.io.load import load_netcdf
+    from behaviorlab.io.save import save_netcdf
     from behaviorlab.synthetic import BEHAVIORS
 
     features, labels = {}, {}
@@ -386,12 +390,76 @@ def _stage_classify(ctx: DemoContext) -> dict[str, Any]:
     result = clf.cross_validate(features, labels)
     out = ctx.out_dir / "classifier"
     clf.fit(features, labels).save(out / "classifier.pkl")
+    for name in features:  # the held-out decisions (each session predicted by a model that never saw it)
+        decisions = xr.Dataset(
+            {"behavior_prediction": result.predictions[name], "behavior_probability": result.probabilities[name]}
+        )
+        ctx.sessions[name]["behaviors"] = save_netcdf(decisions, out / f"{name}.behaviors.nc")
+        ctx.sessions[name]["annotations"] = save_netcdf(
+            labels[name].to_dataset(name="labels"), out / f"{name}.annotations.nc"
+        )
     scores = result.scores.set_index("behavior")
     return {
         "cv": result.cv,
         "heldout_f1": {b: round(float(scores.loc[b, "f1"]), 3) for b in BEHAVIORS},
         "thresholds": {b: round(float(t), 2) for b, t in clf.thresholds_.items()},
         "model": str(out / "classifier.pkl"),
+    }
+
+
+def _stage_results(ctx: DemoContext) -> dict[str, Any]:
+    """Every label source of every session into a results store; a group comparison; exports."""
+    import xarray as xr
+
+    from behaviorlab.export import export_store
+    from behaviorlab.groups import compare_groups
+    from behaviorlab.io.load import load_netcdf
+    from behaviorlab.store import ResultsStore
+
+    config = json.loads((ctx.sample_dir / "MANIFEST.json").read_text())["sessions"]
+    first = next(iter(config.values()))["config"]
+    margin, side = float(first["arena_margin_px"]), float(first["width"])
+    px_per_cm = (side - 2 * margin) / float(first["arena_size_cm"])
+    lo, hi = side / 4, 3 * side / 4  # the central quarter of the arena's area
+    center = [[lo, lo], [hi, lo], [hi, hi], [lo, hi]]
+    path = ctx.out_dir / "results"
+    if path.exists():  # a rerun starts a fresh store (its settings may have changed)
+        import shutil
+
+        shutil.rmtree(path)
+    store = ResultsStore.create(path, bin_s=20.0, zones={"center": center}, px_per_cm=px_per_cm)
+    rows: dict[str, Any] = {}
+    for name, paths in ctx.sessions.items():
+        parts = [load_netcdf(paths[key]) for key in ("clean_poses", "ethogram", "map", "behaviors", "annotations")]
+        ds = xr.merge(parts, join="exact", compat="no_conflicts", combine_attrs="drop_conflicts")
+        rows[name] = store.add_session(name, ds)["rows"]
+    store.set_metadata(ctx.sample_dir / "metadata.csv")
+    budget = store.query(
+        'SELECT "group", behavior, avg(time_budget_pct) AS time_budget_pct FROM time_budget '
+        "WHERE source = 'labels' GROUP BY ALL ORDER BY behavior, \"group\""
+    )
+    stats = store.table("behavior_stats")
+    stats = stats[stats["source"] == "behavior_prediction"]
+    comparison = compare_groups(
+        stats, store.table("metadata"), group="group", measures=["time_budget_pct", "bout_count", "mean_bout_s"]
+    )
+    movement = compare_groups(store.table("movement"), store.table("metadata"), group="group", measures=["distance"])
+    distance = store.query('SELECT "group", individual, session, distance FROM distance_travelled ORDER BY ALL')
+    exported = export_store(store, ctx.out_dir / "export", ["csv", "excel", "nwb", "boris", "simba"])
+    return {
+        "store": str(path),
+        "rows": rows,
+        "time_budget_by_group_annotated": budget.round(2).to_dict(orient="records"),
+        "distance_cm": distance.round(1).to_dict(orient="records"),
+        "group_comparison_classifier": comparison[
+            ["behavior", "measure", "groups", "n", "p_value", "p_adjusted", "effect_size", "note"]
+        ]
+        .round(4)
+        .to_dict(orient="records"),
+        "group_comparison_distance": movement[["measure", "groups", "n", "p_value", "effect_size", "note"]]
+        .round(4)
+        .to_dict(orient="records"),
+        "exports": {k: len(v) for k, v in exported.items()},
     }
 
 
@@ -406,6 +474,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("behavior_map", _stage_behavior_map),
     ("ethogram", _stage_ethogram),
     ("classify", _stage_classify),
+    ("results", _stage_results),
 ]
 
 
@@ -495,6 +564,20 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
     if cl:
         f1 = ", ".join(f"{b} {v:.2f}" for b, v in cl["heldout_f1"].items())
         lines.append(f"  classifiers ({cl['cv']} cross-validation), held-out F1: {f1}")
+    res = ctx.results.get("results")
+    if res:
+        lines.append(f"  results store {res['store']}: {len(res['rows'])} sessions; exports {res['exports']}")
+        lines.append(
+            "  distance travelled (cm): "
+            + ", ".join(f"{r['session']}/{r['individual']} ({r['group']}) {r['distance']}" for r in res["distance_cm"])
+        )
+        lines.append("  group comparison of the classifier's time budgets (Mann-Whitney, BH-adjusted):")
+        for r in res["group_comparison_classifier"]:
+            if r["measure"] == "time_budget_pct":
+                lines.append(
+                    f"    {r['behavior']:>6}: {r['groups']}, n={r['n']}, p={r['p_value']}, "
+                    f"p_adj={r['p_adjusted']}, rank-biserial {r['effect_size']}"
+                )
     lines.append(f"  stage times (s): {timings}")
     lines.append(f"  summary: {summary_path}")
     return "\n".join(lines)

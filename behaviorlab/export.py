@@ -32,7 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab._atomic import atomic_path
-from behaviorlab.store import QUESTION_VIEWS, ResultsStore
+from behaviorlab.store import QUESTION_VIEWS, ResultsStore, StoreError
 
 __all__ = ["EXPORT_FORMATS", "export_store", "session_frame_labels"]
 
@@ -82,9 +82,10 @@ def session_frame_labels(store: ResultsStore, session: str, source: str, con: An
         rows = con.execute(
             "SELECT individual, frame, behavior FROM frame_labels WHERE session = ? AND source = ?", params
         ).df()
-        names = con.execute(
-            "SELECT DISTINCT behavior FROM behavior_stats WHERE session = ? AND source = ?", params
-        ).df()["behavior"]
+        # no DISTINCT: it loses the order; a plain scan of one session's file keeps it
+        names = con.execute("SELECT behavior FROM behavior_stats WHERE session = ? AND source = ?", params).df()[
+            "behavior"
+        ]
     finally:
         if own:
             con.close()
@@ -166,13 +167,13 @@ def export_store(
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
     if unknown:
-        raise ValueError(f"unknown export formats {unknown}; choose from {list(EXPORT_FORMATS)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+        raise StoreError(f"unknown export formats {unknown}; choose from {list(EXPORT_FORMATS)}")
     names = store.sessions if sessions is None else [str(s) for s in sessions]
     missing = sorted(set(names) - set(store.sessions))
     if missing:
-        raise ValueError(f"{store.path}: no sessions {missing} in the store")
+        raise StoreError(f"{store.path}: no sessions {missing} in the store")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {f: [] for f in formats}
     con = store.connect()
     try:
@@ -245,6 +246,7 @@ def export_store(
                     ):
                         probabilities = dataset["behavior_probability"].transpose("time", "individual", "behavior")
                         probabilities = probabilities.assign_coords(time=np.arange(probabilities.sizes["time"]))
+                        probabilities = probabilities.sel(behavior=[str(b) for b in labels["behavior"].values])
                     labels = labels.assign_coords(time=np.arange(labels.sizes["time"]))
                     path = out / "simba" / f"{stem}.{source}.csv"
                     path.parent.mkdir(parents=True, exist_ok=True)

@@ -533,6 +533,8 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
     def _labeled(self, data: SessionData, samples: SessionSamples, embedding: np.ndarray, labels: np.ndarray) -> Any:
         emb = samples.unstack(embedding, "embedding")
         lab = samples.unstack(labels, "cluster", fill_value=-1)
+        for da in lab.values():  # so statistics list every region, also those a session never visits
+            da.attrs["n_regions"] = int(self.n_regions_)
         return _attach(data, {"embedding": emb, "cluster": lab}, self)
 
     # ------------------------------------------------------------------ reports

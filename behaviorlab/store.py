@@ -133,8 +133,8 @@ QUESTION_VIEWS: dict[str, str] = {
 }
 
 
-class StoreError(BehaviorlabError):
-    """A results store folder that cannot be used as asked."""
+class StoreError(BehaviorlabError, ValueError):
+    """A results store folder that cannot be used as asked (or bad settings for one)."""
 
 
 # --------------------------------------------------------------------------- locking
@@ -270,9 +270,9 @@ class ResultsStore:
         if path.exists() and any(path.iterdir()):
             raise StoreError(f"{path}: the folder is not empty; choose a new folder for the results store")
         if bin_s is not None and not bin_s > 0:
-            raise ValueError(f"bin_s must be > 0 seconds or None, got {bin_s!r}")
+            raise StoreError(f"bin_s must be > 0 seconds or None, got {bin_s!r}")
         if px_per_cm is not None and not px_per_cm > 0:
-            raise ValueError(f"px_per_cm must be > 0 or None, got {px_per_cm!r}")
+            raise StoreError(f"px_per_cm must be > 0 or None, got {px_per_cm!r}")
         path.mkdir(parents=True, exist_ok=True)
         settings = {
             "bin_s": None if bin_s is None else float(bin_s),

@@ -55,6 +55,46 @@ def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
         assert (out / "ethogram" / f"{session}.ethogram.nc").is_file()
     assert (out / "ethogram" / "bouts.csv").stat().st_size > 1000
     assert (out / "behavior_map" / "map_density.html").is_file()
+    _check_results_stage(summary, out, sample_data)
+
+
+def _check_results_stage(summary, out, sample_data):
+    import pandas as pd
+
+    from behaviorlab.store import ResultsStore
+
+    res = summary["results"]
+    store = ResultsStore(out / "results")
+    assert store.sessions == ["session_a", "session_b"] == sorted(res["rows"])
+    sources = set(store.query("SELECT DISTINCT source FROM bouts")["source"])
+    assert sources == {"labels", "behavior_prediction", "state", "cluster"}
+    # every region and state has its rows in every session, visited or not
+    counts = store.query(
+        "SELECT source, count(DISTINCT behavior) AS n FROM behavior_stats GROUP BY source, session ORDER BY source"
+    )
+    n_expected = {"cluster": summary["behavior_map"]["n_regions"], "state": summary["ethogram"]["n_states"]}
+    for source, n in n_expected.items():
+        assert counts.loc[counts["source"] == source, "n"].tolist() == [n, n]
+    # the annotated time budget equals the generated behaviors' share of frames
+    truth = pd.read_csv(sample_data / "session_b_labels.csv")
+    share = (truth[truth["individual"] == "mouse2"]["behavior"] == "walk").mean() * 100
+    got = store.query(
+        "SELECT time_budget_pct FROM time_budget WHERE session = 'session_b' AND individual = 'mouse2' "
+        "AND source = 'labels' AND behavior = 'walk'"
+    )["time_budget_pct"].item()
+    assert got == pytest.approx(share)
+    groups = store.query(
+        "SELECT DISTINCT individual, \"group\" FROM time_budget WHERE session = 'session_b' ORDER BY 1"
+    )
+    assert groups["group"].tolist() == ["treated", "control"]
+    comparison = res["group_comparison_classifier"]
+    assert {r["behavior"] for r in comparison} == {"rest", "walk", "run", "groom", "rear", "turn"}
+    budgets = [r for r in comparison if r["measure"] == "time_budget_pct"]
+    assert len(budgets) == 6
+    assert all(r["groups"] == "control vs treated" and r["n"] == 3 for r in budgets)
+    assert all(d["distance"] > 100 for d in res["distance_cm"])  # cm in one minute
+    assert res["exports"] == {"csv": 11, "excel": 1, "nwb": 2, "boris": 8, "simba": 8}
+    assert (out / "export" / "nwb" / "session_b.nwb").is_file()
 
 
 def test_demo_features_stage_runs_the_session_pipeline(tmp_path, sample_data):
