@@ -406,7 +406,13 @@ class ResultsStore:
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        extra = {
+            name: [c for c in t.columns if c not in TABLES[name] and c != "session"]
+            for name, t in out.items()
+            if name in TABLES
+        }
         entry = {
+            "extra_columns": {name: cols for name, cols in extra.items() if cols},
             "version": version,
             "folder": f"sessions/{_folder_name(session)}/{version}",
             "tables": files,
@@ -523,7 +529,10 @@ class ResultsStore:
         for name in sorted(set(TABLES) | set(files)):
             if name in files:
                 paths = ", ".join("'" + p.replace("'", "''") + "'" for p in files[name])
-                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{paths}], union_by_name = true)')
+                # a known table has the same columns in every file, so the view binds from the first file; other
+                # tables may differ between sessions, and union_by_name reads every file's schema to merge them
+                union = "" if name in TABLES and not _extra_columns(manifest, name) else ", union_by_name = true"
+                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{paths}]{union})')
             else:
                 columns = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in TABLES[name].items())
                 con.execute(f'CREATE VIEW "{name}" AS SELECT {columns} WHERE false')
@@ -619,3 +628,8 @@ def _view_names(con: Any) -> list[str]:
     """Return the store views of a connection from :meth:`ResultsStore.connect` (internal relations left out)."""
     rows = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name").fetchall()
     return [r[0] for r in rows if not r[0].startswith("_")]
+
+
+def _extra_columns(manifest: dict[str, Any], name: str) -> bool:
+    """Whether some session wrote ``name`` with columns beyond its fixed ones (recorded at write time)."""
+    return any(name in e.get("extra_columns", {}) for e in manifest["sessions"].values())

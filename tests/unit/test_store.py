@@ -226,3 +226,13 @@ def test_session_names_with_odd_characters(tmp_path):
     assert store.sessions == ["cohort 1/mouse's day"]
     assert set(store.table("bouts")["session"]) == {"cohort 1/mouse's day"}
     assert all(p.parent.parent == store.path / "sessions" for p in (store.path / "sessions").glob("*/*"))
+
+
+def test_a_known_table_with_extra_columns_in_one_session(store):
+    from behaviorlab.stats import bout_table
+
+    bouts = bout_table(_session(5), session="c").assign(rater="alice")
+    store.add_session("c", tables={"bouts": bouts})
+    table = store.query("SELECT session, count(*) AS n, count(rater) AS rated FROM bouts GROUP BY session ORDER BY 1")
+    assert table["rated"].tolist() == [0, 0, len(bouts)]
+    assert table["n"].iloc[2] == len(bouts)
