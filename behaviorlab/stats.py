@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -295,9 +295,9 @@ def _frame_times(labels: xr.DataArray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- runs
 class _Runs:
-    """Runs of 1 along time of every (individual, behavior) column of one label array."""
+    """Runs of 1 along time of every (individual, behavior) column of one label array, with its frames' bins."""
 
-    def __init__(self, labels: xr.DataArray) -> None:
+    def __init__(self, labels: xr.DataArray, session: str | None = None, bin_s: float | None = None) -> None:
         values = np.asarray(labels.transpose("time", "individual", "behavior").values)
         self.n_time, self.n_ind, self.n_beh = values.shape
         flat = values.reshape(self.n_time, -1)
@@ -318,7 +318,44 @@ class _Runs:
         self.individual = self.column // self.n_beh
         self.behavior = self.column % self.n_beh
         self.on = on
-        self.unknown_any = unknown.reshape(self.n_time, self.n_ind, self.n_beh).any(axis=2)
+        self.known = ~unknown.reshape(self.n_time, self.n_ind, self.n_beh)
+        self.unknown_any = ~self.known.all(axis=2)
+        self.fps = float(labels.attrs["fps"])
+        self.times = _frame_times(labels)
+        self.frame_bin, self.bin_start, self.bin_end = _bins(self.times, self.fps, bin_s)
+        self.individuals = np.asarray([str(v) for v in labels["individual"].values], dtype=object)
+        self.names = np.asarray([str(v) for v in labels["behavior"].values], dtype=object)
+        self.session = session or labels.attrs.get("session")
+        self.source = labels.attrs["source"]
+
+    @classmethod
+    def of(
+        cls,
+        data: xr.Dataset | xr.DataArray,
+        source: str | None,
+        behaviors: Sequence[str] | int | None,
+        fps: float | None,
+        session: str | None,
+        bin_s: float | None = None,
+    ) -> _Runs:
+        """Build the runs of :func:`frame_labels` of ``data``."""
+        return cls(frame_labels(data, source, behaviors=behaviors, fps=fps), session, bin_s)
+
+    def keys(self, individual: np.ndarray, behavior: np.ndarray | None = None) -> dict[str, Any]:
+        """Return the leading columns ``session, individual, source[, behavior]`` of a table."""
+        n = len(individual)
+        out: dict[str, Any] = {
+            "session": pd.Series([self.session] * n, dtype=object),
+            "individual": self.individuals[individual] if n else np.zeros(0, dtype=object),
+            "source": pd.Series([self.source] * n, dtype=object),
+        }
+        if behavior is not None:
+            out["behavior"] = self.names[behavior] if n else np.zeros(0, dtype=object)
+        return out
+
+    def bin_columns(self, bin_: np.ndarray) -> dict[str, Any]:
+        """Return the columns ``bin, bin_start_s, bin_end_s`` for bin indices ``bin_``."""
+        return {"bin": bin_.astype(np.int64), "bin_start_s": self.bin_start[bin_], "bin_end_s": self.bin_end[bin_]}
 
 
 def bout_table(
@@ -346,23 +383,15 @@ def bout_table(
         start_frame, end_frame`` (inclusive), ``start_s``, ``duration_s``,
         ``truncated``; sorted by individual, behavior, start.
     """
-    labels = frame_labels(data, source, behaviors=behaviors, fps=fps)
-    runs = _Runs(labels)
-    times = _frame_times(labels)
-    fps_ = float(labels.attrs["fps"])
-    individuals = np.asarray([str(i) for i in labels["individual"].values], dtype=object)
-    names = np.asarray([str(b) for b in labels["behavior"].values], dtype=object)
+    runs = _Runs.of(data, source, behaviors, fps, session)
     n = len(runs.start)
     return pd.DataFrame(
         {
-            "session": pd.Series([session or labels.attrs.get("session")] * n, dtype=object),
-            "individual": individuals[runs.individual] if n else np.zeros(0, dtype=object),
-            "source": pd.Series([labels.attrs["source"]] * n, dtype=object),
-            "behavior": names[runs.behavior] if n else np.zeros(0, dtype=object),
+            **runs.keys(runs.individual, runs.behavior),
             "start_frame": runs.start.astype(np.int64),
             "end_frame": runs.end.astype(np.int64),
-            "start_s": times[runs.start] if n else np.zeros(0),
-            "duration_s": (runs.end - runs.start + 1) / fps_,
+            "start_s": runs.times[runs.start] if n else np.zeros(0),
+            "duration_s": (runs.end - runs.start + 1) / runs.fps,
             "truncated": runs.truncated.astype(bool),
         },
         columns=BOUT_COLUMNS,
@@ -427,13 +456,10 @@ def behavior_statistics(
           is not shown in the bin);
         - ``bouts_per_min``: ``bout_count`` per minute of ``labeled_s``.
     """
-    labels = frame_labels(data, source, behaviors=behaviors, fps=fps)
-    fps_ = float(labels.attrs["fps"])
-    runs = _Runs(labels)
-    times = _frame_times(labels)
-    frame_bin, bin_start, bin_end = _bins(times, fps_, bin_s)
+    runs = _Runs.of(data, source, behaviors, fps, session, bin_s)
+    fps_, times, frame_bin, bin_start = runs.fps, runs.times, runs.frame_bin, runs.bin_start
     n_bins, n_ind, n_beh = len(bin_start), runs.n_ind, runs.n_beh
-    known = ~np.isnan(np.asarray(labels.transpose("time", "individual", "behavior").values))
+    known = runs.known
     shape = (n_bins, n_ind, n_beh)
     # frames per bin: labeled and shown
     labeled = np.zeros(shape)
@@ -467,18 +493,10 @@ def behavior_statistics(
         per_min = np.where(labeled > 0, count / (labeled_s / 60.0), np.nan)
     latency = np.where(np.isfinite(first), first - bin_start[:, None, None], np.nan)
     b, i, k = (a.ravel() for a in np.indices(shape))
-    individuals = np.asarray([str(v) for v in labels["individual"].values], dtype=object)
-    names = np.asarray([str(v) for v in labels["behavior"].values], dtype=object)
-    n = b.size
     return pd.DataFrame(
         {
-            "session": pd.Series([session or labels.attrs.get("session")] * n, dtype=object),
-            "individual": individuals[i],
-            "source": pd.Series([labels.attrs["source"]] * n, dtype=object),
-            "behavior": names[k],
-            "bin": b.astype(np.int64),
-            "bin_start_s": bin_start[b],
-            "bin_end_s": bin_end[b],
+            **runs.keys(i, k),
+            **runs.bin_columns(b),
             "labeled_s": labeled_s.ravel(),
             "time_s": time_s.ravel(),
             "time_budget_pct": pct.ravel(),
@@ -524,12 +542,9 @@ def transition_table(
         the count over all transitions from ``from_behavior`` in that bin
         (NaN when there are none).
     """
-    labels = frame_labels(data, source, behaviors=behaviors, fps=fps)
-    fps_ = float(labels.attrs["fps"])
-    runs = _Runs(labels)
-    times = _frame_times(labels)
-    frame_bin, bin_start, bin_end = _bins(times, fps_, bin_s)
-    n_bins, n_ind, n_beh = len(bin_start), runs.n_ind, runs.n_beh
+    runs = _Runs.of(data, source, behaviors, fps, session, bin_s)
+    frame_bin = runs.frame_bin
+    n_bins, n_ind, n_beh = len(runs.bin_start), runs.n_ind, runs.n_beh
     counts = np.zeros((n_bins, n_ind, n_beh, n_beh), dtype=np.int64)
     order = np.lexsort((runs.behavior, runs.start, runs.individual))
     ind, beh, start, end = runs.individual[order], runs.behavior[order], runs.start[order], runs.end[order]
@@ -547,19 +562,12 @@ def transition_table(
     with np.errstate(invalid="ignore", divide="ignore"):
         prob = np.where(totals > 0, counts / totals, np.nan)
     bb, i, f, t = (x.ravel() for x in np.indices(counts.shape))
-    individuals = np.asarray([str(v) for v in labels["individual"].values], dtype=object)
-    names = np.asarray([str(v) for v in labels["behavior"].values], dtype=object)
-    n = bb.size
     return pd.DataFrame(
         {
-            "session": pd.Series([session or labels.attrs.get("session")] * n, dtype=object),
-            "individual": individuals[i],
-            "source": pd.Series([labels.attrs["source"]] * n, dtype=object),
-            "bin": bb.astype(np.int64),
-            "bin_start_s": bin_start[bb],
-            "bin_end_s": bin_end[bb],
-            "from_behavior": names[f],
-            "to_behavior": names[t],
+            **runs.keys(i),
+            **runs.bin_columns(bb),
+            "from_behavior": runs.names[f],
+            "to_behavior": runs.names[t],
             "count": counts.ravel(),
             "probability": prob.ravel(),
         },
@@ -568,7 +576,31 @@ def transition_table(
 
 
 # --------------------------------------------------------------------------- movement and zones
-def _track(poses: xr.Dataset | xr.DataArray, keypoint: str) -> tuple[xr.DataArray, float]:
+class _Track(NamedTuple):
+    """One point of every individual with its frames' times and bins."""
+
+    point: xr.DataArray  # (time, space, individual)
+    fps: float
+    times: np.ndarray
+    frame_bin: np.ndarray
+    bin_start: np.ndarray
+    bin_end: np.ndarray
+    tracked: np.ndarray  # (time, individual) bool
+    individuals: np.ndarray
+    session: str | None
+
+    def keys(self, bin_: np.ndarray, individual: np.ndarray) -> dict[str, Any]:
+        """Return the leading columns ``session, individual, bin, bin_start_s, bin_end_s`` of a table."""
+        return {
+            "session": pd.Series([self.session] * len(bin_), dtype=object),
+            "individual": self.individuals[individual],
+            "bin": bin_.astype(np.int64),
+            "bin_start_s": self.bin_start[bin_],
+            "bin_end_s": self.bin_end[bin_],
+        }
+
+
+def _track(poses: xr.Dataset | xr.DataArray, keypoint: str, session: str | None, bin_s: float | None) -> _Track:
     if isinstance(poses, xr.Dataset):
         if "position" not in poses:
             raise SchemaError(f"movement statistics need a pose Dataset with 'position'; got {list(poses.data_vars)}")
@@ -577,7 +609,23 @@ def _track(poses: xr.Dataset | xr.DataArray, keypoint: str) -> tuple[xr.DataArra
     else:
         pos = poses
     check_dims(pos, ["time", "space", "keypoint", "individual"], name="poses")
-    return _point(pos, keypoint).transpose("time", "space", "individual"), _frame_rate(pos, None)
+    point = _point(pos, keypoint).transpose("time", "space", "individual")
+    fps = _frame_rate(pos, None)
+    frames = point.isel(space=0, drop=True)
+    frames.attrs = {"fps": fps, **({"time_unit": point.attrs["time_unit"]} if "time_unit" in point.attrs else {})}
+    times = _frame_times(frames)
+    frame_bin, bin_start, bin_end = _bins(times, fps, bin_s)
+    return _Track(
+        point,
+        fps,
+        times,
+        frame_bin,
+        bin_start,
+        bin_end,
+        np.isfinite(np.asarray(point.values)).all(axis=1),
+        np.asarray([str(v) for v in point["individual"].values], dtype=object),
+        session or point.attrs.get("session"),
+    )
 
 
 def movement_statistics(
@@ -615,20 +663,16 @@ def movement_statistics(
         distance in ``length_unit`` (``cm`` or ``px``), and distance per
         tracked second.
     """
-    point, fps_ = _track(poses, keypoint)
-    xy = np.asarray(point.values, dtype=np.float64)  # (time, space, individual)
+    track = _track(poses, keypoint, session, bin_s)
+    fps_, frame_bin, bin_start, tracked = track.fps, track.frame_bin, track.bin_start, track.tracked
+    xy = np.asarray(track.point.values, dtype=np.float64)  # (time, space, individual)
     scale, unit = (1.0, "px") if px_per_cm is None else (1.0 / float(px_per_cm), "cm")
     if px_per_cm is not None and not px_per_cm > 0:
         raise SchemaError(f"px_per_cm must be > 0, got {px_per_cm!r}")
-    tracked = np.isfinite(xy).all(axis=1)  # (time, individual)
     step = np.zeros(tracked.shape)
     if len(xy) > 1:
         d = np.sqrt(((xy[1:] - xy[:-1]) ** 2).sum(axis=1)) * scale
         step[1:] = np.where(np.isfinite(d), d, 0.0)
-    labels_like = point.isel(space=0, drop=True)
-    labels_like.attrs = {"fps": fps_, **({"time_unit": point.attrs["time_unit"]} if "time_unit" in point.attrs else {})}
-    times = _frame_times(labels_like)
-    frame_bin, bin_start, bin_end = _bins(times, fps_, bin_s)
     n_bins, n_ind = len(bin_start), tracked.shape[1]
     dist = np.zeros((n_bins, n_ind))
     seen = np.zeros((n_bins, n_ind))
@@ -638,14 +682,9 @@ def movement_statistics(
     with np.errstate(invalid="ignore", divide="ignore"):
         speed = np.where(tracked_s > 0, dist / tracked_s, np.nan)
     b, i = (a.ravel() for a in np.indices((n_bins, n_ind)))
-    individuals = np.asarray([str(v) for v in point["individual"].values], dtype=object)
     return pd.DataFrame(
         {
-            "session": pd.Series([session or point.attrs.get("session")] * b.size, dtype=object),
-            "individual": individuals[i],
-            "bin": b.astype(np.int64),
-            "bin_start_s": bin_start[b],
-            "bin_end_s": bin_end[b],
+            **track.keys(b, i),
             "tracked_s": tracked_s.ravel(),
             "distance": dist.ravel(),
             "mean_speed": speed.ravel(),
@@ -686,15 +725,10 @@ def zone_statistics(
         starts inside counts no entry), and the time from the bin start to
         the first frame inside (NaN if never).
     """
-    point, fps_ = _track(poses, keypoint)
-    tracked = np.isfinite(np.asarray(point.values)).all(axis=1)
-    labels_like = point.isel(space=0, drop=True)
-    labels_like.attrs = {"fps": fps_, **({"time_unit": point.attrs["time_unit"]} if "time_unit" in point.attrs else {})}
-    times = _frame_times(labels_like)
-    frame_bin, bin_start, bin_end = _bins(times, fps_, bin_s)
+    track = _track(poses, keypoint, session, bin_s)
+    fps_, times, frame_bin, bin_start, tracked = track.fps, track.times, track.frame_bin, track.bin_start, track.tracked
     n_bins, n_ind = len(bin_start), tracked.shape[1]
     pos = poses["position"] if isinstance(poses, xr.Dataset) else poses
-    individuals = np.asarray([str(v) for v in point["individual"].values], dtype=object)
     seen = np.zeros((n_bins, n_ind))
     np.add.at(seen, frame_bin, tracked.astype(np.float64))
     frames = []
@@ -715,12 +749,8 @@ def zone_statistics(
         frames.append(
             pd.DataFrame(
                 {
-                    "session": pd.Series([session or point.attrs.get("session")] * b.size, dtype=object),
-                    "individual": individuals[i],
+                    **track.keys(b, i),
                     "zone": str(name),
-                    "bin": b.astype(np.int64),
-                    "bin_start_s": bin_start[b],
-                    "bin_end_s": bin_end[b],
                     "tracked_s": (seen / fps_).ravel(),
                     "time_s": (within / fps_).ravel(),
                     "time_pct": pct.ravel(),

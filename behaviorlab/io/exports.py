@@ -39,6 +39,7 @@ import xarray as xr
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.schema import as_poses
+from behaviorlab.stats import BOUT_COLUMNS
 
 __all__ = [
     "BOUT_TABLE_COLUMNS",
@@ -53,18 +54,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Columns of a bout table, in order.
-BOUT_TABLE_COLUMNS: tuple[str, ...] = (
-    "session",
-    "individual",
-    "source",
-    "behavior",
-    "start_frame",
-    "end_frame",
-    "start_s",
-    "duration_s",
-    "truncated",
-)
+#: Columns of a bout table, in order (:func:`behaviorlab.stats.bout_table`).
+BOUT_TABLE_COLUMNS: tuple[str, ...] = tuple(BOUT_COLUMNS)
 _BOUT_TEXT = ("individual", "source", "behavior")
 _BOUT_FRAMES = ("start_frame", "end_frame")
 
