@@ -231,7 +231,7 @@ class ResultsStore:
                 f"{self.path}: not a behaviorlab results store (no {MANIFEST}); "
                 "create one with ResultsStore.create(path) or `behaviorlab store create`"
             )
-        self._read_manifest()  # fail early on a damaged manifest
+        self._settings = dict(self._read_manifest()["settings"])  # fails early on a damaged manifest; fixed at creation
 
     # ------------------------------------------------------------------ creation and manifest
     @classmethod
@@ -307,8 +307,8 @@ class ResultsStore:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The store's settings (bin_s, zones, px_per_cm, keypoint)."""
-        return dict(self._read_manifest()["settings"])
+        """The store's settings (bin_s, zones, px_per_cm, keypoint), fixed when it was created."""
+        return dict(self._settings)
 
     @property
     def sessions(self) -> list[str]:
