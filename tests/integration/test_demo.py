@@ -55,6 +55,10 @@ def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
         assert (out / "ethogram" / f"{session}.ethogram.nc").is_file()
     assert (out / "ethogram" / "bouts.csv").stat().st_size > 1000
     assert (out / "behavior_map" / "map_density.html").is_file()
+    f1 = summary["classify"]["heldout_f1"]
+    assert set(f1) == {"rest", "walk", "run", "groom", "rear", "turn"}
+    assert max(f1.values()) > 0.4  # 0.75 (run) measured; a base rate of 5-30 % gives chance F1 below 0.35
+    assert (out / "classifier" / "classifier.pkl").is_file()
     _check_results_stage(summary, out, sample_data)
 
 
