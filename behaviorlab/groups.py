@@ -61,8 +61,12 @@ KEY_COLUMNS: tuple[str, ...] = (
     "stop_frame",
     "end_frame",
     "time",
+    "zone",
+    "labeled_s",
+    "tracked_s",
 )
-"""Columns that identify a row rather than measure something; ``measures=None`` never compares them."""
+"""Columns that identify a row (or say how much was observed) rather than measure behavior; ``measures=None``
+never compares them."""
 
 TESTS: tuple[str, ...] = ("auto", "mannwhitney", "kruskal", "permutation")
 
