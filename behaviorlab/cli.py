@@ -18,7 +18,7 @@ import typer
 
 from behaviorlab._cli_common import _friendly_errors, _read_config
 from behaviorlab.cli_behavior import classify_app, ethogram_app, map_app
-from behaviorlab.cli_results import compare, export, query, store_app
+from behaviorlab.cli_results import compare, dashboard, export, query, store_app
 from behaviorlab.errors import SchemaError
 
 app = typer.Typer(
@@ -499,6 +499,7 @@ def demo(
 app.command("query")(query)
 app.command("compare")(compare)
 app.command("export")(export)
+app.command("dashboard")(dashboard)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import typer
 
 from behaviorlab._cli_common import _friendly_errors
 
-__all__ = ["compare", "export", "query", "store_app"]
+__all__ = ["compare", "dashboard", "export", "query", "store_app"]
 
 store_app = typer.Typer(help="Results stores: per-session Parquet tables queried with DuckDB.", no_args_is_help=True)
 
@@ -229,3 +229,44 @@ def export(
     formats = [f.strip().lower() for f in format.split(",") if f.strip()]
     written = export_store(project, out, formats, sessions=session, sources=source)
     typer.echo(json.dumps({k: [str(p) for p in v] for k, v in written.items()}, indent=1))
+
+
+def dashboard_app_path() -> Path:
+    """Return the dashboard's Streamlit script (``dashboards/app.py`` of the repository this package runs from)."""
+    import behaviorlab
+
+    return Path(behaviorlab.__file__).resolve().parent.parent / "dashboards" / "app.py"
+
+
+@_friendly_errors
+def dashboard(
+    project: Annotated[
+        Path, typer.Argument(help="Project folder (the demo's output folder, or one with a results store).")
+    ],
+    port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
+    browser: Annotated[bool, typer.Option(help="Open a web browser.")] = True,
+) -> None:
+    """Open the dashboard on a project: overview, poses, labeling, training, behavior map, ethograms, statistics."""
+    import os
+    import subprocess
+    import sys
+
+    from behaviorlab.project import Project, ProjectError
+
+    Project.open(project)  # a clear error for a missing folder before Streamlit starts
+    app = dashboard_app_path()
+    if not app.is_file():
+        raise ProjectError(
+            f"{app}: the dashboard's pages are not installed with this copy of behaviorlab; "
+            "install it from the repository (`pip install -e .`)"
+        )
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", "localhost", "--server.port", str(port),
+        "--server.headless", "false" if browser else "true",
+        "--browser.gatherUsageStats", "false",
+        "--", str(project.resolve()),
+    ]  # fmt: skip
+    typer.echo(f"dashboard on http://localhost:{port} (Ctrl+C stops it)")
+    env = {**os.environ, "BEHAVIORLAB_PROJECT": str(project.resolve())}
+    raise typer.Exit(subprocess.call(command, env=env))

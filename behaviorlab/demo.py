@@ -436,7 +436,7 @@ def _stage_results(ctx: DemoContext) -> dict[str, Any]:
     for name, paths in ctx.sessions.items():
         parts = [load_netcdf(paths[key]) for key in ("clean_poses", "ethogram", "map", "behaviors", "annotations")]
         ds = xr.merge(parts, join="exact", compat="no_conflicts", combine_attrs="drop_conflicts")
-        rows[name] = store.add_session(name, ds)["rows"]
+        rows[name] = store.add_session(name, ds, files={"video": paths["video"], "poses": paths["poses"]})["rows"]
     store.set_metadata(ctx.sample_dir / "metadata.csv")
     budget = store.query(
         'SELECT "group", behavior, avg(time_budget_pct) AS time_budget_pct FROM time_budget '
@@ -584,4 +584,5 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
                 )
     lines.append(f"  stage times (s): {timings}")
     lines.append(f"  summary: {summary_path}")
+    lines.append(f"  open the dashboard on this project: behaviorlab dashboard {out_dir}")
     return "\n".join(lines)

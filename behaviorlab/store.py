@@ -332,6 +332,7 @@ class ResultsStore:
         sources: Sequence[str] | None = None,
         behaviors: Mapping[str, Sequence[str] | int] | None = None,
         save_dataset: bool = True,
+        files: Mapping[str, str | Path] | None = None,
     ) -> dict[str, Any]:
         """Write (or replace) one session's results.
 
@@ -352,6 +353,10 @@ class ResultsStore:
             As in :func:`~behaviorlab.stats.session_tables`.
         save_dataset
             Also keep ``data`` as netCDF (:meth:`dataset` reads it back).
+        files
+            Links to the session's source files, e.g. ``{"video": ..., "poses":
+            ...}`` (kept as absolute paths in the manifest; the dashboard shows
+            the video).
 
         Returns
         -------
@@ -418,6 +423,7 @@ class ResultsStore:
             "tables": files,
             "rows": {name: len(t) for name, t in out.items()},
             "dataset": dataset_file,
+            "files": {str(k): str(Path(v).resolve()) for k, v in (files or {}).items()},
             "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         if data is not None:

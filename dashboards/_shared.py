@@ -1,0 +1,109 @@
+"""What every dashboard page shares: the project path, cached loaders, and messages for missing parts.
+
+Pages stay thin: they call these loaders (cached by Streamlit, keyed by the
+project path and a stamp of its manifest so a re-run session shows up) and
+library functions that return figures and tables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+#: (file in pages/, title, url path) of every page, in menu order.
+PAGES: list[tuple[str, str, str]] = [
+    ("overview.py", "Overview", "overview"),
+    ("poses.py", "Poses", "poses"),
+    ("label.py", "Label", "label"),
+    ("training.py", "Training", "training"),
+    ("behavior_map.py", "Behavior map", "behavior_map"),
+    ("ethogram.py", "Ethogram", "ethogram"),
+    ("classifiers.py", "Classifiers", "classifiers"),
+    ("statistics.py", "Statistics", "statistics"),
+]
+
+ENV_VAR = "BEHAVIORLAB_PROJECT"
+
+
+def project_path() -> Path:
+    """The project folder: ``streamlit run app.py -- PROJECT``, else $BEHAVIORLAB_PROJECT, else the working folder."""
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if args and Path(args[-1]).is_dir():
+        return Path(args[-1]).resolve()
+    return Path(os.environ.get(ENV_VAR, ".")).resolve()
+
+
+def _stamp(path: Path) -> float:
+    """Changes whenever the store's manifest is replaced (a session added or re-run)."""
+    from behaviorlab.store import MANIFEST
+
+    for candidate in (path / MANIFEST, path / "results" / MANIFEST):
+        if candidate.is_file():
+            return candidate.stat().st_mtime
+    return 0.0
+
+
+@st.cache_resource(show_spinner=False)
+def _project(path: str, stamp: float) -> Any:
+    from behaviorlab.project import Project
+
+    return Project.open(path)
+
+
+def project() -> Any:
+    """The :class:`behaviorlab.project.Project` of the dashboard (cached until the store changes)."""
+    path = project_path()
+    return _project(str(path), _stamp(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def session_dataset(path: str, stamp: float, session: str) -> Any:
+    """A session's stored Dataset (cached)."""
+    return _project(path, stamp).dataset(session)
+
+
+def dataset(session: str) -> Any:
+    """The stored Dataset of ``session`` of the dashboard's project."""
+    path = project_path()
+    return session_dataset(str(path), _stamp(path), session)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def store_table(path: str, stamp: float, name: str) -> Any:
+    """One table of the project's store, all sessions (cached)."""
+    return _project(path, stamp).store.table(name)
+
+
+def table(name: str) -> Any:
+    """A table of the dashboard project's store."""
+    path = project_path()
+    return store_table(str(path), _stamp(path), name)
+
+
+def need_store() -> Any:
+    """The project, after stopping the page with a clear message when it has no results store or no sessions."""
+    proj = project()
+    if proj.store is None:
+        st.info(
+            f"No results store in `{proj.root}` yet. Run `behaviorlab demo --out DIR` for an example project, or "
+            "create one with `behaviorlab store create` and add sessions with `behaviorlab store add`."
+        )
+        st.stop()
+    if not proj.sessions:
+        st.info(f"The results store in `{proj.store.path}` has no sessions yet: add some with `behaviorlab store add`.")
+        st.stop()
+    return proj
+
+
+def pick_session(proj: Any, key: str = "session", need: str | None = None) -> str:
+    """A session chosen in the sidebar (only sessions with ``need`` — a label source or 'video' — when given)."""
+    overview = proj.overview()
+    names = overview["session"].tolist() if need is None else overview.loc[overview[need], "session"].tolist()
+    if not names:
+        st.info(f"No session has {need} results yet.")
+        st.stop()
+    return st.sidebar.selectbox("Session", names, key=key)

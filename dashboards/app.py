@@ -1,0 +1,21 @@
+"""The behaviorlab dashboard: ``behaviorlab dashboard PROJECT`` (or ``streamlit run dashboards/app.py -- PROJECT``).
+
+Pages live in ``pages/``; each reads the project through the cached loaders of
+``_shared.py`` and draws what library functions return.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `_shared` for the pages, however Streamlit was started
+
+import streamlit as st
+from _shared import PAGES, project_path
+
+st.set_page_config(page_title="behaviorlab", layout="wide")
+pages = [st.Page(f"pages/{file}", title=title, url_path=url, default=url == "overview") for file, title, url in PAGES]
+navigation = st.navigation(pages)
+st.sidebar.caption(f"project: `{project_path()}`")
+navigation.run()
