@@ -396,13 +396,13 @@ class ResultsStore:
         partial = folder / f"{version}.partial"
         partial.mkdir(parents=True)
         try:
-            files = {}
+            table_files = {}
             for name, table in out.items():
                 table = table.assign(session=session) if "session" in table.columns else table
                 if "session" not in table.columns:
                     table = table.assign(session=session)[["session", *table.columns]]
                 _write_parquet(name, table, partial / f"{name}.parquet")
-                files[name] = f"{name}.parquet"
+                table_files[name] = f"{name}.parquet"
             dataset_file = None
             if data is not None and save_dataset:
                 save_netcdf(data.assign_attrs(session=session), partial / "dataset.nc")
@@ -420,7 +420,7 @@ class ResultsStore:
             "extra_columns": {name: cols for name, cols in extra.items() if cols},
             "version": version,
             "folder": f"sessions/{_folder_name(session)}/{version}",
-            "tables": files,
+            "tables": table_files,
             "rows": {name: len(t) for name, t in out.items()},
             "dataset": dataset_file,
             "files": {str(k): str(Path(v).resolve()) for k, v in (files or {}).items()},

@@ -236,3 +236,12 @@ def test_a_known_table_with_extra_columns_in_one_session(store):
     table = store.query("SELECT session, count(*) AS n, count(rater) AS rated FROM bouts GROUP BY session ORDER BY 1")
     assert table["rated"].tolist() == [0, 0, len(bouts)]
     assert table["n"].iloc[2] == len(bouts)
+
+
+def test_file_links_are_kept_as_absolute_paths(tmp_path):
+    store = ResultsStore.create(tmp_path / "p")
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"")
+    store.add_session("a", _session(0, n=30), files={"video": video}, save_dataset=False)
+    assert store.session_info("a")["files"] == {"video": str(video.resolve())}
+    assert set(store.session_info("a")["tables"]) >= {"bouts", "movement"}
