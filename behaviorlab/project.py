@@ -187,7 +187,7 @@ class Project:
         if video is None:
             raise ProjectError(f"session {session!r} has no video file in the project")
         with VideoReader(video) as reader:
-            image = reader[int(frame)]
+            image = reader.read(int(frame))
         ds = self.dataset(session)
         if "position" not in ds:
             return image
