@@ -153,6 +153,8 @@ def _stage_pose_model(ctx: DemoContext) -> dict[str, Any]:
     result = train_model(single, model_dir, config, verbose=0)
     report = evaluate_model(model_dir, single)
     overall = report.to_dict()["overall"]
+    with atomic_path(model_dir / "evaluation.json") as tmp:  # what `behaviorlab evaluate --json` prints
+        tmp.write_text(json.dumps(report.to_dict(), indent=2))
     return {
         "model_dir": str(model_dir),
         "training_frames": len(single),

@@ -25,3 +25,19 @@ def sample_data() -> Path:
     if not (SAMPLE_DATA / "MANIFEST.json").is_file():
         pytest.skip(f"{SAMPLE_DATA} has not been generated (run `behaviorlab sample-data`)")
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, sample_data):
+    """``behaviorlab demo`` run once per test session through the CLI: ``(out_dir, result)``.
+
+    The integration test checks its outputs and the dashboard tests open the
+    project it builds; a test that writes into the folder must copy it first.
+    """
+    from typer.testing import CliRunner
+
+    from behaviorlab.cli import app
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--sample", str(sample_data)])
+    return out, result

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
-
-from behaviorlab.cli import app
 
 
-def test_demo_runs_every_stage_and_writes_outputs(tmp_path, sample_data):
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--sample", str(sample_data)])
+def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
+    out, result = demo_run
     assert result.exit_code == 0, result.output
+    assert f"behaviorlab dashboard {out}" in result.output  # ends with the command that opens the dashboard on it
     summary = json.loads((out / "demo_summary.json").read_text())
     assert set(summary["sessions"]) == {"session_a", "session_b"}
     assert summary["convert"]["session_b"]["individuals"] == ["mouse1", "mouse2"]
