@@ -18,9 +18,22 @@ from behaviorlab.bouts import BOUT_COLUMNS, iter_sequences, state_bouts
 from behaviorlab.errors import SchemaError
 
 __all__ = [
+    "RASTER_SOURCES",
+    "budget_heatmap_figure",
+    "confidence_figure",
+    "confusion_figure",
     "duration_histogram_figure",
     "ethogram_raster_figure",
+    "evaluation_table",
+    "keypoint_error_figure",
+    "pool_sessions",
+    "pooled_transition_matrix",
+    "pose_timeseries_figure",
+    "precision_recall_figure",
     "region_examples_figure",
+    "source_raster_figure",
+    "top_decision",
+    "training_curves_figure",
     "transition_graph_figure",
 ]
 
@@ -327,7 +340,7 @@ def region_examples_figure(
                     ds, origin_keypoint, axis_from or keypoints[-1], axis_to or keypoints[0]
                 )
             ds = aligned[session]
-            frame = ds["position"].sel(time=ex["time"], individual=ex["individual"], method="nearest")
+            frame = ds["position"].sel(individual=ex["individual"]).sel(time=ex["time"], method="nearest")
             xy = frame.transpose("keypoint", "space").values
             skeleton = get_skeleton(ds)
             edges = skeleton.edges if skeleton is not None else []
@@ -356,4 +369,746 @@ def region_examples_figure(
                 col=c + 1,
             )
     fig.update_layout(title="Example frames per region (egocentric poses)", template="plotly_white")
+    return fig
+
+
+# --------------------------------------------------------------------------- dashboard pages: models and labels
+#: Label variables of a session Dataset drawn by :func:`source_raster_figure`, top to bottom, and their display names.
+RASTER_SOURCES: dict[str, str] = {
+    "labels": "human",
+    "behavior_prediction": "classifier",
+    "state": "HMM",
+    "cluster": "map",
+}
+
+
+def training_curves_figure(log: pd.DataFrame, *, title: str = "Training curves") -> Any:
+    """Loss and validation pixel error per epoch of a pose model's ``training_log.csv``.
+
+    Parameters
+    ----------
+    log
+        One row per epoch: ``epoch`` (else the row number from 1) and any of
+        ``loss``, ``val_loss`` (left panel, log scale) and columns ending in
+        ``px_error`` such as ``val_px_error`` (right panel, pixels).
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One line trace per column drawn, named after it, its y values the column's.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    losses = [c for c in ("loss", "val_loss") if c in log.columns]
+    errors = [c for c in log.columns if str(c).endswith("px_error")]
+    if not losses and not errors:
+        raise SchemaError(
+            f"the training log has none of the columns loss, val_loss, val_px_error (it has {list(log.columns)}); "
+            "pass the training_log.csv that `behaviorlab train` writes"
+        )
+    epoch = log["epoch"].to_numpy() if "epoch" in log.columns else np.arange(1, len(log) + 1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["loss", "validation error (pixels)"])
+    for k, column in enumerate([*losses, *errors]):
+        fig.add_trace(
+            go.Scatter(
+                x=epoch,
+                y=log[column].to_numpy(dtype=np.float64),
+                mode="lines+markers",
+                marker={"size": 4},
+                name=str(column),
+                line={"color": _state_color(k)},
+            ),
+            row=1,
+            col=1 if column in losses else 2,
+        )
+    positive = bool(losses) and bool((log[losses].to_numpy(dtype=np.float64) > 0).all())
+    fig.update_yaxes(type="log" if positive else "linear", row=1, col=1)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(title=title, template="plotly_white", hovermode="x unified")
+    return fig
+
+
+def evaluation_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
+    """Per-keypoint error and PCK of an ``evaluation.json`` as one table.
+
+    Parameters
+    ----------
+    evaluation
+        What ``behaviorlab evaluate MODEL LABELS --json`` prints
+        (:meth:`behaviorlab.pose.evaluate.EvaluationReport.to_dict`): keys
+        ``per_keypoint`` and ``pck``, each keypoint name (and ``"all"``) to
+        its statistics.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per keypoint then the pooled ``all`` row: ``keypoint``,
+        ``n``, ``mean``, ``median``, ``p90``, ``p99``, ``max`` (pixels; NaN
+        where the JSON has null) and a ``pck@<pixels>`` column per threshold.
+    """
+    if not isinstance(evaluation, Mapping) or "per_keypoint" not in evaluation:
+        raise SchemaError(
+            "the evaluation has no 'per_keypoint' table: pass the JSON of `behaviorlab evaluate MODEL LABELS --json`"
+        )
+    per_keypoint = pd.DataFrame.from_dict(dict(evaluation["per_keypoint"]), orient="index")
+    pck_table = pd.DataFrame.from_dict(dict(evaluation.get("pck") or {}), orient="index")
+    table = per_keypoint.join(pck_table) if len(pck_table.columns) else per_keypoint
+    table = table.apply(pd.to_numeric, errors="coerce")
+    table.index = table.index.astype(str)
+    return table.rename_axis("keypoint").reset_index()
+
+
+def keypoint_error_figure(
+    evaluation: pd.DataFrame | Mapping[str, Any], *, title: str = "Keypoint error on the evaluation frames"
+) -> Any:
+    """Mean error per keypoint as bars, with median and 90th-percentile markers; the pooled mean as a dashed line.
+
+    Parameters
+    ----------
+    evaluation
+        The table of :func:`evaluation_table`, or the ``evaluation.json``
+        mapping it reads.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        A bar trace ``mean`` and marker traces ``median`` and ``p90`` (those
+        in the table), one x category per keypoint (the ``all`` row is the
+        horizontal line).
+    """
+    import plotly.graph_objects as go
+
+    table = evaluation_table(evaluation) if isinstance(evaluation, Mapping) else evaluation
+    if "keypoint" not in table.columns or "mean" not in table.columns:
+        raise SchemaError("keypoint_error_figure needs the columns 'keypoint' and 'mean' (see evaluation_table)")
+    per = table[table["keypoint"] != "all"]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=per["keypoint"], y=per["mean"], name="mean", marker={"color": _state_color(0)}))
+    for k, column in enumerate(("median", "p90")):
+        if column in per.columns:
+            fig.add_trace(
+                go.Scatter(
+                    x=per["keypoint"],
+                    y=per[column],
+                    mode="markers",
+                    name=column,
+                    marker={"symbol": "line-ew-open" if column == "median" else "diamond", "size": 12},
+                    line={"color": _state_color(k + 1)},
+                )
+            )
+    pooled = table.loc[table["keypoint"] == "all", "mean"]
+    if len(pooled) and np.isfinite(pooled.iloc[0]):
+        fig.add_hline(
+            y=float(pooled.iloc[0]),
+            line_dash="dash",
+            annotation_text=f"all keypoints: {pooled.iloc[0]:.2f} px",
+            annotation_position="top left",
+        )
+    fig.update_layout(title=title, template="plotly_white", yaxis_title="error (pixels)", xaxis_title="keypoint")
+    return fig
+
+
+def budget_heatmap_figure(
+    stats: pd.DataFrame, *, source: str | None = None, title: str = "Share of time per behavior (%)"
+) -> Any:
+    """Heatmap of the time budget: one row per session and individual, one column per behavior.
+
+    Parameters
+    ----------
+    stats
+        Table of :func:`behaviorlab.stats.behavior_statistics` (the store's
+        ``behavior_stats``): ``session``, ``individual``, ``source``,
+        ``behavior``, ``time_budget_pct``; binned rows are averaged.
+    source
+        Keep only this label source (e.g. ``"cluster"`` for map regions).
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One heatmap trace: ``z`` the share of known frames in percent, rows
+        ``"session / individual"``, columns the behaviors in table order.
+    """
+    import plotly.graph_objects as go
+
+    needed = {"session", "individual", "behavior", "time_budget_pct"}
+    if not needed <= set(stats.columns):
+        raise SchemaError(f"stats lacks the column(s) {sorted(needed - set(stats.columns))}: pass behavior_stats")
+    if source is not None:
+        stats = stats[stats["source"] == source]
+    rows = (stats["session"].astype(str) + " / " + stats["individual"].astype(str)).rename("row")
+    grid = stats.assign(row=rows).pivot_table(
+        index="row", columns="behavior", values="time_budget_pct", aggfunc="mean", sort=False
+    )
+    grid = grid[[b for b in pd.unique(stats["behavior"]) if b in grid.columns]]
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(dtype=np.float64),
+            x=[str(c) for c in grid.columns],
+            y=[str(r) for r in grid.index],
+            colorscale="Blues",
+            text=np.round(grid.to_numpy(dtype=np.float64), 1),
+            texttemplate="%{text}",
+            colorbar={"title": "%"},
+            hovertemplate="%{y}<br>%{x}: %{z:.1f} %<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title, template="plotly_white", yaxis={"autorange": "reversed"}, height=200 + 30 * len(grid)
+    )
+    return fig
+
+
+def source_raster_figure(
+    datasets: Mapping[str, xr.Dataset],
+    sources: Sequence[str] = tuple(RASTER_SOURCES),
+    *,
+    individuals: Sequence[str] | None = None,
+    window_s: tuple[float, float] | None = None,
+    title: str = "Ethogram",
+) -> Any:
+    """Raster of every label source, one above the other, for each session and individual.
+
+    Parameters
+    ----------
+    datasets
+        Session name to its stored Dataset (the label variables of
+        :data:`behaviorlab.stats.LABEL_SOURCES`; a source a session lacks is
+        left out of its rows).
+    sources
+        Label variables to draw, in row order (default human labels,
+        classifier, HMM states, map regions).
+    individuals
+        Draw only these individuals (default all).
+    window_s
+        ``(start, end)`` in seconds: only the bouts overlapping it are drawn,
+        cut to it (for long sessions).
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One horizontal bar per bout (:func:`behaviorlab.stats.bout_table`),
+        one trace per source and behavior (legend grouped by source, colour
+        by the behavior's position in its source, so the human and the
+        classifier labels of a behavior share a colour).  Rows are
+        ``"session / individual · source"``; the hover gives the behavior,
+        its start, end and duration in seconds.
+    """
+    import plotly.graph_objects as go
+
+    from behaviorlab.stats import bout_table, frame_labels
+
+    if window_s is not None and not window_s[1] > window_s[0]:
+        raise ValueError(f"window_s must be (start, end) with end > start, got {window_s!r}")
+    wanted = None if individuals is None else {str(i) for i in individuals}
+    rows: list[str] = []
+    tables = []
+    for session, ds in datasets.items():
+        present = [s for s in sources if s in ds.data_vars]
+        per_source = {}
+        for source in present:
+            labels = frame_labels(ds, source)
+            table = bout_table(labels, session=str(session))
+            order = {str(b): k for k, b in enumerate(labels["behavior"].values)}
+            table["color_index"] = table["behavior"].map(order).astype(np.int64)
+            per_source[source] = (labels, table)
+        if not per_source:
+            continue
+        names = [str(i) for i in next(iter(per_source.values()))[0]["individual"].values]
+        for individual in names:
+            if wanted is not None and individual not in wanted:
+                continue
+            for source, (_, table) in per_source.items():
+                row = f"{session} / {individual} · {RASTER_SOURCES.get(source, source)}"
+                rows.append(row)
+                tables.append(table[table["individual"] == individual].assign(row=row))
+    columns = ["source", "behavior", "start_s", "duration_s", "color_index", "row"]
+    bouts = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+    bouts["end_s"] = bouts["start_s"] + bouts["duration_s"]
+    if window_s is not None and len(bouts):
+        lo, hi = float(window_s[0]), float(window_s[1])
+        bouts = bouts[(bouts["end_s"] > lo) & (bouts["start_s"] < hi)].copy()
+        bouts["shown_start"] = bouts["start_s"].clip(lower=lo)
+        bouts["shown_length"] = bouts["end_s"].clip(upper=hi) - bouts["shown_start"]
+    else:
+        bouts["shown_start"], bouts["shown_length"] = bouts["start_s"], bouts["duration_s"]
+    fig = go.Figure()
+    for source in sources:
+        sub_source = bouts[bouts["source"] == source]
+        for behavior, sub in sub_source.groupby("behavior", sort=False):
+            fig.add_trace(
+                go.Bar(
+                    y=sub["row"],
+                    x=sub["shown_length"],
+                    base=sub["shown_start"],
+                    orientation="h",
+                    name=str(behavior),
+                    legendgroup=source,
+                    legendgrouptitle_text=RASTER_SOURCES.get(source, source),
+                    marker={"color": _state_color(int(sub["color_index"].iloc[0])), "line": {"width": 0}},
+                    customdata=np.stack([sub["start_s"], sub["end_s"], sub["duration_s"]], axis=1).astype(np.float64),
+                    hovertemplate=(
+                        f"{behavior}<br>%{{y}}<br>%{{customdata[0]:.2f}} – %{{customdata[1]:.2f}} s "
+                        "(%{customdata[2]:.2f} s)<extra></extra>"
+                    ),
+                )
+            )
+    fig.update_layout(
+        title=title,
+        barmode="overlay",
+        bargap=0.15,
+        xaxis_title="time (s)",
+        yaxis={"categoryorder": "array", "categoryarray": rows, "autorange": "reversed", "type": "category"},
+        height=max(420, 160 + 26 * len(rows)),
+        template="plotly_white",
+        legend={"groupclick": "toggleitem"},
+    )
+    if window_s is not None:
+        fig.update_xaxes(range=[float(window_s[0]), float(window_s[1])])
+    return fig
+
+
+def pooled_transition_matrix(
+    transitions: pd.DataFrame, source: str, *, sessions: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Bout-to-bout transition probabilities of one label source, pooled over sessions, individuals and bins.
+
+    Parameters
+    ----------
+    transitions
+        Table of :func:`behaviorlab.stats.transition_table` (the store's
+        ``transitions``).
+    source
+        The label source (``state``, ``cluster``, ``labels``, ``behavior_prediction``).
+    sessions
+        Pool only these sessions (default all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square table, rows ``from_behavior``, columns ``to_behavior``
+        (behaviors in table order): summed counts divided by each row's total
+        (0 for a behavior never left); what :func:`transition_graph_figure`
+        draws.
+    """
+    needed = {"source", "from_behavior", "to_behavior", "count"}
+    if not needed <= set(transitions.columns):
+        raise SchemaError(f"transitions lacks the column(s) {sorted(needed - set(transitions.columns))}")
+    rows = transitions[transitions["source"] == source]
+    if sessions is not None:
+        rows = rows[rows["session"].isin([str(s) for s in sessions])]
+    names = list(pd.unique(pd.concat([rows["from_behavior"], rows["to_behavior"]], ignore_index=True)))
+    counts = rows.pivot_table(index="from_behavior", columns="to_behavior", values="count", aggfunc="sum")
+    counts = counts.reindex(index=names, columns=names).fillna(0.0).astype(np.float64)
+    totals = counts.sum(axis=1).to_numpy()[:, None]
+    values = np.divide(counts.to_numpy(), totals, out=np.zeros(counts.shape), where=totals > 0)
+    return pd.DataFrame(
+        values, index=pd.Index(names, name="from_behavior"), columns=pd.Index(names, name="to_behavior")
+    )
+
+
+def pool_sessions(arrays: Mapping[str, xr.DataArray]) -> xr.DataArray:
+    """Stack the frames of every session and individual into one ``time`` axis, for pooled scores.
+
+    Parameters
+    ----------
+    arrays
+        Session name to a label or probability DataArray ``([rater,] time,
+        [individual,] behavior)``; every session must have the same
+        behaviors (in any order).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(time, [rater,] behavior)``: ``time`` numbers the pooled frames
+        ``0 .. n - 1`` (session by session, within a session individual by
+        individual, each in time order), so two arrays pooled from the same
+        sessions line up for :mod:`behaviorlab.scoring`; behaviors in the
+        first session's order.
+    """
+    parts: list[np.ndarray] = []
+    other: list[str] = []
+    coords: dict[str, Any] = {}
+    for session, da in arrays.items():
+        if "time" not in da.dims:
+            raise SchemaError(f"session {session!r}: the labels have no 'time' dim (dims {da.dims})")
+        if "individual" not in da.dims:
+            da = da.expand_dims(individual=["individual_0"])
+        dims = [d for d in da.dims if d not in ("time", "individual")]
+        if not parts:
+            other = dims
+            coords = {d: [str(v) for v in da[d].values] if d in da.coords else None for d in other}
+        elif set(dims) != set(other):
+            raise SchemaError(f"session {session!r} has dims {da.dims}; the first session had {other}")
+        if "behavior" in other:
+            names = [str(b) for b in da["behavior"].values]
+            if sorted(names) != sorted(coords["behavior"]):
+                raise SchemaError(
+                    f"session {session!r} has the behaviors {names}, the first session {coords['behavior']}: "
+                    "select the common behaviors first"
+                )
+            da = da.assign_coords(behavior=names).sel(behavior=coords["behavior"])
+        values = da.transpose("individual", "time", *other).values
+        parts.append(values.reshape(-1, *values.shape[2:]))
+    if not parts:
+        raise SchemaError("pool_sessions needs at least one session")
+    pooled = np.concatenate(parts, axis=0)
+    return xr.DataArray(
+        pooled,
+        dims=("time", *other),
+        coords={"time": np.arange(len(pooled)), **{d: v for d, v in coords.items() if v is not None}},
+    )
+
+
+def top_decision(decisions: xr.DataArray, probability: xr.DataArray) -> xr.DataArray:
+    """Keep, on every frame, only the decided behavior with the highest probability (for a confusion matrix).
+
+    Parameters
+    ----------
+    decisions
+        Bool ``(..., behavior)`` decisions of a multi-label classifier
+        (``behavior_prediction``).
+    probability
+        Its probabilities, the same dims (``behavior_probability``).
+
+    Returns
+    -------
+    xarray.DataArray
+        Bool, like ``decisions``, with at most one True per frame (ties: the
+        first behavior); frames without a decision stay all False.
+    """
+    if "behavior" not in decisions.dims:
+        raise SchemaError(f"decisions need a 'behavior' dim, got {decisions.dims}")
+    p = probability.transpose(*decisions.dims)
+    if "behavior" in decisions.coords and "behavior" in p.coords:
+        p = p.sel(behavior=decisions["behavior"].values)  # the same behaviors, in the decisions' order
+    if p.shape != decisions.shape:
+        raise SchemaError(f"probability has shape {p.shape} but the decisions {decisions.shape}")
+    d = decisions.values.astype(bool)
+    score = np.where(d, np.nan_to_num(np.asarray(p.values, dtype=np.float64), nan=0.0), -np.inf)
+    axis = decisions.dims.index("behavior")
+    best = np.expand_dims(np.argmax(score, axis=axis), axis)
+    keep = np.zeros_like(d)
+    np.put_along_axis(keep, best, True, axis=axis)
+    return decisions.copy(data=keep & d)
+
+
+def precision_recall_figure(
+    probabilities: xr.DataArray | Mapping[str, xr.DataArray],
+    labels: xr.DataArray | Mapping[str, xr.DataArray],
+    thresholds: Mapping[str, float] | None = None,
+    *,
+    title: str = "Precision-recall per behavior",
+) -> Any:
+    """Precision-recall curve of each behavior's probabilities against the human labels, pooled over sessions.
+
+    Parameters
+    ----------
+    probabilities
+        ``behavior_probability (time, [individual,] behavior)``, or session
+        name to it (pooled with :func:`pool_sessions`); NaN frames (no
+        features) are left out.
+    labels
+        Human labels, bool ``(time, [individual,] behavior)`` of the same
+        frames (or session name to them).
+    thresholds
+        Behavior to decision threshold (the classifier's ``thresholds_``):
+        the precision and recall of ``probability >= threshold`` are marked.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Per behavior with positive frames (behaviors common to both inputs,
+        in the labels' order): a line trace of
+        :func:`sklearn.metrics.precision_recall_curve` (x recall, y
+        precision) named ``"<behavior> (AP <average precision>)"`` and, when
+        it has a threshold, a marker trace at that operating point.
+    """
+    import plotly.graph_objects as go
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    prob = pool_sessions(probabilities) if isinstance(probabilities, Mapping) else probabilities
+    truth = pool_sessions(labels) if isinstance(labels, Mapping) else labels
+    if "behavior" not in prob.dims or "behavior" not in truth.dims:
+        raise SchemaError("probabilities and labels need a 'behavior' dim")
+    if prob.sizes["time"] != truth.sizes["time"]:
+        raise SchemaError(f"probabilities have {prob.sizes['time']} frames but the labels {truth.sizes['time']}")
+    fig = go.Figure()
+    have = {str(b) for b in prob["behavior"].values}
+    color = 0
+    for behavior in [str(b) for b in truth["behavior"].values]:
+        if behavior not in have:
+            continue
+        p = np.asarray(prob.sel(behavior=behavior).values, dtype=np.float64).ravel()
+        y = np.asarray(truth.sel(behavior=behavior).values, dtype=np.float64).ravel()
+        ok = np.isfinite(p) & np.isfinite(y)
+        p, y = p[ok], y[ok] > 0
+        if not y.any():
+            continue
+        precision, recall, _ = precision_recall_curve(y, p)
+        ap = float(average_precision_score(y, p))
+        colour = _state_color(color)
+        color += 1
+        fig.add_trace(
+            go.Scatter(
+                x=recall,
+                y=precision,
+                mode="lines",
+                line={"color": colour, "shape": "hv"},
+                name=f"{behavior} (AP {ap:.2f})",
+                legendgroup=behavior,
+                hovertemplate=f"{behavior}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}<extra></extra>",
+            )
+        )
+        if thresholds is not None and behavior in thresholds:
+            t = float(thresholds[behavior])
+            decided = p >= t
+            tp = int((decided & y).sum())
+            point_p = tp / int(decided.sum()) if decided.any() else 1.0
+            point_r = tp / int(y.sum())
+            fig.add_trace(
+                go.Scatter(
+                    x=[point_r],
+                    y=[point_p],
+                    mode="markers",
+                    marker={"color": colour, "size": 11, "symbol": "circle", "line": {"width": 1, "color": "black"}},
+                    name=f"{behavior} threshold {t:.2f}",
+                    legendgroup=behavior,
+                    showlegend=False,
+                    hovertemplate=(
+                        f"{behavior}: threshold {t:.2f}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}<extra></extra>"
+                    ),
+                )
+            )
+    fig.update_layout(
+        title=title,
+        template="plotly_white",
+        xaxis={"title": "recall", "range": [0, 1.02]},
+        yaxis={"title": "precision", "range": [0, 1.02]},
+    )
+    return fig
+
+
+def confusion_figure(confusion: pd.DataFrame, *, normalize: bool = True, title: str = "Confusion") -> Any:
+    """Heatmap of a confusion matrix, rows the true class, columns the predicted one.
+
+    Parameters
+    ----------
+    confusion
+        Square count table of :func:`behaviorlab.scoring.confusion_matrix`.
+    normalize
+        Colour by the share of each true class's frames (rows sum to 1);
+        ``False`` colours by the counts.  The cells' text gives the counts.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One heatmap trace, ``z`` the shares (or counts), ``text`` the counts.
+    """
+    import plotly.graph_objects as go
+
+    counts = confusion.to_numpy(dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise SchemaError(f"confusion must be a square table, got shape {counts.shape}")
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        z = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    else:
+        z = counts
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in confusion.columns],
+            y=[str(r) for r in confusion.index],
+            text=counts.astype(np.int64),
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1 if normalize else None,
+            colorbar={"title": "share of true" if normalize else "frames"},
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} frames<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        template="plotly_white",
+        xaxis={"title": "predicted", "side": "bottom"},
+        yaxis={"title": "true", "autorange": "reversed", "scaleanchor": "x"},
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------- poses over time (Poses page)
+def pose_timeseries_figure(
+    ds: xr.Dataset,
+    individual: str | None = None,
+    keypoints: Sequence[str] | None = None,
+    *,
+    frame: int | None = None,
+    max_points: int = 5000,
+    title: str = "Keypoint positions",
+) -> Any:
+    """Plot the x and y pixel positions of keypoints over frames, with a line at the frame shown.
+
+    Parameters
+    ----------
+    ds
+        Pose Dataset with ``position`` ``(time, space, keypoint, individual)``;
+        the x axis counts rows of ``time`` (frame numbers).
+    individual
+        Whose keypoints; the first individual when omitted.
+    keypoints
+        Which keypoints, one line each; all when omitted.
+    frame
+        Frame to mark with a vertical dotted line.
+    max_points
+        Longer sessions are thinned to every k-th frame so at most this many
+        frames are drawn per line.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Two stacked panels sharing the frame axis (x on top, y below), one
+        trace per keypoint and panel; NaN positions leave gaps.
+    """
+    import plotly.colors
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from behaviorlab.schema import POSITION_DIMS, check_dims
+
+    if "position" not in ds:
+        raise SchemaError(f"the poses have no 'position' variable; they have {list(ds.data_vars)}")
+    check_dims(ds["position"], POSITION_DIMS, name="position")
+    individuals, names = [str(i) for i in ds["individual"].values], [str(k) for k in ds["keypoint"].values]
+    individual = individuals[0] if individual is None else str(individual)
+    chosen = names if keypoints is None else [str(k) for k in keypoints]
+    if individual not in individuals or not set(chosen) <= set(names):
+        raise SchemaError(
+            f"pose_timeseries_figure: individual {individual!r} / keypoints {chosen} not all in the poses "
+            f"(individuals {individuals}, keypoints {names})"
+        )
+    values = ds["position"].sel(individual=individual, keypoint=chosen).transpose("time", "space", "keypoint").values
+    n = values.shape[0]
+    frames = np.arange(0, n, max(1, math.ceil(n / max(int(max_points), 1))))
+    values = values[frames]
+    palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    for row, axis in enumerate(("x", "y")):
+        for k, name in enumerate(chosen):
+            fig.add_trace(
+                go.Scattergl(
+                    x=frames,
+                    y=values[:, row, k],
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=row == 0,
+                    line={"width": 1, "color": palette[k % len(palette)]},
+                    hovertemplate=f"{name}<br>frame %{{x}}<br>{axis} %{{y:.1f}} px<extra></extra>",
+                ),
+                row=row + 1,
+                col=1,
+            )
+        fig.update_yaxes(title_text=f"{axis} (px)", row=row + 1, col=1)
+    if frame is not None:
+        fig.add_vline(x=int(frame), line={"color": "black", "width": 1, "dash": "dot"})
+    fig.update_xaxes(title_text="frame", row=2, col=1)
+    fig.update_layout(
+        title=f"{title} ({individual})", template="plotly_white", height=460, legend_title_text="keypoint"
+    )
+    return fig
+
+
+def confidence_figure(
+    ds: xr.Dataset,
+    individual: str | None = None,
+    keypoints: Sequence[str] | None = None,
+    *,
+    frame: int | None = None,
+    max_points: int = 2000,
+    title: str = "Keypoint confidence",
+) -> Any:
+    """Draw keypoint confidence over frames as a heatmap (one row per keypoint), with a line at the frame shown.
+
+    Parameters
+    ----------
+    ds
+        Pose Dataset with ``confidence`` ``(time, keypoint, individual)``; the
+        x axis counts rows of ``time`` (frame numbers).
+    individual
+        Whose keypoints; the first individual when omitted.
+    keypoints
+        Which keypoints; all when omitted.
+    frame
+        Frame to mark with a vertical dotted line.
+    max_points
+        Longer sessions are summarised in blocks of frames, each drawn with
+        its lowest confidence, so that short drops stay visible.
+    title
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One heatmap (``z`` ``(keypoint, frame block)``), 0 red to 1 green as on
+        the drawn frames; where a keypoint has no confidence (NaN) it is blank.
+    """
+    import plotly.graph_objects as go
+
+    from behaviorlab.schema import CONFIDENCE_DIMS, check_dims
+
+    if "confidence" not in ds:
+        raise SchemaError(f"the poses have no 'confidence' variable; they have {list(ds.data_vars)}")
+    check_dims(ds["confidence"], CONFIDENCE_DIMS, name="confidence")
+    individuals, names = [str(i) for i in ds["individual"].values], [str(k) for k in ds["keypoint"].values]
+    individual = individuals[0] if individual is None else str(individual)
+    chosen = names if keypoints is None else [str(k) for k in keypoints]
+    if individual not in individuals or not set(chosen) <= set(names):
+        raise SchemaError(
+            f"confidence_figure: individual {individual!r} / keypoints {chosen} not all in the poses "
+            f"(individuals {individuals}, keypoints {names})"
+        )
+    values = ds["confidence"].sel(individual=individual, keypoint=chosen).transpose("keypoint", "time").values
+    values = values.astype(np.float64)
+    n = values.shape[1]
+    step = max(1, math.ceil(n / max(int(max_points), 1)))
+    starts = np.arange(0, n, step)
+    if step > 1:
+        values = np.fmin.reduceat(values, starts, axis=1)  # the lowest value of each block; NaN only if all are
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=starts,
+            y=chosen,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=[[0.0, "rgb(220,20,20)"], [0.5, "rgb(240,220,20)"], [1.0, "rgb(20,200,40)"]],
+            colorbar={"title": {"text": "confidence"}},
+            hovertemplate="%{y}<br>frame %{x}<br>confidence %{z:.2f}<extra></extra>",
+        )
+    )
+    if frame is not None:
+        fig.add_vline(x=int(frame), line={"color": "black", "width": 1, "dash": "dot"})
+    fig.update_layout(
+        title=f"{title} ({individual})" + (f", lowest of every {step} frames" if step > 1 else ""),
+        template="plotly_white",
+        height=140 + 22 * len(chosen),
+        xaxis_title="frame",
+        yaxis={"autorange": "reversed"},
+    )
     return fig

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-#: (file in pages/, title, url path) of every page, in menu order.
+#: (file in views/, title, url path) of every page, in menu order.
 PAGES: list[tuple[str, str, str]] = [
     ("overview.py", "Overview", "overview"),
     ("poses.py", "Poses", "poses"),
@@ -30,11 +30,18 @@ ENV_VAR = "BEHAVIORLAB_PROJECT"
 
 
 def project_path() -> Path:
-    """The project folder: ``streamlit run app.py -- PROJECT``, else $BEHAVIORLAB_PROJECT, else the working folder."""
+    """Return the project folder: $BEHAVIORLAB_PROJECT (set by ``behaviorlab dashboard``), else ``-- PROJECT``.
+
+    ``streamlit run dashboards/app.py -- PROJECT`` passes the folder as the
+    script's argument; the environment variable wins so that a test runner's
+    own arguments are never taken for a project.
+    """
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).resolve()
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     if args and Path(args[-1]).is_dir():
         return Path(args[-1]).resolve()
-    return Path(os.environ.get(ENV_VAR, ".")).resolve()
+    return Path.cwd()
 
 
 def _stamp(path: Path) -> float:

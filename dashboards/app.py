@@ -1,7 +1,8 @@
 """The behaviorlab dashboard: ``behaviorlab dashboard PROJECT`` (or ``streamlit run dashboards/app.py -- PROJECT``).
 
-Pages live in ``pages/``; each reads the project through the cached loaders of
-``_shared.py`` and draws what library functions return.
+Pages live in ``views/`` (not ``pages/``, which Streamlit would also list as pages
+of its own); each reads the project through the cached loaders of ``_shared.py``
+and draws what library functions return.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import streamlit as st
 from _shared import PAGES, project_path
 
 st.set_page_config(page_title="behaviorlab", layout="wide")
-pages = [st.Page(f"pages/{file}", title=title, url_path=url, default=url == "overview") for file, title, url in PAGES]
+pages = [st.Page(f"views/{file}", title=title, url_path=url, default=url == "overview") for file, title, url in PAGES]
 navigation = st.navigation(pages)
 st.sidebar.caption(f"project: `{project_path()}`")
 navigation.run()

@@ -40,7 +40,7 @@ def store_without_sessions(tmp_path) -> Path:
 
 @pytest.fixture
 def run_app(monkeypatch):
-    """``run_app(project, page=None)``: the dashboard on ``project`` (AppTest), optionally on ``pages/<page>.py``."""
+    """``run_app(project, page=None)``: the dashboard on ``project`` (AppTest), optionally on ``views/<page>.py``."""
 
     def run(project: Path, page: str | None = None):
         from streamlit.testing.v1 import AppTest
@@ -49,7 +49,7 @@ def run_app(monkeypatch):
         at = AppTest.from_file(str(APP), default_timeout=120)
         at.run()
         if page is not None:
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
             at.run()
         return at
 

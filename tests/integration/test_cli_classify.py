@@ -34,7 +34,9 @@ def _run(*args: str):
 def test_train_predict_and_evaluate_from_boris_files(features, sample_data, tmp_path):
     boris = [sample_data / f"{s}_boris.csv" for s in ("session_a", "session_b")]
     model = tmp_path / "clf.pkl"
-    args = ["classify", "train", "--out", str(model), "--behaviors", "walk,rest"]
+    config = tmp_path / "classifier.yaml"  # fewer window features than the defaults: the CLI path, not the model
+    config.write_text("windows_s: [0.25, 1.0]\nstats: [mean, std]\nmax_iter: 50\n")
+    args = ["classify", "train", "--out", str(model), "--behaviors", "walk,rest", "--config", str(config)]
     for f, b in zip(features, boris, strict=True):
         args += ["--features", str(f), "--labels", str(b)]
     result = _run(*args)

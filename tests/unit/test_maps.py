@@ -254,3 +254,19 @@ def test_fit_label_gives_the_labels_of_fit_then_label(blobs):
     for name in sessions:
         xr.testing.assert_equal(once[name]["cluster"], twice[name]["cluster"])
         np.testing.assert_allclose(once[name]["embedding"].values, twice[name]["embedding"].values)
+
+
+def test_region_examples_figure_with_two_animals_draws_the_named_one():
+    import pandas as pd
+
+    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+
+    poses, _ = simulate_poses(SyntheticConfig(duration_s=2, seed=3, n_animals=2, individuals=("a", "b")))
+    examples = pd.DataFrame(
+        {"region": [0, 1], "rank": [0, 0], "session": ["s", "s"], "individual": ["a", "b"], "time": [0.5, 0.52]}
+    )
+    fig = region_examples_figure(examples, {"s": poses})
+    assert [a.text for a in fig.layout.annotations] == ["region 0", "region 1"]
+    assert len(fig.data) == 4
+    # the two panels draw different animals: their keypoints differ
+    assert not np.allclose(np.asarray(fig.data[1].x, float), np.asarray(fig.data[3].x, float), equal_nan=True)

@@ -1,5 +1,0 @@
-"""Placeholder until the page is written."""
-
-import streamlit as st
-
-st.title("poses")

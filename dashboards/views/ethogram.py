@@ -1,0 +1,108 @@
+"""Ethogram: every label source of each session and individual, one above the other, and the transition graphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from _shared import dataset, need_store, table
+
+from behaviorlab.plots import RASTER_SOURCES, pooled_transition_matrix, source_raster_figure, transition_graph_figure
+
+#: Sessions longer than this (seconds) are drawn a window at a time.
+FULL_VIEW_S = 300.0
+WINDOW_S = 120.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _hmm(path: str, mtime: float) -> Any:
+    from behaviorlab.ethogram import EthogramHMM
+
+    return EthogramHMM.load(path)
+
+
+st.title("Ethogram")
+proj = need_store()
+overview = proj.overview()
+sources = [s for s in RASTER_SOURCES if s in overview.columns and overview[s].any()]
+labeled = overview.loc[overview[sources].any(axis=1), "session"].tolist() if sources else []
+if not labeled:
+    st.info(
+        "No session in the store has per-frame labels yet (human annotations, classifier decisions, HMM states or "
+        "map regions): run `behaviorlab demo` for an example, or store labeled sessions with `behaviorlab store add`."
+    )
+    st.stop()
+
+sessions = st.sidebar.multiselect("Sessions", labeled, default=labeled[:4], key="ethogram_sessions")
+if not sessions:
+    st.info("Choose one or more sessions in the sidebar.")
+    st.stop()
+datasets = {s: dataset(s) for s in sessions}
+individuals = list(dict.fromkeys(str(i) for ds in datasets.values() for i in ds["individual"].values))
+chosen_individuals = st.sidebar.multiselect("Individuals", individuals, default=individuals, key="ethogram_individuals")
+chosen_sources = st.sidebar.multiselect(
+    "Label sources",
+    sources,
+    default=sources,
+    format_func=lambda s: f"{RASTER_SOURCES[s]} ({s})",
+    key="ethogram_sources",
+)
+if not chosen_individuals or not chosen_sources:
+    st.info("Choose at least one individual and one label source in the sidebar.")
+    st.stop()
+
+duration = max(ds.sizes["time"] / float(ds.attrs.get("fps") or 1.0) for ds in datasets.values())
+window = None
+if duration > FULL_VIEW_S:
+    start, end = st.slider(
+        "Time window (s)",
+        min_value=0.0,
+        max_value=float(round(duration, 1)),
+        value=(0.0, WINDOW_S),
+        step=1.0,
+        key="ethogram_window",
+    )
+    window = (start, end) if end > start else None
+    st.caption(f"Sessions up to {duration / 60:.1f} min long: only the chosen window is drawn.")
+
+st.plotly_chart(
+    source_raster_figure(datasets, chosen_sources, individuals=chosen_individuals, window_s=window),
+    width="stretch",
+)
+
+st.subheader("Transitions")
+left, right = st.columns(2)
+with left:
+    if proj.hmm_model is None:
+        st.info("No fitted HMM (`hmm.pkl`) in the project: `behaviorlab ethogram fit` makes one.")
+    else:
+        hmm = _hmm(str(proj.hmm_model), Path(proj.hmm_model).stat().st_mtime)
+        st.plotly_chart(
+            transition_graph_figure(
+                hmm.transmat_,
+                [f"state_{k}" for k in range(hmm.n_states_)],
+                title="HMM transition probabilities (frame to frame)",
+            ),
+            width="stretch",
+        )
+with right:
+    if "transitions" not in proj.store.views():
+        st.info("The store has no `transitions` table.")
+    else:
+        source = st.selectbox(
+            "Transitions between bouts of",
+            chosen_sources,
+            format_func=lambda s: f"{RASTER_SOURCES[s]} ({s})",
+            key="ethogram_transition_source",
+        )
+        matrix = pooled_transition_matrix(table("transitions"), source, sessions=sessions)
+        if matrix.empty:
+            st.info(f"No `{source}` transitions stored for these sessions.")
+        else:
+            st.plotly_chart(
+                transition_graph_figure(
+                    matrix.to_numpy(), list(matrix.index), title=f"Bout to bout, {RASTER_SOURCES[source]}"
+                ),
+                width="stretch",
+            )

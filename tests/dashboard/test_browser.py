@@ -1,0 +1,184 @@
+"""The dashboard in a real browser: every page renders without an exception, and a click on the Label page saves.
+
+The server is ``behaviorlab dashboard PROJECT --no-browser`` on a copy of the
+``full_project`` fixture; the browser is Debian's Chromium
+(``apt-get install chromium``) driven by the ``playwright`` package, headless
+and without network features (no browser is ever downloaded).  Screenshots of
+every page go to the test's temporary folder and, when the environment
+variable ``BEHAVIORLAB_SCREENSHOTS`` names a folder, there too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "dashboards"))
+from _shared import PAGES  # noqa: E402
+
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+        if p and Path(p).is_file()
+    ),
+    None,
+)
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_S = 60
+PAGE_TIMEOUT_MS = 60_000
+DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium browser (/usr/bin/chromium; apt-get install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _dashboard_command(project: Path, port: int) -> list[str]:
+    script = Path(sys.executable).with_name("behaviorlab")
+    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli import app; app()"]
+    return [*cli, "dashboard", str(project), "--port", str(port), "--no-browser"]
+
+
+@pytest.fixture
+def dashboard(full_project, tmp_path):
+    """``(url, project copy)`` of a dashboard server on a copy of the full project, stopped afterwards."""
+    project = tmp_path / "project"
+    shutil.copytree(full_project, project)
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        _dashboard_command(project, port),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "BEHAVIORLAB_PROJECT": str(project)},
+        start_new_session=True,  # its own process group: the CLI and the Streamlit server it starts stop together
+    )
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(f"the dashboard server did not start:\n{(tmp_path / 'server.log').read_text()}")
+                time.sleep(0.2)
+        yield f"http://localhost:{port}", project
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """A page of a headless Chromium with a fresh profile."""
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="profile_", dir=tmp_path),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=BROWSER_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def _screenshot(page, name: str, tmp_path: Path) -> None:
+    folders = [tmp_path / "screenshots"]
+    if os.environ.get("BEHAVIORLAB_SCREENSHOTS"):
+        folders.append(Path(os.environ["BEHAVIORLAB_SCREENSHOTS"]))
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _open(page, url: str, title: str) -> None:
+    """Go to ``url`` and wait until the page's title shows and its script has finished."""
+    page.goto(url)
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_MS)
+
+
+def _exceptions(page) -> list[str]:
+    return [box.inner_text() for box in page.locator('[data-testid="stException"]').all()]
+
+
+def test_every_page_renders_and_a_click_labels_a_keypoint(dashboard, browser_page, tmp_path):
+    from behaviorlab import label_edit
+    from behaviorlab.io.labeled_frames import load_labeled_frames
+
+    url, project = dashboard
+    page = browser_page
+    titles = [title for _, title, _ in PAGES]
+    failures = {}
+    for _, title, path in PAGES:
+        _open(page, f"{url}/{path}", title)
+        _screenshot(page, path, tmp_path)
+        if errors := _exceptions(page):
+            failures[path] = errors
+        # app.py's navigation, not Streamlit's listing of the pages/ folder (which runs a page without app.py)
+        menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        if menu != titles:
+            failures[path] = [f"the menu shows {menu}, not the app's pages {titles}"]
+    assert not failures, f"pages that failed: {failures}"
+
+    labels = project / "labeled_frames.labels.h5"
+    before = load_labeled_frames(labels)
+    frame = int(label_edit.frame_order(before)[0])  # the page opens on the first frame that needs labels
+    _open(page, f"{url}/label", "Label")
+    image = page.frame_locator('.st-key-label_image iframe, iframe[title*="image_coordinates"]').first.locator("img")
+    image.wait_for(timeout=PAGE_TIMEOUT_MS)
+    box = image.bounding_box()
+    click = (round(box["width"] * 0.4), round(box["height"] * 0.6))
+    image.click(position={"x": click[0], "y": click[1]})
+    page.get_by_text("Saved", exact=False).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_MS)
+    _screenshot(page, "label_after_click", tmp_path)
+    assert not _exceptions(page)
+
+    after = load_labeled_frames(labels)
+    changed = np.argwhere(~np.isclose(before.keypoints, after.keypoints, equal_nan=True).all(axis=3))
+    assert len(changed) == 1, changed.tolist()  # one keypoint of one individual
+    assert changed[0][0] == frame
+    height, width = before.images[frame].shape[:2]
+    expected = label_edit.click_to_pixel(*click, (box["width"], box["height"]), (width, height))
+    np.testing.assert_allclose(after.keypoints[tuple(changed[0])], expected, atol=1.0)
