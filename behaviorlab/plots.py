@@ -801,6 +801,10 @@ def top_decision(decisions: xr.DataArray, probability: xr.DataArray) -> xr.DataA
     return decisions.copy(data=keep & d)
 
 
+#: Points drawn per precision-recall curve (evenly spaced along the curve); enough for a smooth line on screen.
+_MAX_CURVE_POINTS = 500
+
+
 def precision_recall_figure(
     probabilities: xr.DataArray | Mapping[str, xr.DataArray],
     labels: xr.DataArray | Mapping[str, xr.DataArray],
@@ -857,6 +861,9 @@ def precision_recall_figure(
             continue
         precision, recall, _ = precision_recall_curve(y, p)
         ap = float(average_precision_score(y, p))
+        if len(recall) > _MAX_CURVE_POINTS:  # one point per distinct probability: 10^5-10^6 on long recordings
+            keep = np.unique(np.linspace(0, len(recall) - 1, _MAX_CURVE_POINTS).round().astype(np.int64))
+            precision, recall = precision[keep], recall[keep]
         colour = _state_color(color)
         color += 1
         fig.add_trace(

@@ -211,3 +211,14 @@ def test_confusion_figure_colours_row_shares_and_prints_counts():
     np.testing.assert_array_equal(trace.text, [[1, 1, 0], [0, 1, 1], [0, 0, 0]])
     np.testing.assert_allclose(trace.z, [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 0.0]])
     assert confusion_figure(table, normalize=False).data[0].z[0][0] == 1
+
+
+def test_pr_curve_of_many_frames_is_thinned_to_a_few_hundred_points():
+    rng = np.random.default_rng(0)
+    truth = rng.random(200_000) < 0.2
+    prob = np.clip(truth * 0.3 + rng.random(200_000) * 0.7, 0, 1)  # ~200,000 distinct values
+    fig = precision_recall_figure(_labels(prob[:, None, None], ["walk"]), _labels(truth[:, None, None], ["walk"]))
+    (curve,) = fig.data
+    assert 2 <= len(curve.x) <= 500
+    assert curve.x[0] == 1.0  # the curve still runs from full recall ...
+    assert curve.x[-1] == 0.0  # ... to none
