@@ -21,11 +21,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _metadata(path: str, stamp: float) -> pd.DataFrame | None:
-    return project().metadata()
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
 def _views(path: str, stamp: float) -> list[str]:
     return project().store.views()
 
@@ -41,14 +36,14 @@ def _comparison(
 ) -> pd.DataFrame:
     data = _rows(name, source)
     by = [c for c in ("source", "behavior", "zone") if c in data.columns]
-    return compare_groups(data, _metadata(path, stamp), group=group, measures=list(measures), by=by, test=test)
+    return compare_groups(data, table("metadata"), group=group, measures=list(measures), by=by, test=test)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _figure(path: str, stamp: float, name: str, source: str | None, group: str, measure: str) -> Any:
     data = _rows(name, source)
     facet = "behavior" if "behavior" in data.columns else ("zone" if "zone" in data.columns else None)
-    return group_figure(data, _metadata(path, stamp), measure=measure, group=group, facet=facet)
+    return group_figure(data, table("metadata"), measure=measure, group=group, facet=facet)
 
 
 @st.cache_data(show_spinner="Running the query...", max_entries=8)
@@ -62,9 +57,9 @@ def _downloads() -> tuple[threading.Lock, dict[tuple[str, str], tuple[float, byt
     return threading.Lock(), {}
 
 
-def _download_bytes(store: Any, stamp: float, what: str) -> bytes:
-    """Build (or reuse) one download; runs when its button is clicked, outside the script's thread."""
-    lock, built = _downloads()
+def _download_bytes(cache: tuple[threading.Lock, dict], store: Any, stamp: float, what: str) -> bytes:
+    """Build (or reuse) one download; runs when its button is clicked, in a thread of its own (no Streamlit calls)."""
+    lock, built = cache
     key = (str(store.path), what)
     with lock:
         if key in built and built[key][0] == stamp:
@@ -94,12 +89,11 @@ st.title("Statistics")
 proj = need_store()
 path = str(project_path())
 stamp = _stamp(project_path())
-metadata = _metadata(path, stamp)
 views = _views(path, stamp)
+metadata = table("metadata") if "metadata" in views else None
 compare_tab, sql_tab, download_tab = st.tabs(["Group comparison", "SQL", "Downloads"])
 
 with compare_tab:
-    available = [n for n in STATS_TABLES if len(table(n))]
     group_columns = [] if metadata is None else [c for c in metadata.columns if c not in ("session", "individual")]
     if not group_columns:
         st.info(
@@ -108,11 +102,9 @@ with compare_tab:
             "`group`, `condition` or `day`, then add it with\n\n"
             f"`behaviorlab store metadata {proj.store.path} metadata.csv`"
         )
-    elif not available:
-        st.info("The store has no behavior, movement or zone statistics yet (`behaviorlab store add` writes them).")
     else:
         c1, c2, c3, c4 = st.columns(4)
-        name = c1.selectbox("Table", available, key="stats_table")
+        name = c1.selectbox("Table", STATS_TABLES, key="stats_table")
         data = table(name)
         sources = sorted(data["source"].dropna().unique()) if "source" in data.columns else []
         source = c2.selectbox("Label source", sources, key="stats_source") if sources else None
@@ -126,7 +118,9 @@ with compare_tab:
         numeric = [c for c in data.columns if c not in KEY_COLUMNS and pd.api.types.is_numeric_dtype(data[c])]
         defaults = [m for m in DEFAULT_MEASURES.get(name, []) if m in numeric] or numeric[:3]
         measures = st.multiselect("Measures", numeric, default=defaults, key=f"stats_measures_{name}")
-        if not measures:
+        if data.empty:
+            st.info(f"The `{name}` table has no rows yet (`behaviorlab store add` writes it with each session).")
+        elif not measures:
             st.info("Choose at least one measure.")
         else:
             try:
@@ -179,7 +173,7 @@ with download_tab:
         index=names.index("behavior_stats") if "behavior_stats" in names else 0,
         key="stats_csv_table",
     )
-    store = proj.store
+    store, cache = proj.store, _downloads()
     buttons = [
         (f"CSV: {chosen}", f"table:{chosen}", f"{chosen}.csv", "text/csv"),
         ("Excel: all tables but frame_labels", "excel", bundle_file_name(store, "excel"), XLSX),
@@ -189,7 +183,7 @@ with download_tab:
     for column, (label, what, file_name, mime) in zip(st.columns(len(buttons)), buttons, strict=True):
         column.download_button(
             label,
-            data=lambda what=what: _download_bytes(store, stamp, what),
+            data=lambda what=what: _download_bytes(cache, store, stamp, what),
             file_name=file_name,
             mime=mime,
             on_click="ignore",

@@ -1,4 +1,4 @@
-"""The dashboard in a real browser: every page renders without an exception, and a click on the Label page saves.
+"""The dashboard in a real browser: every page renders without an exception; a download, a query and a label click work.
 
 The server is ``behaviorlab dashboard PROJECT --no-browser`` on a copy of the
 ``full_project`` fixture; the browser is Debian's Chromium
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,7 @@ def browser_page(tmp_path):
             headless=True,
             args=BROWSER_ARGS,
             viewport={"width": 1400, "height": 1000},
+            accept_downloads=True,
         )
         try:
             yield context.new_page()
@@ -142,9 +144,10 @@ def _exceptions(page) -> list[str]:
     return [box.inner_text() for box in page.locator('[data-testid="stException"]').all()]
 
 
-def test_every_page_renders_and_a_click_labels_a_keypoint(dashboard, browser_page, tmp_path):
+def test_every_page_renders_and_downloads_queries_and_labeling_work(dashboard, browser_page, tmp_path):
     from behaviorlab import label_edit
     from behaviorlab.io.labeled_frames import load_labeled_frames
+    from behaviorlab.store import ResultsStore
 
     url, project = dashboard
     page = browser_page
@@ -160,6 +163,22 @@ def test_every_page_renders_and_a_click_labels_a_keypoint(dashboard, browser_pag
         if menu != titles:
             failures[path] = [f"the menu shows {menu}, not the app's pages {titles}"]
     assert not failures, f"pages that failed: {failures}"
+
+    # Statistics: a download built when clicked (NWB, one file per session) and a bad query's error message
+    _open(page, f"{url}/statistics", "Statistics")
+    page.get_by_role("tab", name="Downloads").click()
+    with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
+        page.get_by_role("button", name="NWB", exact=False).click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert sorted(archive.namelist()) == [
+            f"nwb/{s}.nwb" for s in sorted(ResultsStore(project / "results").sessions)
+        ]
+    page.get_by_role("tab", name="SQL").click()
+    sql = page.get_by_role("textbox", name="SQL")
+    sql.fill("SELECT nonsense FROM nowhere")
+    sql.press("Control+Enter")
+    page.get_by_text("the query failed", exact=False).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    assert not _exceptions(page)
 
     labels = project / "labeled_frames.labels.h5"
     before = load_labeled_frames(labels)
