@@ -20,13 +20,6 @@ store_app = typer.Typer(help="Results stores: per-session Parquet tables queried
 
 Project = Annotated[Path, typer.Argument(help="Results store folder.")]
 
-#: Measures compared by default, per table.
-DEFAULT_MEASURES = {
-    "behavior_stats": ["time_budget_pct", "bout_count", "mean_bout_s", "latency_s", "bouts_per_min"],
-    "movement": ["distance", "mean_speed"],
-    "zones": ["time_pct", "entries", "latency_s"],
-}
-
 
 def _print_table(table: Any, limit: int | None = 50) -> None:
     import pandas as pd
@@ -184,7 +177,7 @@ def compare(
 ) -> None:
     """Compare groups per behavior and measure: rank tests, effect sizes, Benjamini-Hochberg correction."""
     from behaviorlab._atomic import atomic_path
-    from behaviorlab.groups import compare_groups, group_figure
+    from behaviorlab.groups import DEFAULT_MEASURES, compare_groups, group_figure
     from behaviorlab.store import ResultsStore, StoreError
 
     store = ResultsStore(project)

@@ -64,7 +64,9 @@ def _tables(store: ResultsStore, con: Any, sessions: Sequence[str] | None) -> di
     return out
 
 
-def session_frame_labels(store: ResultsStore, session: str, source: str, con: Any | None = None) -> xr.DataArray:
+def session_frame_labels(
+    store: ResultsStore, session: str, source: str, con: Any | None = None, info: dict[str, Any] | None = None
+) -> xr.DataArray:
     """Rebuild a session's per-frame labels of one source from the store's tables.
 
     Returns
@@ -74,7 +76,7 @@ def session_frame_labels(store: ResultsStore, session: str, source: str, con: An
         with the behaviors of the ``behavior_stats`` table (never-shown ones
         included), attrs ``fps``, ``source`` and ``session``.
     """
-    info = store.session_info(session)
+    info = info if info is not None else store.session_info(session)
     own = con is None
     con = con or store.connect()
     try:
@@ -168,8 +170,9 @@ def export_store(
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
     if unknown:
         raise StoreError(f"unknown export formats {unknown}; choose from {list(EXPORT_FORMATS)}")
-    names = store.sessions if sessions is None else [str(s) for s in sessions]
-    missing = sorted(set(names) - set(store.sessions))
+    infos = store.session_infos()  # one manifest read for the whole export
+    names = sorted(infos) if sessions is None else [str(s) for s in sessions]
+    missing = sorted(set(names) - set(infos))
     if missing:
         raise StoreError(f"{store.path}: no sessions {missing} in the store")
     out = Path(out)
@@ -196,7 +199,7 @@ def export_store(
             written["excel"].append(write_excel(sheets, out / f"{_file_stem(store.path.name) or 'results'}.xlsx"))
         bouts = tables.get("bouts", pd.DataFrame(columns=["session", "source"]))
         for session in names:
-            info = store.session_info(session)
+            info = infos[session]
             fps = info.get("fps")
             session_sources = info.get("sources") or sorted(set(bouts.loc[bouts["session"] == session, "source"]))
             if sources is not None:
@@ -237,7 +240,7 @@ def export_store(
                         )
                     )
                 if "simba" in formats:
-                    labels = session_frame_labels(store, session, source, con)
+                    labels = session_frame_labels(store, session, source, con, info)
                     probabilities = None
                     if (
                         source == "behavior_prediction"

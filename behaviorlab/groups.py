@@ -44,7 +44,7 @@ from scipy import stats
 
 from behaviorlab.errors import FileFormatError, SchemaError
 
-__all__ = ["KEY_COLUMNS", "compare_groups", "group_figure", "read_metadata"]
+__all__ = ["DEFAULT_MEASURES", "KEY_COLUMNS", "compare_groups", "group_figure", "read_metadata"]
 
 KEY_COLUMNS: tuple[str, ...] = (
     "session",
@@ -67,6 +67,13 @@ KEY_COLUMNS: tuple[str, ...] = (
 )
 """Columns that identify a row (or say how much was observed) rather than measure behavior; ``measures=None``
 never compares them."""
+
+#: Measures compared by default, per table.
+DEFAULT_MEASURES: dict[str, list[str]] = {
+    "behavior_stats": ["time_budget_pct", "bout_count", "mean_bout_s", "latency_s", "bouts_per_min"],
+    "movement": ["distance", "mean_speed"],
+    "zones": ["time_pct", "entries", "latency_s"],
+}
 
 TESTS: tuple[str, ...] = ("auto", "mannwhitney", "kruskal", "permutation")
 

@@ -123,11 +123,11 @@ class Project:
             (poses stored, video file present, each label source stored).
         """
         columns = ["session", "frames", "duration_s", "individuals", *STAGE_COLUMNS]
-        if self.store is None or not self.sessions:
+        infos = self.store.session_infos() if self.store is not None else {}
+        if not infos:
             return pd.DataFrame(columns=columns)
         rows = []
-        for name in self.sessions:
-            info = self.store.session_info(name)
+        for name, info in sorted(infos.items()):  # one manifest read, not one per session
             sources = set(info.get("sources", []))
             video = info.get("files", {}).get("video")
             fps, n = info.get("fps"), info.get("n_frames")

@@ -315,6 +315,10 @@ class ResultsStore:
         """Names of the sessions in the store, sorted."""
         return sorted(self._read_manifest()["sessions"])
 
+    def session_infos(self) -> dict[str, dict[str, Any]]:
+        """Return the manifest entry of every session, from one read of the manifest."""
+        return {name: dict(entry) for name, entry in self._read_manifest()["sessions"].items()}
+
     def session_info(self, session: str) -> dict[str, Any]:
         """Return the manifest entry of one session (version, tables, fps, frames, sources, written_at)."""
         entries = self._read_manifest()["sessions"]

@@ -9,10 +9,9 @@ import pandas as pd
 import streamlit as st
 from _shared import _stamp, need_store, project, project_path, table
 
-from behaviorlab.cli_results import DEFAULT_MEASURES
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.export_bundle import bundle_file_name, export_bundle, table_csv
-from behaviorlab.groups import KEY_COLUMNS, TESTS, compare_groups, group_figure
+from behaviorlab.groups import DEFAULT_MEASURES, KEY_COLUMNS, TESTS, compare_groups, group_figure
 from behaviorlab.store import StoreError
 
 STATS_TABLES = ("behavior_stats", "movement", "zones")

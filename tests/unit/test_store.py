@@ -245,3 +245,9 @@ def test_file_links_are_kept_as_absolute_paths(tmp_path):
     store.add_session("a", _session(0, n=30), files={"video": video}, save_dataset=False)
     assert store.session_info("a")["files"] == {"video": str(video.resolve())}
     assert set(store.session_info("a")["tables"]) >= {"bouts", "movement"}
+
+
+def test_session_infos_equal_each_session_info(store):
+    infos = store.session_infos()
+    assert sorted(infos) == store.sessions
+    assert all(infos[name] == store.session_info(name) for name in infos)
