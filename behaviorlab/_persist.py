@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,7 +54,25 @@ def save_estimator(obj: Any, path: str | Path, kind: str) -> Path:
     return path
 
 
-def load_estimator(path: str | Path, kind: str, relevant: Sequence[str] | None = None) -> Any:
+class _Unpickler(pickle.Unpickler):
+    """An unpickler that tells ``before_import`` each module before a class of it is looked up."""
+
+    def __init__(self, fh: Any, before_import: Callable[[str], None] | None) -> None:
+        super().__init__(fh)
+        self._before_import = before_import
+
+    def find_class(self, module: str, name: str) -> Any:
+        if self._before_import is not None:
+            self._before_import(module)
+        return super().find_class(module, name)
+
+
+def load_estimator(
+    path: str | Path,
+    kind: str,
+    relevant: Sequence[str] | None = None,
+    before_import: Callable[[str], None] | None = None,
+) -> Any:
     """Load an estimator saved by :func:`save_estimator` with tag ``kind``.
 
     Parameters
@@ -65,6 +83,9 @@ def load_estimator(path: str | Path, kind: str, relevant: Sequence[str] | None =
         The tag it must carry.
     relevant
         Packages whose version change is worth a warning; default all recorded ones.
+    before_import
+        Called with each module name the file's classes come from, before it
+        is imported (a package that must be imported a particular way).
 
     Raises
     ------
@@ -83,7 +104,7 @@ def load_estimator(path: str | Path, kind: str, relevant: Sequence[str] | None =
         raise FileNotFoundError(f"{path}: no such model file")
     try:
         with open(path, "rb") as fh:
-            payload = pickle.load(fh)  # model files are the user's own (see the module docstring)
+            payload = _Unpickler(fh, before_import).load()  # model files are the user's own (module docstring)
     except Exception as err:
         raise FileFormatError(path, f"not a behaviorlab {kind} model file ({type(err).__name__}: {err})") from err
     if not isinstance(payload, dict) or payload.get("format") != kind:
@@ -112,7 +133,7 @@ class SavedEstimator:
     A subclass sets ``_model_format`` (the file's tag), optionally
     ``_model_versions`` (packages whose version change is worth a warning),
     and overrides ``_check_saveable`` (raise when unfitted) and
-    ``_before_load`` (imports that must happen before unpickling).
+    ``_before_import`` (called with each module name before the file's classes from it are imported).
     """
 
     _model_format: ClassVar[str]
@@ -122,8 +143,8 @@ class SavedEstimator:
         """Raise when the estimator cannot be saved (e.g. not fitted)."""
 
     @classmethod
-    def _before_load(cls) -> None:
-        """Run before unpickling a model of this class."""
+    def _before_import(cls, module: str) -> None:
+        """Run before a class of ``module`` is imported while unpickling a model of this class."""
 
     def save(self, path: str | Path) -> Path:
         """Save the fitted estimator (pickle with the package versions that made it), written atomically.
@@ -149,8 +170,9 @@ class SavedEstimator:
         ModelVersionWarning
             When a package that matters to the model differs from the version that saved it.
         """
-        cls._before_load()
-        estimator = load_estimator(path, cls._model_format, relevant=cls._model_versions)
+        estimator = load_estimator(
+            path, cls._model_format, relevant=cls._model_versions, before_import=cls._before_import
+        )
         if not isinstance(estimator, cls):
             raise FileFormatError(path, f"holds a {type(estimator).__name__}, not a {cls.__name__}")
         return estimator

@@ -17,6 +17,7 @@ fitted UMAP, and keeps the grid, the density and the regions, so
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -177,6 +178,9 @@ def density_regions(
     }
 
 
+_UMAP_PICKLE = "_umap_pickle"
+
+
 def _import_umap() -> Any:
     """Import umap-learn without its optional ParametricUMAP, which would import TensorFlow (about 15 s).
 
@@ -298,12 +302,34 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _check_saveable(self) -> None:
-        if not hasattr(self, "umap_"):
+        if not self._fitted():
             raise SchemaError("save needs a fitted BehaviorMap: call fit first")
 
+    def _fitted(self) -> bool:
+        return "umap_" in self.__dict__ or _UMAP_PICKLE in self.__dict__
+
     @classmethod
-    def _before_load(cls) -> None:
-        _import_umap()  # before unpickling imports umap the slow way (with TensorFlow)
+    def _before_import(cls, module: str) -> None:
+        if module.split(".")[0] == "umap":
+            _import_umap()  # before unpickling imports umap the slow way (with TensorFlow)
+
+    # A saved map keeps its UMAP as pickled bytes, unpickled on first use: the density, regions and examples
+    # (what a dashboard shows) need neither umap-learn nor numba, whose imports cost 1-2 s.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        if "umap_" in state:
+            state[_UMAP_PICKLE] = pickle.dumps(state.pop("umap_"), protocol=pickle.HIGHEST_PROTOCOL)
+        return state
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when ``name`` is not set: ``umap_`` of a loaded map, still pickled
+        if name == "umap_" and _UMAP_PICKLE in self.__dict__:
+            _import_umap()
+            umap = pickle.loads(self.__dict__[_UMAP_PICKLE])  # part of the model file the user loaded
+            self.__dict__["umap_"] = umap
+            del self.__dict__[_UMAP_PICKLE]
+            return umap
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ input
     def _samples(self, X: np.ndarray | SessionData) -> SessionSamples:
@@ -346,7 +372,7 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
         return Z.astype(np.float32)
 
     def _check_fitted_columns(self, X: np.ndarray) -> None:
-        if not hasattr(self, "umap_"):
+        if not self._fitted():
             raise SchemaError("this BehaviorMap is not fitted yet: call fit first")
         if X.shape[1] != self.n_features_in_:
             raise SchemaError(
@@ -571,7 +597,7 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
             go.Heatmap(
                 x=self.grid_x_,
                 y=self.grid_y_,
-                z=self.density_,
+                z=self.density_.astype(np.float32),  # half the bytes sent to a browser, no visible difference
                 colorscale="Viridis",
                 name="density",
                 colorbar={"title": "density"},

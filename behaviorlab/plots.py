@@ -32,7 +32,6 @@ __all__ = [
     "precision_recall_figure",
     "region_examples_figure",
     "source_raster_figure",
-    "top_decision",
     "training_curves_figure",
     "transition_graph_figure",
 ]
@@ -768,46 +767,9 @@ def pool_sessions(arrays: Mapping[str, xr.DataArray]) -> xr.DataArray:
     )
 
 
-def top_decision(decisions: xr.DataArray, probability: xr.DataArray) -> xr.DataArray:
-    """Keep, on every frame, only the decided behavior with the highest probability (for a confusion matrix).
-
-    Parameters
-    ----------
-    decisions
-        Bool ``(..., behavior)`` decisions of a multi-label classifier
-        (``behavior_prediction``).
-    probability
-        Its probabilities, the same dims (``behavior_probability``).
-
-    Returns
-    -------
-    xarray.DataArray
-        Bool, like ``decisions``, with at most one True per frame (ties: the
-        first behavior); frames without a decision stay all False.
-    """
-    if "behavior" not in decisions.dims:
-        raise SchemaError(f"decisions need a 'behavior' dim, got {decisions.dims}")
-    p = probability.transpose(*decisions.dims)
-    if "behavior" in decisions.coords and "behavior" in p.coords:
-        p = p.sel(behavior=decisions["behavior"].values)  # the same behaviors, in the decisions' order
-    if p.shape != decisions.shape:
-        raise SchemaError(f"probability has shape {p.shape} but the decisions {decisions.shape}")
-    d = decisions.values.astype(bool)
-    score = np.where(d, np.nan_to_num(np.asarray(p.values, dtype=np.float64), nan=0.0), -np.inf)
-    axis = decisions.dims.index("behavior")
-    best = np.expand_dims(np.argmax(score, axis=axis), axis)
-    keep = np.zeros_like(d)
-    np.put_along_axis(keep, best, True, axis=axis)
-    return decisions.copy(data=keep & d)
-
-
-#: Points drawn per precision-recall curve (evenly spaced along the curve); enough for a smooth line on screen.
-_MAX_CURVE_POINTS = 500
-
-
 def precision_recall_figure(
-    probabilities: xr.DataArray | Mapping[str, xr.DataArray],
-    labels: xr.DataArray | Mapping[str, xr.DataArray],
+    probabilities: xr.DataArray | Mapping[str, xr.DataArray] | xr.Dataset,
+    labels: xr.DataArray | Mapping[str, xr.DataArray] | None = None,
     thresholds: Mapping[str, float] | None = None,
     *,
     title: str = "Precision-recall per behavior",
@@ -818,8 +780,13 @@ def precision_recall_figure(
     ----------
     probabilities
         ``behavior_probability (time, [individual,] behavior)``, or session
-        name to it (pooled with :func:`pool_sessions`); NaN frames (no
-        features) are left out.
+        name to it (sessions pooled); NaN frames (no features) are left out.
+        Or the counts of :func:`behaviorlab.scoring.probability_counts` (or
+        :func:`~behaviorlab.scoring.score_counts`), summed over sessions with
+        :func:`~behaviorlab.scoring.add_counts` or read from the store with
+        :func:`~behaviorlab.scoring.counts_from_tables`; ``labels`` then
+        come with the counts, and ``thresholds`` are rounded up to their
+        grid unless the counts were made with them.
     labels
         Human labels, bool ``(time, [individual,] behavior)`` of the same
         frames (or session name to them).
@@ -832,61 +799,66 @@ def precision_recall_figure(
     Returns
     -------
     plotly.graph_objects.Figure
-        Per behavior with positive frames (behaviors common to both inputs,
-        in the labels' order): a line trace of
-        :func:`sklearn.metrics.precision_recall_curve` (x recall, y
-        precision) named ``"<behavior> (AP <average precision>)"`` and, when
-        it has a threshold, a marker trace at that operating point.
+        Per behavior with positive frames (the labels' order): a line trace
+        of its curve (x recall, y precision, thresholds on a grid of 0.001;
+        see :func:`behaviorlab.scoring.probability_counts`) named
+        ``"<behavior> (AP <average precision>)"`` and, when it has a
+        threshold, a marker trace at that operating point.
     """
     import plotly.graph_objects as go
-    from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    prob = pool_sessions(probabilities) if isinstance(probabilities, Mapping) else probabilities
-    truth = pool_sessions(labels) if isinstance(labels, Mapping) else labels
-    if "behavior" not in prob.dims or "behavior" not in truth.dims:
-        raise SchemaError("probabilities and labels need a 'behavior' dim")
-    if prob.sizes["time"] != truth.sizes["time"]:
-        raise SchemaError(f"probabilities have {prob.sizes['time']} frames but the labels {truth.sizes['time']}")
+    from behaviorlab.scoring import (
+        add_counts,
+        average_precision,
+        operating_points,
+        precision_recall_curves,
+        probability_counts,
+    )
+
+    chosen = dict(thresholds) if thresholds is not None else None
+    if isinstance(probabilities, xr.Dataset):
+        if labels is not None:
+            raise SchemaError("counts carry their labels: pass no labels with them")
+        counts = probabilities
+    else:
+        if labels is None:
+            raise SchemaError("precision_recall_figure needs the labels of the probabilities")
+        if isinstance(probabilities, Mapping) != isinstance(labels, Mapping):
+            raise SchemaError("give probabilities and labels both per session (mappings) or both as one array")
+        if not isinstance(probabilities, Mapping):
+            probabilities, labels = {"": probabilities}, {"": labels}
+        if set(probabilities) != set(labels):
+            raise SchemaError(f"sessions differ: probabilities {sorted(probabilities)}, labels {sorted(labels)}")
+        counts = add_counts(probability_counts(probabilities[s], labels[s], thresholds=chosen) for s in labels)
+        chosen = None  # exact operating points are in the counts
+    if "positives" not in counts:
+        raise SchemaError("the counts hold no probabilities (score_counts(..., probability=...))")
+    curves = precision_recall_curves(counts)
+    ap = average_precision(counts)
+    points = operating_points(counts, chosen).set_index("behavior")
     fig = go.Figure()
-    have = {str(b) for b in prob["behavior"].values}
-    color = 0
-    for behavior in [str(b) for b in truth["behavior"].values]:
-        if behavior not in have:
-            continue
-        p = np.asarray(prob.sel(behavior=behavior).values, dtype=np.float64).ravel()
-        y = np.asarray(truth.sel(behavior=behavior).values, dtype=np.float64).ravel()
-        ok = np.isfinite(p) & np.isfinite(y)
-        p, y = p[ok], y[ok] > 0
-        if not y.any():
-            continue
-        precision, recall, _ = precision_recall_curve(y, p)
-        ap = float(average_precision_score(y, p))
-        if len(recall) > _MAX_CURVE_POINTS:  # one point per distinct probability: 10^5-10^6 on long recordings
-            keep = np.unique(np.linspace(0, len(recall) - 1, _MAX_CURVE_POINTS).round().astype(np.int64))
-            precision, recall = precision[keep], recall[keep]
-        colour = _state_color(color)
-        color += 1
+    for k, (behavior, curve) in enumerate(curves.groupby("behavior", sort=False)):
+        # as scikit-learn draws it: from the lowest threshold (recall 1) to the point (recall 0, precision 1)
+        recall = np.concatenate([curve["recall"].to_numpy()[::-1], [0.0]])
+        precision = np.concatenate([curve["precision"].to_numpy()[::-1], [1.0]])
+        colour = _state_color(k)
         fig.add_trace(
             go.Scatter(
                 x=recall,
                 y=precision,
                 mode="lines",
                 line={"color": colour, "shape": "hv"},
-                name=f"{behavior} (AP {ap:.2f})",
+                name=f"{behavior} (AP {ap[behavior]:.2f})",
                 legendgroup=behavior,
                 hovertemplate=f"{behavior}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}<extra></extra>",
             )
         )
-        if thresholds is not None and behavior in thresholds:
-            t = float(thresholds[behavior])
-            decided = p >= t
-            tp = int((decided & y).sum())
-            point_p = tp / int(decided.sum()) if decided.any() else 1.0
-            point_r = tp / int(y.sum())
+        if behavior in points.index:
+            t, point_p, point_r = (float(points.loc[behavior, c]) for c in ("threshold", "precision", "recall"))
             fig.add_trace(
                 go.Scatter(
                     x=[point_r],
-                    y=[point_p],
+                    y=[1.0 if np.isnan(point_p) else point_p],
                     mode="markers",
                     marker={"color": colour, "size": 11, "symbol": "circle", "line": {"width": 1, "color": "black"}},
                     name=f"{behavior} threshold {t:.2f}",

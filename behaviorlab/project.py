@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,10 +162,10 @@ class Project:
             return None
         return self.store.table("metadata")
 
-    def dataset(self, session: str) -> xr.Dataset:
-        """Read the Dataset stored for a session (poses and per-frame labels)."""
+    def dataset(self, session: str, variables: Sequence[str] | None = None) -> xr.Dataset:
+        """Read the Dataset stored for a session (poses and per-frame labels; only ``variables`` when given)."""
         self._need_store()
-        return self.store.dataset(session)
+        return self.store.dataset(session, variables)
 
     def video(self, session: str) -> Path | None:
         """Return the session's video file, when it was stored with one that still exists."""

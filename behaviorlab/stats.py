@@ -848,8 +848,10 @@ def session_tables(
     -------
     dict of str to pandas.DataFrame
         ``frame_labels``, ``bouts``, ``behavior_stats``, ``transitions`` (when
-        there are labels), ``movement`` and ``zones`` (when there are poses,
-        and zones), and ``behavior_stats_by_bin``, ``movement_by_bin``,
+        there are labels), the ``classifier_*`` counts of
+        :func:`behaviorlab.scoring.counts_tables` (when the sources include
+        both ``behavior_prediction`` and ``labels``), ``movement`` and
+        ``zones`` (when there are poses, and zones), and ``behavior_stats_by_bin``, ``movement_by_bin``,
         ``zones_by_bin`` with ``bin_s``; empty tables are left out.
     """
     sources = list(sources) if sources is not None else label_sources(ds)
@@ -867,6 +869,12 @@ def session_tables(
         add("transitions", transition_table(labels, session=session))
         if bin_s is not None:
             add("behavior_stats_by_bin", behavior_statistics(labels, session=session, bin_s=bin_s))
+    scored = ("behavior_prediction", "labels")
+    if set(scored) <= set(sources) and all("behavior" in ds[v].dims for v in scored):
+        from behaviorlab.scoring import counts_tables, dataset_counts
+
+        for name, table in counts_tables(dataset_counts(ds), session=session).items():
+            add(name, table)
     if "position" in ds.data_vars:
         add("movement", movement_statistics(ds, keypoint=keypoint, px_per_cm=px_per_cm, session=session))
         if bin_s is not None:

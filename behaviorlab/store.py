@@ -53,6 +53,7 @@ _FORMAT = "behaviorlab-results-store"
 _FORMAT_VERSION = 1
 
 _KEYS = {"session": "VARCHAR", "individual": "VARCHAR", "source": "VARCHAR"}
+_OUTCOMES = {"tp": "BIGINT", "fp": "BIGINT", "fn": "BIGINT", "tn": "BIGINT"}
 _BINS = {"bin": "BIGINT", "bin_start_s": "DOUBLE", "bin_end_s": "DOUBLE"}
 _STATS = {
     **_KEYS,
@@ -114,6 +115,23 @@ TABLES: dict[str, dict[str, str]] = {
     "movement_by_bin": _MOVEMENT,
     "zones": _ZONES,
     "zones_by_bin": _ZONES,
+    # the classifier's decisions against the human labels, as counts that add over sessions (behaviorlab.scoring)
+    "classifier_frames": {"session": "VARCHAR", "behavior": "VARCHAR", **_OUTCOMES},
+    "classifier_pr": {
+        "session": "VARCHAR",
+        "behavior": "VARCHAR",
+        "threshold": "DOUBLE",
+        "positives": "BIGINT",
+        "negatives": "BIGINT",
+    },
+    "classifier_confusion": {"session": "VARCHAR", "truth": "VARCHAR", "pred": "VARCHAR", "frames": "BIGINT"},
+    "classifier_raters": {
+        "session": "VARCHAR",
+        "rater_a": "VARCHAR",
+        "rater_b": "VARCHAR",
+        "behavior": "VARCHAR",
+        **_OUTCOMES,
+    },
 }
 
 #: Views for the common questions, on top of the tables (``{meta}`` is the metadata join).
@@ -615,14 +633,14 @@ class ResultsStore:
         finally:
             con.close()
 
-    def dataset(self, session: str) -> xr.Dataset:
-        """Read the netCDF Dataset kept for a session."""
+    def dataset(self, session: str, variables: Sequence[str] | None = None) -> xr.Dataset:
+        """Read the netCDF Dataset kept for a session (only ``variables`` of it, with its coords, when given)."""
         from behaviorlab.io.load import load_netcdf
 
         entry = self.session_info(session)
         if not entry.get("dataset"):
             raise StoreError(f"{self.path}: session {session!r} was stored without its Dataset")
-        return load_netcdf(self.path / entry["folder"] / entry["dataset"])
+        return load_netcdf(self.path / entry["folder"] / entry["dataset"], select=variables)
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.path)!r}, sessions={len(self.sessions)})"

@@ -68,15 +68,37 @@ def project() -> Any:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def session_dataset(path: str, stamp: float, session: str) -> Any:
-    """A session's stored Dataset (cached)."""
-    return _project(path, stamp).dataset(session)
+def session_dataset(path: str, stamp: float, session: str, variables: tuple[str, ...] | None = None) -> Any:
+    """A session's stored Dataset (cached), or only ``variables`` of it."""
+    return _project(path, stamp).dataset(session, None if variables is None else list(variables))
 
 
-def dataset(session: str) -> Any:
-    """The stored Dataset of ``session`` of the dashboard's project."""
+def dataset(session: str, variables: tuple[str, ...] | None = None) -> Any:
+    """The stored Dataset of ``session`` of the dashboard's project (only ``variables`` of it, when given)."""
     path = project_path()
-    return session_dataset(str(path), _stamp(path), session)
+    return session_dataset(str(path), _stamp(path), session, variables)
+
+
+def project_key() -> tuple[str, float]:
+    """``(project folder, store stamp)``: the key of a page's own cached loaders."""
+    path = project_path()
+    return str(path), _stamp(path)
+
+
+def cached_project(path: str, stamp: float) -> Any:
+    """The :class:`behaviorlab.project.Project` of ``project_key()`` (for a page's own cached loaders)."""
+    return _project(path, stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _overview(path: str, stamp: float) -> Any:
+    return _project(path, stamp).overview()
+
+
+def overview() -> Any:
+    """:meth:`behaviorlab.project.Project.overview` of the dashboard's project (cached until the store changes)."""
+    path = project_path()
+    return _overview(str(path), _stamp(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -106,10 +128,10 @@ def need_store() -> Any:
     return proj
 
 
-def pick_session(proj: Any, key: str = "session", need: str | None = None) -> str:
+def pick_session(key: str = "session", need: str | None = None) -> str:
     """A session chosen in the sidebar (only sessions with ``need`` — a label source or 'video' — when given)."""
-    overview = proj.overview()
-    names = overview["session"].tolist() if need is None else overview.loc[overview[need], "session"].tolist()
+    table = overview()
+    names = table["session"].tolist() if need is None else table.loc[table[need], "session"].tolist()
     if not names:
         st.info(f"No session has {need} results yet.")
         st.stop()

@@ -1,16 +1,33 @@
-"""Classifiers: how the stored classifier decisions agree with the human labels, per behavior and per rater."""
+"""Classifiers: how the stored classifier decisions agree with the human labels, per behavior and per rater.
+
+The store keeps every session's frame counts (the ``classifier_*`` tables of
+:func:`behaviorlab.scoring.counts_tables`), so the scores of hundreds of
+long sessions pool from a few small tables; sessions stored before those
+tables existed are counted from their Dataset (cached per session).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
-from _shared import dataset, need_store
+from _shared import cached_project, need_store, overview, project_key, table
 
-from behaviorlab.errors import BehaviorlabError
-from behaviorlab.plots import confusion_figure, pool_sessions, precision_recall_figure, top_decision
-from behaviorlab.scoring import classifier_vs_raters, confusion_matrix, frame_scores
+from behaviorlab.errors import BehaviorlabError, FileFormatError
+from behaviorlab.plots import confusion_figure, precision_recall_figure
+from behaviorlab.scoring import (
+    COUNT_TABLES,
+    confusion_table,
+    counts_from_tables,
+    counts_tables,
+    dataset_counts,
+    rater_table,
+    scores_table,
+)
+
+SCORED = ("labels", "behavior_prediction", "behavior_probability")
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -20,10 +37,38 @@ def _classifier(path: str, mtime: float) -> Any:
     return BehaviorClassifier.load(path)
 
 
+@st.cache_data(show_spinner=False, max_entries=100_000)
+def _session_tables(path: str, stamp: float, session: str) -> dict[str, pd.DataFrame]:
+    """The count tables of a session stored without them, from only the variables they need."""
+    proj = cached_project(path, stamp)
+    try:
+        data = proj.dataset(session, list(SCORED))
+    except FileFormatError:  # stored without probabilities
+        data = proj.dataset(session, list(SCORED[:2]))
+    return counts_tables(dataset_counts(data), session=session)
+
+
+def _count_tables(sessions: list[str]) -> dict[str, pd.DataFrame]:
+    """Every count table's rows of ``sessions``: from the store, else from the sessions' Datasets."""
+    views = set(need_store().store.views())
+    tables = {name: table(name) for name in COUNT_TABLES if name in views}
+    wanted = set(sessions)
+    tables = {name: t[t["session"].isin(wanted)] for name, t in tables.items()}
+    stored = set(tables["classifier_frames"]["session"]) if "classifier_frames" in tables else set()
+    parts = {name: [t] for name, t in tables.items()}
+    for session in (s for s in sessions if s not in stored):
+        try:
+            for name, rows in _session_tables(*project_key(), session).items():
+                parts.setdefault(name, []).append(rows)
+        except BehaviorlabError as err:
+            st.warning(f"Session {session} is not scored: {err}")
+    return {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
+
+
 st.title("Classifiers")
 proj = need_store()
-overview = proj.overview()
-scored = overview.loc[overview["behavior_prediction"] & overview["labels"], "session"].tolist()
+sessions_table = overview()
+scored = sessions_table.loc[sessions_table["behavior_prediction"] & sessions_table["labels"], "session"].tolist()
 if not scored:
     st.info(
         "No session in the store has both classifier decisions (`behavior_prediction`) and human labels (`labels`): "
@@ -36,7 +81,6 @@ sessions = st.sidebar.multiselect("Sessions", scored, default=scored, key="class
 if not sessions:
     st.info("Choose one or more sessions in the sidebar.")
     st.stop()
-datasets = {s: dataset(s) for s in sessions}
 thresholds: dict[str, float] = {}
 if proj.classifier_model is not None:
     try:
@@ -45,33 +89,25 @@ if proj.classifier_model is not None:
     except (BehaviorlabError, OSError, ValueError) as err:
         st.warning(f"`{proj.classifier_model}` could not be read ({err}): no thresholds marked.")
 
-first = next(iter(datasets.values()))
-behaviors = [str(b) for b in first["labels"]["behavior"].values]
-for ds in datasets.values():
-    have = {str(b) for b in ds["behavior_prediction"]["behavior"].values} & {
-        str(b) for b in ds["labels"]["behavior"].values
-    }
-    behaviors = [b for b in behaviors if b in have]
-if not behaviors:
-    st.info("The classifier decisions and the human labels share no behavior name.")
+tables = _count_tables(sessions)
+frames = tables.get("classifier_frames", pd.DataFrame(columns=["session", "behavior"]))
+if frames.empty:
     st.stop()
-
-raters = "rater" in first["labels"].dims
-pred = pool_sessions({s: ds["behavior_prediction"].sel(behavior=behaviors) for s, ds in datasets.items()})
-truth_by_session = {s: ds["labels"].sel(behavior=behaviors) for s, ds in datasets.items()}
-if raters:
-    from behaviorlab.io.annotations import consensus
-
-    n_raters = first["labels"].sizes["rater"]
-    truth_by_session = {s: consensus(lab, n_raters // 2 + 1) for s, lab in truth_by_session.items()}
-truth = pool_sessions(truth_by_session)
+per_session = frames.groupby("session", sort=False)["behavior"].agg(lambda b: set(b.astype(str)))
+behaviors = [b for b in dict.fromkeys(frames["behavior"].astype(str)) if all(b in have for have in per_session)]
+if not behaviors:
+    st.info("The sessions share no behavior that both the classifier and the human labels name.")
+    st.stop()
+counts = counts_from_tables(tables, behaviors=behaviors)
+with_probability = "classifier_pr" in tables and set(tables["classifier_pr"]["session"]) == set(per_session.index)
+raters = "rater_frames" in counts
 st.caption(
-    f"{pred.sizes['time']} frames of {len(sessions)} session(s), every individual's counted; "
+    f"{counts.attrs['n_frames']} frames of {len(per_session)} session(s), every individual's counted; "
     + ("scored against the raters' majority." if raters else "scored against the stored annotation.")
 )
 
 st.subheader("Per-behavior scores (frames)")
-scores = frame_scores(pred, truth)
+scores = scores_table(counts)
 if thresholds:
     scores.insert(1, "threshold", scores["behavior"].map(thresholds))
 st.dataframe(
@@ -81,25 +117,19 @@ st.dataframe(
     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")},
 )
 
-with_probability = all("behavior_probability" in ds for ds in datasets.values())
 left, right = st.columns(2)
 with left:
     if with_probability:
-        probability = {s: ds["behavior_probability"].sel(behavior=behaviors) for s, ds in datasets.items()}
-        st.plotly_chart(precision_recall_figure(probability, truth_by_session, thresholds or None), width="stretch")
-        if thresholds:
-            st.caption("Dots: the classifier's threshold on the probability (before bout cleaning).")
+        st.plotly_chart(precision_recall_figure(counts, thresholds=thresholds or None), width="stretch")
+        st.caption(
+            "Thresholds on a grid of 0.001"
+            + ("; dots: the classifier's thresholds on the probability (before bout cleaning)." if thresholds else ".")
+        )
     else:
-        st.info("No stored probabilities (`behavior_probability`): no precision-recall curves.")
+        st.info("Not every session has stored probabilities (`behavior_probability`): no precision-recall curves.")
 with right:
-    decisions = {
-        s: top_decision(ds["behavior_prediction"].sel(behavior=behaviors), ds["behavior_probability"])
-        if with_probability
-        else ds["behavior_prediction"].sel(behavior=behaviors)
-        for s, ds in datasets.items()
-    }
     try:
-        table = confusion_matrix(pool_sessions(decisions), truth)
+        table = confusion_table(counts)
     except BehaviorlabError as err:
         st.info(f"No confusion matrix: {err}")
     else:
@@ -109,8 +139,7 @@ with right:
 
 st.subheader("Agreement with each rater")
 if raters:
-    by_rater = pool_sessions({s: ds["labels"].sel(behavior=behaviors) for s, ds in datasets.items()})
-    st.dataframe(classifier_vs_raters(pred, by_rater.astype(bool)), hide_index=True, width="stretch")
+    st.dataframe(rater_table(counts), hide_index=True, width="stretch")
     st.caption("`rater_f1_mean`: how well the raters agree with each other, the human ceiling.")
 else:
     st.info(

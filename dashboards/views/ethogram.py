@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from _shared import dataset, need_store, table
+from _shared import dataset, need_store, overview, table
 
 from behaviorlab.plots import RASTER_SOURCES, pooled_transition_matrix, source_raster_figure, transition_graph_figure
 
@@ -24,9 +24,9 @@ def _hmm(path: str, mtime: float) -> Any:
 
 st.title("Ethogram")
 proj = need_store()
-overview = proj.overview()
-sources = [s for s in RASTER_SOURCES if s in overview.columns and overview[s].any()]
-labeled = overview.loc[overview[sources].any(axis=1), "session"].tolist() if sources else []
+sessions_table = overview()
+sources = [s for s in RASTER_SOURCES if s in sessions_table.columns and sessions_table[s].any()]
+labeled = sessions_table.loc[sessions_table[sources].any(axis=1), "session"].tolist() if sources else []
 if not labeled:
     st.info(
         "No session in the store has per-frame labels yet (human annotations, classifier decisions, HMM states or "
@@ -38,7 +38,9 @@ sessions = st.sidebar.multiselect("Sessions", labeled, default=labeled[:4], key=
 if not sessions:
     st.info("Choose one or more sessions in the sidebar.")
     st.stop()
-datasets = {s: dataset(s) for s in sessions}
+have = sessions_table.set_index("session")
+# only the label variables each session has: a fifth of the Dataset (the poses are not read)
+datasets = {s: dataset(s, tuple(v for v in sources if bool(have.loc[s, v]))) for s in sessions}
 individuals = list(dict.fromkeys(str(i) for ds in datasets.values() for i in ds["individual"].values))
 chosen_individuals = st.sidebar.multiselect("Individuals", individuals, default=individuals, key="ethogram_individuals")
 chosen_sources = st.sidebar.multiselect(

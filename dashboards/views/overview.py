@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
-from _shared import project
+from _shared import overview, project
 
 st.title("Overview")
 proj = project()
@@ -14,16 +14,16 @@ if proj.store is None:
         "`behaviorlab store create DIR/results` and `behaviorlab store add` start your own."
     )
     st.stop()
-overview = proj.overview()
-if overview.empty:
+sessions_table = overview()
+if sessions_table.empty:
     st.info(f"The results store `{proj.store.path}` has no sessions yet: add some with `behaviorlab store add`.")
 else:
     c1, c2, c3 = st.columns(3)
-    c1.metric("Sessions", len(overview))
-    c2.metric("Hours of recording", round(float(overview["duration_s"].fillna(0).sum()) / 3600, 2))
-    c3.metric("Label sources", int(overview[["labels", "behavior_prediction", "state", "cluster"]].any().sum()))
-    st.dataframe(overview, hide_index=True, width="stretch")
-    missing = overview.loc[~overview["video"], "session"].tolist()
+    c1.metric("Sessions", len(sessions_table))
+    c2.metric("Hours of recording", round(float(sessions_table["duration_s"].fillna(0).sum()) / 3600, 2))
+    c3.metric("Label sources", int(sessions_table[["labels", "behavior_prediction", "state", "cluster"]].any().sum()))
+    st.dataframe(sessions_table, hide_index=True, width="stretch")
+    missing = sessions_table.loc[~sessions_table["video"], "session"].tolist()
     if missing:
         st.warning(
             f"No video file for {len(missing)} session(s) ({', '.join(missing[:5])}): the Poses page cannot draw them."

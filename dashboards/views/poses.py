@@ -39,7 +39,7 @@ def _go_to_low_confidence() -> None:
 
 st.title("Poses")
 proj = need_store()
-session = pick_session(proj, key="poses_session", need="poses")
+session = pick_session(key="poses_session", need="poses")
 ds = dataset(session)
 if "position" not in ds:
     st.info(f"Session `{session}` has no stored poses.")

@@ -543,3 +543,12 @@ def test_save_and_load_netcdf_round_trip_any_dataset_and_check_variables(tmp_pat
         load_netcdf(path, ["state"])
     with pytest.raises(FileFormatError, match=r"\.nc"):
         save_netcdf(ds, tmp_path / "labels.csv")
+    # select: only the chosen variables are read, with the coords and attrs
+    two = save_netcdf(ds.assign(state=ds["cluster"] * 2), tmp_path / "two.nc")
+    only = load_netcdf(two, select=["state"])
+    assert list(only.data_vars) == ["state"]
+    np.testing.assert_array_equal(only["state"].values, ds["cluster"].values * 2)
+    assert list(only["individual"].values) == ["a", "b"]
+    assert only.attrs["session"] == "s1"
+    with pytest.raises(FileFormatError, match=r"two\.nc.*has no 'speed'"):
+        load_netcdf(two, select=["state", "speed"])

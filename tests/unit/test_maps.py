@@ -152,6 +152,33 @@ def test_save_and_load_give_identical_predictions(fitted, blobs, tmp_path):
     assert loaded.saved_versions_["umap-learn"] != "not installed"
 
 
+def test_a_loaded_map_imports_umap_only_when_it_embeds(fitted, blobs, tmp_path):
+    import subprocess
+    import sys
+
+    X, _ = blobs
+    path = fitted.save(tmp_path / "map.pkl")
+    np.save(tmp_path / "x.npy", X[:50])
+    expected = fitted.predict(X[:50])
+    script = f"""
+import sys, numpy as np
+from behaviorlab.maps import BehaviorMap
+m = BehaviorMap.load({str(path)!r})
+m.density_figure(); m.region_examples(2)
+assert m.n_regions_ == {fitted.n_regions_}
+print("umap" in sys.modules, "numba" in sys.modules)
+print(m.predict(np.load({str(tmp_path / "x.npy")!r})).tolist())
+print("umap" in sys.modules)
+m.save({str(tmp_path / "again.pkl")!r})
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "False False"  # the density, regions and examples need neither
+    assert out[1] == str(expected.tolist())
+    assert out[2] == "True"
+    again = BehaviorMap.load(tmp_path / "again.pkl")
+    np.testing.assert_array_equal(again.predict(X[:50]), expected)
+
+
 def test_loading_warns_when_versions_differ(fitted, tmp_path, monkeypatch):
     path = fitted.save(tmp_path / "map.pkl")
     real = _persist.package_versions()

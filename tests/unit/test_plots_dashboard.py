@@ -17,11 +17,10 @@ from behaviorlab.plots import (
     pooled_transition_matrix,
     precision_recall_figure,
     source_raster_figure,
-    top_decision,
     training_curves_figure,
 )
 from behaviorlab.pose.evaluate import evaluate_predictions
-from behaviorlab.scoring import confusion_matrix
+from behaviorlab.scoring import confusion_matrix, top_decision
 from behaviorlab.stats import bout_table, transition_table
 
 FPS = 10.0
@@ -213,12 +212,12 @@ def test_confusion_figure_colours_row_shares_and_prints_counts():
     assert confusion_figure(table, normalize=False).data[0].z[0][0] == 1
 
 
-def test_pr_curve_of_many_frames_is_thinned_to_a_few_hundred_points():
+def test_pr_curve_of_many_frames_has_one_point_per_threshold_of_the_grid():
     rng = np.random.default_rng(0)
     truth = rng.random(200_000) < 0.2
     prob = np.clip(truth * 0.3 + rng.random(200_000) * 0.7, 0, 1)  # ~200,000 distinct values
     fig = precision_recall_figure(_labels(prob[:, None, None], ["walk"]), _labels(truth[:, None, None], ["walk"]))
     (curve,) = fig.data
-    assert 2 <= len(curve.x) <= 500
+    assert 900 <= len(curve.x) <= 1002  # one point per reached multiple of 0.001, then (0, 1)
     assert curve.x[0] == 1.0  # the curve still runs from full recall ...
     assert curve.x[-1] == 0.0  # ... to none

@@ -251,3 +251,33 @@ def test_session_infos_equal_each_session_info(store):
     infos = store.session_infos()
     assert sorted(infos) == store.sessions
     assert all(infos[name] == store.session_info(name) for name in infos)
+
+
+def test_classifier_counts_are_stored_and_pool_across_sessions(tmp_path):
+    from behaviorlab.scoring import COUNT_TABLES, add_counts, counts_from_tables, dataset_counts, scores_table
+
+    def scored(seed: int) -> xr.Dataset:
+        rng = np.random.default_rng(seed)
+        ds = _session(seed)
+        shape = (ds.sizes["time"], ds.sizes["individual"], 3)
+        truth = np.eye(3, dtype=bool)[rng.integers(0, 3, size=shape[:2])]
+        prob = np.round(np.clip(truth * 0.4 + rng.random(shape) * 0.6, 0, 1), 3)
+        dims = ("time", "individual", "behavior")
+        return ds.assign(
+            labels=(dims, truth),
+            behavior_prediction=(dims, prob >= 0.5),
+            behavior_probability=(dims, prob),
+        ).assign_coords(behavior=["rest", "walk", "rear"])
+
+    store = ResultsStore.create(tmp_path / "project")
+    sessions = {"a": scored(0), "b": scored(1)}
+    for name, ds in sessions.items():
+        store.add_session(name, ds)
+    store.add_session("c", _session(2))  # no classifier: no rows
+    tables = {name: store.table(name) for name in COUNT_TABLES if name != "classifier_raters"}
+    assert set(tables["classifier_frames"]["session"]) == {"a", "b"}
+    pooled = counts_from_tables(tables)
+    expected = add_counts(dataset_counts(ds) for ds in sessions.values())
+    pd.testing.assert_frame_equal(scores_table(pooled), scores_table(expected))
+    np.testing.assert_array_equal(pooled["positives"].values, expected["positives"].values)
+    assert store.table("classifier_raters").empty  # one rater: no rows, but the table has its columns
