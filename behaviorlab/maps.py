@@ -603,14 +603,16 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
                 colorbar={"title": "density"},
             )
         )
+        # borders as a second image over the density: no WebGL context (which costs a browser without a GPU
+        # seconds to start) and a few kB instead of one marker per border cell
         border = find_boundaries(self.regions_, mode="inner")
-        rows, cols = np.nonzero(border)
         fig.add_trace(
-            go.Scattergl(
-                x=self.grid_x_[cols],
-                y=self.grid_y_[rows],
-                mode="markers",
-                marker={"size": 2, "color": "white"},
+            go.Heatmap(
+                x=self.grid_x_,
+                y=self.grid_y_,
+                z=np.where(border, np.float32(1), np.float32(np.nan)),
+                colorscale=[[0.0, "white"], [1.0, "white"]],
+                showscale=False,
                 name="region borders",
                 hoverinfo="skip",
             )

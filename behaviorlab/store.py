@@ -633,6 +633,45 @@ class ResultsStore:
         finally:
             con.close()
 
+    def classifier_counts(self, sessions: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+        """The classifier count tables of some (or all) sessions, summed over them in DuckDB.
+
+        What :func:`behaviorlab.scoring.counts_from_tables` needs for pooled
+        scores, without reading every session's rows into memory.
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            ``classifier_frames`` per session (with ``with_probability``:
+            whether the session has ``classifier_pr`` rows), and
+            ``classifier_pr``, ``classifier_confusion``,
+            ``classifier_raters`` summed over the sessions (no ``session``
+            column); empty tables when no session has them.
+        """
+        con = self.connect()
+        try:
+            where = ""
+            if sessions is not None:
+                con.register("_wanted", pd.DataFrame({"session": [str(s) for s in sessions]}))
+                where = " WHERE session IN (SELECT session FROM _wanted)"
+            sums = {
+                "classifier_pr": ("behavior, threshold", "positives, negatives"),
+                "classifier_confusion": ("truth, pred", "frames"),
+                "classifier_raters": ("rater_a, rater_b, behavior", "tp, fp, fn, tn"),
+            }
+            out = {
+                "classifier_frames": con.execute(
+                    "SELECT f.*, f.session IN (SELECT DISTINCT session FROM classifier_pr"
+                    f"{where}) AS with_probability FROM classifier_frames f{where.replace('session', 'f.session', 1)}"
+                ).df()
+            }
+            for name, (keys, values) in sums.items():
+                summed = ", ".join(f"CAST(sum({v}) AS BIGINT) AS {v}" for v in values.split(", "))
+                out[name] = con.execute(f"SELECT {keys}, {summed} FROM {name}{where} GROUP BY ALL ORDER BY ALL").df()
+            return out
+        finally:
+            con.close()
+
     def dataset(self, session: str, variables: Sequence[str] | None = None) -> xr.Dataset:
         """Read the netCDF Dataset kept for a session (only ``variables`` of it, with its coords, when given)."""
         from behaviorlab.io.load import load_netcdf

@@ -28,6 +28,41 @@ PAGES: list[tuple[str, str, str]] = [
 
 ENV_VAR = "BEHAVIORLAB_PROJECT"
 
+#: Imported in the background when the server starts (see :func:`warm_up`): the pages' heavy libraries.
+WARM_IMPORTS = (
+    "plotly.graph_objects",
+    "sklearn.base",
+    "skimage.segmentation",
+    "duckdb",
+    "behaviorlab.plots",
+    "behaviorlab.scoring",
+    "behaviorlab.maps",
+    "behaviorlab.ethogram",
+)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> Any:
+    """Import the pages' heavy libraries in a background thread, once per server (about 2 s of work).
+
+    The first visit of a page otherwise pays for them (scikit-learn, scikit-image and the behavior
+    map's code cost 1.5 s before the Behavior map page can draw anything); while a person reads the
+    first page, they are already there.
+    """
+    import importlib
+    import threading
+
+    def run() -> None:
+        for name in WARM_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except Exception:  # a page that needs it reports the error
+                return
+
+    thread = threading.Thread(target=run, name="behaviorlab-warm-up", daemon=True)
+    thread.start()
+    return thread
+
 
 def project_path() -> Path:
     """Return the project folder: $BEHAVIORLAB_PROJECT (set by ``behaviorlab dashboard``), else ``-- PROJECT``.
@@ -88,6 +123,18 @@ def project_key() -> tuple[str, float]:
 def cached_project(path: str, stamp: float) -> Any:
     """The :class:`behaviorlab.project.Project` of ``project_key()`` (for a page's own cached loaders)."""
     return _project(path, stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _views(path: str, stamp: float) -> list[str]:
+    proj = _project(path, stamp)
+    return [] if proj.store is None else proj.store.views()
+
+
+def views() -> list[str]:
+    """The store's tables and views (cached until the store changes; none without a store)."""
+    path = project_path()
+    return _views(str(path), _stamp(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

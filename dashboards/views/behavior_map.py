@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from _shared import _stamp, dataset, project, project_path, table
+from _shared import _stamp, dataset, project, project_path, table, views
 
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.plots import budget_heatmap_figure, region_examples_figure
 
 N_EXAMPLES = 4
+#: Projects with more sessions draw the per-session region chart when asked.
+SHARE_CHART_SESSIONS = 20
 
 
 @st.cache_resource(show_spinner="Loading the behavior map...", max_entries=2)
@@ -91,7 +93,13 @@ else:
     st.dataframe(examples, hide_index=True, width="stretch")
 
 st.subheader("Share of frames per region")
-stored_stats = proj.store is not None and bool(proj.sessions) and "behavior_stats" in proj.store.views()
+n_sessions = len(proj.sessions) if proj.store is not None else 0
+# a chart of every session: drawn at once for a small project, on request for a large one
+if n_sessions > SHARE_CHART_SESSIONS and not st.toggle(
+    f"Show the share of frames per region in each of the {n_sessions} sessions", key="map_share_chart"
+):
+    st.stop()
+stored_stats = n_sessions > 0 and "behavior_stats" in views()
 stats = table("behavior_stats") if stored_stats else None
 if stats is None or not (stats["source"] == "cluster").any():
     st.info("The store has no map regions (`cluster`) per session yet: label the sessions with the map and store them.")

@@ -13,12 +13,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from _shared import cached_project, need_store, overview, project_key, table
+from _shared import cached_project, need_store, overview, project_key, views
 
 from behaviorlab.errors import BehaviorlabError, FileFormatError
 from behaviorlab.plots import confusion_figure, precision_recall_figure
 from behaviorlab.scoring import (
-    COUNT_TABLES,
     confusion_table,
     counts_from_tables,
     counts_tables,
@@ -48,20 +47,26 @@ def _session_tables(path: str, stamp: float, session: str) -> dict[str, pd.DataF
     return counts_tables(dataset_counts(data), session=session)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _stored_counts(path: str, stamp: float, sessions: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The stored count tables of ``sessions``, summed over them in the store's DuckDB."""
+    return cached_project(path, stamp).store.classifier_counts(list(sessions))
+
+
 def _count_tables(sessions: list[str]) -> dict[str, pd.DataFrame]:
-    """Every count table's rows of ``sessions``: from the store, else from the sessions' Datasets."""
-    views = set(need_store().store.views())
-    tables = {name: table(name) for name in COUNT_TABLES if name in views}
-    wanted = set(sessions)
-    tables = {name: t[t["session"].isin(wanted)] for name, t in tables.items()}
-    stored = set(tables["classifier_frames"]["session"]) if "classifier_frames" in tables else set()
-    parts = {name: [t] for name, t in tables.items()}
+    """Count tables of ``sessions``: summed from the store, plus the rows of sessions stored without them."""
+    tables = _stored_counts(*project_key(), tuple(sessions)) if "classifier_frames" in views() else {}
+    stored = set(tables["classifier_frames"]["session"]) if tables else set()
+    parts = {name: [t] for name, t in tables.items() if not t.empty}
     for session in (s for s in sessions if s not in stored):
         try:
-            for name, rows in _session_tables(*project_key(), session).items():
-                parts.setdefault(name, []).append(rows)
+            rows = _session_tables(*project_key(), session)
         except BehaviorlabError as err:
             st.warning(f"Session {session} is not scored: {err}")
+            continue
+        rows["classifier_frames"] = rows["classifier_frames"].assign(with_probability="classifier_pr" in rows)
+        for name, table in rows.items():
+            parts.setdefault(name, []).append(table)
     return {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
 
 
@@ -99,7 +104,7 @@ if not behaviors:
     st.info("The sessions share no behavior that both the classifier and the human labels name.")
     st.stop()
 counts = counts_from_tables(tables, behaviors=behaviors)
-with_probability = "classifier_pr" in tables and set(tables["classifier_pr"]["session"]) == set(per_session.index)
+with_probability = bool(frames["with_probability"].all())
 raters = "rater_frames" in counts
 st.caption(
     f"{counts.attrs['n_frames']} frames of {len(per_session)} session(s), every individual's counted; "

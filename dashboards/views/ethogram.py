@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from _shared import dataset, need_store, overview, table
+from _shared import dataset, need_store, overview, table, views
 
 from behaviorlab.plots import RASTER_SOURCES, pooled_transition_matrix, source_raster_figure, transition_graph_figure
 
-#: Sessions longer than this (seconds) are drawn a window at a time.
-FULL_VIEW_S = 300.0
+#: Sessions longer than this (seconds) are drawn a window at a time (every bout is a bar a browser draws).
+FULL_VIEW_S = 120.0
 WINDOW_S = 120.0
+#: Sessions drawn when the page opens (more can be chosen in the sidebar).
+DEFAULT_SESSIONS = 2
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -34,7 +36,7 @@ if not labeled:
     )
     st.stop()
 
-sessions = st.sidebar.multiselect("Sessions", labeled, default=labeled[:4], key="ethogram_sessions")
+sessions = st.sidebar.multiselect("Sessions", labeled, default=labeled[:DEFAULT_SESSIONS], key="ethogram_sessions")
 if not sessions:
     st.info("Choose one or more sessions in the sidebar.")
     st.stop()
@@ -89,7 +91,7 @@ with left:
             width="stretch",
         )
 with right:
-    if "transitions" not in proj.store.views():
+    if "transitions" not in views():
         st.info("The store has no `transitions` table.")
     else:
         source = st.selectbox(

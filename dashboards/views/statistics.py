@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from _shared import _stamp, need_store, project, project_path, table
+from _shared import _stamp, need_store, project, project_path, table, views
 
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.export_bundle import bundle_file_name, export_bundle, table_csv
@@ -17,11 +17,6 @@ from behaviorlab.store import StoreError
 STATS_TABLES = ("behavior_stats", "movement", "zones")
 MAX_SHOWN_ROWS = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _views(path: str, stamp: float) -> list[str]:
-    return project().store.views()
 
 
 def _rows(name: str, source: str | None) -> pd.DataFrame:
@@ -88,8 +83,8 @@ st.title("Statistics")
 proj = need_store()
 path = str(project_path())
 stamp = _stamp(project_path())
-views = _views(path, stamp)
-metadata = table("metadata") if "metadata" in views else None
+store_views = views()
+metadata = table("metadata") if "metadata" in store_views else None
 compare_tab, sql_tab, download_tab = st.tabs(["Group comparison", "SQL", "Downloads"])
 
 with compare_tab:
@@ -140,7 +135,7 @@ with compare_tab:
                     st.error(f"Cannot draw {measure} by `{group}`: {exc}")
 
 with sql_tab:
-    st.caption("Tables and views: " + ", ".join(f"`{v}`" for v in views) + " (DuckDB SQL).")
+    st.caption("Tables and views: " + ", ".join(f"`{v}`" for v in store_views) + " (DuckDB SQL).")
     sql = st.text_area("SQL", value=default_sql(metadata), height=160, key="stats_sql")
     if sql.strip():
         try:
@@ -165,7 +160,7 @@ with download_tab:
     st.caption(
         "Files are built when you click (NWB takes a few seconds per ten sessions) and kept until the store changes."
     )
-    names = [v for v in views if not v.startswith("_")]
+    names = [v for v in store_views if not v.startswith("_")]
     chosen = st.selectbox(
         "Table for CSV",
         names,

@@ -281,3 +281,12 @@ def test_classifier_counts_are_stored_and_pool_across_sessions(tmp_path):
     pd.testing.assert_frame_equal(scores_table(pooled), scores_table(expected))
     np.testing.assert_array_equal(pooled["positives"].values, expected["positives"].values)
     assert store.table("classifier_raters").empty  # one rater: no rows, but the table has its columns
+    # summed in DuckDB: the same pooled counts, and the frames of the chosen sessions only
+    summed = store.classifier_counts()
+    assert "session" not in summed["classifier_pr"]
+    np.testing.assert_array_equal(counts_from_tables(summed)["positives"].values, expected["positives"].values)
+    pd.testing.assert_frame_equal(scores_table(counts_from_tables(summed)), scores_table(expected))
+    only_b = store.classifier_counts(["b"])
+    assert set(only_b["classifier_frames"]["session"]) == {"b"}
+    assert only_b["classifier_frames"]["with_probability"].all()
+    pd.testing.assert_frame_equal(scores_table(counts_from_tables(only_b)), scores_table(dataset_counts(sessions["b"])))
