@@ -634,7 +634,7 @@ class ResultsStore:
             con.close()
 
     def classifier_counts(self, sessions: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
-        """The classifier count tables of some (or all) sessions, summed over them in DuckDB.
+        """Return the classifier count tables of some (or all) sessions, summed over them in DuckDB.
 
         What :func:`behaviorlab.scoring.counts_from_tables` needs for pooled
         scores, without reading every session's rows into memory.
