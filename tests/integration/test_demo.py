@@ -94,7 +94,14 @@ def _check_results_stage(summary, out, sample_data):
     assert len(budgets) == 6
     assert all(r["groups"] == "control vs treated" and r["n"] == 3 for r in budgets)
     assert all(d["distance"] > 100 for d in res["distance_cm"])  # cm in one minute
-    assert res["exports"] == {"csv": 11, "excel": 1, "nwb": 2, "boris": 8, "simba": 8}
+    # the classifier's held-out decisions against the annotations, counted per session in the store
+    counts = store.classifier_counts()
+    assert set(counts["classifier_frames"]["session"]) == {"session_a", "session_b"}
+    assert counts["classifier_frames"]["with_probability"].all()
+    table = counts["classifier_frames"].assign(frames=lambda t: t[["tp", "fp", "fn", "tn"]].sum(axis=1))
+    assert (table.groupby("session")["frames"].nunique() == 1).all()  # each behavior counts every frame
+    # 11 result tables and 3 classifier count tables (classifier_raters is empty: one rater)
+    assert res["exports"] == {"csv": 14, "excel": 1, "nwb": 2, "boris": 8, "simba": 8}
     assert (out / "export" / "nwb" / "session_b.nwb").is_file()
 
 
