@@ -58,7 +58,7 @@ from _common import DEFAULT_RESULTS_DIR, format_table, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "dashboards"))
-from _shared import PAGES  # noqa: E402
+from _shared import BROWSER_ARGS, PAGES  # noqa: E402
 
 FPS = 30.0
 TARGET_S = 3.0
@@ -68,16 +68,6 @@ N_REGIONS = 12
 CHANGED_BOUTS = 0.10
 MODEL_SESSIONS = 6
 GROUPS = ("control", "treated")
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_S = 60
 PAGE_TIMEOUT_MS = 120_000
 MARKER = "dashboard_load_project.json"

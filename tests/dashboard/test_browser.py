@@ -28,7 +28,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "dashboards"))
-from _shared import PAGES  # noqa: E402
+from _shared import BROWSER_ARGS, PAGES  # noqa: E402
 
 CHROMIUM = next(
     (
@@ -38,16 +38,6 @@ CHROMIUM = next(
     ),
     None,
 )
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_S = 60
 PAGE_TIMEOUT_MS = 60_000
 DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
