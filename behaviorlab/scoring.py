@@ -682,8 +682,12 @@ def add_counts(counts: Any) -> xr.Dataset:
         shared.discard("confusion")
     keep = [v for v in first.data_vars if v in shared]
     total = first[keep].copy(deep=True)
-    for part in parts[1:]:
+    for k, part in enumerate(parts[1:], start=1):
         aligned = part[keep].sel(behavior=behaviors)
+        if "decision_threshold" in keep and not np.array_equal(
+            aligned["decision_threshold"].values, total["decision_threshold"].values, equal_nan=True
+        ):
+            raise SchemaError(f"counts {k} were made with other decision thresholds than the first")
         if "confusion" in keep:
             aligned = aligned.sel(truth=total["truth"].values, pred=total["pred"].values)
         for name in keep:

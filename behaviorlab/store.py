@@ -661,8 +661,8 @@ class ResultsStore:
             }
             out = {
                 "classifier_frames": con.execute(
-                    "SELECT f.*, f.session IN (SELECT DISTINCT session FROM classifier_pr"
-                    f"{where}) AS with_probability FROM classifier_frames f{where.replace('session', 'f.session', 1)}"
+                    "SELECT f.*, f.session IN (SELECT DISTINCT session FROM classifier_pr) AS with_probability "
+                    f"FROM classifier_frames f{where}"
                 ).df()
             }
             for name, (keys, values) in sums.items():

@@ -41,10 +41,7 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,7 +55,8 @@ from _common import DEFAULT_RESULTS_DIR, format_table, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "dashboards"))
-from _shared import BROWSER_ARGS, PAGES  # noqa: E402
+from _shared import PAGES  # noqa: E402
+from serve import BROWSER_ARGS, running_dashboard  # noqa: E402
 
 FPS = 30.0
 TARGET_S = 3.0
@@ -68,7 +66,6 @@ N_REGIONS = 12
 CHANGED_BOUTS = 0.10
 MODEL_SESSIONS = 6
 GROUPS = ("control", "treated")
-SERVER_START_S = 60
 PAGE_TIMEOUT_MS = 120_000
 MARKER = "dashboard_load_project.json"
 SCREENSHOT_WIDTH = 900
@@ -245,45 +242,6 @@ def folder_mb(path: Path) -> float:
 
 
 # --------------------------------------------------------------------------- the browser
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(project: Path, log: Path) -> tuple[subprocess.Popen, int, float]:
-    """Start ``behaviorlab dashboard PROJECT --no-browser``; return the process, its port and the start seconds."""
-    port = _free_port()
-    script = Path(sys.executable).with_name("behaviorlab")
-    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli import app; app()"]
-    start = time.perf_counter()
-    server = subprocess.Popen(
-        [*cli, "dashboard", str(project), "--port", str(port), "--no-browser"],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: the CLI and the Streamlit server stop together
-    )
-    while True:
-        try:
-            socket.create_connection(("localhost", port), timeout=1).close()
-            return server, port, time.perf_counter() - start
-        except OSError:
-            if server.poll() is not None or time.perf_counter() - start > SERVER_START_S:
-                stop_server(server)
-                raise RuntimeError(f"the dashboard server did not start:\n{log.read_text()}") from None
-            time.sleep(0.1)
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-
-
 def visit(context: Any, url: str, title: str, screenshot: Path | None) -> dict[str, Any]:
     """Open ``url`` in a new tab; return its render time (s), wall time (s) and any exception text."""
     page = context.new_page()
@@ -316,31 +274,31 @@ def measure(project: Path, args: argparse.Namespace, log: Path, screenshots: boo
     """One round on a new server: first and warm render of every page; ``({url: {first, warm}}, server start s)``."""
     from playwright.sync_api import sync_playwright
 
-    server, port, server_s = start_server(project, log)
     results: dict[str, Any] = {}
-    try:
-        with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="profile_") as profile:
-            context = playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=args.chromium,
-                headless=True,
-                args=BROWSER_ARGS,
-                viewport={"width": 1400, "height": 1000},
-            )
-            try:
-                for visit_name in ("first", "warm"):
-                    for _, title, url_path in PAGES:
-                        first = visit_name == "first" and screenshots
-                        shot = Path(args.screenshots) / f"{url_path}.png" if first else None
-                        time.sleep(args.pause)  # a person reads a page before the next: the last one's work ends
-                        outcome = visit(context, f"http://localhost:{port}/{url_path}", title, shot)
-                        results.setdefault(url_path, {})[visit_name] = outcome
-                        note = f"  {len(outcome['errors'])} exception(s)" if outcome["errors"] else ""
-                        print(f"  {visit_name:5s} {url_path:13s} {outcome['render_s']:6.2f} s{note}", flush=True)
-            finally:
-                context.close()
-    finally:
-        stop_server(server)
+    with (
+        running_dashboard(project, log) as (port, server_s),
+        sync_playwright() as playwright,
+        tempfile.TemporaryDirectory(prefix="profile_") as profile,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=args.chromium,
+            headless=True,
+            args=BROWSER_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            for visit_name in ("first", "warm"):
+                for _, title, url_path in PAGES:
+                    first = visit_name == "first" and screenshots
+                    shot = Path(args.screenshots) / f"{url_path}.png" if first else None
+                    time.sleep(args.pause)  # a person reads a page before the next: the last one's work ends
+                    outcome = visit(context, f"http://localhost:{port}/{url_path}", title, shot)
+                    results.setdefault(url_path, {})[visit_name] = outcome
+                    note = f"  {len(outcome['errors'])} exception(s)" if outcome["errors"] else ""
+                    print(f"  {visit_name:5s} {url_path:13s} {outcome['render_s']:6.2f} s{note}", flush=True)
+        finally:
+            context.close()
     return results, server_s
 
 

@@ -28,19 +28,6 @@ PAGES: list[tuple[str, str, str]] = [
 
 ENV_VAR = "BEHAVIORLAB_PROJECT"
 
-#: Flags of the headless Chromium that drives the dashboard in the browser test and the dashboard_load benchmark
-#: (no sandbox as root in CI, no GPU, nothing fetched from the network).
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 #: Imported in the background when the server starts (see :func:`warm_up`): the pages' heavy libraries.
 WARM_IMPORTS = (
     "plotly.graph_objects",

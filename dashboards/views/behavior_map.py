@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from _shared import _stamp, dataset, project, project_path, table, views
+from _shared import dataset, project, project_key, table, views
 
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.plots import budget_heatmap_figure, region_examples_figure
@@ -77,7 +77,7 @@ else:
             times = np.asarray(dataset(ex.session)["time"].values, dtype=np.float64)
             frame = int(np.abs(times - ex.time).argmin())
             try:
-                image = _frame(str(project_path()), _stamp(project_path()), ex.session, frame, ex.individual)
+                image = _frame(*project_key(), ex.session, frame, ex.individual)
             except (BehaviorlabError, OSError, ValueError) as err:
                 column.warning(f"{ex.session} frame {frame}: {err}")
                 continue

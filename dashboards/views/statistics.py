@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from _shared import _stamp, need_store, project, project_path, table, views
+from _shared import need_store, project, project_key, table, views
 
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.export_bundle import bundle_file_name, export_bundle, table_csv
@@ -81,8 +81,7 @@ def default_sql(metadata: pd.DataFrame | None) -> str:
 
 st.title("Statistics")
 proj = need_store()
-path = str(project_path())
-stamp = _stamp(project_path())
+path, stamp = project_key()
 store_views = views()
 metadata = table("metadata") if "metadata" in store_views else None
 compare_tab, sql_tab, download_tab = st.tabs(["Group comparison", "SQL", "Downloads"])

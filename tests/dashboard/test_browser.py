@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -28,7 +24,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "dashboards"))
-from _shared import BROWSER_ARGS, PAGES  # noqa: E402
+from _shared import PAGES  # noqa: E402
+from serve import BROWSER_ARGS, running_dashboard  # noqa: E402
 
 CHROMIUM = next(
     (
@@ -38,7 +35,6 @@ CHROMIUM = next(
     ),
     None,
 )
-SERVER_START_S = 60
 PAGE_TIMEOUT_MS = 60_000
 DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
@@ -48,52 +44,19 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
-def _dashboard_command(project: Path, port: int) -> list[str]:
-    script = Path(sys.executable).with_name("behaviorlab")
-    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli import app; app()"]
-    return [*cli, "dashboard", str(project), "--port", str(port), "--no-browser"]
-
-
 @pytest.fixture
 def dashboard(full_project, tmp_path):
     """``(url, project copy)`` of a dashboard server on a copy of the full project, stopped afterwards."""
     project = tmp_path / "project"
     shutil.copytree(full_project, project)
-    port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        _dashboard_command(project, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "BEHAVIORLAB_PROJECT": str(project)},
-        start_new_session=True,  # its own process group: the CLI and the Streamlit server it starts stop together
-    )
     try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            try:
-                socket.create_connection(("localhost", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail(f"the dashboard server did not start:\n{(tmp_path / 'server.log').read_text()}")
-                time.sleep(0.2)
-        yield f"http://localhost:{port}", project
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
+        with running_dashboard(project, tmp_path / "server.log", env={"BEHAVIORLAB_PROJECT": str(project)}) as (
+            port,
+            _,
+        ):
+            yield f"http://localhost:{port}", project
+    except RuntimeError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture

@@ -174,6 +174,13 @@ def test_add_counts_refuses_other_behaviors_and_grids():
         add_counts([one, score_counts(truth, truth, prob, n_thresholds=10)])
     with pytest.raises(SchemaError, match="at least one"):
         add_counts([])
+    with pytest.raises(SchemaError, match="other decision thresholds"):
+        add_counts(
+            [
+                score_counts(truth, truth, prob, thresholds={"a": 0.5}),
+                score_counts(truth, truth, prob, thresholds={"a": 0.6}),
+            ]
+        )
 
 
 def test_probabilities_outside_zero_one_are_refused():
