@@ -18,6 +18,7 @@ import typer
 
 from behaviorlab._cli_common import _friendly_errors, _read_config
 from behaviorlab.cli_behavior import classify_app, ethogram_app, map_app
+from behaviorlab.cli_project import init, run
 from behaviorlab.cli_results import compare, dashboard, export, query, store_app
 from behaviorlab.errors import SchemaError
 
@@ -495,7 +496,9 @@ def demo(
     typer.echo(summary)
 
 
-# results commands (behaviorlab.cli_results), listed after the pipeline commands
+# project commands (behaviorlab.cli_project), then the results commands (behaviorlab.cli_results)
+app.command("init")(init)
+app.command("run")(run)
 app.command("query")(query)
 app.command("compare")(compare)
 app.command("export")(export)

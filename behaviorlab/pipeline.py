@@ -27,7 +27,7 @@ from behaviorlab.filtering import CleaningConfig, clean_poses
 from behaviorlab.schema import POSITION_DIMS, check_dims, log_step
 from behaviorlab.wavelets import OMEGA0, morlet_spectrogram
 
-__all__ = ["SessionFeaturesConfig", "SpectrogramConfig", "compute_session_features"]
+__all__ = ["SessionFeaturesConfig", "SpectrogramConfig", "compute_session_features", "session_features"]
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,32 @@ def compute_session_features(
         )
     start = time.perf_counter()
     cleaned = clean_poses(ds, config.cleaning)
-    start = _stage_done("cleaning", start)
+    _stage_done("cleaning", start)
+    return session_features(cleaned, config)
+
+
+def session_features(
+    cleaned: xr.Dataset, config: SessionFeaturesConfig | Mapping[str, Any] | None = None
+) -> xr.Dataset:
+    """Per-frame features and their spectrogram of poses already cleaned (the part after cleaning).
+
+    :func:`compute_session_features` is :func:`~behaviorlab.filtering.clean_poses`
+    followed by this; ``behaviorlab run`` caches the two apart, so a changed
+    feature parameter does not clean the poses again. ``config.cleaning`` is
+    not used here.
+    """
+    if not isinstance(cleaned, xr.Dataset):
+        raise SchemaError(f"session_features needs a pose Dataset, got {type(cleaned).__name__}")
+    check_dims(cleaned, POSITION_DIMS, name="session_features input")
+    if not isinstance(config, SessionFeaturesConfig):
+        config = SessionFeaturesConfig.from_dict(config)
+    fps = cleaned.attrs.get("fps")
+    if config.spectrogram is not None and fps is None:
+        raise SchemaError(
+            "the pose Dataset has no 'fps' attr and the spectrogram needs a frame rate: load the poses with "
+            "fps=..., or skip the spectrogram (spectrogram: false)"
+        )
+    start = time.perf_counter()
     out = compute_features(cleaned, config.features)
     start = _stage_done("features", start)
     if config.spectrogram is not None:

@@ -21,6 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -199,7 +202,8 @@ class StageCache:
 
     def done(self, stage: str, session: str, key: str, suffix: str = ".nc") -> bool:
         """Whether the output of ``stage`` for ``session`` with ``key`` is complete on disk."""
-        return self.path(stage, session, key, suffix).is_file()
+        target = self.path(stage, session, key, suffix)
+        return target.is_file() if suffix else target.is_dir()
 
     def run(
         self,
@@ -240,14 +244,45 @@ class StageCache:
             if not Path(tmp).is_file():
                 raise SchemaError(f"stage {stage!r} of session {session!r} wrote no file")
         for old in target.parent.glob(f"*{suffix}"):
-            if old != target and not old.name.startswith("."):
+            if old != target and old.is_file() and not old.name.startswith("."):
                 old.unlink(missing_ok=True)
+        return target
+
+    def run_dir(self, stage: str, session: str, key: str, write: Callable[[Path], Any]) -> Path:
+        """Return the output folder for ``key``: the one on disk, else the one ``write`` fills.
+
+        As :meth:`run`, for stages whose output is several files (a pose
+        model, a classifier with its cross-validation): ``write`` gets an
+        empty temporary folder beside the output; it is renamed into place
+        when ``write`` returns, and other keys' folders of this stage and
+        session are then removed.  A crash leaves the folders already there.
+        """
+        target = self.path(stage, session, key, "")
+        if target.is_dir():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        try:
+            write(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if target.is_dir():  # another process finished the same key first: theirs is as good
+                return target
+            raise
+        for old in target.parent.iterdir():
+            if old != target and old.is_dir() and not old.name.startswith("."):
+                shutil.rmtree(old, ignore_errors=True)
         return target
 
     def outputs(self, stage: str, session: str, suffix: str = ".nc") -> list[Path]:
         """Return the outputs of ``stage`` for ``session`` on disk (normally one, the newest key's)."""
         folder = self.root / _safe_name(stage, "stage") / _safe_name(session, "session")
-        return sorted(p for p in folder.glob(f"*{suffix}") if not p.name.startswith(".")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        if not suffix:
+            return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p for p in folder.glob(f"*{suffix}") if p.is_file() and not p.name.startswith("."))
 
     def __repr__(self) -> str:
         return f"StageCache({str(self.root)!r})"

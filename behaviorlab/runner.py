@@ -1,0 +1,1152 @@
+"""``behaviorlab run``: every session of a project from video to statistics, resumable, on Dask.
+
+The stages, in the order they depend on each other::
+
+    pose_model (project: a given model, or trained from labeled frames)
+    poses       (session: the video predicted, or the session's pose file read and checked)
+    clean       (session: behaviorlab.filtering.clean_poses)
+    features    (session: per-frame features and their Morlet spectrogram)
+    annotations (session: its annotation file, when it has one)
+    behavior_map, ethogram, classifier   (project: fitted on every session that got this far)
+    map_labels, states, behaviors        (session: each fitted model applied)
+    store       (session: every label source into the results store, with its statistics)
+    render      (session: a labeled video of the first seconds, when asked)
+    exports     (project: the store in the configured formats)
+
+Every output is cached under ``PROJECT/cache/<stage>/<session>/<key>`` (see
+:mod:`behaviorlab.runcache`); the key hashes the stage's parameters, the keys
+of what it reads and the content of the files it reads. A re-run skips what
+is done, a changed parameter re-runs its stage and what depends on it, and an
+interrupted run loses at most the stages in flight.
+
+Sessions run in parallel on a Dask cluster: a local one with worker processes
+by default, or any scheduler (``scheduler="tcp://host:8786"``, e.g. one
+started by dask-jobqueue on SLURM or PBS). A session that fails (a corrupt
+video, a short pose file, a keypoint that is never seen, a keypoint set that
+does not match the model, a full disk) is reported with its stage and error
+in :class:`RunReport`, and the other sessions go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import shutil
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from behaviorlab._atomic import atomic_path
+from behaviorlab.errors import BehaviorlabError, SchemaError
+from behaviorlab.runcache import StageCache, stage_key
+from behaviorlab.runconfig import ProjectConfig
+
+__all__ = ["PROJECT", "RunReport", "StageResult", "run_project"]
+
+log = logging.getLogger(__name__)
+
+#: The session name of project-wide stages in the cache.
+PROJECT = "_project"
+CACHE = "cache"
+REPORT = "run_report.json"
+#: Where the current models and labeled videos are published (the dashboard finds them there).
+MODELS = "models"
+
+
+class RunError(BehaviorlabError):
+    """A run that cannot start (another run holds the project, no sessions)."""
+
+
+@attrs.frozen
+class StageResult:
+    """What one stage did for one session (or the project): its output, or why it has none.
+
+    Attributes
+    ----------
+    stage, session
+        Which stage, for which session (:data:`PROJECT` for project-wide ones).
+    key
+        The output's cache key (None when the stage failed or had nothing to do).
+    path
+        The output file or folder.
+    ran
+        True when computed in this run, False when found in the cache.
+    seconds
+        Wall time of this run's work on it.
+    error
+        Why it failed (None when it did not); ``skipped`` stages name the
+        stage that failed before them.
+    info
+        Small facts for the report (frames, individuals, regions, ...).
+    """
+
+    stage: str
+    session: str
+    key: str | None = None
+    path: str | None = None
+    ran: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    info: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the stage has an output (or had nothing to do)."""
+        return self.error is None
+
+    @property
+    def empty(self) -> bool:
+        """Whether the stage succeeded without an output (e.g. no classifier without annotations)."""
+        return self.error is None and self.key is None
+
+
+# --------------------------------------------------------------------------- error handling
+def _describe(err: BaseException) -> str:
+    """Return one clear line for an error: the package's own message, or the type and what it says."""
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        where = f" while writing {err.filename}" if err.filename else ""
+        return f"no space left on the disk{where}: free space or move the project, then run again"
+    if isinstance(err, BehaviorlabError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
+
+
+def _guarded(stage: str, session: str, fn: Callable[[], StageResult], upstream: Sequence[Any] = ()) -> StageResult:
+    """Run ``fn`` unless an upstream stage failed; turn its exception into a failed :class:`StageResult`.
+
+    Only ``Exception`` is caught: Ctrl-C and a killed worker stop the run,
+    and the cache keeps what finished.
+    """
+    for up in upstream:
+        if isinstance(up, StageResult) and not up.ok:
+            first = up.info.get("failed_stage", up.stage)
+            return StageResult(stage, session, error=f"skipped: {first} failed", info={"failed_stage": first})
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _truncated_warning())  # a truncated video fails its session
+            result = fn()
+    except Exception as err:  # reported per session; the other sessions go on
+        log.warning("%s of %s failed: %s", stage, session, _describe(err))
+        return StageResult(
+            stage,
+            session,
+            seconds=time.perf_counter() - start,
+            error=_describe(err),
+            error_type=type(err).__name__,
+            traceback="".join(traceback.format_exception(err)[-8:]),
+            info={"failed_stage": stage},
+        )
+    return attrs.evolve(result, seconds=time.perf_counter() - start)
+
+
+def _truncated_warning() -> type[Warning]:
+    from behaviorlab.io.video import TruncatedVideoWarning
+
+    return TruncatedVideoWarning
+
+
+def _cache(config: ProjectConfig) -> StageCache:
+    return StageCache(config.root / CACHE)
+
+
+def _output(
+    cache: StageCache, stage: str, session: str, key: str, write: Callable[[Path], Any], suffix: str
+) -> tuple[Path, bool]:
+    """Return (output, ran): the cached output for ``key`` or a new one written by ``write``."""
+    if cache.done(stage, session, key, suffix):
+        return cache.path(stage, session, key, suffix), False
+    if suffix:
+        return cache.run(stage, session, key, write, suffix=suffix), True
+    return cache.run_dir(stage, session, key, write), True
+
+
+# --------------------------------------------------------------------------- pose stages
+def _model_digest(cache: StageCache, folder: Path) -> str:
+    """Return a digest of a pose model folder: its weights and config."""
+    files = {}
+    for name in ("pose_config.json", "model.keras"):
+        if not (folder / name).is_file():
+            raise SchemaError(f"{folder}: not a pose model folder (no {name})")
+        files[name] = cache.digest(folder / name)
+    return stage_key("pose_model_files", files=files)
+
+
+def stage_pose_model(config: ProjectConfig) -> StageResult:
+    """Find the configured pose model, or train one from the configured labeled frames (no model: pose files)."""
+
+    def work() -> StageResult:
+        section = config["pose_model"]
+        cache = _cache(config)
+        if section["model"]:
+            folder = config.path(section["model"])
+            if not folder.is_dir():
+                raise SchemaError(f"{folder}: pose_model.model is not a folder")
+            return StageResult("pose_model", PROJECT, key=_model_digest(cache, folder), path=str(folder))
+        if not section["training_frames"]:
+            return StageResult("pose_model", PROJECT)
+        frames_file = config.path(section["training_frames"])
+        params = {"train": section["train"], "max_animals": section["max_animals"]}
+        key = stage_key("pose_model", params, files={"training_frames": cache.digest(frames_file)})
+
+        def train(folder: Path) -> None:
+            from behaviorlab.io.labeled_frames import load_labeled_frames
+            from behaviorlab.pose.predict import evaluate_model
+            from behaviorlab.pose.train import TrainConfig, train_model
+
+            frames = load_labeled_frames(frames_file)
+            if section["max_animals"] is not None:
+                animals = frames.is_labeled().any(axis=2).sum(axis=1)
+                frames = frames.select(np.flatnonzero((animals >= 1) & (animals <= section["max_animals"])))
+            result = train_model(frames, folder, TrainConfig.from_dict(section["train"]), verbose=0)
+            report = evaluate_model(folder, frames).to_dict()
+            report["training"] = {"frames": len(frames), "epochs": result.epochs, "best_epoch": result.best_epoch}
+            (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
+
+        path, ran = _output(cache, "pose_model", PROJECT, key, train, "")
+        evaluation = json.loads((path / "evaluation.json").read_text())
+        return StageResult("pose_model", PROJECT, key=key, path=str(path), ran=ran, info=evaluation)
+
+    return _guarded("pose_model", PROJECT, work)
+
+
+def _expected_keypoints(config: ProjectConfig, model: StageResult) -> list[str] | None:
+    if config["poses"]["keypoints"]:
+        return [str(k) for k in config["poses"]["keypoints"]]
+    if model.key is not None:
+        meta = json.loads((Path(model.path) / "pose_config.json").read_text())
+        names = meta.get("skeleton", {}).get("keypoints") or meta.get("keypoints")
+        return [str(k) for k in names] if names else None
+    return None
+
+
+def check_poses(
+    ds: Any, source: str, *, keypoints: Sequence[str] | None, n_frames: int | None, allow_missing: bool
+) -> None:
+    """Refuse poses the later stages cannot use, naming ``source`` and the problem.
+
+    Raises
+    ------
+    SchemaError
+        Keypoints other than ``keypoints`` (the model's or the config's),
+        fewer or more frames than the video's ``n_frames``, or (unless
+        ``allow_missing``) a keypoint of an animal that is NaN in every frame.
+    """
+    names = [str(k) for k in ds["keypoint"].values]
+    if keypoints is not None and names != list(keypoints):
+        missing = [k for k in keypoints if k not in names]
+        extra = [k for k in names if k not in keypoints]
+        raise SchemaError(
+            f"{source}: its keypoints do not match the project's skeleton "
+            f"(missing {missing}, not in the skeleton {extra}; order {names} vs {list(keypoints)})"
+        )
+    if n_frames is not None and ds.sizes["time"] != n_frames:
+        which = "fewer" if ds.sizes["time"] < n_frames else "more"
+        raise SchemaError(
+            f"{source}: {ds.sizes['time']} frames of poses, {which} than the video's {n_frames}; "
+            "was the tracking interrupted, or is it another video's file?"
+        )
+    if not allow_missing:
+        seen = ds["position"].notnull().all("space").any("time")  # (keypoint, individual)
+        never = [
+            f"{k} of {i}"
+            for k in seen["keypoint"].values
+            for i in seen["individual"].values
+            if not bool(seen.sel(keypoint=k, individual=i))
+        ]
+        if never:
+            raise SchemaError(
+                f"{source}: keypoints missing (NaN) in every frame: {never[:10]}; "
+                "fix the tracking, or set poses.allow_missing_keypoints"
+            )
+
+
+def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResult) -> StageResult:
+    """One session's poses: its pose file read and checked, or its video predicted with the pose model."""
+    session = row["session"]
+
+    def work() -> StageResult:
+        from behaviorlab.io.save import save_netcdf
+        from behaviorlab.io.video import probe_video
+
+        cache = _cache(config)
+        video = Path(row["video"]) if row.get("video") else None
+        info = probe_video(video) if video is not None else None  # a corrupt video fails here, naming the file
+        fps = row.get("fps") if row.get("fps") == row.get("fps") and row.get("fps") else None
+        fps = float(fps) if fps else (info.fps if info is not None else None)
+        keypoints = _expected_keypoints(config, model)
+        allow = config["poses"]["allow_missing_keypoints"]
+        files = {"video": cache.digest(video)} if video is not None else {}
+        if row.get("poses"):
+            pose_file = Path(row["poses"])
+            files["poses"] = cache.digest(pose_file)
+            params = {"fps": fps, "keypoints": keypoints, "allow_missing": allow}
+            key = stage_key("poses", params, files=files)
+
+            def write(tmp: Path) -> None:
+                from behaviorlab.io.load import load_poses
+
+                ds = load_poses(pose_file, fps=fps)
+                check_poses(
+                    ds,
+                    str(pose_file),
+                    keypoints=keypoints,
+                    n_frames=info.n_frames if info else None,
+                    allow_missing=allow,
+                )
+                save_netcdf(ds.assign_attrs(session=session), tmp)
+
+        else:
+            if model.key is None:
+                raise SchemaError(
+                    f"session {session!r} has a video but no pose file, and the project has no pose model "
+                    "(set pose_model.model or pose_model.training_frames in behaviorlab.yaml)"
+                )
+            individual = row.get("individual") or "individual_0"
+            params = {"individual": individual, "allow_missing": allow, "keypoints": keypoints}
+            key = stage_key("poses", params, upstream={"pose_model": model.key}, files=files)
+
+            def write(tmp: Path) -> None:
+                from behaviorlab.pose.inference import predict_video
+
+                # a fixed name beside the output, so that predict_video's chunk checkpoints resume after a crash
+                work_file = cache.path("poses", session, f".{key}.predicting", ".nc")
+                work_file.parent.mkdir(parents=True, exist_ok=True)
+                ds = predict_video(
+                    Path(model.path), video, work_file, batch_size=config["poses"]["batch_size"], individual=individual
+                )
+                check_poses(ds, str(video), keypoints=keypoints, n_frames=info.n_frames, allow_missing=allow)
+                os.replace(work_file, tmp)
+
+        path, ran = _output(cache, "poses", session, key, write, ".nc")
+        from behaviorlab.io.load import load_netcdf
+
+        ds = load_netcdf(path, select=["confidence"])
+        facts = {
+            "frames": int(ds.sizes["time"]),
+            "individuals": [str(i) for i in ds["individual"].values],
+            "fps": ds.attrs.get("fps"),
+        }
+        return StageResult("poses", session, key=key, path=str(path), ran=ran, info=facts)
+
+    return _guarded("poses", session, work, [model])
+
+
+def stage_clean(config: ProjectConfig, poses: StageResult) -> StageResult:
+    """Clean one session's poses (confidence masking, jump removal, filters, gap-limited interpolation)."""
+    session = poses.session
+
+    def work() -> StageResult:
+        from behaviorlab.filtering import clean_poses
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.io.save import save_netcdf
+
+        cache = _cache(config)
+        cleaning = config["features"].cleaning
+        key = stage_key("clean", cleaning.to_dict(), upstream={"poses": poses.key})
+        path, ran = _output(
+            cache,
+            "clean",
+            session,
+            key,
+            lambda tmp: save_netcdf(clean_poses(load_netcdf(poses.path), cleaning), tmp),
+            ".nc",
+        )
+        return StageResult("clean", session, key=key, path=str(path), ran=ran)
+
+    return _guarded("clean", session, work, [poses])
+
+
+def stage_features(config: ProjectConfig, clean: StageResult) -> StageResult:
+    """Per-frame features and their spectrogram of one session's cleaned poses."""
+    session = clean.session
+
+    def work() -> StageResult:
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.io.save import save_netcdf
+        from behaviorlab.pipeline import session_features
+
+        cache = _cache(config)
+        features = config["features"]
+        params = {k: v for k, v in features.to_dict().items() if k != "cleaning"}
+        key = stage_key("features", params, upstream={"clean": clean.key})
+
+        def write(tmp: Path) -> None:
+            out = session_features(load_netcdf(clean.path), features)
+            keep = [v for v in ("features", "spectrogram", "spectrogram_total_amplitude") if v in out]
+            save_netcdf(out[keep].assign_attrs(session=session), tmp)
+
+        path, ran = _output(cache, "features", session, key, write, ".nc")
+        return StageResult("features", session, key=key, path=str(path), ran=ran)
+
+    return _guarded("features", session, work, [clean])
+
+
+def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: StageResult) -> StageResult:
+    """One session's annotation file as per-frame ``labels`` on the poses' frames (nothing without a file)."""
+    session = row["session"]
+
+    def work() -> StageResult:
+        if not row.get("annotations"):
+            return StageResult("annotations", session)
+        from behaviorlab.io.annotations import load_annotations
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.io.save import save_netcdf
+
+        cache = _cache(config)
+        file = Path(row["annotations"])
+        params = dict(config["annotations"])
+        key = stage_key("annotations", params, upstream={"poses": poses.key}, files={"annotations": cache.digest(file)})
+
+        def write(tmp: Path) -> None:
+            ds = load_netcdf(poses.path, select=["confidence"])
+            labels = load_annotations(
+                file,
+                fps=float(ds.attrs["fps"]),
+                n_frames=ds.sizes["time"],
+                individuals=[str(i) for i in ds["individual"].values],
+                behaviors=params["behaviors"],
+                clip=params["clip"],
+            ).assign_coords(time=ds["time"].values)
+            save_netcdf(labels.to_dataset(name="labels"), tmp)
+
+        path, ran = _output(cache, "annotations", session, key, write, ".nc")
+        return StageResult("annotations", session, key=key, path=str(path), ran=ran)
+
+    return _guarded("annotations", session, work, [poses])
+
+
+# --------------------------------------------------------------------------- project fits
+def _usable(results: Sequence[StageResult]) -> list[StageResult]:
+    return sorted((r for r in results if r.ok and r.key is not None), key=lambda r: r.session)
+
+
+def _fit_stage(
+    name: str,
+    config: ProjectConfig,
+    features: Sequence[StageResult],
+    fit: Callable[[dict[str, Any], Path], dict[str, Any]],
+    variable: str,
+) -> StageResult:
+    """Fit a model on every session's features; its folder holds the model, ``info.json`` and ``labels/``."""
+
+    def work() -> StageResult:
+        if not config[name]["enabled"]:
+            return StageResult(name, PROJECT, info={"disabled": True})
+        usable = _usable(features)
+        if not usable:
+            raise SchemaError(f"no session has features to fit the {name} on")
+        from behaviorlab.io.load import load_netcdf
+
+        cache = _cache(config)
+        key = stage_key(name, config.estimator_params(name), upstream={r.session: r.key for r in usable})
+
+        def write(folder: Path) -> None:
+            sessions = {r.session: load_netcdf(r.path, select=[variable]) for r in usable}
+            info = fit(sessions, folder)
+            (folder / "info.json").write_text(json.dumps(info, indent=1, default=str))
+
+        path, ran = _output(cache, name, PROJECT, key, write, "")
+        return StageResult(
+            name, PROJECT, key=key, path=str(path), ran=ran, info=json.loads((path / "info.json").read_text())
+        )
+
+    return _guarded(name, PROJECT, work)
+
+
+def stage_behavior_map(config: ProjectConfig, features: Sequence[StageResult]) -> StageResult:
+    """Fit the behavior map on every session's spectrograms; keep each fitted session's labels."""
+    from behaviorlab.io.save import save_netcdf
+
+    def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
+        from behaviorlab.maps import BehaviorMap
+
+        model = BehaviorMap(**config.estimator_params("behavior_map"))
+        labeled = model.fit_label(sessions)
+        model.save(folder / "map.pkl")
+        for session, ds in labeled.items():
+            save_netcdf(ds[["embedding", "cluster"]], folder / "labels" / f"{session}.nc")
+        return {"n_regions": int(model.n_regions_), "frames": len(model.labels_), "sessions": sorted(sessions)}
+
+    return _fit_stage("behavior_map", config, features, fit, config["behavior_map"]["variable"])
+
+
+def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> StageResult:
+    """Fit the HMM ethogram on every session's spectrograms; keep each fitted session's states."""
+    from behaviorlab.io.save import save_netcdf
+
+    def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
+        from behaviorlab.ethogram import EthogramHMM
+
+        model = EthogramHMM(**config.estimator_params("ethogram")).fit(sessions)
+        model.save(folder / "hmm.pkl")
+        for session, ds in model.label(sessions).items():
+            save_netcdf(ds[["state"]], folder / "labels" / f"{session}.nc")
+        return {"n_states": int(model.n_states_), "sessions": sorted(sessions)}
+
+    return _fit_stage("ethogram", config, features, fit, config["ethogram"]["variable"])
+
+
+def stage_classifier(
+    config: ProjectConfig, features: Sequence[StageResult], annotations: Sequence[StageResult]
+) -> StageResult:
+    """Train the behavior classifiers on the annotated sessions (or use the configured model).
+
+    With ``cross_validate``, the folder's ``labels/`` holds each annotated
+    session's out-of-fold decisions (from a model that never saw it), and
+    ``cv_scores.csv`` the held-out scores.
+    """
+    section = config["classifier"]
+
+    def work() -> StageResult:
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.io.save import save_netcdf
+
+        cache = _cache(config)
+        if not section["enabled"]:
+            return StageResult("classifier", PROJECT, info={"disabled": True})
+        if section["trained_model"]:
+            file = config.path(section["trained_model"])
+            return StageResult(
+                "classifier", PROJECT, key=cache.digest(file), path=str(file), info={"trained_model": str(file)}
+            )
+        feats = {r.session: r for r in _usable(features)}
+        labeled = [r for r in _usable(annotations) if r.session in feats]
+        if not labeled:
+            return StageResult("classifier", PROJECT, info={"no_annotations": True})
+        params = config.estimator_params("classifier")
+        upstream = {f"{r.session}/features": feats[r.session].key for r in labeled}
+        upstream.update({f"{r.session}/annotations": r.key for r in labeled})
+        key = stage_key("classifier", {**params, "cross_validate": section["cross_validate"]}, upstream=upstream)
+
+        def write(folder: Path) -> None:
+            from behaviorlab.classify import BehaviorClassifier
+
+            x = {r.session: load_netcdf(feats[r.session].path, select=[params["variable"]]) for r in labeled}
+            y = {r.session: load_netcdf(r.path)["labels"] for r in labeled}
+            clf = BehaviorClassifier(**params)
+            info: dict[str, Any] = {"sessions": sorted(x)}
+            if section["cross_validate"]:
+                import xarray as xr
+
+                cv = clf.cross_validate(x, y)
+                cv.scores.to_csv(folder / "cv_scores.csv", index=False)
+                info["cv"] = cv.cv
+                info["heldout_f1"] = {
+                    str(b): float(f) for b, f in zip(cv.scores["behavior"], cv.scores["f1"], strict=True)
+                }
+                for name in x:
+                    decisions = xr.Dataset(
+                        {"behavior_prediction": cv.predictions[name], "behavior_probability": cv.probabilities[name]}
+                    )
+                    save_netcdf(decisions, folder / "labels" / f"{name}.nc")
+            clf.fit(x, y).save(folder / "classifier.pkl")
+            info["behaviors"] = [str(b) for b in clf.behaviors_]
+            (folder / "info.json").write_text(json.dumps(info, indent=1))
+
+        path, ran = _output(cache, "classifier", PROJECT, key, write, "")
+        return StageResult(
+            "classifier", PROJECT, key=key, path=str(path), ran=ran, info=json.loads((path / "info.json").read_text())
+        )
+
+    return _guarded("classifier", PROJECT, work)
+
+
+# --------------------------------------------------------------------------- applying the fits
+_APPLY = {
+    # stage: (fit stage, model file in the fit's folder, variables kept)
+    "map_labels": ("behavior_map", "map.pkl", ("embedding", "cluster")),
+    "states": ("ethogram", "hmm.pkl", ("state",)),
+    "behaviors": ("classifier", "classifier.pkl", ("behavior_prediction", "behavior_probability")),
+}
+
+
+def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: StageResult) -> StageResult:
+    """Apply a fitted model to one session: its labels from the fit when the fit saw it, else a prediction."""
+    session = features.session
+    fit_stage, model_file, variables = _APPLY[stage]
+
+    def work() -> StageResult:
+        if fit.key is None:
+            return StageResult(stage, session)
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.io.save import save_netcdf
+
+        cache = _cache(config)
+        key = stage_key(stage, upstream={fit_stage: fit.key, "features": features.key})
+        folder = Path(fit.path)
+        model_path = folder / model_file if folder.is_dir() else folder
+
+        def write(tmp: Path) -> None:
+            fitted = folder / "labels" / f"{session}.nc" if folder.is_dir() else None
+            if fitted is not None and fitted.is_file():
+                shutil.copyfile(fitted, tmp)
+                return
+            model = _model_class(fit_stage).load(model_path)
+            labeled = model.label(load_netcdf(features.path))
+            save_netcdf(labeled[list(variables)], tmp)
+
+        path, ran = _output(cache, stage, session, key, write, ".nc")
+        return StageResult(stage, session, key=key, path=str(path), ran=ran)
+
+    return _guarded(stage, session, work, [fit, features])
+
+
+def _model_class(fit_stage: str) -> type:
+    if fit_stage == "behavior_map":
+        from behaviorlab.maps import BehaviorMap
+
+        return BehaviorMap
+    if fit_stage == "ethogram":
+        from behaviorlab.ethogram import EthogramHMM
+
+        return EthogramHMM
+    from behaviorlab.classify import BehaviorClassifier
+
+    return BehaviorClassifier
+
+
+# --------------------------------------------------------------------------- the store
+def store_settings(config: ProjectConfig) -> dict[str, Any]:
+    """Return the results store's settings from the ``statistics`` section."""
+    return dict(config["statistics"])
+
+
+def open_store(config: ProjectConfig) -> Any:
+    """Open ``PROJECT/results``, created with the config's statistics settings (re-created when they changed)."""
+    from behaviorlab.store import MANIFEST, ResultsStore
+
+    path = config.root / "results"
+    settings = store_settings(config)
+    if (path / MANIFEST).is_file():
+        store = ResultsStore(path)
+        if {k: store.settings.get(k) for k in settings} == json.loads(json.dumps(settings)):
+            return store
+        log.info("%s: the statistics settings changed; the results store is written afresh", path)
+        shutil.rmtree(path)
+    return ResultsStore.create(path, **settings)
+
+
+def stage_store(
+    config: ProjectConfig, row: Mapping[str, Any], poses: StageResult, clean: StageResult, parts: Sequence[StageResult]
+) -> StageResult:
+    """Every label source of one session into the results store (its tables, statistics and Dataset)."""
+    session = row["session"]
+
+    def work() -> StageResult:
+        import xarray as xr
+
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.store import ResultsStore, StoreError
+
+        cache = _cache(config)
+        present = [p for p in parts if p.key is not None]
+        upstream = {"clean": clean.key, **{p.stage: p.key for p in present}}
+        key = stage_key("store", store_settings(config), upstream=upstream)
+        store = ResultsStore(config.root / "results")
+        marker = cache.path("store", session, key, ".json")
+        if marker.is_file():
+            written = json.loads(marker.read_text())
+            with contextlib.suppress(StoreError):
+                if store.session_info(session)["version"] == written["version"]:
+                    return StageResult("store", session, key=key, path=str(marker), info={"rows": written["rows"]})
+
+        def write(tmp: Path) -> None:
+            data = [load_netcdf(clean.path)[["position", "confidence"]]] + [load_netcdf(p.path) for p in present]
+            ds = xr.merge(_same_behaviors(data), join="exact", compat="no_conflicts", combine_attrs="drop_conflicts")
+            files = {k: row[k] for k in ("video", "poses") if row.get(k)}
+            entry = store.add_session(session, ds, files=files)
+            tmp.write_text(json.dumps({"version": entry["version"], "rows": entry["rows"]}))
+
+        marker.unlink(missing_ok=True)
+        path, _ = _output(cache, "store", session, key, write, ".json")
+        return StageResult(
+            "store", session, key=key, path=str(path), ran=True, info={"rows": json.loads(path.read_text())["rows"]}
+        )
+
+    return _guarded("store", session, work, [poses, clean, *parts])
+
+
+def _same_behaviors(parts: list[Any]) -> list[Any]:
+    """Give every part the same ``behavior`` coordinate: a behavior an annotation file never names did not occur."""
+    names: list[str] = []
+    for ds in parts:
+        if "behavior" in ds.coords:
+            names += [str(b) for b in ds["behavior"].values if str(b) not in names]
+    if not names:
+        return parts
+    out = []
+    for ds in parts:
+        if "labels" in ds and list(ds["behavior"].values) != names:
+            ds = ds.reindex(behavior=names, fill_value=False)
+        out.append(ds)
+    return out
+
+
+def stage_render(config: ProjectConfig, row: Mapping[str, Any], clean: StageResult) -> StageResult:
+    """Render a labeled video of the session's first ``render.seconds`` (nothing when 0 or without a video)."""
+    session = row["session"]
+
+    def work() -> StageResult:
+        seconds = config["render"]["seconds"]
+        if not seconds or not row.get("video"):
+            return StageResult("render", session)
+        from behaviorlab.io.load import load_netcdf
+        from behaviorlab.render import render_poses
+
+        cache = _cache(config)
+        params = dict(config["render"])
+        key = stage_key("render", params, upstream={"clean": clean.key}, files={"video": cache.digest(row["video"])})
+
+        def write(tmp: Path) -> None:
+            poses = load_netcdf(clean.path)
+            end = round(seconds * float(poses.attrs.get("fps") or 30.0))
+            render_poses(poses, row["video"], tmp, trail=params["trail"], end=end, radius=2.5)
+
+        path, ran = _output(cache, "render", session, key, write, ".mp4")
+        return StageResult("render", session, key=key, path=str(path), ran=ran)
+
+    return _guarded("render", session, work, [clean])
+
+
+# --------------------------------------------------------------------------- executors
+class _Done:
+    """A finished computation with the interface of a Dask future (``result``, ``key``)."""
+
+    def __init__(self, value: Any, key: str) -> None:
+        self.value, self.key = value, key
+
+    def result(self) -> Any:
+        return self.value
+
+
+def _resolve(value: Any) -> Any:
+    if isinstance(value, _Done):
+        return value.value
+    if isinstance(value, list | tuple):
+        return type(value)(_resolve(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve(v) for k, v in value.items()}
+    return value
+
+
+class _SyncExecutor:
+    """Runs every task at once in this process (``scheduler="sync"``: tests, debugging, one small project)."""
+
+    dashboard_link = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str, resources: Mapping[str, Any] | None = None) -> _Done:
+        return _Done(fn(*_resolve(args)), key)
+
+    def as_completed(self, futures: Sequence[_Done]) -> Iterator[_Done]:
+        yield from futures
+
+
+class _DaskExecutor:
+    """Tasks on a ``distributed`` client; each task's dependencies are the futures among its arguments."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.dashboard_link = getattr(client, "dashboard_link", None)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str, resources: Mapping[str, Any] | None = None) -> Any:
+        return self.client.submit(fn, *args, key=key, pure=False, resources=dict(resources) if resources else None)
+
+    def as_completed(self, futures: Sequence[Any]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        yield from as_completed(futures)
+
+
+@contextlib.contextmanager
+def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """Yield the executor: ``"sync"``, a scheduler address, or a new local cluster of worker processes."""
+    if scheduler == "sync":
+        yield _SyncExecutor()
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield _DaskExecutor(client)
+        return
+    run = config["run"]
+    n = workers or run["workers"] or max(1, min(os.cpu_count() or 1, 8))
+    resources = config["poses"]["resources"] or None
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=run["threads_per_worker"],
+            processes=True,
+            memory_limit=run["memory_limit"],
+            resources=resources,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield _DaskExecutor(client)
+
+
+@contextlib.contextmanager
+def _project_lock(root: Path) -> Iterator[None]:
+    """Hold ``PROJECT/cache/.run.lock``: one run per project at a time."""
+    import fcntl
+
+    (root / CACHE).mkdir(parents=True, exist_ok=True)
+    handle = open(root / CACHE / ".run.lock", "a+")  # noqa: SIM115 - held for the block
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"{root}: another `behaviorlab run` is running on this project") from None
+        yield
+    finally:
+        handle.close()
+
+
+def _remove_debris(cache_root: Path) -> None:
+    """Remove temporary files a killed run left (never a resumable checkpoint folder)."""
+    for tmp in cache_root.rglob(".*.tmp*"):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+    for tmp in cache_root.rglob(".*.partial"):
+        if tmp.is_dir() and not tmp.name.endswith(".nc.partial"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the report
+@attrs.frozen
+class RunReport:
+    """What a run did: every stage of every session, and which sessions failed and why.
+
+    Attributes
+    ----------
+    project
+        The project folder.
+    results
+        Every :class:`StageResult`.
+    seconds
+        Wall time of the run.
+    dashboard_link
+        The Dask dashboard of the run's cluster (None without one).
+    """
+
+    project: Path
+    results: tuple[StageResult, ...]
+    seconds: float
+    dashboard_link: str | None = None
+    started: str = ""
+
+    def table(self) -> pd.DataFrame:
+        """Return one row per stage and session: ``session, stage, status, seconds, key, error``."""
+        rows = [
+            {
+                "session": r.session,
+                "stage": r.stage,
+                "status": "failed"
+                if r.error and not r.error.startswith("skipped")
+                else "skipped"
+                if r.error
+                else "ran"
+                if r.ran
+                else "cached"
+                if r.key
+                else "none",
+                "seconds": round(r.seconds, 3),
+                "key": r.key,
+                "error": r.error,
+            }
+            for r in self.results
+        ]
+        return pd.DataFrame(rows, columns=["session", "stage", "status", "seconds", "key", "error"])
+
+    def failures(self) -> pd.DataFrame:
+        """Return one row per failed session (or project stage): ``session, stage, error, error_type``."""
+        rows = [
+            {"session": r.session, "stage": r.stage, "error": r.error, "error_type": r.error_type}
+            for r in self.results
+            if r.error is not None and not r.error.startswith("skipped")
+        ]
+        return pd.DataFrame(rows, columns=["session", "stage", "error", "error_type"])
+
+    @property
+    def ok(self) -> bool:
+        """Whether every stage of every session succeeded."""
+        return all(r.ok for r in self.results)
+
+    def completed_sessions(self) -> list[str]:
+        """Return the sessions whose results are in the store."""
+        return sorted(r.session for r in self.results if r.stage == "store" and r.ok and r.key)
+
+    def result(self, stage: str, session: str = PROJECT) -> StageResult | None:
+        """Return the result of one stage (None when it did not take part)."""
+        return next((r for r in self.results if r.stage == stage and r.session == session), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (``run_report.json``)."""
+        return {
+            "project": str(self.project),
+            "started": self.started,
+            "seconds": round(self.seconds, 2),
+            "ok": self.ok,
+            "dashboard_link": self.dashboard_link,
+            "completed_sessions": self.completed_sessions(),
+            "failures": self.failures().to_dict(orient="records"),
+            "stages": [attrs.asdict(r) for r in self.results],
+        }
+
+    def summary(self) -> str:
+        """Return a short text for the terminal: counts by stage and status, then each failure."""
+        table = self.table()
+        counts = table.groupby(["stage", "status"], sort=False).size().unstack(fill_value=0)
+        lines = [
+            f"behaviorlab run {self.project}: {len(self.completed_sessions())} sessions stored in {self.seconds:.1f} s"
+        ]
+        for stage, row in counts.iterrows():
+            parts = ", ".join(f"{n} {status}" for status, n in row.items() if n)
+            lines.append(f"  {stage:<12} {parts}")
+        failures = self.failures()
+        if len(failures):
+            lines.append(f"  {len(failures)} failed:")
+            for r in failures.itertuples():
+                lines.append(f"    {r.session} [{r.stage}]: {r.error}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the run
+def _publish(src: Path, dst: Path) -> None:
+    """Copy a file or folder to ``dst`` atomically (a reader sees the old or the new one)."""
+    if src.is_dir():
+        tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
+        shutil.copytree(src, tmp)
+        old = dst.with_name(f".{dst.name}.old") if dst.exists() else None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dst, old)
+        os.replace(tmp, dst)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def _finish(
+    config: ProjectConfig, table: pd.DataFrame, results: list[StageResult], store_ok: list[str]
+) -> list[StageResult]:
+    """Project steps after the sessions: metadata, sessions removed from the table, models published, exports."""
+    from behaviorlab.store import ResultsStore
+
+    out: list[StageResult] = []
+    store = ResultsStore(config.root / "results")
+    for gone in sorted(set(store.sessions) - set(table["session"])):
+        store.remove_session(gone)
+    metadata_file = config.path(config["metadata"])
+    if metadata_file is not None:
+        store.set_metadata(metadata_file)
+    else:
+        columns = [c for c in table.columns if c not in ("video", "poses", "annotations", "fps", "individual")]
+        if len(columns) > 1:
+            store.set_metadata(table[columns].astype(str))
+    by = {(r.stage, r.session): r for r in results}
+    models = config.root / MODELS
+    for stage, name in (("behavior_map", "map.pkl"), ("ethogram", "hmm.pkl"), ("classifier", "classifier.pkl")):
+        r = by.get((stage, PROJECT))
+        if r is not None and r.key is not None:
+            src = Path(r.path)
+            _publish(src / name if src.is_dir() else src, models / name)
+    r = by.get(("pose_model", PROJECT))
+    if r is not None and r.key is not None and config["pose_model"]["training_frames"]:
+        _publish(Path(r.path), models / "pose_model")
+    for r in results:
+        if r.stage == "render" and r.key is not None:
+            _publish(Path(r.path), config.root / "labeled_videos" / f"{r.session}.mp4")
+    out.append(_guarded("exports", PROJECT, lambda: _exports(config, store, [by[("store", s)] for s in store_ok])))
+    return out
+
+
+def _exports(config: ProjectConfig, store: Any, stored: Sequence[StageResult]) -> StageResult:
+    from behaviorlab.export import export_store
+
+    formats = config["exports"]["formats"]
+    if not formats or not stored:
+        return StageResult("exports", PROJECT)
+    cache = _cache(config)
+    metadata = store._read_manifest().get("metadata")
+    key = stage_key("exports", {"formats": formats, "metadata": metadata}, upstream={r.session: r.key for r in stored})
+    target = config.root / "exports"
+
+    def write(tmp: Path) -> None:
+        staging = config.root / f".exports.{uuid.uuid4().hex[:8]}.partial"
+        try:
+            written = export_store(store, staging, formats)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        tmp.write_text(json.dumps({k: len(v) for k, v in written.items()}))
+
+    done = cache.done("exports", PROJECT, key, ".json") and target.is_dir()
+    if not done:
+        cache.path("exports", PROJECT, key, ".json").unlink(missing_ok=True)
+    path, ran = _output(cache, "exports", PROJECT, key, write, ".json")
+    return StageResult("exports", PROJECT, key=key, path=str(path), ran=ran, info=json.loads(path.read_text()))
+
+
+def run_project(
+    project: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+    sessions: Sequence[str] | None = None,
+) -> RunReport:
+    """Run every stage for every session of a project; resumable, on Dask.
+
+    Parameters
+    ----------
+    project
+        The project folder (``behaviorlab init`` makes one).
+    scheduler
+        None: a local Dask cluster of worker processes (``run.workers`` of
+        the config, else one per core, at most 8); ``"tcp://host:port"``: an
+        existing Dask scheduler (a cluster started by dask-jobqueue, say);
+        ``"sync"``: everything in this process, one task after another.
+    workers
+        Workers of the local cluster (overrides ``run.workers``).
+    progress
+        Show a progress bar (rich) and the Dask dashboard link.
+    sessions
+        Run only these sessions (default: every session in the table).
+        Project fits then see only them.
+
+    Returns
+    -------
+    RunReport
+        Every stage's result, also written to ``PROJECT/run_report.json``.
+
+    Raises
+    ------
+    SchemaError, FileFormatError
+        A bad config or sessions table (nothing runs).
+    RunError
+        Another run holds the project.
+    """
+    config = ProjectConfig.load(project)
+    table = config.sessions()
+    if sessions is not None:
+        unknown = sorted(set(sessions) - set(table["session"]))
+        if unknown:
+            raise RunError(f"{config.root}: sessions {unknown} are not in the sessions table")
+        table = table[table["session"].isin(list(sessions))].reset_index(drop=True)
+    if table.empty:
+        raise RunError(f"{config.root}: the sessions table lists no sessions")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    start = time.perf_counter()
+    with _project_lock(config.root):
+        _remove_debris(config.root / CACHE)
+        open_store(config)
+        rows = [
+            {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")
+        ]
+        with _executor(config, scheduler, workers) as ex:
+            results, link = _run_tasks(ex, config, rows, progress)
+        store_ok = sorted(r.session for r in results if r.stage == "store" and r.ok and r.key)
+        results += _finish(config, table, results, store_ok)
+    report = RunReport(config.root, tuple(results), time.perf_counter() - start, link, started)
+    with atomic_path(config.root / REPORT) as tmp:
+        tmp.write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    return report
+
+
+def _run_tasks(
+    ex: Any, config: ProjectConfig, rows: list[dict[str, Any]], progress: bool
+) -> tuple[list[StageResult], str | None]:
+    """Submit the whole graph, then collect every result as it finishes."""
+    token = uuid.uuid4().hex[:6]
+    pose_resources = config["poses"]["resources"] or None
+
+    def submit(fn: Callable[..., Any], name: str, session: str, *args: Any, resources: Any = None) -> Any:
+        return ex.submit(fn, *args, key=f"{name}-{session}-{token}", resources=resources)
+
+    futures: list[Any] = []
+    model = submit(stage_pose_model, "pose_model", PROJECT, config)
+    futures.append(model)
+    poses, clean, feats, notes = {}, {}, {}, {}
+    for row in rows:
+        s = row["session"]
+        predicted = not row.get("poses")
+        poses[s] = submit(stage_poses, "poses", s, config, row, model, resources=pose_resources if predicted else None)
+        clean[s] = submit(stage_clean, "clean", s, config, poses[s])
+        feats[s] = submit(stage_features, "features", s, config, clean[s])
+        notes[s] = submit(stage_annotations, "annotations", s, config, row, poses[s])
+        futures += [poses[s], clean[s], feats[s], notes[s]]
+    fits = {
+        "behavior_map": submit(stage_behavior_map, "behavior_map", PROJECT, config, list(feats.values())),
+        "ethogram": submit(stage_ethogram, "ethogram", PROJECT, config, list(feats.values())),
+        "classifier": submit(
+            stage_classifier, "classifier", PROJECT, config, list(feats.values()), list(notes.values())
+        ),
+    }
+    futures += list(fits.values())
+    for row in rows:
+        s = row["session"]
+        applied = [
+            submit(stage_apply, stage, s, config, stage, fits[fit], feats[s]) for stage, (fit, _, _) in _APPLY.items()
+        ]
+        store = submit(stage_store, "store", s, config, row, poses[s], clean[s], [*applied, notes[s]])
+        render = submit(stage_render, "render", s, config, row, clean[s])
+        futures += [*applied, store, render]
+    results: list[StageResult] = []
+    bar = _progress(progress, len(futures), ex.dashboard_link)
+    with bar as update:
+        for future in ex.as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as err:  # a task lost with its workers (KilledWorker) fails its session
+                stage, session = str(future.key).rsplit("-", 1)[0].split("-", 1)
+                result = StageResult(stage, session, error=_describe(err), error_type=type(err).__name__)
+            results.append(result)
+            update(result)
+    order = {f.key: i for i, f in enumerate(futures)}
+    results.sort(key=lambda r: order.get(f"{r.stage}-{r.session}-{token}", len(order)))
+    return results, ex.dashboard_link
+
+
+@contextlib.contextmanager
+def _progress(show: bool, total: int, link: str | None) -> Iterator[Callable[[StageResult], None]]:
+    if not show:
+        yield lambda result: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if link:
+        console.print(f"Dask dashboard: {link}")
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("run", total=total)
+
+        def update(result: StageResult) -> None:
+            state = "failed" if result.error and not result.error.startswith("skipped") else "done"
+            bar.update(task, advance=1, description=f"{result.stage} {result.session} {state}")
+
+        yield update
