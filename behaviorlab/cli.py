@@ -488,11 +488,12 @@ def demo(
         Path | None,
         typer.Option(help="Sample data folder to use; generated into OUT/sample_data when absent."),
     ] = None,
+    workers: Annotated[int | None, typer.Option(help="Dask worker processes (default: one per core).")] = None,
 ) -> None:
-    """Run the end-to-end job on the sample data (no network, no GPU)."""
+    """Run the end-to-end job on the sample data: `init` plus `run` on a sample project (no network, no GPU)."""
     from behaviorlab.demo import run_demo
 
-    summary = run_demo(out, sample_dir=sample)
+    summary = run_demo(out, sample_dir=sample, workers=workers)
     typer.echo(summary)
 
 

@@ -1,10 +1,16 @@
-"""``behaviorlab demo``: the end-to-end job on the generated sample data.
+"""``behaviorlab demo``: ``behaviorlab init`` plus ``behaviorlab run`` on the generated sample data.
 
-The demo runs every stage that exists, in order, on ``sample_data/`` (or on
-freshly generated sample data) and checks its own results as it goes, so a
-user sees at once that the installation works.  Each stage is a function of
-the :class:`DemoContext` that returns a small JSON-serialisable summary; later
-stages are appended to :data:`STAGES` as the package grows.
+The demo lays out a project as a lab would (videos, labeled frames, the
+poses of a two-animal session tracked by another tool, BORIS annotations,
+metadata), writes its config with :func:`behaviorlab.runconfig.init_project`
+and runs every stage with :func:`behaviorlab.runner.run_project` on a local
+Dask cluster: a pose model trained, the videos predicted, poses cleaned,
+features, behavior map, HMM ethogram, classifiers, statistics, the results
+store, exports and labeled videos. It then checks what the run made against
+the sample data's ground truth, so a user sees at once that the installation
+works. Run it again and every finished stage is taken from the cache.
+Each step is a function of the :class:`DemoContext` that returns a small
+JSON-serialisable summary (:data:`STAGES`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,14 @@ class DemoContext:
     out_dir: Path
     sessions: dict[str, dict[str, Path]] = attrs.field(factory=dict)
     results: dict[str, Any] = attrs.field(factory=dict)
+    workers: int | None = None
+    scheduler: str | None = None
+    report: Any = None
+
+    @property
+    def sessions_table(self) -> dict[str, dict[str, Any]]:
+        """The sessions table the project stage wrote, by session."""
+        return {row["session"]: row for row in self.results["project"]["sessions_table"]}
 
 
 def find_sample_data(sample_dir: Path | None, out_dir: Path) -> Path:
@@ -113,15 +127,34 @@ def _stage_convert(ctx: DemoContext) -> dict[str, Any]:
     return summary
 
 
-def _stage_labeled_frames(ctx: DemoContext) -> dict[str, Any]:
-    """Load the training frames and save them in behaviorlab's own format."""
-    from behaviorlab.io.labeled_frames import save_labeled_frames
+def _load_training_frames(sample_dir: Path) -> Any:
+    from behaviorlab.io.labeled_frames import load_labeled_frames
 
-    frames = _load_training_frames(ctx)
-    target = ctx.out_dir / "labeled_frames.labels.h5"
-    save_labeled_frames(frames, target)
-    labeled = frames.labeled_mask()
-    return {"frames": len(frames), "labeled": int(labeled.sum()), "keypoints": list(frames.skeleton.keypoints)}
+    candidates = sorted(sample_dir.glob("*.labels.h5"))
+    if not candidates:
+        raise BehaviorlabError(f"{sample_dir}: no labeled frames (*.labels.h5) found")
+    return load_labeled_frames(candidates[0])
+
+
+def _with_tracking_noise(ds: Any, seed: int = 0) -> Any:
+    """Ground-truth poses made to look tracked: jitter, low-confidence dropouts and single-frame jumps."""
+    rng = np.random.default_rng(seed)
+    out = ds.copy(deep=True)
+    pos, conf = out["position"].values, out["confidence"].values
+    pos += rng.normal(0.0, 0.5, pos.shape)
+    low = rng.random(conf.shape) < 0.03
+    conf[low] = rng.uniform(0.0, 0.08, low.sum())  # a tracker's likelihood where it lost the point
+    pos[np.broadcast_to(low[:, None], pos.shape)] += rng.normal(0, 40, np.broadcast_to(low[:, None], pos.shape).sum())
+    return out
+
+
+def _mean_abs_error(poses: Any, truth: Any) -> float:
+    """Mean absolute coordinate error (px) against the truth, matching keypoints by name and individuals by order."""
+    keypoints = [k for k in poses["keypoint"].values if k in set(truth["keypoint"].values)]
+    a = poses["position"].sel(keypoint=keypoints).transpose("time", "space", "keypoint", "individual").values
+    b = truth["position"].sel(keypoint=keypoints).transpose("time", "space", "keypoint", "individual").values
+    n = min(len(a), len(b))
+    return float(np.nanmean(np.abs(a[:n] - b[:n])))
 
 
 #: The demo's pose model: small enough to train in about two minutes on two CPU cores.
@@ -136,150 +169,169 @@ DEMO_POSE_TRAINING = {
 }
 
 
-def _stage_pose_model(ctx: DemoContext) -> dict[str, Any]:
-    """Train a small Stacked DenseNet on the single-animal training frames and score it on held-out frames."""
-    from behaviorlab.pose.predict import evaluate_model
-    from behaviorlab.pose.train import TrainConfig, train_model
-
-    frames = _load_training_frames(ctx)
-    one_animal = np.flatnonzero(frames.is_labeled().any(axis=2).sum(axis=1) == 1)
-    single = frames.select(one_animal)
-    model_dir = ctx.out_dir / "pose_model"
-    if model_dir.exists():
-        import shutil
-
-        shutil.rmtree(model_dir)  # the demo always trains afresh
-    config = TrainConfig.from_dict(DEMO_POSE_TRAINING)
-    result = train_model(single, model_dir, config, verbose=0)
-    report = evaluate_model(model_dir, single)
-    overall = report.to_dict()["overall"]
-    with atomic_path(model_dir / "evaluation.json") as tmp:  # what `behaviorlab evaluate --json` prints
-        tmp.write_text(json.dumps(report.to_dict(), indent=2))
+def demo_config(sample_dir: Path) -> dict[str, Any]:
+    """Return the sections of the demo project's ``behaviorlab.yaml`` that differ from the defaults."""
+    config = json.loads((sample_dir / "MANIFEST.json").read_text())["sessions"]
+    first = next(iter(config.values()))["config"]
+    margin, side = float(first["arena_margin_px"]), float(first["width"])
+    px_per_cm = (side - 2 * margin) / float(first["arena_size_cm"])
+    lo, hi = side / 4, 3 * side / 4  # the central quarter of the arena's area
     return {
-        "model_dir": str(model_dir),
-        "training_frames": len(single),
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "training_seconds": round(result.training_seconds, 1),
-        "validation": overall,
+        # the single-animal frames train the demo's model; the two-animal session comes with tracked poses
+        "pose_model": {"training_frames": "labeled_frames.labels.h5", "max_animals": 1, "train": DEMO_POSE_TRAINING},
+        # the peak heights of a small model trained for a minute are low: mask only clear failures
+        "cleaning": {"confidence_threshold": 0.1, "median_window": 3, "max_gap": 10},
+        "features": {"axis_from": "tail_base", "axis_to": "neck"},
+        # two windows x two statistics (not the default three x four): the sample sessions are a minute each, and
+        # 268 window features instead of 804 keep this stage at a third of the time with held-out F1 as good
+        "classifier": {"windows_s": [0.25, 1.0], "stats": ["mean", "std"], "max_iter": 100},
+        "annotations": {"behaviors": list(_behaviors())},
+        "statistics": {
+            "bin_s": 20.0,
+            "zones": {"center": [[lo, lo], [hi, lo], [hi, hi], [lo, hi]]},
+            "px_per_cm": px_per_cm,
+        },
+        "exports": {"formats": ["csv", "excel", "nwb", "boris", "simba"]},
+        "render": {"seconds": 10.0, "trail": 10},
     }
 
 
-def _stage_predict(ctx: DemoContext) -> dict[str, Any]:
-    """Predict the sample videos with the model just trained, score them against the true poses, render 10 s."""
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.pose.inference import predict_video
-    from behaviorlab.pose.predict import PoseModel
-    from behaviorlab.render import render_poses
+def _behaviors() -> tuple[str, ...]:
+    from behaviorlab.synthetic import BEHAVIORS
 
-    model = PoseModel.load(ctx.out_dir / "pose_model")
-    summary: dict[str, Any] = {}
+    return tuple(BEHAVIORS)
+
+
+def _stage_project(ctx: DemoContext) -> dict[str, Any]:
+    """Lay out the demo project as a lab would: labeled frames, tracked poses, then ``init`` writes the config."""
+    import pandas as pd
+
+    from behaviorlab.io.labeled_frames import save_labeled_frames
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.io.save import save_poses
+    from behaviorlab.runconfig import SESSIONS_FILE, init_project
+
+    frames = _load_training_frames(ctx.sample_dir)
+    save_labeled_frames(frames, ctx.out_dir / "labeled_frames.labels.h5")
+    tracked = {}
     for name, paths in ctx.sessions.items():
         truth = load_poses(paths["poses"])
-        if truth.sizes["individual"] > 1:  # the demo model is single-animal; several animals need top-down tracking
-            summary[name] = {"skipped": f"{truth.sizes['individual']} animals; the demo model is single-animal"}
-            continue
-        target = ctx.out_dir / "predictions" / f"{name}.poses.nc"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)
-        start = time.perf_counter()
-        individual = str(truth["individual"].values[0])
-        predicted = predict_video(model, paths["video"], target, batch_size=32, individual=individual)
-        seconds = time.perf_counter() - start
-        keypoints = [k for k in predicted["keypoint"].values if k in truth["keypoint"].values]
-        true_xy = truth["position"].sel(keypoint=keypoints).isel(individual=0).values
-        pred_xy = predicted["position"].sel(keypoint=keypoints).isel(individual=0).values[: len(true_xy)]
-        error = np.linalg.norm(pred_xy - true_xy[: len(pred_xy)], axis=1)  # (time, keypoint)
-        ctx.sessions[name]["predicted"] = target
-        labeled = render_poses(
-            predicted, paths["video"], ctx.out_dir / "labeled_videos" / f"{name}.mp4", trail=10, end=300, radius=2.5
-        )
-        summary[name] = {
-            "predictions": str(target),
-            "labeled_video": str(labeled),
-            "frames": int(predicted.sizes["time"]),
-            "frames_per_second": round(predicted.sizes["time"] / seconds, 1),
-            "mean_confidence": round(float(predicted["confidence"].mean()), 3),
-            "error_px_mean": round(float(np.nanmean(error)), 2),
-            "error_px_median": round(float(np.nanmedian(error)), 2),
-            "error_px_p90": round(float(np.nanpercentile(error, 90)), 2),
+        if truth.sizes["individual"] > 1:  # the demo model is single-animal: this session comes tracked by another tool
+            tracked[name] = save_poses(_with_tracking_noise(truth), ctx.out_dir / "tracked" / f"{name}_dlc.csv")
+    init_project(
+        ctx.out_dir,
+        videos=[paths["video"] for paths in ctx.sessions.values()],
+        poses=list(tracked.values()),
+        annotations=sorted(ctx.sample_dir.glob("*_boris.csv")),
+        metadata=ctx.sample_dir / "metadata.csv",
+        config=demo_config(ctx.sample_dir),
+        force=True,
+    )
+    table = pd.read_csv(ctx.out_dir / SESSIONS_FILE, dtype=str, keep_default_na=False)
+    table["individual"] = [  # the animal's name in a predicted video, as the annotations and metadata call it
+        "" if row.poses else str(load_poses(ctx.sessions[row.session]["poses"])["individual"].values[0])
+        for row in table.itertuples()
+    ]
+    table.to_csv(ctx.out_dir / SESSIONS_FILE, index=False)
+    labeled = frames.is_labeled().any(axis=2).sum(axis=1)
+    return {
+        "config": str(ctx.out_dir / "behaviorlab.yaml"),
+        "sessions_table": table.to_dict(orient="records"),
+        "labeled_frames": {
+            "frames": len(frames),
+            "labeled": int((labeled > 0).sum()),
+            "keypoints": list(frames.skeleton.keypoints),
+        },
+    }
+
+
+def _stage_run(ctx: DemoContext) -> dict[str, Any]:
+    """``behaviorlab run`` on the demo project: every stage of every session on a local Dask cluster."""
+    from behaviorlab.runner import run_project
+
+    report = run_project(ctx.out_dir, workers=ctx.workers, scheduler=ctx.scheduler)
+    ctx.report = report
+    if not report.ok:
+        raise BehaviorlabError(f"the demo run failed:\n{report.summary()}")
+    table = report.table()
+    return {
+        "seconds": round(report.seconds, 1),
+        "dashboard_link": report.dashboard_link,
+        "stages": table.groupby("stage", sort=False)["status"].agg(lambda s: dict(s.value_counts())).to_dict(),
+        "completed_sessions": report.completed_sessions(),
+    }
+
+
+def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
+    """Score what the run made against the sample data's ground truth (poses, behaviors) and summarise it."""
+    from behaviorlab.io.load import load_netcdf, load_poses
+
+    report = ctx.report
+    pm = report.result("pose_model")
+    summary: dict[str, Any] = {
+        "pose_model": {
+            "model_dir": str(ctx.out_dir / "models" / "pose_model"),
+            "training_frames": pm.info["training"]["frames"],
+            "epochs": pm.info["training"]["epochs"],
+            "best_epoch": pm.info["training"]["best_epoch"],
+            "validation": pm.info["overall"],
         }
-    return summary
-
-
-def _load_training_frames(ctx: DemoContext) -> Any:
-    from behaviorlab.io.labeled_frames import load_labeled_frames
-
-    candidates = sorted(ctx.sample_dir.glob("*.labels.h5"))
-    if not candidates:
-        raise BehaviorlabError(f"{ctx.sample_dir}: no labeled frames (*.labels.h5) found")
-    return load_labeled_frames(candidates[0])
-
-
-def _with_tracking_noise(ds: Any, seed: int = 0) -> Any:
-    """Ground-truth poses made to look tracked: jitter, low-confidence dropouts and single-frame jumps."""
-    rng = np.random.default_rng(seed)
-    out = ds.copy(deep=True)
-    pos, conf = out["position"].values, out["confidence"].values
-    pos += rng.normal(0.0, 0.5, pos.shape)
-    low = rng.random(conf.shape) < 0.03
-    conf[low] = rng.uniform(0.0, 0.3, low.sum())
-    pos[np.broadcast_to(low[:, None], pos.shape)] += rng.normal(0, 40, np.broadcast_to(low[:, None], pos.shape).sum())
-    return out
-
-
-def _mean_abs_error(poses: Any, truth: Any) -> float:
-    """Mean absolute coordinate error (px) against the truth, matching keypoints by name and individuals by order."""
-    keypoints = [k for k in poses["keypoint"].values if k in set(truth["keypoint"].values)]
-    a = poses["position"].sel(keypoint=keypoints).transpose("time", "space", "keypoint", "individual").values
-    b = truth["position"].sel(keypoint=keypoints).transpose("time", "space", "keypoint", "individual").values
-    n = min(len(a), len(b))
-    return float(np.nanmean(np.abs(a[:n] - b[:n])))
-
-
-def _stage_features(ctx: DemoContext) -> dict[str, Any]:
-    """Clean the predicted poses (or, for sessions not predicted, noisy true ones); features and spectrograms."""
-    import xarray as xr
-
-    from behaviorlab.design import FeatureConfig
-    from behaviorlab.filtering import CleaningConfig, cleaning_report
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.io.save import save_netcdf
-    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
-
-    features = FeatureConfig(axis_from="tail_base", axis_to="neck")
-    summary: dict[str, Any] = {}
+    }
+    predict, features = {}, {}
     for name, paths in ctx.sessions.items():
         truth = load_poses(paths["poses"])
-        if "predicted" in paths:
-            # the peak heights of a small model trained for a minute are low: mask only clear failures
-            raw, source, threshold = load_poses(paths["predicted"]), "poses predicted by the demo model", 0.1
+        raw = load_netcdf(report.result("poses", name).path)
+        clean = load_netcdf(report.result("clean", name).path)
+        if ctx.sessions_table[name]["poses"]:
+            source = "poses tracked by another tool (DeepLabCut CSV with simulated tracking noise)"
         else:
-            raw, source, threshold = _with_tracking_noise(truth), "true poses with simulated tracking noise", 0.5
-        cleaning = CleaningConfig(confidence_threshold=threshold, median_window=3, max_gap=10)
-        result = compute_session_features(raw, SessionFeaturesConfig(cleaning=cleaning, features=features))
-        report = cleaning_report(raw, result)
-        err_raw = _mean_abs_error(raw, truth)
-        err_clean = _mean_abs_error(result, truth)
-        target = ctx.out_dir / "features" / f"{name}.nc"
-        out = xr.Dataset(
-            {"features": result["features"], "spectrogram": result["spectrogram"]},
-            attrs={**result.attrs, "session": name},
-        )
-        save_netcdf(out, target)
-        paths["features"] = target
-        paths["clean_poses"] = save_netcdf(result[["position", "confidence"]], target.with_suffix(".poses.nc"))
-        summary[name] = {
+            source = "poses predicted by the demo model"
+            keypoints = [k for k in raw["keypoint"].values if k in truth["keypoint"].values]
+            true_xy = truth["position"].sel(keypoint=keypoints).isel(individual=0).values
+            pred_xy = raw["position"].sel(keypoint=keypoints).isel(individual=0).values[: len(true_xy)]
+            error = np.linalg.norm(pred_xy - true_xy[: len(pred_xy)], axis=1)
+            predict[name] = {
+                "frames": int(raw.sizes["time"]),
+                "mean_confidence": round(float(raw["confidence"].mean()), 3),
+                "error_px_mean": round(float(np.nanmean(error)), 2),
+                "error_px_median": round(float(np.nanmedian(error)), 2),
+                "error_px_p90": round(float(np.nanpercentile(error, 90)), 2),
+                "labeled_video": str(ctx.out_dir / "labeled_videos" / f"{name}.mp4"),
+            }
+        feats = load_netcdf(report.result("features", name).path)
+        features[name] = {
             "input": source,
-            "n_features": int(result.sizes["feature"]),
-            "n_frequencies": int(result.sizes["frequency"]),
-            "confidence_threshold": threshold,
-            "share_masked": round(float(report["share_masked"].mean()), 4),
-            "share_missing_after_cleaning": round(float(result["position"].isnull().any("space").mean()), 4),
-            "mean_abs_error_px_before_cleaning": round(err_raw, 3),
-            "mean_abs_error_px_after_cleaning": round(err_clean, 3),
+            "n_features": int(feats.sizes["feature"]),
+            "n_frequencies": int(feats.sizes["frequency"]),
+            "share_missing_after_cleaning": round(float(clean["position"].isnull().any("space").mean()), 4),
+            "mean_abs_error_px_before_cleaning": round(_mean_abs_error(raw, truth), 3),
+            "mean_abs_error_px_after_cleaning": round(_mean_abs_error(clean, truth), 3),
         }
-        if "predicted" not in paths and err_clean >= err_raw:
+    summary["predict"], summary["features"] = predict, features
+    labeled = {name: load_netcdf(report.result(stage, name).path) for stage in ("map_labels",) for name in ctx.sessions}
+    states = {name: load_netcdf(report.result("states", name).path) for name in ctx.sessions}
+    bm, eth, cl = (report.result(s).info for s in ("behavior_map", "ethogram", "classifier"))
+    summary["behavior_map"] = {
+        "n_regions": bm["n_regions"],
+        "frames": bm["frames"],
+        **_agreement(ctx, labeled, "cluster"),
+        "model": str(ctx.out_dir / "models" / "map.pkl"),
+    }
+    summary["ethogram"] = {
+        "n_states": eth["n_states"],
+        **_agreement(ctx, states, "state"),
+        "model": str(ctx.out_dir / "models" / "hmm.pkl"),
+    }
+    summary["classify"] = {
+        "cv": cl["cv"],
+        "heldout_f1": {b: round(f, 3) for b, f in cl["heldout_f1"].items()},
+        "model": str(ctx.out_dir / "models" / "classifier.pkl"),
+    }
+    for name, info in features.items():
+        if (
+            info["input"].startswith("poses tracked")
+            and info["mean_abs_error_px_after_cleaning"] >= info["mean_abs_error_px_before_cleaning"]
+        ):
             raise BehaviorlabError(f"{name}: cleaning did not bring the noisy poses closer to the truth")
     return summary
 
@@ -311,135 +363,12 @@ def _agreement(ctx: DemoContext, labeled: dict[str, Any], variable: str) -> dict
     }
 
 
-def _stage_behavior_map(ctx: DemoContext) -> dict[str, Any]:
-    """Fit a behavior map on the spectrograms of every session; label every frame with its region."""
-    from behaviorlab.io.load import load_netcdf
-    from behaviorlab.io.save import save_netcdf
-    from behaviorlab.maps import BehaviorMap
-
-    sessions = {name: load_netcdf(paths["features"], ["spectrogram"]) for name, paths in ctx.sessions.items()}
-    model = BehaviorMap(variable="spectrogram", random_state=0)
-    labeled = model.fit_label(sessions)
-    out = ctx.out_dir / "behavior_map"
-    model.save(out / "map.pkl")
-    model.density_figure().write_html(out / "map_density.html", include_plotlyjs=True)
-    for name, ds in labeled.items():
-        ctx.sessions[name]["map"] = save_netcdf(ds[["embedding", "cluster"]], out / f"{name}.map.nc")
-    return {
-        "n_regions": int(model.n_regions_),
-        "frames": len(model.labels_),
-        "region_fraction": [round(float(f), 3) for f in model.region_fraction_],
-        **_agreement(ctx, labeled, "cluster"),
-        "model": str(out / "map.pkl"),
-        "seconds_by_step": {k: round(v, 2) for k, v in model.timings_.items()},
-    }
-
-
-def _stage_ethogram(ctx: DemoContext) -> dict[str, Any]:
-    """Fit a hidden Markov model on every session (number of states by BIC); states, bouts and figures."""
-    from behaviorlab.bouts import state_bouts
-    from behaviorlab.ethogram import EthogramHMM
-    from behaviorlab.io.load import load_netcdf
-    from behaviorlab.io.save import save_netcdf
-    from behaviorlab.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
-
-    sessions = {name: load_netcdf(paths["features"], ["spectrogram"]) for name, paths in ctx.sessions.items()}
-    model = EthogramHMM(n_states_range=(2, 8), criterion="bic", random_state=0).fit(sessions)
-    out = ctx.out_dir / "ethogram"
-    model.save(out / "hmm.pkl")
-    labeled = model.label(sessions)
-    states = {name: ds["state"] for name, ds in labeled.items()}
-    for name, ds in labeled.items():
-        ctx.sessions[name]["ethogram"] = save_netcdf(ds[["state"]], out / f"{name}.ethogram.nc")
-    bouts = state_bouts(states)
-    with atomic_path(out / "bouts.csv") as tmp:
-        bouts.to_csv(tmp, index=False)
-    ethogram_raster_figure(states).write_html(out / "ethogram_raster.html", include_plotlyjs=True)
-    transition_graph_figure(model.transmat_).write_html(out / "transitions.html", include_plotlyjs=True)
-    duration_histogram_figure(bouts).write_html(out / "durations.html", include_plotlyjs=True)
-    return {
-        "n_states": int(model.n_states_),
-        "n_states_tried": [int(n) for n in model.selection_["n_states"]],
-        "bouts": len(bouts),
-        "median_bout_s": round(float(bouts["duration_s"].median()), 3),
-        **_agreement(ctx, labeled, "state"),
-        "model": str(out / "hmm.pkl"),
-    }
-
-
-def _stage_classify(ctx: DemoContext) -> dict[str, Any]:
-    """Train a classifier per generated behavior from the sessions' BORIS files; held-out F1, leave one session out."""
-    import xarray as xr
-
-    from behaviorlab.classify import BehaviorClassifier
-    from behaviorlab.io.annotations import load_annotations
-    from behaviorlab.io.load import load_netcdf
-    from behaviorlab.io.save import save_netcdf
-    from behaviorlab.synthetic import BEHAVIORS
-
-    features, labels = {}, {}
-    for name, paths in ctx.sessions.items():
-        ds = load_netcdf(paths["features"], ["features"])
-        features[name] = ds
-        labels[name] = load_annotations(
-            ctx.sample_dir / f"{name}_boris.csv",
-            fps=float(ds.attrs["fps"]),
-            n_frames=ds.sizes["time"],
-            individuals=[str(i) for i in ds["individual"].values],
-            behaviors=list(BEHAVIORS),
-        ).assign_coords(time=ds["time"].values)
-    # two windows x two statistics (not the default three x four): the sample sessions are a minute each, and 268
-    # window features instead of 804 keep this stage at a third of the time with held-out F1 as good or better
-    clf = BehaviorClassifier(
-        behaviors=list(BEHAVIORS), windows_s=(0.25, 1.0), stats=("mean", "std"), max_iter=100, random_state=0
-    )
-    result = clf.cross_validate(features, labels)
-    out = ctx.out_dir / "classifier"
-    clf.fit(features, labels).save(out / "classifier.pkl")
-    for name in features:  # the held-out decisions (each session predicted by a model that never saw it)
-        decisions = xr.Dataset(
-            {"behavior_prediction": result.predictions[name], "behavior_probability": result.probabilities[name]}
-        )
-        ctx.sessions[name]["behaviors"] = save_netcdf(decisions, out / f"{name}.behaviors.nc")
-        ctx.sessions[name]["annotations"] = save_netcdf(
-            labels[name].to_dataset(name="labels"), out / f"{name}.annotations.nc"
-        )
-    scores = result.scores.set_index("behavior")
-    return {
-        "cv": result.cv,
-        "heldout_f1": {b: round(float(scores.loc[b, "f1"]), 3) for b in BEHAVIORS},
-        "thresholds": {b: round(float(t), 2) for b, t in clf.thresholds_.items()},
-        "model": str(out / "classifier.pkl"),
-    }
-
-
 def _stage_results(ctx: DemoContext) -> dict[str, Any]:
-    """Every label source of every session into a results store; a group comparison; exports."""
-    import xarray as xr
-
-    from behaviorlab.export import export_store
+    """Query the results store the run filled: time budgets by group, distance travelled, a group comparison."""
     from behaviorlab.groups import compare_groups
-    from behaviorlab.io.load import load_netcdf
     from behaviorlab.store import ResultsStore
 
-    config = json.loads((ctx.sample_dir / "MANIFEST.json").read_text())["sessions"]
-    first = next(iter(config.values()))["config"]
-    margin, side = float(first["arena_margin_px"]), float(first["width"])
-    px_per_cm = (side - 2 * margin) / float(first["arena_size_cm"])
-    lo, hi = side / 4, 3 * side / 4  # the central quarter of the arena's area
-    center = [[lo, lo], [hi, lo], [hi, hi], [lo, hi]]
-    path = ctx.out_dir / "results"
-    if path.exists():  # a rerun starts a fresh store (its settings may have changed)
-        import shutil
-
-        shutil.rmtree(path)
-    store = ResultsStore.create(path, bin_s=20.0, zones={"center": center}, px_per_cm=px_per_cm)
-    rows: dict[str, Any] = {}
-    for name, paths in ctx.sessions.items():
-        parts = [load_netcdf(paths[key]) for key in ("clean_poses", "ethogram", "map", "behaviors", "annotations")]
-        ds = xr.merge(parts, join="exact", compat="no_conflicts", combine_attrs="drop_conflicts")
-        rows[name] = store.add_session(name, ds, files={"video": paths["video"], "poses": paths["poses"]})["rows"]
-    store.set_metadata(ctx.sample_dir / "metadata.csv")
+    store = ResultsStore(ctx.out_dir / "results")
     budget = store.query(
         'SELECT "group", behavior, avg(time_budget_pct) AS time_budget_pct FROM time_budget '
         "WHERE source = 'labels' GROUP BY ALL ORDER BY behavior, \"group\""
@@ -451,10 +380,10 @@ def _stage_results(ctx: DemoContext) -> dict[str, Any]:
     )
     movement = compare_groups(store.table("movement"), store.table("metadata"), group="group", measures=["distance"])
     distance = store.query('SELECT "group", individual, session, distance FROM distance_travelled ORDER BY ALL')
-    exported = export_store(store, ctx.out_dir / "export", ["csv", "excel", "nwb", "boris", "simba"])
+    exports = ctx.report.result("exports").info
     return {
-        "store": str(path),
-        "rows": rows,
+        "store": str(store.path),
+        "rows": {r.session: r.info["rows"] for r in ctx.report.results if r.stage == "store" and r.ok},
         "time_budget_by_group_annotated": budget.round(2).to_dict(orient="records"),
         "distance_cm": distance.round(1).to_dict(orient="records"),
         "group_comparison_classifier": comparison[
@@ -465,7 +394,7 @@ def _stage_results(ctx: DemoContext) -> dict[str, Any]:
         "group_comparison_distance": movement[["measure", "groups", "n", "p_value", "effect_size", "note"]]
         .round(4)
         .to_dict(orient="records"),
-        "exports": {k: len(v) for k, v in exported.items()},
+        "exports": dict(exports),
     }
 
 
@@ -473,13 +402,9 @@ def _stage_results(ctx: DemoContext) -> dict[str, Any]:
 STAGES: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("sessions", _stage_sessions),
     ("convert", _stage_convert),
-    ("labeled_frames", _stage_labeled_frames),
-    ("pose_model", _stage_pose_model),
-    ("predict", _stage_predict),
-    ("features", _stage_features),
-    ("behavior_map", _stage_behavior_map),
-    ("ethogram", _stage_ethogram),
-    ("classify", _stage_classify),
+    ("project", _stage_project),
+    ("run", _stage_run),
+    ("checks", _stage_checks),
     ("results", _stage_results),
 ]
 
@@ -488,15 +413,23 @@ def _px(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} px"
 
 
-def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path | None = None) -> str:
-    """Run every stage on the sample data and write ``demo_summary.json``.
+def run_demo(
+    out_dir: str | Path = "behaviorlab_demo",
+    *,
+    sample_dir: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> str:
+    """Make the demo project, run it, check it against the ground truth and write ``demo_summary.json``.
 
     Parameters
     ----------
     out_dir
-        Folder for the outputs (created).
+        The project folder (created; a re-run reuses its cache).
     sample_dir
         Sample data to use; see :func:`find_sample_data`.
+    workers, scheduler
+        As in :func:`behaviorlab.runner.run_project`.
 
     Returns
     -------
@@ -508,7 +441,7 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sample = find_sample_data(None if sample_dir is None else Path(sample_dir), out_dir)
-    ctx = DemoContext(sample_dir=sample, out_dir=out_dir)
+    ctx = DemoContext(sample_dir=sample, out_dir=out_dir, workers=workers, scheduler=scheduler)
     timings = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as progress:
         task = progress.add_task("demo", total=len(STAGES))
@@ -528,45 +461,45 @@ def run_demo(out_dir: str | Path = "behaviorlab_demo", *, sample_dir: str | Path
             f"  {name}: {info['frames']} frames, {info['keypoints']} keypoints, "
             f"individuals {', '.join(info['individuals'])}; round trips ok: {', '.join(info['round_trips'])}"
         )
-    lf = ctx.results.get("labeled_frames")
-    if lf:
-        lines.append(f"  labeled frames: {lf['labeled']} of {lf['frames']} labeled, {len(lf['keypoints'])} keypoints")
-    pm = ctx.results.get("pose_model")
-    if pm:
-        val = pm["validation"]
+    lf = ctx.results["project"]["labeled_frames"]
+    lines.append(f"  labeled frames: {lf['labeled']} of {lf['frames']} labeled, {len(lf['keypoints'])} keypoints")
+    lines.append(f"  project: {ctx.results['project']['config']} and sessions.csv (behaviorlab init)")
+    run = ctx.results["run"]
+    lines.append(
+        f"  behaviorlab run: {len(run['completed_sessions'])} sessions in {run['seconds']} s on a local Dask cluster"
+    )
+    checks = ctx.results["checks"]
+    pm = checks["pose_model"]
+    val = pm["validation"]
+    lines.append(
+        f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs; "
+        f"held-out error mean {_px(val.get('mean'))}, median {_px(val.get('median'))} -> {pm['model_dir']}"
+    )
+    for name, info in checks["predict"].items():
         lines.append(
-            f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs "
-            f"({pm['training_seconds']} s); held-out error mean {_px(val.get('mean'))}, "
-            f"median {_px(val.get('median'))} -> {pm['model_dir']}"
-        )
-    for name, info in ctx.results.get("predict", {}).items():
-        if "skipped" in info:
-            lines.append(f"  {name}: not predicted ({info['skipped']})")
-            continue
-        lines.append(
-            f"  {name}: predicted {info['frames']} frames at {info['frames_per_second']} frames/s; error against "
+            f"  {name}: predicted {info['frames']} frames; error against "
             f"the true poses mean {_px(info['error_px_mean'])}, median {_px(info['error_px_median'])}"
         )
-    for name, info in ctx.results.get("features", {}).items():
+    for name, info in checks["features"].items():
         lines.append(
             f"  {name}: cleaning {info['input']}: mean error {info['mean_abs_error_px_before_cleaning']} -> "
             f"{info['mean_abs_error_px_after_cleaning']} px; {info['n_features']} features x "
             f"{info['n_frequencies']} wavelet frequencies"
         )
-    bm = ctx.results.get("behavior_map")
+    bm = checks["behavior_map"]
     if bm:
         lines.append(
             f"  behavior map: {bm['n_regions']} regions from {bm['frames']} frames; against the generated "
             f"behaviors NMI {bm['nmi_vs_generated_behaviors']}, ARI {bm['ari_vs_generated_behaviors']}"
         )
-    eth = ctx.results.get("ethogram")
+    eth = checks["ethogram"]
     if eth:
         lines.append(
-            f"  ethogram: {eth['n_states']} HMM states by BIC, {eth['bouts']} bouts (median {eth['median_bout_s']} s); "
+            f"  ethogram: {eth['n_states']} HMM states by BIC; "
             f"against the generated behaviors NMI {eth['nmi_vs_generated_behaviors']}, "
             f"ARI {eth['ari_vs_generated_behaviors']}"
         )
-    cl = ctx.results.get("classify")
+    cl = checks["classify"]
     if cl:
         f1 = ", ".join(f"{b} {v:.2f}" for b, v in cl["heldout_f1"].items())
         lines.append(f"  classifiers ({cl['cv']} cross-validation), held-out F1: {f1}")

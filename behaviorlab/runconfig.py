@@ -391,7 +391,8 @@ _COMMENTS = {
     "ethogram": "behaviorlab.ethogram.EthogramHMM, fitted on every session",
     "classifier": "behaviorlab.classify.BehaviorClassifier, trained on the sessions with annotations\n"
     "# (or trained_model, a saved classifier); cross_validate keeps out-of-fold decisions for the annotated sessions",
-    "annotations": "how annotation files are read (behaviorlab.io.annotations.load_annotations)",
+    "annotations": "how annotation files are read (behaviorlab.io.annotations.load_annotations); with behaviors\n"
+    "# (here or the classifier's), other behaviors in the files are left out",
     "statistics": "settings of the results store: time bins, zones (name: polygon in px), calibration",
     "exports": f"formats written from the results store: {', '.join(EXPORT_FORMATS)}",
     "render": "labeled videos of each session's first seconds (0: none)",
@@ -479,7 +480,8 @@ def init_project(
     if metadata is not None:
         data["metadata"] = _relative(Path(metadata), root)
     cfg = ProjectConfig.from_dict(data, root, where=str(target))
-    table = pd.DataFrame(list(rows.values()), columns=["session", "video", "poses", "annotations"]).fillna("")
+    columns = ["session", "video", "poses", "annotations"]
+    table = pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows.values()], columns=columns)
     with atomic_path(table_path) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(target) as tmp:

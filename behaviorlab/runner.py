@@ -300,6 +300,11 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
             def write(tmp: Path) -> None:
                 from behaviorlab.io.load import load_poses
 
+                if info is not None:  # the video must be readable to its last frame (a truncated file is not)
+                    from behaviorlab.io.video import VideoReader
+
+                    with VideoReader(video) as reader:
+                        reader.read(info.n_frames - 1)
                 ds = load_poses(pose_file, fps=fps)
                 check_poses(
                     ds,
@@ -410,6 +415,8 @@ def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: Stag
         cache = _cache(config)
         file = Path(row["annotations"])
         params = dict(config["annotations"])
+        # the classifier's behaviors are in every session's labels (a behavior a file never names did not occur)
+        params["behaviors"] = params["behaviors"] or config["classifier"]["behaviors"]
         key = stage_key("annotations", params, upstream={"poses": poses.key}, files={"annotations": cache.digest(file)})
 
         def write(tmp: Path) -> None:
@@ -420,6 +427,7 @@ def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: Stag
                 n_frames=ds.sizes["time"],
                 individuals=[str(i) for i in ds["individual"].values],
                 behaviors=params["behaviors"],
+                unknown_behaviors="drop" if params["behaviors"] else "keep",
                 clip=params["clip"],
             ).assign_coords(time=ds["time"].values)
             save_netcdf(labels.to_dataset(name="labels"), tmp)
@@ -538,6 +546,8 @@ def stage_classifier(
 
             x = {r.session: load_netcdf(feats[r.session].path, select=[params["variable"]]) for r in labeled}
             y = {r.session: load_netcdf(r.path)["labels"] for r in labeled}
+            names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
+            y = {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
             clf = BehaviorClassifier(**params)
             info: dict[str, Any] = {"sessions": sorted(x)}
             if section["cross_validate"]:
