@@ -56,7 +56,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab._atomic import atomic_path
-from behaviorlab.errors import FileFormatError, SchemaError
+from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
 from behaviorlab.io._annotation_readers import (
     ANNOTATION_FORMATS,
     DEFAULT_INDIVIDUAL,
@@ -516,6 +516,30 @@ def _build_labels(
     return xr.DataArray(data, dims=dims, coords=coords, name="labels", attrs=attrs)
 
 
+def _parse(
+    path: Path,
+    format: str | None,
+    fps_: float,
+    time_tolerance: float,
+    media: Any,
+    time_unit: str | None,
+    behaviors: Sequence[str] | None,
+) -> tuple[str, Any]:
+    """Detect the format of an annotation file and parse its events (the part that reads the file)."""
+    fmt = format or detect_annotation_format(path)
+    clock = _Clock(fps_, time_tolerance)
+    behavior_names = _names(behaviors, "behaviors")
+    if fmt in ("boris_tabular", "boris_aggregated"):
+        parsed = _parse_boris_csv(path, fmt, clock, media)
+    elif fmt == "boris_project":
+        parsed = _parse_boris_project(path, clock, media)
+    elif fmt == "intervals":
+        parsed = _parse_intervals(path, clock, time_unit)
+    else:
+        parsed = _parse_frame_table(path, clock, behavior_names, simba=fmt == "simba")
+    return fmt, parsed
+
+
 def load_annotations(
     path: str | Path,
     *,
@@ -646,19 +670,15 @@ def load_annotations(
         raise ValueError(f"n_frames must be an integer >= 0, got {n_frames!r}")
     if not path.is_file():
         raise FileFormatError(path, "annotation file not found")
-    fmt = format or detect_annotation_format(path)
-    if fmt not in ANNOTATION_FORMATS:
-        raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, got {fmt!r}")
-    clock = _Clock(fps_, float(time_tolerance))
+    if format is not None and format not in ANNOTATION_FORMATS:
+        raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, got {format!r}")
+    try:
+        fmt, parsed = _parse(path, format, fps_, float(time_tolerance), media, time_unit, behaviors)
+    except BehaviorlabError:
+        raise
+    except (csv.Error, KeyError, IndexError, ValueError, TypeError, OverflowError) as err:  # a damaged file
+        raise FileFormatError(path, f"cannot parse it ({type(err).__name__}: {err})") from None
     behavior_names = _names(behaviors, "behaviors")
-    if fmt in ("boris_tabular", "boris_aggregated"):
-        parsed = _parse_boris_csv(path, fmt, clock, media)
-    elif fmt == "boris_project":
-        parsed = _parse_boris_project(path, clock, media)
-    elif fmt == "intervals":
-        parsed = _parse_intervals(path, clock, time_unit)
-    else:
-        parsed = _parse_frame_table(path, clock, behavior_names, simba=fmt == "simba")
     labels = _build_labels(
         parsed,
         path,

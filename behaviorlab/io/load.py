@@ -305,10 +305,19 @@ def _read_pose_estimation(path: Path, pe: Any) -> tuple[list[str], np.ndarray, n
     return keypoints, position, confidence, None if no_fps else fps
 
 
-def _read_netcdf(path: Path, select: Sequence[str] | None = None) -> xr.Dataset:
-    # netCDF4 (the C library) first: about 3.5x faster than h5netcdf on the same file, with identical results
+#: Engines for files behaviorlab wrote (the cache, the store): netCDF4, the C library, first; it reads them
+#: about 3.5x faster than h5netcdf with identical results.
+_OWN_ENGINES = ("netcdf4", "h5netcdf", "scipy", None)
+#: Engines for files from elsewhere: h5netcdf (h5py) first, because the netCDF4 library can crash the
+#: process on a damaged file (a segmentation fault while closing it after a failed open; found by fuzzing).
+_FOREIGN_ENGINES = ("h5netcdf", "scipy")
+
+
+def _read_netcdf(
+    path: Path, select: Sequence[str] | None = None, *, engines: Sequence[Any] = _OWN_ENGINES
+) -> xr.Dataset:
     errors = []
-    for engine in ("netcdf4", "h5netcdf", "scipy", None):
+    for engine in engines:
         try:
             with xr.open_dataset(path, engine=engine) as opened:
                 if select is not None:
@@ -439,10 +448,15 @@ def load_poses(
             raise ValueError(f"source must be one of {list(SOURCES)} or None, got {source!r}")
         _check_file(path)
     else:
-        source = detect_source(path)
+        try:
+            source = detect_source(path)
+        except BehaviorlabError:
+            raise
+        except (KeyError, IndexError, ValueError, TypeError, OSError, AttributeError, RuntimeError) as err:
+            raise FileFormatError(path, f"damaged file: {type(err).__name__}: {err}") from None
     try:
         if source == "netcdf":
-            ds = as_poses(_read_netcdf(path), source=str(path))
+            ds = as_poses(_read_netcdf(path, engines=_FOREIGN_ENGINES), source=str(path))
             if fps is not None:
                 ds = _with_fps(ds, fps)
         else:

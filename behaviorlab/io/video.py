@@ -517,6 +517,8 @@ class VideoReader:
         stream.thread_type = "AUTO"
         self._stream = stream
         ctx = stream.codec_context
+        if ctx is None:
+            raise VideoError(self.path, "the video stream has no codec (the file is truncated or corrupt)")
         self.width = int(ctx.width or stream.width)
         self.height = int(ctx.height or stream.height)
         if not (self.width and self.height):

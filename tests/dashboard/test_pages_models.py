@@ -45,7 +45,7 @@ def test_training_without_evaluation_says_how_to_make_one(full_project, tmp_path
     model = tmp_path / "project" / "pose_model"
     model.mkdir(parents=True)
     for name in ("pose_config.json", "training_log.csv"):
-        shutil.copy2(full_project / "pose_model" / name, model / name)
+        shutil.copy2(full_project / "models" / "pose_model" / name, model / name)
     at = run_app(tmp_path / "project", "training")
     assert not at.exception
     assert len(_figures(at)) == 1  # the curves only

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import h5py
 
-from behaviorlab.errors import FileFormatError, SchemaError
+from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
 from behaviorlab.io.labeled_frames._core import LabeledFrames, apply_skeleton, with_path
 from behaviorlab.io.labeled_frames._dlc import dlc_label_files, read_dlc_project
 from behaviorlab.io.labeled_frames._dpk import read_deepposekit
@@ -70,7 +70,12 @@ def load_labeled_frames(
     if not path.exists():
         raise FileFormatError(path, "no such file or folder")
     if source is None:
-        kind = _detect(path)
+        try:
+            kind = _detect(path)
+        except BehaviorlabError:
+            raise
+        except (OSError, KeyError, IndexError, RuntimeError, ValueError, TypeError) as err:  # damaged HDF5 inside
+            raise FileFormatError(path, f"damaged file: {type(err).__name__}: {err}") from None
     else:
         kind = _SOURCES.get(str(source).lower())
         if kind is None:
@@ -89,8 +94,10 @@ def load_labeled_frames(
         if str(path) in str(err):
             raise
         raise with_path(err, path) from None
-    except (OSError, KeyError) as err:
-        raise FileFormatError(path, f"cannot read it as {kind} labels: {err}") from None
+    except BehaviorlabError:
+        raise
+    except (OSError, KeyError, IndexError, RuntimeError, ValueError, TypeError, AttributeError) as err:
+        raise FileFormatError(path, f"cannot read it as {kind} labels ({type(err).__name__}: {err})") from None
     return frames.to_grayscale() if grayscale else frames
 
 
@@ -112,7 +119,11 @@ def _detect(path: Path) -> str:
             "unknown labeled-frames format: expected a behaviorlab .labels.h5, a DeepLabCut config.yaml/"
             "CollectedData .csv/.h5, a SLEAP .slp or a DeepPoseKit .h5",
         )
-    with h5py.File(path, "r") as f:
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:  # a truncated or damaged HDF5 file
+        raise FileFormatError(path, f"cannot open the HDF5 file (truncated or damaged?): {err}") from None
+    with handle as f:
         if f.attrs.get("format") == FORMAT_NAME:
             return "behaviorlab"
         if "images" in f and "annotations" in f:
