@@ -12,7 +12,7 @@ from behaviorlab._cli_common import _friendly_errors, _read_config
 
 
 def _expand(patterns: list[str] | None, what: str) -> list[Path]:
-    """Return the files matching each glob pattern (or folder: every file in it); a pattern matching none is an error."""
+    """Return the files matching each glob pattern (a folder: every file in it); matching none is an error."""
     files: list[Path] = []
     for pattern in patterns or []:
         path = Path(pattern).expanduser()

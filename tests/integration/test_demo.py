@@ -21,15 +21,18 @@ def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
     project = summary["project"]
     assert project["labeled_frames"]["labeled"] > 0
     assert (out / "labeled_frames.labels.h5").is_file()
-    assert (out / "behaviorlab.yaml").is_file() and (out / "sessions.csv").is_file()  # `behaviorlab init`
+    assert (out / "behaviorlab.yaml").is_file()
+    assert (out / "sessions.csv").is_file()
     table = {row["session"]: row for row in project["sessions_table"]}
-    assert table["session_a"]["poses"] == "" and table["session_a"]["individual"] == "mouse1"  # predicted
+    assert table["session_a"]["poses"] == ""
+    assert table["session_a"]["individual"] == "mouse1"
     assert table["session_b"]["poses"].endswith("session_b_dlc.csv")  # tracked by another tool
     assert "round trips ok" in result.output
     run = summary["run"]  # `behaviorlab run` on a local Dask cluster
     assert run["completed_sessions"] == ["session_a", "session_b"]
     report = json.loads((out / "run_report.json").read_text())
-    assert report["ok"] and report["failures"] == []
+    assert report["ok"]
+    assert report["failures"] == []
     checks = summary["checks"]
     pose = checks["pose_model"]
     assert pose["training_frames"] == 61  # the frames with one labeled animal
@@ -42,7 +45,7 @@ def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
     assert set(checks["predict"]) == {"session_a"}  # session_b's two animals come tracked
     for session in ("session_a", "session_b"):
         assert (out / "labeled_videos" / f"{session}.mp4").stat().st_size > 10_000
-    for session, info in checks["features"].items():
+    for info in checks["features"].values():
         before, after = info["mean_abs_error_px_before_cleaning"], info["mean_abs_error_px_after_cleaning"]
         if info["input"].startswith("poses predicted"):  # model bias, not jitter: cleaning must not make it worse
             assert after <= before + 0.05

@@ -83,13 +83,16 @@ def test_a_run_fills_the_store_and_a_second_run_only_reads_the_cache(finished):
     store = ResultsStore(project / "results")
     sources = set(store.query("SELECT DISTINCT source FROM bouts")["source"])
     assert sources == {"labels", "behavior_prediction", "state", "cluster"}
-    assert (project / "models" / "map.pkl").is_file() and (project / "models" / "classifier.pkl").is_file()
+    assert (project / "models" / "map.pkl").is_file()
+    assert (project / "models" / "classifier.pkl").is_file()
     assert len(list((project / "exports" / "csv").glob("*.csv"))) >= 10
     saved = json.loads((project / "run_report.json").read_text())
-    assert saved["ok"] and saved["completed_sessions"] == ["s0", "s1", "s2"]
+    assert saved["ok"]
+    assert saved["completed_sessions"] == ["s0", "s1", "s2"]
     # every annotated session was predicted out of fold: the classifier's scores are held-out ones
     cv = report.result("classifier").info
-    assert cv["cv"] == "sessions" and set(cv["heldout_f1"]) == {"walk", "rest", "groom"}
+    assert cv["cv"] == "sessions"
+    assert set(cv["heldout_f1"]) == {"walk", "rest", "groom"}
 
     before = _tables(project)
     again = run_project(project, scheduler="sync")
@@ -168,7 +171,6 @@ def test_broken_sessions_are_reported_and_the_others_finish(tmp_path, inputs, mo
     data = tmp_path / "data"
     data.mkdir()
     good = load_poses(inputs["poses"][0])
-    n = good.sizes["time"]
     broken = {}
     # a corrupt video: random bytes with a video's name
     (data / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
@@ -215,13 +217,12 @@ def test_broken_sessions_are_reported_and_the_others_finish(tmp_path, inputs, mo
     assert report.completed_sessions() == ["s0", "s1", "s2"]
     failures = report.failures().set_index("session")
     assert sorted(failures.index) == sorted(broken)
-    assert failures.loc["corrupt", "stage"] == "poses" and "corrupt.mp4" in failures.loc["corrupt", "error"]
+    assert failures.loc["corrupt", "stage"] == "poses"
+    assert "corrupt.mp4" in failures.loc["corrupt", "error"]
     assert "truncated.mp4" in failures.loc["truncated", "error"]
     assert "90 frames of poses, fewer than the video's 120" in failures.loc["short", "error"]
-    assert (
-        "NaN) in every frame" in failures.loc["nan_nose", "error"]
-        and "nose of mouse1" in failures.loc["nan_nose", "error"]
-    )
+    assert "NaN) in every frame" in failures.loc["nan_nose", "error"]
+    assert "nose of mouse1" in failures.loc["nan_nose", "error"]
     assert "do not match the project's skeleton" in failures.loc["renamed", "error"]
     assert failures.loc["full_disk", "stage"] == "features"
     assert failures.loc["full_disk", "error"].startswith("no space left on the disk while writing")

@@ -1,0 +1,180 @@
+"""Scale-out of `behaviorlab run` on a local Dask cluster: 1 vs 2 workers, and a worker killed midway.
+
+16 generated sessions (poses and per-frame behavior labels from the simulator)
+go from poses to statistics: cleaning, features, spectrograms, a behavior
+map, an HMM ethogram, classifiers with cross-validation, the results store
+and CSV exports. Each configuration starts from an empty cache in a fresh
+project folder, and its wall time includes starting the cluster.
+
+1. 1 worker, then 2 workers: the speed-up (target >= 1.7x).
+2. 2 workers, one worker process killed with SIGKILL midway: the nanny
+   starts a new one, the scheduler re-runs the lost tasks, and every session
+   must be in the store exactly once, with one output per stage and session
+   in the cache, and tables equal to the undisturbed run's.
+
+    python benchmarks/scale.py                 # 16 sessions x 60 s
+    python benchmarks/scale.py --sessions 4 --duration 20 --out /tmp/scale   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _common import DEFAULT_RESULTS_DIR, format_table, write_results
+
+#: The project config: the defaults, with spectrogram and classifier sized for 16 one-minute sessions.
+CONFIG = {
+    "features": {"axis_from": "tail_base", "axis_to": "neck"},
+    "spectrogram": {"n_frequencies": 15},
+    "ethogram": {"n_states_range": [3, 6]},
+    "classifier": {"windows_s": [0.25, 1.0], "stats": ["mean", "std"], "max_iter": 100},
+    "statistics": {"bin_s": 20.0},
+    "exports": {"formats": ["csv"]},
+}
+TABLES = ("bouts", "behavior_stats", "transitions", "movement", "classifier_frames")
+
+
+def make_inputs(folder: Path, n_sessions: int, duration_s: float) -> dict[str, list[Path]]:
+    from behaviorlab.io.save import save_poses
+    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+
+    poses, labels = [], []
+    for i in range(n_sessions):
+        ds, behavior = simulate_poses(SyntheticConfig(duration_s=duration_s, seed=100 + i))
+        poses.append(save_poses(ds, folder / "poses" / f"session{i:02d}.nc"))
+        table = behavior.to_dataframe(name="behavior").reset_index()
+        table = table.assign(frame=np.arange(len(table)))[["frame", "individual", "behavior"]]
+        table.to_csv(folder / f"session{i:02d}_labels.csv", index=False)
+        labels.append(folder / f"session{i:02d}_labels.csv")
+    return {"poses": poses, "annotations": labels}
+
+
+def new_project(root: Path, inputs: dict[str, list[Path]]) -> Path:
+    from behaviorlab.runconfig import init_project
+
+    init_project(root, poses=inputs["poses"], annotations=inputs["annotations"], config=CONFIG)
+    return root
+
+
+def tables(project: Path) -> dict[str, pd.DataFrame]:
+    from behaviorlab.store import ResultsStore
+
+    store = ResultsStore(project / "results")
+    out = {}
+    for name in TABLES:
+        table = store.table(name)
+        out[name] = table.sort_values(list(table.columns)).reset_index(drop=True)
+    return out
+
+
+def kill_a_worker_after(seconds: float, killed: list[int]) -> threading.Thread:
+    """Kill one Dask worker process after ``seconds`` (a local cluster's workers are children of this process)."""
+    import psutil
+
+    def kill() -> None:
+        time.sleep(seconds)
+        for child in psutil.Process().children(recursive=True):
+            try:
+                cmdline = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+                return
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> None:
+    from behaviorlab.runner import run_project
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per session")
+    parser.add_argument("--out", default=DEFAULT_RESULTS_DIR)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="behaviorlab_scale_"))
+    inputs = make_inputs(work / "inputs", args.sessions, args.duration)
+    seconds, reports = {}, {}
+    for workers in (1, 2):
+        project = new_project(work / f"workers{workers}", inputs)
+        start = time.perf_counter()
+        reports[workers] = run_project(project, workers=workers)
+        seconds[workers] = time.perf_counter() - start
+        assert reports[workers].ok, reports[workers].summary()
+        print(f"{workers} worker(s): {seconds[workers]:.1f} s")
+    reference = tables(work / "workers1")
+    same_1_2 = all(reference[n].equals(t) for n, t in tables(work / "workers2").items())
+
+    project = new_project(work / "killed", inputs)
+    killed: list[int] = []
+    kill_a_worker_after(seconds[2] / 2, killed)
+    start = time.perf_counter()
+    report = run_project(project, workers=2)
+    seconds_killed = time.perf_counter() - start
+    from behaviorlab.store import ResultsStore
+
+    store = ResultsStore(project / "results")
+    stored = store.sessions
+    rows = store.query("SELECT session, count(*) AS n FROM movement GROUP BY session")
+    per_stage = {
+        stage: sorted(len(list((project / "cache" / stage / s).glob("*.nc"))) for s in stored)
+        for stage in ("poses", "clean", "features", "annotations", "map_labels", "states", "behaviors")
+    }
+    once = (
+        report.ok
+        and stored == sorted(f"session{i:02d}" for i in range(args.sessions))
+        and len(rows) == args.sessions
+        and set(rows["n"]) == {1}
+        and all(counts == [1] * args.sessions for counts in per_stage.values())
+        and sum(1 for r in report.results if r.stage == "store" and r.ok) == args.sessions
+    )
+    same_killed = all(reference[n].equals(t) for n, t in tables(project).items())
+    speedup = seconds[1] / seconds[2]
+    frames = args.sessions * args.duration * 30
+    table = format_table(
+        ["run", "wall s", "sessions stored", "note"],
+        [
+            ["1 worker", f"{seconds[1]:.1f}", len(reports[1].completed_sessions()), ""],
+            ["2 workers", f"{seconds[2]:.1f}", len(reports[2].completed_sessions()), f"speed-up {speedup:.2f}x"],
+            [
+                "2 workers, one killed",
+                f"{seconds_killed:.1f}",
+                len(stored),
+                f"killed pid {killed or 'none'}; each session once: {once}; tables as undisturbed: {same_killed}",
+            ],
+        ],
+    )
+    metrics = {
+        "sessions": args.sessions,
+        "session_duration_s": args.duration,
+        "frames_total": int(frames),
+        "run_1_worker_s": round(seconds[1], 2),
+        "run_2_workers_s": round(seconds[2], 2),
+        "speedup_2_vs_1_workers": round(speedup, 3),
+        "speedup_target": 1.7,
+        "speedup_pass": int(bool(speedup >= 1.7)),
+        "results_equal_1_vs_2_workers": int(bool(same_1_2)),
+        "run_2_workers_one_killed_s": round(seconds_killed, 2),
+        "worker_killed": int(bool(killed)),
+        "killed_run_every_session_exactly_once": int(bool(once)),
+        "killed_run_tables_equal_undisturbed": int(bool(same_killed)),
+    }
+    config = {"project_config": CONFIG, "cpu_count": os.cpu_count(), "work_dir": str(work)}
+    write_results("scale", metrics, config=config, table=table, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
