@@ -28,7 +28,7 @@ def test_training_shows_curves_evaluation_and_config(full_project, run_app):
     at = run_app(full_project, "training")
     assert not at.exception
     assert at.title[0].value == "Training"
-    assert at.selectbox(key="training_model").value == "pose_model"
+    assert at.selectbox(key="training_model").value == "models/pose_model"  # relative to the project
     figures = _figures(at)
     assert len(figures) == 2  # training curves, keypoint error
     curves = {trace["name"] for trace in figures[0]["data"]}

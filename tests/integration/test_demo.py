@@ -55,9 +55,9 @@ def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
         assert info["n_frequencies"] == 25
     bm, eth = checks["behavior_map"], checks["ethogram"]
     assert bm["n_regions"] >= 3
-    assert bm["nmi_vs_generated_behaviors"] > 0.25  # 0.30-0.38 measured on these 3 minutes; chance ~0.02
+    assert bm["nmi_vs_generated_behaviors"] > 0.25  # 0.35 measured on these 3 minutes; chance ~0.02
     assert eth["n_states"] >= 3
-    assert eth["nmi_vs_generated_behaviors"] > 0.2  # 0.25-0.55 measured
+    assert eth["nmi_vs_generated_behaviors"] > 0.2  # 0.39 measured (7 states)
     for name in ("map.pkl", "hmm.pkl", "classifier.pkl"):
         assert (out / "models" / name).is_file()
     f1 = checks["classify"]["heldout_f1"]
