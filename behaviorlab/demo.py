@@ -308,7 +308,7 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
             "mean_abs_error_px_after_cleaning": round(_mean_abs_error(clean, truth), 3),
         }
     summary["predict"], summary["features"] = predict, features
-    labeled = {name: load_netcdf(report.result(stage, name).path) for stage in ("map_labels",) for name in ctx.sessions}
+    labeled = {name: load_netcdf(report.result("map_labels", name).path) for name in ctx.sessions}
     states = {name: load_netcdf(report.result("states", name).path) for name in ctx.sessions}
     bm, eth, cl = (report.result(s).info for s in ("behavior_map", "ethogram", "classifier"))
     summary["behavior_map"] = {

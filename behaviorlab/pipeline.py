@@ -204,6 +204,23 @@ def _stage_done(stage: str, start: float) -> float:
     return time.perf_counter()
 
 
+def _checked_input(
+    ds: xr.Dataset, config: SessionFeaturesConfig | Mapping[str, Any] | None, name: str
+) -> SessionFeaturesConfig:
+    """Check a pose Dataset for the feature stages (dims; a frame rate for a spectrogram); return the config."""
+    if not isinstance(ds, xr.Dataset):
+        raise SchemaError(f"{name} needs a pose Dataset, got {type(ds).__name__}")
+    check_dims(ds, POSITION_DIMS, name=f"{name} input")
+    if not isinstance(config, SessionFeaturesConfig):
+        config = SessionFeaturesConfig.from_dict(config)
+    if config.spectrogram is not None and ds.attrs.get("fps") is None:
+        raise SchemaError(
+            "the pose Dataset has no 'fps' attr and the spectrogram needs a frame rate: load the poses with "
+            "fps=..., or skip the spectrogram (spectrogram: false)"
+        )
+    return config
+
+
 def compute_session_features(
     ds: xr.Dataset, config: SessionFeaturesConfig | Mapping[str, Any] | None = None
 ) -> xr.Dataset:
@@ -244,17 +261,7 @@ def compute_session_features(
     records carry ``stage`` and ``seconds`` attributes (the benchmarks read
     them).
     """
-    if not isinstance(ds, xr.Dataset):
-        raise SchemaError(f"compute_session_features needs a pose Dataset, got {type(ds).__name__}")
-    check_dims(ds, POSITION_DIMS, name="compute_session_features input")
-    if not isinstance(config, SessionFeaturesConfig):
-        config = SessionFeaturesConfig.from_dict(config)
-    fps = ds.attrs.get("fps")
-    if config.spectrogram is not None and fps is None:
-        raise SchemaError(
-            "the pose Dataset has no 'fps' attr and the spectrogram needs a frame rate: load the poses with "
-            "fps=..., or skip the spectrogram (spectrogram: false)"
-        )
+    config = _checked_input(ds, config, "compute_session_features")
     start = time.perf_counter()
     cleaned = clean_poses(ds, config.cleaning)
     _stage_done("cleaning", start)
@@ -271,17 +278,8 @@ def session_features(
     feature parameter does not clean the poses again. ``config.cleaning`` is
     not used here.
     """
-    if not isinstance(cleaned, xr.Dataset):
-        raise SchemaError(f"session_features needs a pose Dataset, got {type(cleaned).__name__}")
-    check_dims(cleaned, POSITION_DIMS, name="session_features input")
-    if not isinstance(config, SessionFeaturesConfig):
-        config = SessionFeaturesConfig.from_dict(config)
+    config = _checked_input(cleaned, config, "session_features")
     fps = cleaned.attrs.get("fps")
-    if config.spectrogram is not None and fps is None:
-        raise SchemaError(
-            "the pose Dataset has no 'fps' attr and the spectrogram needs a frame rate: load the poses with "
-            "fps=..., or skip the spectrogram (spectrogram: false)"
-        )
     start = time.perf_counter()
     out = compute_features(cleaned, config.features)
     start = _stage_done("features", start)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -116,7 +117,7 @@ def _fits(value: Any, tp: Any) -> bool:
     if tp is list:
         return isinstance(value, list | tuple)
     origin = typing.get_origin(tp)
-    if origin in (typing.Union, __import__("types").UnionType):
+    if origin in (typing.Union, types.UnionType):
         return any(_fits(value, arg) for arg in typing.get_args(tp))
     if origin in (list, Sequence, typing.get_origin(Sequence[int])):
         return isinstance(value, list | tuple) and not isinstance(value, str)
@@ -133,7 +134,7 @@ def _name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is typing.Literal:
         return " or ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, __import__("types").UnionType):
+    if origin in (typing.Union, types.UnionType):
         return " or ".join(_name(a) for a in typing.get_args(tp))
     return _type_name(tp)
 

@@ -286,8 +286,7 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
         cache = _cache(config)
         video = Path(row["video"]) if row.get("video") else None
         info = probe_video(video) if video is not None else None  # a corrupt video fails here, naming the file
-        fps = row.get("fps") if row.get("fps") == row.get("fps") and row.get("fps") else None
-        fps = float(fps) if fps else (info.fps if info is not None else None)
+        fps = float(row["fps"]) if row.get("fps") else (info.fps if info is not None else None)
         keypoints = _expected_keypoints(config, model)
         allow = config["poses"]["allow_missing_keypoints"]
         files = {"video": cache.digest(video)} if video is not None else {}
@@ -939,7 +938,15 @@ class RunReport:
 
 # --------------------------------------------------------------------------- the run
 def _publish(src: Path, dst: Path) -> None:
-    """Copy a file or folder to ``dst`` atomically (a reader sees the old or the new one)."""
+    """Copy a cached file or folder to ``dst`` atomically (a reader sees the old or the new one).
+
+    A cache output's path names its key, so ``dst`` is copied only when
+    ``src`` is another output than the one published last
+    (``.<name>.from`` beside ``dst`` remembers it).
+    """
+    stamp = dst.with_name(f".{dst.name}.from")
+    if dst.exists() and stamp.is_file() and stamp.read_text() == str(src):
+        return
     if src.is_dir():
         tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
         shutil.copytree(src, tmp)
@@ -950,9 +957,11 @@ def _publish(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        return
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
+    else:
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+    with atomic_path(stamp) as tmp:
+        tmp.write_text(str(src))
 
 
 def _finish(
@@ -996,7 +1005,7 @@ def _exports(config: ProjectConfig, store: Any, stored: Sequence[StageResult]) -
     if not formats or not stored:
         return StageResult("exports", PROJECT)
     cache = _cache(config)
-    metadata = store._read_manifest().get("metadata")
+    metadata = store.metadata_version
     key = stage_key("exports", {"formats": formats, "metadata": metadata}, upstream={r.session: r.key for r in stored})
     target = config.root / "exports"
 

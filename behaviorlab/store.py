@@ -498,6 +498,11 @@ class ResultsStore:
         for key in ("session", "individual"):
             if key in table.columns:
                 table[key] = table[key].astype(str)
+        current = self.metadata_version
+        if current is not None and (self.path / current).is_file():
+            stored = pd.read_parquet(self.path / current)
+            if stored.reset_index(drop=True).equals(_arrow_table("metadata", table).to_pandas()):
+                return table  # unchanged: no new version, so the store's stamp and what depends on it stay
         version = _version_id()
         relative = f"metadata/{version}.parquet"
         _write_parquet("metadata", table, self.path / relative)
@@ -510,6 +515,11 @@ class ResultsStore:
             with contextlib.suppress(FileNotFoundError):
                 (self.path / old).unlink()
         return table
+
+    @property
+    def metadata_version(self) -> str | None:
+        """The stored metadata table's file, relative to the store (None before :meth:`set_metadata`)."""
+        return self._read_manifest().get("metadata")
 
     def vacuum(self) -> list[Path]:
         """Delete folders and files that no session references (left by interrupted writes); return them."""

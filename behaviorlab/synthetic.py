@@ -37,7 +37,7 @@ import json
 import logging
 import math
 import platform
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "generate_sample_data",
     "render_frames",
     "simulate_poses",
+    "write_pose_sessions",
     "write_session",
 ]
 
@@ -904,6 +905,46 @@ SAMPLE_SESSIONS: tuple[tuple[str, SyntheticConfig, tuple[tuple[str, str], ...]],
 )
 N_LABELED_FRAMES = 120
 REGENERATE_COMMAND = "behaviorlab sample-data --out sample_data"
+
+
+def write_pose_sessions(
+    out_dir: str | Path, seeds: Mapping[str, int], *, duration_s: float = 60.0
+) -> dict[str, list[Path]]:
+    """Write simulated sessions without video: a pose file and a per-frame behavior label CSV each.
+
+    For projects, tests and benchmarks that start from poses (``behaviorlab
+    run`` with pose files): fast, because nothing is rendered.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into: ``poses/<name>.nc`` and ``<name>_labels.csv``
+        (``frame, individual, behavior``, read by
+        :func:`behaviorlab.io.annotations.load_annotations`).
+    seeds
+        Session name to the seed of its :class:`SyntheticConfig`.
+    duration_s
+        Length of every session.
+
+    Returns
+    -------
+    dict
+        ``{"poses": [...], "annotations": [...]}``, paths in the order of ``seeds``.
+    """
+    from behaviorlab.io.save import save_poses
+
+    out_dir = Path(out_dir)
+    written: dict[str, list[Path]] = {"poses": [], "annotations": []}
+    for name, seed in seeds.items():
+        poses, behavior = simulate_poses(SyntheticConfig(duration_s=duration_s, seed=seed))
+        written["poses"].append(save_poses(poses, out_dir / "poses" / f"{name}.nc"))
+        table = behavior.to_dataframe(name="behavior").reset_index()
+        frame_of = {t: i for i, t in enumerate(behavior["time"].values)}
+        table = table.assign(frame=table["time"].map(frame_of))[["frame", "individual", "behavior"]]
+        with atomic_path(out_dir / f"{name}_labels.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        written["annotations"].append(out_dir / f"{name}_labels.csv")
+    return written
 
 
 def _sample_frames(behaviors: Sequence[xr.DataArray], n_frames: int, seed: int) -> list[tuple[int, int]]:

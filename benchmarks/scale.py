@@ -26,7 +26,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from _common import DEFAULT_RESULTS_DIR, format_table, write_results
 
@@ -43,18 +42,9 @@ TABLES = ("bouts", "behavior_stats", "transitions", "movement", "classifier_fram
 
 
 def make_inputs(folder: Path, n_sessions: int, duration_s: float) -> dict[str, list[Path]]:
-    from behaviorlab.io.save import save_poses
-    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic import write_pose_sessions
 
-    poses, labels = [], []
-    for i in range(n_sessions):
-        ds, behavior = simulate_poses(SyntheticConfig(duration_s=duration_s, seed=100 + i))
-        poses.append(save_poses(ds, folder / "poses" / f"session{i:02d}.nc"))
-        table = behavior.to_dataframe(name="behavior").reset_index()
-        table = table.assign(frame=np.arange(len(table)))[["frame", "individual", "behavior"]]
-        table.to_csv(folder / f"session{i:02d}_labels.csv", index=False)
-        labels.append(folder / f"session{i:02d}_labels.csv")
-    return {"poses": poses, "annotations": labels}
+    return write_pose_sessions(folder, {f"session{i:02d}": 100 + i for i in range(n_sessions)}, duration_s=duration_s)
 
 
 def new_project(root: Path, inputs: dict[str, list[Path]]) -> Path:

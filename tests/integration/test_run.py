@@ -31,19 +31,9 @@ TABLES = ("bouts", "behavior_stats", "transitions", "movement", "classifier_fram
 
 def _write_inputs(folder: Path, n_sessions: int = 3, duration_s: float = 12.0) -> dict[str, list[Path]]:
     """Generated sessions: a pose file and a per-frame label CSV each (ground truth from the simulator)."""
-    from behaviorlab.io.save import save_poses
-    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic import write_pose_sessions
 
-    folder.mkdir(parents=True, exist_ok=True)
-    poses, labels = [], []
-    for i in range(n_sessions):
-        ds, behavior = simulate_poses(SyntheticConfig(duration_s=duration_s, seed=10 + i))
-        poses.append(save_poses(ds, folder / "poses" / f"s{i}.nc"))
-        table = behavior.to_dataframe(name="behavior").reset_index()
-        table = table.assign(frame=np.arange(len(table)))[["frame", "individual", "behavior"]]
-        table.to_csv(folder / f"s{i}_labels.csv", index=False)
-        labels.append(folder / f"s{i}_labels.csv")
-    return {"poses": poses, "annotations": labels}
+    return write_pose_sessions(folder, {f"s{i}": 10 + i for i in range(n_sessions)}, duration_s=duration_s)
 
 
 def _project(root: Path, inputs: dict[str, list[Path]], config: dict | None = None) -> Path:

@@ -183,6 +183,12 @@ def test_metadata_joins_the_question_views(store, tmp_path):
     days = store.query("SELECT DISTINCT session, day FROM bout_durations ORDER BY session")
     assert days["day"].tolist() == [1, 2]
     assert len(list((store.path / "metadata").iterdir())) == 1  # the replaced table is deleted
+    # the same table again writes nothing: the version, and what is keyed on it (exports), stays
+    version = store.metadata_version
+    store.set_metadata(pd.DataFrame({"session": ["a", "b"], "day": [1, 2]}))
+    assert store.metadata_version == version
+    store.set_metadata(pd.DataFrame({"session": ["a", "b"], "day": [1, 3]}))
+    assert store.metadata_version != version
 
 
 def test_dataset_round_trip_and_extra_tables(store):
