@@ -46,7 +46,15 @@ from behaviorlab.errors import SchemaError
 from behaviorlab.schema import check_dims, log_step
 from behaviorlab.windows import STATS, _check_windows, _frame_rate, window_feature_names, window_features
 
-__all__ = ["STATS", "BehaviorClassifier", "CVResult", "postprocess_bouts", "window_feature_names", "window_features"]
+__all__ = [
+    "STATS",
+    "BehaviorClassifier",
+    "CVFold",
+    "CVResult",
+    "postprocess_bouts",
+    "window_feature_names",
+    "window_features",
+]
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +277,53 @@ class CVResult:
     thresholds: pd.DataFrame
     fold_scores: pd.DataFrame
     scores: pd.DataFrame
+
+
+@attrs.frozen(eq=False)
+class CVFold:
+    """One fold of :meth:`BehaviorClassifier.cross_validate_fold`, for :meth:`BehaviorClassifier.pool_folds`.
+
+    Attributes
+    ----------
+    fold
+        The fold's number.
+    cv
+        ``"sessions"`` or ``"blocks"``.
+    sessions
+        The sessions cross-validated, in order (``pool_folds`` checks them).
+    n_rows
+        Rows (frames x individuals) of all sessions together.
+    rows
+        ``(n_test,)`` the test part's rows among them.
+    probabilities, predictions
+        ``(n_test, behavior)`` out-of-fold probabilities and decisions.
+    thresholds
+        Behavior -> threshold chosen inside the fold's training part.
+    parts
+        ``(fold, session, start_s, stop_s, n_frames)`` of each session's test frames.
+    """
+
+    fold: int
+    cv: str
+    sessions: tuple[str, ...]
+    n_rows: int
+    rows: np.ndarray
+    probabilities: np.ndarray
+    predictions: np.ndarray
+    thresholds: dict[str, float]
+    parts: tuple[tuple[Any, ...], ...]
+
+
+@attrs.frozen(eq=False)
+class _CVPlan:
+    """The design and folds shared by every fold of one cross-validation."""
+
+    design: _Design
+    kind: str
+    n_folds: int
+    fold: np.ndarray  # (n_rows,) fold of every row
+    behaviors: list[str]
+    base_feature_names: np.ndarray
 
 
 # --------------------------------------------------------------------------- estimator
@@ -649,6 +704,9 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
     def _fit_design(self, design: _Design, rows: np.ndarray) -> BehaviorClassifier:
         """Fit every behavior on ``rows`` (positions into the design's rows, sorted)."""
         rng = np.random.default_rng(self.random_state)
+        # the importances draw from their own stream: fits without them (cross-validation folds) pick the same rows
+        seed = self.random_state
+        importance_rng = np.random.default_rng([seed, 1] if isinstance(seed, int | np.integer) else seed)
         fit_all = rows[design.valid[rows]]
         self.binner_ = _QuantileBins(design.X, fit_all, _N_BINS) if self.model == "hgb" else None
         codes = self.binner_.transform(design.X, fit_all) if self.binner_ is not None else None
@@ -696,7 +754,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             min_bout, max_gap = max(1, _frames(self.min_bout_s, self.fps_)), _frames(self.max_gap_s, self.fps_)
             pred = _postprocess_segments(proba >= threshold, segments, min_bout, max_gap)
             precision, recall, f1 = _scores(*_counts(pred, y_all[val_all]))
-            importances[behavior] = self._importance(first, matrix(val_rows), y_all[val_rows], rng)
+            importances[behavior] = self._importance(first, matrix(val_rows), y_all[val_rows], importance_rng)
             n_iter = getattr(first, "n_iter_", None)
             final_rows = self._pick_rows(rows[valid], y_all[rows[valid]], rng)
             self.models_[behavior] = self._fit_rows(matrix(final_rows), y_all[final_rows], n_iter=n_iter)
@@ -893,6 +951,12 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         training part (see :meth:`fit`), never from the test frames.  Window
         features are computed on whole sessions first, so a test block's
         edge frames see their neighbours' features, as at prediction time.
+        The folds' models skip the feature importances, which a fold does
+        not report.
+
+        To run the folds in parallel (on Dask workers, say), call
+        :meth:`cross_validate_fold` once per fold (``n_cv_folds`` of them)
+        and :meth:`pool_folds` on the results: the same result as this.
 
         Parameters
         ----------
@@ -907,47 +971,112 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             behavior per fold and pooled.  Scores count every labeled frame
             of the test parts, frames with NaN features (never predicted) too.
         """
-        proto = clone(self)  # cross-validation leaves this estimator as it was
-        design = proto._prepare(features, labels)
-        n_sessions = len(design.names)
+        plan = self._cv_plan(features, labels)
+        return self._cv_pool(plan, [self._cv_fold(plan, k) for k in range(plan.n_folds)])
+
+    def n_cv_folds(self, features: SessionData | int) -> int:
+        """Return how many folds :meth:`cross_validate` makes for these sessions (one per session, or ``n_blocks``).
+
+        ``features`` may also be the number of sessions.
+        """
+        self._check_params()
+        n = features if isinstance(features, int | np.integer) else len(session_items(features))
+        return self._cv_kind_folds(int(n))[1]
+
+    def cross_validate_fold(self, features: SessionData, labels: Any, fold: int) -> CVFold:
+        """Fit and test one fold of :meth:`cross_validate` (``0 <= fold < n_cv_folds``).
+
+        Returns
+        -------
+        CVFold
+            The fold's out-of-fold results, for :meth:`pool_folds` (picklable).
+        """
+        plan = self._cv_plan(features, labels)
+        if not (isinstance(fold, int | np.integer) and 0 <= fold < plan.n_folds):
+            raise SchemaError(f"fold must be an integer in [0, {plan.n_folds}), got {fold!r}")
+        return self._cv_fold(plan, int(fold))
+
+    def pool_folds(self, features: SessionData, labels: Any, folds: Sequence[CVFold]) -> CVResult:
+        """Combine every fold of :meth:`cross_validate_fold` (for the same sessions) into a :class:`CVResult`."""
+        plan = self._cv_plan(features, labels)
+        found = sorted(int(f.fold) for f in folds)
+        if found != list(range(plan.n_folds)):
+            raise SchemaError(f"pool_folds needs each of the {plan.n_folds} folds once, got folds {found}")
+        for f in folds:
+            if f.cv != plan.kind or f.sessions != tuple(plan.design.names) or f.n_rows != len(plan.design.X):
+                raise SchemaError(
+                    f"fold {f.fold} was computed on other sessions ({list(f.sessions)}, {f.cv}) than these "
+                    f"({plan.design.names}, {plan.kind})"
+                )
+        return self._cv_pool(plan, sorted(folds, key=lambda f: f.fold))
+
+    def _cv_kind_folds(self, n_sessions: int) -> tuple[str, int]:
         kind = ("sessions" if n_sessions >= 2 else "blocks") if self.cv == "auto" else self.cv
         if kind == "sessions" and n_sessions < 2:
             raise SchemaError("cv='sessions' needs at least two sessions; use cv='blocks' for one session")
+        return kind, (n_sessions if kind == "sessions" else self.n_blocks)
+
+    def _cv_plan(self, features: SessionData, labels: Any) -> _CVPlan:
+        proto = clone(self)  # cross-validation leaves this estimator as it was
+        design = proto._prepare(features, labels)
+        kind, n_folds = self._cv_kind_folds(len(design.names))
         fold = design.session if kind == "sessions" else self._block_of(design, self.n_blocks)
-        n_folds = n_sessions if kind == "sessions" else self.n_blocks
-        behaviors = list(proto.behaviors_)
+        return _CVPlan(design, kind, n_folds, fold, list(proto.behaviors_), proto.base_feature_names_)
+
+    def _cv_fold(self, plan: _CVPlan, k: int) -> CVFold:
+        design = plan.design
+        test = np.flatnonzero(plan.fold == k)
+        train = np.flatnonzero(plan.fold != k)
+        est = clone(self).set_params(importance_frames=0)  # a fold's importances are never reported
+        est.behaviors_, est.base_feature_names_ = plan.behaviors, plan.base_feature_names
+        try:
+            est._fit_design(design, train)
+        except SchemaError as err:
+            raise SchemaError(f"cross-validation fold {k}: {err}") from None
+        proba = np.full((len(test), len(plan.behaviors)), np.nan)
+        pred = np.zeros((len(test), len(plan.behaviors)), dtype=bool)
+        ok = design.valid[test]
+        if ok.any():
+            X = est._matrix(design.X, test[ok])
+            for b, behavior in enumerate(plan.behaviors):
+                proba[ok, b] = est._proba_rows(est.models_[behavior], X)
+        parts = []
+        for s in np.unique(design.session[test]):
+            here = design.session[test] == s
+            rows = test[here]
+            min_bout = max(1, _frames(self.min_bout_s, design.fps[s]))
+            max_gap = _frames(self.max_gap_s, design.fps[s])
+            segments = design.segments(rows)
+            for b, behavior in enumerate(plan.behaviors):
+                mask = proba[here, b] >= est.thresholds_[behavior]
+                pred[here, b] = _postprocess_segments(mask, segments, min_bout, max_gap)
+            times = design.sources[s]["time"].values[np.unique(design.frame[rows])]
+            parts.append((k, design.names[s], float(times[0]), float(times[-1]), len(times)))
+        return CVFold(
+            fold=k,
+            cv=plan.kind,
+            sessions=tuple(design.names),
+            n_rows=len(design.X),
+            rows=test,
+            probabilities=proba,
+            predictions=pred,
+            thresholds={str(b): float(t) for b, t in est.thresholds_.items()},
+            parts=tuple(parts),
+        )
+
+    def _cv_pool(self, plan: _CVPlan, folds: Sequence[CVFold]) -> CVResult:
+        design, behaviors = plan.design, plan.behaviors
         proba = np.full(design.Y.shape, np.nan)
         pred = np.zeros(design.Y.shape, dtype=bool)
         thresholds, fold_scores, fold_rows = [], [], []
-        for k in range(n_folds):
-            test = np.flatnonzero(fold == k)
-            train = np.flatnonzero(fold != k)
-            est = clone(self)
-            est.behaviors_, est.base_feature_names_ = behaviors, proto.base_feature_names_
-            try:
-                est._fit_design(design, train)
-            except SchemaError as err:
-                raise SchemaError(f"cross-validation fold {k}: {err}") from None
-            ok = test[design.valid[test]]
-            if len(ok):
-                X = est._matrix(design.X, ok)
-                for b, behavior in enumerate(behaviors):
-                    proba[ok, b] = est._proba_rows(est.models_[behavior], X)
-            for s in np.unique(design.session[test]):
-                rows = test[design.session[test] == s]
-                min_bout = max(1, _frames(self.min_bout_s, design.fps[s]))
-                max_gap = _frames(self.max_gap_s, design.fps[s])
-                segments = design.segments(rows)
-                for b, behavior in enumerate(behaviors):
-                    mask = proba[rows, b] >= est.thresholds_[behavior]
-                    pred[rows, b] = _postprocess_segments(mask, segments, min_bout, max_gap)
-                times = design.sources[s]["time"].values[np.unique(design.frame[rows])]
-                fold_rows.append((k, design.names[s], float(times[0]), float(times[-1]), len(times)))
-            thresholds.append({"fold": k, **est.thresholds_})
-            tp, fp, fn = _counts(pred[test], design.Y[test])
+        for f in folds:
+            proba[f.rows], pred[f.rows] = f.probabilities, f.predictions
+            fold_rows.extend(f.parts)
+            thresholds.append({"fold": f.fold, **f.thresholds})
+            tp, fp, fn = _counts(f.predictions, design.Y[f.rows])
             for b, behavior in enumerate(behaviors):
                 n_true, n_pred = int(tp[b] + fn[b]), int(tp[b] + fp[b])
-                fold_scores.append((k, behavior, *_scores(tp[b], fp[b], fn[b]), n_true, n_pred, len(test)))
+                fold_scores.append((f.fold, behavior, *_scores(tp[b], fp[b], fn[b]), n_true, n_pred, len(f.rows)))
         columns = ["fold", "behavior", "precision", "recall", "f1", "n_true", "n_predicted", "n_frames"]
         fold_table = pd.DataFrame(fold_scores, columns=columns)
         tp, fp, fn = _counts(pred, design.Y)
@@ -959,13 +1088,15 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         for s, name in enumerate(design.names):
             rows = np.flatnonzero(design.session == s)
             per_frame = np.full(design.n_time[s], -1, dtype=np.int64)
-            per_frame[design.frame[rows]] = fold[rows]
+            per_frame[design.frame[rows]] = plan.fold[rows]
             fold_of[name] = xr.DataArray(
                 per_frame, dims=("time",), coords={"time": design.sources[s]["time"].values}, name="fold"
             )
-        log.info("cross_validate (%s, %d folds): F1 %s", kind, n_folds, {p[0]: round(p[3], 3) for p in pooled})
+        log.info(
+            "cross_validate (%s, %d folds): F1 %s", plan.kind, plan.n_folds, {p[0]: round(p[3], 3) for p in pooled}
+        )
         return CVResult(
-            cv=kind,
+            cv=plan.kind,
             folds=pd.DataFrame(fold_rows, columns=["fold", "session", "start_s", "stop_s", "n_frames"]),
             test_fold=fold_of,
             probabilities=design.unstack(proba, "behavior_probability", behaviors, np.nan),

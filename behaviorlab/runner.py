@@ -7,7 +7,10 @@ The stages, in the order they depend on each other::
     clean       (session: behaviorlab.filtering.clean_poses)
     features    (session: per-frame features and their Morlet spectrogram)
     annotations (session: its annotation file, when it has one)
-    behavior_map, ethogram, classifier   (project: fitted on every session that got this far)
+    behavior_map, ethogram               (project: fitted on every session that got this far)
+    classifier_model, classifier_fold    (project: the classifier on every annotated session, and one
+                                          task per cross-validation fold, session ``_project_foldNNN``)
+    classifier  (project: the model and the pooled out-of-fold decisions)
     map_labels, states, behaviors        (session: each fitted model applied)
     store       (session: every label source into the results store, with its statistics)
     render      (session: a labeled video of the first seconds, when asked)
@@ -34,6 +37,7 @@ import errno
 import json
 import logging
 import os
+import pickle
 import shutil
 import time
 import traceback
@@ -508,52 +512,188 @@ def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> St
     return _fit_stage("ethogram", config, features, fit, config["ethogram"]["variable"])
 
 
-def stage_classifier(
+@attrs.frozen
+class _ClassifierPlan:
+    """What the classifier stages share: the annotated sessions, the parameters and the keys."""
+
+    features: dict[str, StageResult]
+    labeled: list[StageResult]
+    params: dict[str, Any]
+    upstream: dict[str, str]
+    cross_validate: bool
+
+    @property
+    def key(self) -> str:
+        """The classifier folder's key."""
+        return stage_key("classifier", {**self.params, "cross_validate": self.cross_validate}, upstream=self.upstream)
+
+    def model_key(self) -> str:
+        return stage_key("classifier_model", self.params, upstream=self.upstream)
+
+    def fold_key(self, fold: int) -> str:
+        return stage_key("classifier_fold", {**self.params, "fold": fold}, upstream=self.upstream)
+
+    def load(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return the annotated sessions' features and labels (every behavior of any session in each)."""
+        from behaviorlab.io.load import load_netcdf
+
+        variable = self.params["variable"]
+        x = {r.session: load_netcdf(self.features[r.session].path, select=[variable]) for r in self.labeled}
+        y = {r.session: load_netcdf(r.path)["labels"] for r in self.labeled}
+        names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
+        return x, {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
+
+
+def _classifier_plan(
     config: ProjectConfig, features: Sequence[StageResult], annotations: Sequence[StageResult]
+) -> _ClassifierPlan | StageResult:
+    """Return the plan of the classifier stages, or the classifier's result when nothing is to be trained."""
+    section = config["classifier"]
+    if not section["enabled"]:
+        return StageResult("classifier", PROJECT, info={"disabled": True})
+    if section["trained_model"]:
+        file = config.path(section["trained_model"])
+        key = _cache(config).digest(file)
+        return StageResult("classifier", PROJECT, key=key, path=str(file), info={"trained_model": str(file)})
+    feats = {r.session: r for r in _usable(features)}
+    labeled = [r for r in _usable(annotations) if r.session in feats]
+    if not labeled:
+        return StageResult("classifier", PROJECT, info={"no_annotations": True})
+    upstream = {f"{r.session}/features": feats[r.session].key for r in labeled}
+    upstream.update({f"{r.session}/annotations": r.key for r in labeled})
+    params = config.estimator_params("classifier")
+    return _ClassifierPlan(feats, labeled, params, upstream, bool(section["cross_validate"]))
+
+
+def _fold_session(fold: int) -> str:
+    return f"{PROJECT}_fold{fold:03d}"
+
+
+def stage_classifier_fold(
+    config: ProjectConfig, features: Sequence[StageResult], annotations: Sequence[StageResult], fold: int
+) -> StageResult:
+    """One cross-validation fold of the classifier (a Dask task of its own: the folds run in parallel).
+
+    Its output is the fold's :class:`~behaviorlab.classify.CVFold`; nothing
+    when the classifier needs no cross-validation, is cached already, or
+    has fewer folds than this one.
+    """
+    session = _fold_session(fold)
+
+    def work() -> StageResult:
+        plan = _classifier_plan(config, features, annotations)
+        cache = _cache(config)
+        if isinstance(plan, StageResult) or not plan.cross_validate or cache.done("classifier", PROJECT, plan.key, ""):
+            return StageResult("classifier_fold", session)
+        from behaviorlab.classify import BehaviorClassifier
+
+        clf = BehaviorClassifier(**plan.params)
+        if fold >= clf.n_cv_folds(len(plan.labeled)):
+            return StageResult("classifier_fold", session)
+        key = plan.fold_key(fold)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                pickle.dump(clf.cross_validate_fold(*plan.load(), fold), fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        path, ran = _output(cache, "classifier_fold", session, key, write, ".pkl")
+        return StageResult("classifier_fold", session, key=key, path=str(path), ran=ran, info={"fold": fold})
+
+    return _guarded("classifier_fold", session, work)
+
+
+def stage_classifier_model(
+    config: ProjectConfig, features: Sequence[StageResult], annotations: Sequence[StageResult]
+) -> StageResult:
+    """Train the classifier on every annotated session (a task beside the cross-validation folds)."""
+
+    def work() -> StageResult:
+        plan = _classifier_plan(config, features, annotations)
+        cache = _cache(config)
+        if isinstance(plan, StageResult) or cache.done("classifier", PROJECT, plan.key, ""):
+            return StageResult("classifier_model", PROJECT)
+        from behaviorlab.classify import BehaviorClassifier
+
+        key = plan.model_key()
+
+        def write(tmp: Path) -> None:
+            BehaviorClassifier(**plan.params).fit(*plan.load()).save(tmp)
+
+        path, ran = _output(cache, "classifier_model", PROJECT, key, write, ".pkl")
+        return StageResult("classifier_model", PROJECT, key=key, path=str(path), ran=ran)
+
+    return _guarded("classifier_model", PROJECT, work)
+
+
+def _read_fold(path: Path) -> Any:
+    """Return the :class:`~behaviorlab.classify.CVFold` a fold task wrote (None when it cannot be read)."""
+    from behaviorlab.classify import CVFold
+
+    try:
+        with open(path, "rb") as fh:
+            fold = pickle.load(fh)  # the project's own cache file, written by stage_classifier_fold
+    except Exception as err:  # written by another behaviorlab version, say: the fold is computed again
+        log.warning("%s: cannot read the cached fold (%s); computing it again", path, _describe(err))
+        return None
+    return fold if isinstance(fold, CVFold) else None
+
+
+def _drop_folds_from(cache: StageCache, n_folds: int) -> None:
+    """Remove the cached folds numbered ``n_folds`` or more (left by a project that had more sessions)."""
+    for folder in sorted((cache.root / "classifier_fold").glob(f"{PROJECT}_fold*")):
+        number = folder.name.removeprefix(f"{PROJECT}_fold")
+        if number.isdigit() and int(number) >= n_folds:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def stage_classifier(
+    config: ProjectConfig,
+    features: Sequence[StageResult],
+    annotations: Sequence[StageResult],
+    model: StageResult | None = None,
+    folds: Sequence[StageResult] = (),
 ) -> StageResult:
     """Train the behavior classifiers on the annotated sessions (or use the configured model).
 
-    With ``cross_validate``, the folder's ``labels/`` holds each annotated
-    session's out-of-fold decisions (from a model that never saw it), and
-    ``cv_scores.csv`` the held-out scores.
+    ``model`` and ``folds`` are the results of :func:`stage_classifier_model`
+    and :func:`stage_classifier_fold` (run as tasks of their own); what they
+    lack is computed here.  With ``cross_validate``, the folder's ``labels/``
+    holds each annotated session's out-of-fold decisions (from a model that
+    never saw it), and ``cv_scores.csv`` the held-out scores.
     """
-    section = config["classifier"]
 
     def work() -> StageResult:
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.io.save import save_netcdf
-
+        plan = _classifier_plan(config, features, annotations)
+        if isinstance(plan, StageResult):
+            return plan
         cache = _cache(config)
-        if not section["enabled"]:
-            return StageResult("classifier", PROJECT, info={"disabled": True})
-        if section["trained_model"]:
-            file = config.path(section["trained_model"])
-            return StageResult(
-                "classifier", PROJECT, key=cache.digest(file), path=str(file), info={"trained_model": str(file)}
-            )
-        feats = {r.session: r for r in _usable(features)}
-        labeled = [r for r in _usable(annotations) if r.session in feats]
-        if not labeled:
-            return StageResult("classifier", PROJECT, info={"no_annotations": True})
-        params = config.estimator_params("classifier")
-        upstream = {f"{r.session}/features": feats[r.session].key for r in labeled}
-        upstream.update({f"{r.session}/annotations": r.key for r in labeled})
-        key = stage_key("classifier", {**params, "cross_validate": section["cross_validate"]}, upstream=upstream)
 
         def write(folder: Path) -> None:
             from behaviorlab.classify import BehaviorClassifier
+            from behaviorlab.io.save import save_netcdf
 
-            x = {r.session: load_netcdf(feats[r.session].path, select=[params["variable"]]) for r in labeled}
-            y = {r.session: load_netcdf(r.path)["labels"] for r in labeled}
-            names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
-            y = {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
-            clf = BehaviorClassifier(**params)
-            info: dict[str, Any] = {"sessions": sorted(x)}
-            if section["cross_validate"]:
+            x, y = plan.load()
+            clf = BehaviorClassifier(**plan.params)
+            fitted = model is not None and model.ok and model.key == plan.model_key()
+            if fitted:
+                clf = BehaviorClassifier.load(model.path)
+            else:
+                clf.fit(x, y)
+            info: dict[str, Any] = {"sessions": sorted(x), "behaviors": [str(b) for b in clf.behaviors_]}
+            if plan.cross_validate:
                 import xarray as xr
 
-                cv = clf.cross_validate(x, y)
+                found = {r.info["fold"]: r for r in folds if r.ok and r.key is not None}
+                parts = []
+                for k in range(clf.n_cv_folds(x)):
+                    r = found.get(k)
+                    part = _read_fold(Path(r.path)) if r is not None and r.key == plan.fold_key(k) else None
+                    # a fold without a task's output (a project with more folds than the table foretold): here
+                    parts.append(part if part is not None else clf.cross_validate_fold(x, y, k))
+                cv = clf.pool_folds(x, y, parts)
+                _drop_folds_from(cache, len(parts))
                 cv.scores.to_csv(folder / "cv_scores.csv", index=False)
+                cv.fold_scores.to_csv(folder / "cv_fold_scores.csv", index=False)
                 info["cv"] = cv.cv
                 info["heldout_f1"] = {
                     str(b): float(f) for b, f in zip(cv.scores["behavior"], cv.scores["f1"], strict=True)
@@ -563,16 +703,19 @@ def stage_classifier(
                         {"behavior_prediction": cv.predictions[name], "behavior_probability": cv.probabilities[name]}
                     )
                     save_netcdf(decisions, folder / "labels" / f"{name}.nc")
-            clf.fit(x, y).save(folder / "classifier.pkl")
-            info["behaviors"] = [str(b) for b in clf.behaviors_]
+            if fitted:
+                shutil.copyfile(model.path, folder / "classifier.pkl")
+            else:
+                clf.save(folder / "classifier.pkl")
             (folder / "info.json").write_text(json.dumps(info, indent=1))
 
+        key = plan.key
         path, ran = _output(cache, "classifier", PROJECT, key, write, "")
         return StageResult(
             "classifier", PROJECT, key=key, path=str(path), ran=ran, info=json.loads((path / "info.json").read_text())
         )
 
-    return _guarded("classifier", PROJECT, work)
+    return _guarded("classifier", PROJECT, work, [model, *folds])
 
 
 # --------------------------------------------------------------------------- applying the fits
@@ -1086,12 +1229,24 @@ def run_project(
         ]
         with _executor(config, scheduler, workers) as ex:
             results, link = _run_tasks(ex, config, rows, progress)
+        _remove_debris(config.root / CACHE)  # what a worker killed during this run was writing
         store_ok = sorted(r.session for r in results if r.stage == "store" and r.ok and r.key)
         results += _finish(config, table, results, store_ok)
     report = RunReport(config.root, tuple(results), time.perf_counter() - start, link, started)
     with atomic_path(config.root / REPORT) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), indent=1, default=str))
     return report
+
+
+def _n_folds(config: ProjectConfig, rows: list[dict[str, Any]]) -> int:
+    """Return how many cross-validation fold tasks to start: the folds of the annotated sessions of the table."""
+    section = config["classifier"]
+    n_annotated = sum(1 for row in rows if row.get("annotations"))
+    if not (section["enabled"] and section["cross_validate"]) or section["trained_model"] or not n_annotated:
+        return 0
+    from behaviorlab.classify import BehaviorClassifier
+
+    return BehaviorClassifier(**config.estimator_params("classifier")).n_cv_folds(n_annotated)
 
 
 def _run_tasks(
@@ -1116,14 +1271,21 @@ def _run_tasks(
         feats[s] = submit(stage_features, "features", s, config, clean[s])
         notes[s] = submit(stage_annotations, "annotations", s, config, row, poses[s])
         futures += [poses[s], clean[s], feats[s], notes[s]]
+    # the longest fits first (Dask runs tasks in the order given): the map, then the classifier's folds
+    behavior_map = submit(stage_behavior_map, "behavior_map", PROJECT, config, list(feats.values()))
+    ethogram = submit(stage_ethogram, "ethogram", PROJECT, config, list(feats.values()))
+    labeled = (list(feats.values()), list(notes.values()))
+    model = submit(stage_classifier_model, "classifier_model", PROJECT, config, *labeled)
+    folds = [
+        submit(stage_classifier_fold, "classifier_fold", _fold_session(k), config, *labeled, k)
+        for k in range(_n_folds(config, rows))
+    ]
     fits = {
-        "behavior_map": submit(stage_behavior_map, "behavior_map", PROJECT, config, list(feats.values())),
-        "ethogram": submit(stage_ethogram, "ethogram", PROJECT, config, list(feats.values())),
-        "classifier": submit(
-            stage_classifier, "classifier", PROJECT, config, list(feats.values()), list(notes.values())
-        ),
+        "behavior_map": behavior_map,
+        "ethogram": ethogram,
+        "classifier": submit(stage_classifier, "classifier", PROJECT, config, *labeled, model, folds),
     }
-    futures += list(fits.values())
+    futures += [behavior_map, ethogram, model, *folds, fits["classifier"]]
     for row in rows:
         s = row["session"]
         applied = [

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from behaviorlab.runconfig import CONFIG_FILE, SESSIONS_FILE, init_project
+from behaviorlab.classify import BehaviorClassifier
+from behaviorlab.io.load import load_netcdf
+from behaviorlab.runconfig import CONFIG_FILE, SESSIONS_FILE, ProjectConfig, init_project
 from behaviorlab.runner import run_project
 from behaviorlab.store import ResultsStore
 
@@ -83,6 +85,16 @@ def test_a_run_fills_the_store_and_a_second_run_only_reads_the_cache(finished):
     cv = report.result("classifier").info
     assert cv["cv"] == "sessions"
     assert set(cv["heldout_f1"]) == {"walk", "rest", "groom"}
+    # the folds ran as tasks of their own, and pooled they are the classifier's own cross-validation
+    folds = [r for r in report.results if r.stage == "classifier_fold"]
+    assert [(r.session, r.ran, r.info["fold"]) for r in folds] == [(f"_project_fold{k:03d}", True, k) for k in range(3)]
+    assert report.result("classifier_model").ran
+    x = {s: load_netcdf(report.result("features", s).path) for s in ("s0", "s1", "s2")}
+    y = {s: load_netcdf(report.result("annotations", s).path)["labels"] for s in ("s0", "s1", "s2")}
+    config = ProjectConfig.load(project)
+    direct = BehaviorClassifier(**config.estimator_params("classifier")).cross_validate(x, y)
+    scores = pd.read_csv(Path(report.result("classifier").path) / "cv_scores.csv")
+    pd.testing.assert_frame_equal(scores, direct.scores, check_dtype=False)
 
     before = _tables(project)
     again = run_project(project, scheduler="sync")
@@ -135,9 +147,11 @@ def test_a_changed_feature_parameter_reruns_features_and_what_follows_only(tmp_p
             assert status[(stage, session)] == "cached", (stage, session)
         for stage in ("features", "map_labels", "states", "behaviors", "store"):
             assert status[(stage, session)] == "ran", (stage, session)
-    for stage in ("behavior_map", "ethogram", "classifier", "exports"):
+    for stage in ("behavior_map", "ethogram", "classifier_model", "classifier", "exports"):
         assert status[(stage, "_project")] == "ran", stage
-    from behaviorlab.io.load import load_netcdf
+    for k in range(3):
+        assert status[("classifier_fold", f"_project_fold{k:03d}")] == "ran"
+        assert len(list((project / "cache" / "classifier_fold" / f"_project_fold{k:03d}").glob("*.pkl"))) == 1
 
     features = load_netcdf(report.result("features", "s0").path)["features"]
     assert "heading_velocity" not in " ".join(map(str, features["feature"].values))

@@ -13,7 +13,7 @@ from scipy.ndimage import uniform_filter1d
 from sklearn.base import clone
 
 from behaviorlab import _persist
-from behaviorlab.classify import BehaviorClassifier, CVResult, postprocess_bouts, window_features
+from behaviorlab.classify import BehaviorClassifier, CVFold, CVResult, postprocess_bouts, window_features
 from behaviorlab.errors import FileFormatError, SchemaError
 
 FPS = 30.0
@@ -201,6 +201,44 @@ def test_leave_one_session_out_recovers_the_planted_behaviors(sessions):
     assert float(proba.max()) <= 1
     assert result.predictions["s1"].dtype == bool
     assert not hasattr(clf, "models_")  # cross-validation leaves the estimator unfitted
+
+
+def test_folds_run_apart_and_pooled_equal_cross_validate(sessions):
+    """cross_validate_fold in any order (as Dask workers would, through pickle) + pool_folds == cross_validate."""
+    feats, labels = sessions
+    clf = BehaviorClassifier(**FAST)
+    whole = clf.cross_validate(feats, labels)
+    assert clf.n_cv_folds(feats) == 3
+    assert BehaviorClassifier(cv="blocks", n_blocks=4).n_cv_folds(feats) == 4
+    folds = [pickle.loads(pickle.dumps(clf.cross_validate_fold(feats, labels, k))) for k in (2, 0, 1)]
+    assert all(isinstance(f, CVFold) for f in folds)
+    assert folds[0].parts[0][1] == "s2"  # fold k holds out the k-th session
+    pooled = clf.pool_folds(feats, labels, folds)
+    pd.testing.assert_frame_equal(pooled.scores, whole.scores)
+    pd.testing.assert_frame_equal(pooled.fold_scores, whole.fold_scores)
+    pd.testing.assert_frame_equal(pooled.thresholds, whole.thresholds)
+    pd.testing.assert_frame_equal(pooled.folds, whole.folds)
+    for name in feats:
+        xr.testing.assert_identical(pooled.probabilities[name], whole.probabilities[name])
+        xr.testing.assert_identical(pooled.predictions[name], whole.predictions[name])
+    with pytest.raises(SchemaError, match=r"each of the 3 folds once, got folds \[0, 2\]"):
+        clf.pool_folds(feats, labels, [folds[0], folds[1]])
+    with pytest.raises(SchemaError, match="fold must be an integer in"):
+        clf.cross_validate_fold(feats, labels, 3)
+    two = {k: feats[k] for k in ("s0", "s1")}, {k: labels[k] for k in ("s0", "s1")}
+    with pytest.raises(SchemaError, match="computed on other sessions"):
+        clf.pool_folds(*two, [folds[1], folds[2]])
+
+
+def test_a_fold_model_is_the_fit_on_its_training_sessions(sessions):
+    """Skipping the importances in a fold changes nothing else: its thresholds are a plain fit's on the rest."""
+    feats, labels = sessions
+    params = {**FAST, "max_train_frames": 1000}  # the final models train on drawn frames
+    fold = BehaviorClassifier(**params).cross_validate_fold(feats, labels, 1)
+    rest = BehaviorClassifier(**params).fit({k: feats[k] for k in ("s0", "s2")}, {k: labels[k] for k in ("s0", "s2")})
+    assert fold.thresholds == rest.thresholds_
+    proba = rest.predict_proba(feats["s1"]).transpose("time", "individual", "behavior").values.reshape(-1, 2)
+    np.testing.assert_allclose(fold.probabilities, proba)
 
 
 def test_one_session_is_cross_validated_by_contiguous_time_blocks(sessions):
