@@ -104,6 +104,23 @@ def test_a_run_fills_the_store_and_a_second_run_only_reads_the_cache(finished):
         pd.testing.assert_frame_equal(table, before[name])
 
 
+def test_the_classifier_stage_computes_the_folds_no_task_did(tmp_path, finished):
+    """Fewer fold tasks than folds (a session lost, so the folds changed): the stage computes the rest itself."""
+    from behaviorlab.runner import stage_classifier
+
+    done, report = finished
+    project = tmp_path / "project"
+    shutil.copytree(done, project, ignore=shutil.ignore_patterns("cache"))
+    features = [report.result("features", s) for s in ("s0", "s1", "s2")]
+    notes = [report.result("annotations", s) for s in ("s0", "s1", "s2")]
+    one_fold = [r for r in report.results if r.stage == "classifier_fold"][1:2]
+    result = stage_classifier(ProjectConfig.load(project), features, notes, None, one_fold)
+    assert result.ran, result
+    expected = pd.read_csv(Path(report.result("classifier").path) / "cv_scores.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(Path(result.path) / "cv_scores.csv"), expected)
+    assert (Path(result.path) / "classifier.pkl").is_file()
+
+
 def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, inputs, finished, monkeypatch):
     import behaviorlab.runner as runner
 
