@@ -673,12 +673,8 @@ def stage_classifier(
             from behaviorlab.io.save import save_netcdf
 
             x, y = plan.load()
-            clf = BehaviorClassifier(**plan.params)
             fitted = model is not None and model.ok and model.key == plan.model_key()
-            if fitted:
-                clf = BehaviorClassifier.load(model.path)
-            else:
-                clf.fit(x, y)
+            clf = BehaviorClassifier.load(model.path) if fitted else BehaviorClassifier(**plan.params).fit(x, y)
             info: dict[str, Any] = {"sessions": sorted(x), "behaviors": [str(b) for b in clf.behaviors_]}
             if plan.cross_validate:
                 import xarray as xr

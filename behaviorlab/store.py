@@ -626,8 +626,13 @@ class ResultsStore:
         finally:
             con.close()
 
-    def table(self, name: str, sessions: Sequence[str] | None = None) -> pd.DataFrame:
-        """One table of all (or some) sessions as a DataFrame."""
+    def table(self, name: str, sessions: Sequence[str] | None = None, *, ordered: bool = False) -> pd.DataFrame:
+        """One table of all (or some) sessions as a DataFrame.
+
+        ``ordered`` sorts the rows by every column, first to last: the same
+        rows then come back in the same order whatever the order the
+        sessions were stored in (to compare two runs, say).
+        """
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ValueError(f"unknown table {name!r}")
         con = self.connect()
@@ -639,6 +644,8 @@ class ResultsStore:
             if sessions is not None:
                 con.register("_wanted", pd.DataFrame({"session": [str(s) for s in sessions]}))
                 sql += " WHERE session IN (SELECT session FROM _wanted)"
+            if ordered:
+                sql += " ORDER BY ALL"
             return con.execute(sql).df()
         finally:
             con.close()

@@ -70,11 +70,7 @@ def tables(project: Path) -> dict[str, pd.DataFrame]:
     from behaviorlab.store import ResultsStore
 
     store = ResultsStore(project / "results")
-    out = {}
-    for name in TABLES:
-        table = store.table(name)
-        out[name] = table.sort_values(list(table.columns)).reset_index(drop=True)
-    return out
+    return {name: store.table(name, ordered=True) for name in TABLES}
 
 
 def kill_a_worker_after(seconds: float, killed: list[int]) -> threading.Thread:

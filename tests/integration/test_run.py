@@ -45,11 +45,7 @@ def _project(root: Path, inputs: dict[str, list[Path]], config: dict | None = No
 
 def _tables(project: Path) -> dict[str, pd.DataFrame]:
     store = ResultsStore(project / "results")
-    out = {}
-    for name in TABLES:
-        table = store.table(name)
-        out[name] = table.sort_values(list(table.columns)).reset_index(drop=True)
-    return out
+    return {name: store.table(name, ordered=True) for name in TABLES}
 
 
 def _status(report) -> dict[tuple[str, str], str]:

@@ -69,6 +69,20 @@ def test_queries_see_every_session(store):
     assert set(store.query("SELECT DISTINCT bin FROM behavior_stats_by_bin")["bin"]) == {0, 1}
 
 
+def test_ordered_tables_do_not_depend_on_the_order_sessions_were_stored(store, tmp_path):
+    other = ResultsStore.create(tmp_path / "other", bin_s=6.0)
+    other.add_session("b", _session(1))
+    other.add_session("a", _session(0))
+    for name in ("bouts", "behavior_stats_by_bin", "movement_by_bin"):
+        table = store.table(name, ordered=True)
+        pd.testing.assert_frame_equal(other.table(name, ordered=True), table)
+        # sorted by every column, first to last, with a fresh index
+        expected = table.sort_values(list(table.columns), kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(table, expected)
+    unordered = store.table("behavior_stats_by_bin")  # rows as the files are read
+    assert not unordered.equals(store.table("behavior_stats_by_bin", ordered=True))
+
+
 def test_empty_tables_have_their_columns(tmp_path):
     store = ResultsStore.create(tmp_path / "empty")
     for name, columns in TABLES.items():
