@@ -30,12 +30,37 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show the logs of TensorFlow, Dask and behaviorlab's own debug messages."),
+    ] = False,
+) -> None:
+    """From animal video to poses, behaviors and statistics."""
+    import logging
+    import os
+
+    if verbose:
+        os.environ["BEHAVIORLAB_VERBOSE"] = "1"  # read by `run` to keep Dask's warnings
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("behaviorlab").setLevel(logging.DEBUG)
+
+
 app.add_typer(map_app, name="map")
 app.add_typer(ethogram_app, name="ethogram")
 app.add_typer(classify_app, name="classify")
 app.add_typer(store_app, name="store")
 
-POSE_SOURCES = ("dlc", "sleap", "nwb", "netcdf")
+POSE_SOURCES = ("dlc", "sleap", "nwb", "netcdf", "sleap_csv", "csv")  # behaviorlab.io.load.SOURCES
+CsvColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Generic CSV tables: a regular expression with the groups keypoint and coord that splits column names "
+        "(default: snout_x, Nose.Y, ear_likelihood and the like)."
+    ),
+]
 
 
 @app.command()
@@ -66,13 +91,14 @@ def convert(
         str | None, typer.Option(help=f"Force the input format: one of {', '.join(POSE_SOURCES)}.")
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second, for formats that do not store it.")] = None,
+    csv_columns: CsvColumnsOption = None,
 ) -> None:
-    """Convert a pose file between DeepLabCut, SLEAP, NWB and netCDF."""
+    """Convert a pose file between DeepLabCut, SLEAP, NWB, netCDF and CSV tables."""
     from behaviorlab.io.save import convert_poses
 
     if source is not None and source not in POSE_SOURCES:
         raise typer.BadParameter(f"--source must be one of {', '.join(POSE_SOURCES)}, got {source!r}")
-    written = convert_poses(input, output, source=source, fps=fps)
+    written = convert_poses(input, output, source=source, fps=fps, csv_columns=csv_columns)
     typer.echo(f"wrote {written}")
 
 
@@ -257,6 +283,7 @@ def features(
         str | None, typer.Option(help=f"Force the input format: one of {', '.join(POSE_SOURCES)}.")
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second, for formats that do not store it.")] = None,
+    csv_columns: CsvColumnsOption = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Clean poses, compute per-frame features and their Morlet spectrogram into one netCDF file."""
@@ -280,7 +307,7 @@ def features(
             settings = SessionFeaturesConfig.from_dict(_read_config(config))
         except SchemaError as err:
             raise FileFormatError(config, str(err)) from None
-    ds = load_poses(poses, source=source, fps=fps)
+    ds = load_poses(poses, source=source, fps=fps, csv_columns=csv_columns)
     if settings.spectrogram is not None and ds.attrs.get("fps") is None:
         raise FileFormatError(
             poses, "stores no frame rate, which the spectrogram needs; pass --fps (or spectrogram: false in --config)"
@@ -299,6 +326,17 @@ def features(
         f"{report['n_interpolated'].sum() / max(points, 1):.1%} filled by interpolation, "
         f"{report['share_missing'].mean():.1%} still missing"
     )
+    from behaviorlab.landmarks import arena_landmarks
+
+    landmarks = arena_landmarks(result)
+    if landmarks:
+        typer.echo(
+            f"static keypoints (arena landmarks, not body parts): {', '.join(landmarks)}; "
+            "set cleaning.static_keypoints in --config to change this"
+        )
+    mostly = json.loads(result.attrs.get("mostly_missing_keypoints", "[]"))
+    if mostly:
+        typer.secho(f"keypoints missing from most frames: {', '.join(mostly)}", fg=typer.colors.YELLOW)
     typer.echo(f"features: {result.sizes['feature']}")
     if "spectrogram" in result:
         freqs = result["frequency"].values
@@ -508,10 +546,12 @@ app.command("dashboard")(dashboard)
 
 def main() -> None:
     """Console-script entry point."""
-    import os
+    # TensorFlow's C++ log lines (start-up chatter, `cuInit` errors on machines without a GPU) are dropped from the
+    # command line's output unless --verbose asks for them; the library itself changes nothing in the process.
+    if not {"--verbose", "-v"} & set(sys.argv[1:2]):
+        from behaviorlab.environment import filter_native_logs
 
-    # Quiet TensorFlow's C++ start-up chatter for command-line use (the library itself sets nothing).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        filter_native_logs()
     app(prog_name="behaviorlab")
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "MODEL_NAMES",
     "TrainConfig",
     "TrainResult",
+    "deterministic_ops",
     "masked_mse",
     "train_model",
 ]
@@ -275,6 +276,26 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- helpers
+def deterministic_ops() -> None:
+    """Make the backend's kernels deterministic, so the same labels, config and seed train the same model.
+
+    TensorFlow picks among kernels whose floating-point sums run in another
+    order on every run (``tf.config.experimental.enable_op_determinism``
+    stops that); PyTorch likewise (``torch.use_deterministic_algorithms``);
+    JAX on a CPU is deterministic already. The switch is process-wide and
+    costs little on a CPU.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def _builder(name: str):
     from behaviorlab.pose.models import MODEL_BUILDERS
 
@@ -489,14 +510,25 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
 
 # --------------------------------------------------------------------------- training
+#: TrainConfig fields that ``behaviorlab train`` takes as options; the others come from its ``--config`` file.
+_CLI_OPTIONS = ("model", "epochs", "val_fraction", "seed", "batch_size")
+
+
+def _option_name(field: str) -> str:
+    """How a user sets a TrainConfig field: a ``behaviorlab train`` option or a key of its ``--config`` file."""
+    return "--" + field.replace("_", "-") if field in _CLI_OPTIONS else f"{field} (--config)"
+
+
 def _check_resume_config(saved: TrainConfig, config: TrainConfig | None) -> TrainConfig:
     if config is None:
         return saved
-    changed = sorted(k for k, v in config.to_dict().items() if k != "epochs" and saved.to_dict()[k] != v)
+    old, new = saved.to_dict(), config.to_dict()
+    changed = sorted(k for k, v in new.items() if k != "epochs" and old[k] != v)
     if changed:
-        raise ValueError(
-            f"cannot resume with a different TrainConfig: {changed} differ from the saved run "
-            "(only epochs may change); train into a new folder instead"
+        what = ", ".join(f"{_option_name(k)} {new[k]!r} (the saved run has {old[k]!r})" for k in changed)
+        raise SchemaError(
+            f"cannot resume with other training options: {what}; only --epochs may change on --resume: "
+            "resume with the saved options, or train into a new --out folder"
         )
     return attrs.evolve(saved, epochs=config.epochs)
 
@@ -630,9 +662,11 @@ def train_model(
 
     # -- model
     keras.utils.set_random_seed(config.seed + state["epoch"])
+    deterministic_ops()
     skeleton = frames.skeleton
     if resuming:
         _truncate_log(out_dir / TRAINING_LOG, state["epoch"])
+        _builder(config.model)  # registers the package's layers with Keras before a new process loads the model
         model = keras.saving.load_model(out_dir / LAST_MODEL)
         model.optimizer.learning_rate = state["learning_rate"]
         model.run_eagerly = run_eagerly

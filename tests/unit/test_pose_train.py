@@ -252,7 +252,7 @@ def test_resume_continues_from_the_last_epoch(densenet, frames, tmp_path):
     assert iterations == 4  # 2 epochs x 2 steps
     with pytest.raises(OutputExistsError, match="resume=True"):
         train_model(frames, out, config, verbose=0)
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(SchemaError, match=r"--batch-size 2 \(the saved run has 4\)"):
         train_model(frames, out, TrainConfig.from_dict({**config.to_dict(), "batch_size": 2}), resume=True)
     result = train_model(frames, out, None, resume=True, verbose=0, run_eagerly=True)  # saved config, 2 epochs: done
     assert result.epochs == 2
