@@ -10,6 +10,7 @@ input.  All work is vectorised over time and over every other dim.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -20,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
+from behaviorlab.landmarks import arena_landmarks, split_static_keypoints
 from behaviorlab.schema import CONFIDENCE_DIMS, POSITION_DIMS, check_dims, log_step, logged
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "filter_jumps",
     "interpolate_over_time",
     "median_filter",
+    "resolve_confidence_threshold",
     "savgol_filter",
 ]
 
@@ -443,6 +446,44 @@ def filter_jumps(data: Data, max_speed: float, *, px_per_cm: float | None = None
 
 
 # --------------------------------------------------------------------------- pipeline
+#: DeepLabCut's default ``pcutoff`` (its project template), for DeepLabCut poses whose project file is not found.
+DEEPLABCUT_PCUTOFF = 0.6
+
+
+def _static_names(value: Any) -> str | tuple[str, ...] | None:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, str):
+        raise SchemaError(f"cleaning.static_keypoints must be 'auto', a list of keypoint names or [], got {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def _threshold(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, str) and value != "auto":
+        raise SchemaError(f"cleaning.confidence_threshold must be a number, 'auto' or null, got {value!r}")
+
+
+def resolve_confidence_threshold(ds: xr.Dataset, threshold: float | str | None) -> float | None:
+    """Return the confidence threshold that ``"auto"`` means for these poses (a number or None passes through).
+
+    The ``pcutoff`` that :func:`behaviorlab.io.load.load_poses` found in the
+    DeepLabCut project of the file, else :data:`DEEPLABCUT_PCUTOFF` for
+    DeepLabCut poses, else None (SLEAP drops points below its peak threshold
+    itself, and other sources have no agreed scale).
+    """
+    if threshold != "auto":
+        return None if threshold is None else float(threshold)
+    if ds.attrs.get("pcutoff") is not None:
+        return float(ds.attrs["pcutoff"])
+    if "deeplabcut" in str(ds.attrs.get("source_software", "")).lower():
+        return DEEPLABCUT_PCUTOFF
+    return None
+
+
+#: A keypoint missing from more than this share of frames after cleaning is named in a warning.
+MOSTLY_MISSING = 0.5
+
+
 def _optional_positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not value > 0:
         raise SchemaError(f"CleaningConfig.{attribute.name} must be > 0 or None, got {value!r}")
@@ -452,13 +493,21 @@ def _optional_positive(instance: Any, attribute: attrs.Attribute, value: Any) ->
 class CleaningConfig:
     """Parameters of :func:`clean_poses`; a step whose parameter is ``None`` is skipped.
 
-    Steps run in this order: confidence masking, jump removal, median filter,
-    interpolation, Savitzky-Golay smoothing.
+    Steps run in this order: static keypoints set apart, confidence masking,
+    jump removal, median filter, interpolation, Savitzky-Golay smoothing.
 
     Parameters
     ----------
+    static_keypoints
+        Keypoints that are arena or maze landmarks, not body parts: ``"auto"``
+        finds them (:func:`behaviorlab.landmarks.find_static_keypoints`), a
+        list names them, ``[]`` or ``None`` keeps every keypoint. They are
+        taken out of the poses and kept in ``attrs["arena_landmarks"]``.
     confidence_threshold
         Mask keypoints with confidence below this (see :func:`filter_by_confidence`).
+        ``"auto"``: the ``pcutoff`` of the DeepLabCut project the poses came
+        from (its ``config.yaml``), else :data:`DEEPLABCUT_PCUTOFF` for
+        DeepLabCut poses, else no masking.
     drop_unknown
         Also mask keypoints whose confidence is NaN.
     max_speed
@@ -475,7 +524,8 @@ class CleaningConfig:
         Window in frames and order for :func:`savgol_filter`.
     """
 
-    confidence_threshold: float | None = None
+    static_keypoints: str | tuple[str, ...] | None = attrs.field(default="auto", converter=_static_names)
+    confidence_threshold: float | str | None = attrs.field(default="auto", validator=_threshold)
     drop_unknown: bool = False
     max_speed: float | None = attrs.field(default=None, validator=_optional_positive)
     px_per_cm: float | None = attrs.field(default=None, validator=_optional_positive)
@@ -496,7 +546,10 @@ class CleaningConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, for YAML."""
-        return attrs.asdict(self)
+        out = attrs.asdict(self)
+        if isinstance(out["static_keypoints"], tuple):
+            out["static_keypoints"] = list(out["static_keypoints"])
+        return out
 
 
 def clean_poses(ds: xr.Dataset, config: CleaningConfig | Mapping[str, Any] | None = None) -> xr.Dataset:
@@ -512,11 +565,16 @@ def clean_poses(ds: xr.Dataset, config: CleaningConfig | Mapping[str, Any] | Non
     Returns
     -------
     xarray.Dataset
-        Cleaned copy of ``ds``.  Two boolean variables ``(time, keypoint,
-        individual)`` record what happened: ``cleaning_masked`` (valid in
-        ``ds``, removed by a cleaning step, whether or not later filled) and
-        ``interpolated`` (filled by interpolation).  Each step appends itself
-        to the ``log`` attr, followed by a ``clean_poses`` entry.
+        Cleaned copy of ``ds`` without its static keypoints (their median
+        positions are in ``attrs["arena_landmarks"]``).  Two boolean
+        variables ``(time, keypoint, individual)`` record what happened:
+        ``cleaning_masked`` (valid in ``ds``, removed by a cleaning step,
+        whether or not later filled) and ``interpolated`` (filled by
+        interpolation).  Each step appends itself to the ``log`` attr,
+        followed by a ``clean_poses`` entry with the confidence threshold used
+        and the static keypoints found.  A keypoint missing from most frames
+        afterwards is named in a warning (logged) and in
+        ``attrs["mostly_missing_keypoints"]``.
     """
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"clean_poses needs a pose Dataset, got {type(ds).__name__}")
@@ -525,6 +583,17 @@ def clean_poses(ds: xr.Dataset, config: CleaningConfig | Mapping[str, Any] | Non
         config = CleaningConfig()
     elif isinstance(config, Mapping):
         config = CleaningConfig.from_dict(config)
+    before = set(arena_landmarks(ds))
+    ds = split_static_keypoints(ds, config.static_keypoints)
+    static = [k for k in arena_landmarks(ds) if k not in before]
+    if static:
+        log.warning(
+            "%s: keypoints %s stay in one place while the animal moves: treated as arena landmarks and left out of "
+            "the body (set cleaning.static_keypoints to change this)",
+            ds.attrs.get("source_file", "poses"),
+            static,
+        )
+    threshold = resolve_confidence_threshold(ds, config.confidence_threshold)
     masked = np.zeros(_point_missing(ds["position"]).shape, dtype=bool)
     filled = np.zeros_like(masked)
     out = ds
@@ -537,8 +606,8 @@ def clean_poses(ds: xr.Dataset, config: CleaningConfig | Mapping[str, Any] | Non
             masked[...] |= ~before & after
         return new
 
-    if config.confidence_threshold is not None:
-        out = track(filter_by_confidence(out, config.confidence_threshold, drop_unknown=config.drop_unknown))
+    if threshold is not None:
+        out = track(filter_by_confidence(out, threshold, drop_unknown=config.drop_unknown))
     if config.max_speed is not None:
         out = track(filter_jumps(out, config.max_speed, px_per_cm=config.px_per_cm))
     if config.median_window is not None:
@@ -550,7 +619,21 @@ def clean_poses(ds: xr.Dataset, config: CleaningConfig | Mapping[str, Any] | Non
     out = out.copy(deep=False)
     out["cleaning_masked"] = (CONFIDENCE_DIMS, masked & ~_point_missing(ds["position"]))
     out["interpolated"] = (CONFIDENCE_DIMS, filled)
-    return log_step(out, "clean_poses", config=config.to_dict())
+    missing = _point_missing(out["position"]).mean(axis=(0, 2))
+    mostly = [str(k) for k, share in zip(out["keypoint"].values, missing, strict=True) if share > MOSTLY_MISSING]
+    out.attrs["mostly_missing_keypoints"] = json.dumps(mostly)
+    if mostly:
+        shares = ", ".join(
+            f"{k} {share:.0%}" for k, share in zip(out["keypoint"].values, missing, strict=True) if str(k) in mostly
+        )
+        log.warning(
+            "%s: keypoints missing from most frames after cleaning (%s): features that use them are mostly NaN",
+            ds.attrs.get("source_file", "poses"),
+            shares,
+        )
+    return log_step(
+        out, "clean_poses", config=config.to_dict(), confidence_threshold_used=threshold, static_keypoints=static
+    )
 
 
 def cleaning_report(raw: Data, cleaned: Data) -> pd.DataFrame:
@@ -573,11 +656,16 @@ def cleaning_report(raw: Data, cleaned: Data) -> pd.DataFrame:
         still missing after cleaning).  Shares are between 0 and 1.  When
         ``cleaned`` lacks the ``cleaning_masked`` / ``interpolated`` variables of
         :func:`clean_poses` they are inferred from the NaN patterns alone.
+        The static keypoints that cleaning set apart (``arena_landmarks``)
+        have no rows.
     """
     raw_pos = _position_of(raw, "raw")
     clean_pos = _position_of(cleaned, "cleaned")
     for da, name in ((raw_pos, "raw"), (clean_pos, "cleaned")):
         check_dims(da, POSITION_DIMS, name=f"{name} position")
+    landmarks = arena_landmarks(cleaned)
+    if landmarks:
+        raw_pos = raw_pos.sel(keypoint=[k for k in raw_pos["keypoint"].values if str(k) not in landmarks])
     if raw_pos.sizes != clean_pos.sizes:
         raise SchemaError(f"raw {dict(raw_pos.sizes)} and cleaned {dict(clean_pos.sizes)} differ in shape")
     nan_raw = _point_missing(raw_pos)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,19 @@ from behaviorlab.errors import BehaviorlabError, FileFormatError
 from behaviorlab.io._dlc import PoseArrays
 from behaviorlab.schema import Skeleton, as_poses, check_fps, from_numpy, log_step, set_skeleton
 
-__all__ = ["SOURCES", "detect_source", "load_netcdf", "load_poses"]
+__all__ = ["SOURCES", "detect_source", "find_dlc_pcutoff", "load_netcdf", "load_poses", "session_name", "stored_fps"]
 
 logger = logging.getLogger(__name__)
 
-SOURCES: tuple[str, ...] = ("dlc", "sleap", "nwb", "netcdf")
-_SOFTWARE = {"dlc": "DeepLabCut", "sleap": "SLEAP", "nwb": "NWB", "netcdf": "unknown"}
+SOURCES: tuple[str, ...] = ("dlc", "sleap", "nwb", "netcdf", "sleap_csv", "csv")
+_SOFTWARE = {
+    "dlc": "DeepLabCut",
+    "sleap": "SLEAP",
+    "nwb": "NWB",
+    "netcdf": "unknown",
+    "sleap_csv": "SLEAP",
+    "csv": "unknown (CSV table)",
+}
 _EXTENSIONS = {
     ".csv": "dlc",
     ".slp": "sleap",
@@ -96,11 +104,17 @@ def detect_source(path: str | Path) -> str:
     Returns
     -------
     str
-        ``"dlc"``, ``"sleap"``, ``"nwb"`` or ``"netcdf"``.
+        ``"dlc"``, ``"sleap"``, ``"nwb"``, ``"netcdf"``, ``"sleap_csv"``
+        (SLEAP's CSV export) or ``"csv"`` (a generic table with columns such
+        as ``snout_x, snout_y, snout_p``).
     """
     path = Path(path)
     _check_file(path)
     suffix = path.suffix.lower()
+    if suffix == ".csv":
+        from behaviorlab.io._tables import sniff_csv
+
+        return sniff_csv(path)
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
     if suffix in _HDF5_EXTENSIONS:
@@ -110,7 +124,7 @@ def detect_source(path: str | Path) -> str:
     raise FileFormatError(
         path,
         f"unsupported extension {path.suffix!r} for pose data; supported: {_supported()} "
-        f"(or pass source= one of {list(SOURCES)} to force a format)",
+        f"(or name the format with --source, one of {', '.join(SOURCES)})",
     )
 
 
@@ -395,14 +409,75 @@ def _to_dataset(arrays: PoseArrays, source: str, path: Path, fps: float | None) 
     return ds
 
 
+#: DeepLabCut's scorer suffix of an analysed video's pose file: ``DLC_resnet50_ProjectMay9shuffle1_100000``
+#: (2.x), ``DeepCut_resnet50_...shuffle1_1030000`` (older), ``DLC_Resnet50_...shuffle1_snapshot_200`` (3.x), with
+#: ``_filtered``, ``_el``, ``_bx``, ``_sk`` and the like after it.
+_DLC_SCORER = re.compile(r"(?:DLC|DeepCut)_[A-Za-z0-9]+_.*?shuffle\d+.*$")
+
+
+def session_name(path: str | Path) -> str:
+    """Name a session after its file: the name before the first dot, without DeepLabCut's scorer suffix.
+
+    ``12_01_A_1905DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv`` and
+    ``mouse1DLC_resnet50_openfieldOct30shuffle1_1030000_filtered.h5`` name
+    the sessions ``12_01_A_1905`` and ``mouse1``, as the videos were named,
+    so that annotation files named by video match them.
+    """
+    name = Path(path).name.split(".")[0]
+    return _DLC_SCORER.sub("", name).rstrip("_-") or name
+
+
+def stored_fps(path: str | Path) -> float | None:
+    """Return the frame rate a pose file stores (netCDF, SLEAP, NWB), None when it stores none (DeepLabCut)."""
+    path = Path(path)
+    try:
+        if detect_source(path) == "dlc":
+            return None
+        return load_poses(path).attrs.get("fps")
+    except BehaviorlabError:
+        return None
+
+
+def find_dlc_pcutoff(path: str | Path) -> tuple[float, Path] | None:
+    """Return the ``pcutoff`` of the DeepLabCut project of a pose file and its ``config.yaml`` (None if not found).
+
+    DeepLabCut writes its analysed poses beside the videos, one or two
+    folders below the project's ``config.yaml`` (``PROJECT/videos/``); the
+    file's own folder and the two above it are searched.
+    """
+    import yaml
+
+    for folder in list(Path(path).resolve().parents)[:3]:
+        config = folder / "config.yaml"
+        if not config.is_file():
+            continue
+        try:
+            data = yaml.safe_load(config.read_text())
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("pcutoff"), int | float) and "bodyparts" in data:
+            return float(data["pcutoff"]), config
+    return None
+
+
+def _with_pcutoff(ds: xr.Dataset, path: Path) -> xr.Dataset:
+    """Record the DeepLabCut project's ``pcutoff`` (``attrs["pcutoff"]``) for cleaning's ``"auto"`` threshold."""
+    found = find_dlc_pcutoff(path)
+    if found is None:
+        return ds
+    ds.attrs["pcutoff"], ds.attrs["pcutoff_source"] = found[0], str(found[1])
+    return ds
+
+
 def load_poses(
     path: str | Path,
     *,
     source: str | None = None,
     fps: float | None = None,
     skeleton: Skeleton | None = None,
+    csv_columns: str | None = None,
 ) -> xr.Dataset:
-    """Load a pose time series from a DeepLabCut, SLEAP, NWB or netCDF file.
+    """Load a pose time series from a DeepLabCut, SLEAP, NWB, netCDF or plain CSV file.
 
     Parameters
     ----------
@@ -412,14 +487,20 @@ def load_poses(
         analysis ``.h5``, NWB ``.nwb`` with ndx-pose, or netCDF ``.nc``
         (written by behaviorlab or by ``movement``).
     source
-        Force the format: ``"dlc"``, ``"sleap"``, ``"nwb"`` or ``"netcdf"``;
-        by default it is detected from the extension and the content.
+        Force the format: one of :data:`SOURCES` (``"sleap_csv"`` is SLEAP's
+        CSV export, ``"csv"`` a generic table); by default it is detected
+        from the extension and the content.
     fps
         Frames per second; overrides any frame rate stored in the file.
         With a frame rate ``time`` is in seconds, otherwise in frames.
     skeleton
         If given, the file's keypoints must be exactly the skeleton's, in
         order, and the skeleton is stored in ``attrs["skeleton"]``.
+    csv_columns
+        For a generic CSV table: a regular expression with the groups
+        ``keypoint`` and ``coord`` that splits its column names (default
+        :data:`behaviorlab.io._tables.COLUMN_PATTERN`: ``snout_x``,
+        ``Nose.Y``, ``ear_likelihood``).
 
     Returns
     -------
@@ -445,7 +526,7 @@ def load_poses(
     fps = check_fps(fps)
     if source is not None:
         if source not in SOURCES:
-            raise ValueError(f"source must be one of {list(SOURCES)} or None, got {source!r}")
+            raise FileFormatError(path, f"unknown pose format {source!r}: --source must be one of {', '.join(SOURCES)}")
         _check_file(path)
     else:
         try:
@@ -460,8 +541,16 @@ def load_poses(
             if fps is not None:
                 ds = _with_fps(ds, fps)
         else:
-            reader = {"dlc": _read_dlc, "sleap": _read_sleap, "nwb": _read_nwb}[source]
-            ds = _to_dataset(reader(path), source, path, fps)
+            from behaviorlab.io._tables import read_pose_table, read_sleap_csv
+
+            readers = {
+                "dlc": _read_dlc,
+                "sleap": _read_sleap,
+                "nwb": _read_nwb,
+                "sleap_csv": read_sleap_csv,
+                "csv": lambda p: read_pose_table(p, csv_columns),
+            }
+            ds = _to_dataset(readers[source](path), source, path, fps)
     except BehaviorlabError as err:
         if isinstance(err, FileFormatError):
             raise
@@ -475,5 +564,7 @@ def load_poses(
         skeleton.check_keypoints(keypoints, source=str(path))
         ds = set_skeleton(ds, skeleton)
     ds.attrs["source_file"] = str(path)
+    if source == "dlc":
+        ds = _with_pcutoff(ds, path)
     logger.info("loaded %s poses from %s: %s", source, path, dict(ds.sizes))
     return log_step(ds, "load_poses", path=str(path), source=source, fps=ds.attrs.get("fps"))

@@ -308,6 +308,7 @@ def convert_poses(
     source: str | None = None,
     fps: float | None = None,
     format: str | None = None,
+    csv_columns: str | None = None,
 ) -> Path:
     """Convert a pose file to another format: :func:`load_poses` then :func:`save_poses`.
 
@@ -335,5 +336,5 @@ def convert_poses(
     if src.resolve() == dst.resolve():
         raise FileFormatError(dst, "is the input file too; choose another output path")
     _format_for(dst, format)  # fail on a bad destination before reading a large input
-    ds = load_poses(src, source=source, fps=fps)
+    ds = load_poses(src, source=source, fps=fps, csv_columns=csv_columns)
     return save_poses(ds, dst, format=format)
