@@ -11,7 +11,7 @@ import typer
 
 from behaviorlab.errors import BehaviorlabError
 
-__all__ = ["_friendly_errors", "_read_config"]
+__all__ = ["_friendly_errors", "_read_config", "json_text"]
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,3 +43,22 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FileFormatError(path, "expected a mapping of option names to values")
     return data
+
+
+def json_text(obj: Any) -> str:
+    """Return ``obj`` as valid JSON: NaN and infinities as ``null`` (JSON has no NaN), NumPy scalars as numbers."""
+    import json
+    import math
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if hasattr(value, "item") and not isinstance(value, str | bytes):  # NumPy scalars
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    return json.dumps(plain(obj), indent=2, allow_nan=False)

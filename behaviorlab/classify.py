@@ -116,6 +116,16 @@ class _QuantileBins:
         return out.T
 
 
+def _fingerprint(source: xr.DataArray) -> str:
+    """SHA-256 of a session's base features (values and shape): the same session is recognised after a reload."""
+    import hashlib
+
+    values = np.ascontiguousarray(source.transpose(*source.dims).values, dtype=np.float64)
+    digest = hashlib.sha256(repr((source.dims, values.shape)).encode())
+    digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 @attrs.define
 class _Design:
     """Window features of many sessions as rows (session, individual, time), with labels when fitting."""
@@ -838,6 +848,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         """
         design = self._prepare(features, labels)
         self._fit_design(design, np.arange(len(design.X)))
+        self.training_fingerprints_ = sorted({_fingerprint(source) for source in design.sources})
         if len(set(np.round(design.fps, 6))) > 1:
             log.warning("sessions have different frame rates %s; fps_ = %g", sorted(set(design.fps)), self.fps_)
         self._finish_spec()
@@ -875,6 +886,20 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             decisions[name] = self._decide(proba, float(design.fps[0]))
             names.append(name)
         return names, probabilities, decisions
+
+    def training_sessions(self, features: SessionData) -> dict[str, bool | None]:
+        """Whether each session was among the sessions this model was fitted on (its scores are then not held out).
+
+        Sessions are recognised by a digest of their base features. ``None``
+        for a model saved before the digests were kept.
+        """
+        self._check_fitted()
+        known = getattr(self, "training_fingerprints_", None)
+        out: dict[str, bool | None] = {}
+        for name, obj in session_items(features):
+            design = self._design({name: obj})
+            out[name] = None if known is None else _fingerprint(design.sources[0]) in set(known)
+        return out
 
     @staticmethod
     def _shape_like(features: Any, values: dict[str, Any]) -> Any:

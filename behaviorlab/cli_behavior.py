@@ -9,13 +9,12 @@ unless ``--overwrite`` is given.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from behaviorlab._cli_common import _friendly_errors, _read_config
+from behaviorlab._cli_common import _friendly_errors, _read_config, json_text
 
 __all__ = ["classify_app", "ethogram_app", "map_app"]
 
@@ -322,11 +321,13 @@ def classify_evaluate(
 
     clf = BehaviorClassifier.load(model)
     sessions, targets = _load_labeled_sessions(features, labels, min_raters, None)
+    seen = clf.training_sessions(sessions)
     report: dict[str, Any] = {}
     for (name, ds), path in zip(sessions.items(), labels, strict=True):
         pred = clf.predict(ds)
         truth = targets[name].sel(behavior=list(pred["behavior"].values))
         entry = {
+            "training_session": seen[name],
             "frames": frame_scores(pred, truth).to_dict("records"),
             "bouts": bout_scores(pred, truth).to_dict("records"),
         }
@@ -341,11 +342,18 @@ def classify_evaluate(
             entry["raters"] = classifier_vs_raters(pred, per_rater).to_dict("records")
         report[name] = entry
     if as_json:
-        typer.echo(json.dumps(report, indent=2, default=float))
+        typer.echo(json_text(report))
         return
     import pandas as pd
 
     for name, entry in report.items():
+        if entry["training_session"]:
+            typer.secho(
+                f"{name}: this session was among the model's training sessions: these scores are on training "
+                "frames and overstate what the model does on new sessions (the held-out F1 comes from "
+                "the cross-validation that `behaviorlab classify train` prints, or the run's cv_scores.csv)",
+                fg=typer.colors.YELLOW,
+            )
         typer.echo(f"{name}: frames")
         typer.echo(pd.DataFrame(entry["frames"]).to_string(index=False))
         typer.echo(f"{name}: bouts")

@@ -57,10 +57,23 @@ def test_train_predict_and_evaluate_from_boris_files(features, sample_data, tmp_
         "classify", "evaluate", str(model), "--features", str(features[1]), "--labels", str(boris[1]), "--json"
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.output, parse_constant=_no_constants)  # strict JSON: no bare NaN
+    assert report["session_b"]["training_session"] is True  # said, not silently scored as if held out
     frames = {row["behavior"]: row for row in report["session_b"]["frames"]}
     assert frames["walk"]["f1"] > 0.5  # trained on both sessions; a sanity bound, not the held-out figure
     assert "bouts" in report["session_b"]
+    text = _run("classify", "evaluate", str(model), "--features", str(features[1]), "--labels", str(boris[1]))
+    assert "session_b: this session was among the model's training sessions" in text.output
+    # a session the model never saw (session_b's features, shifted by one frame) is not flagged
+    shifted = xr.load_dataset(features[1])
+    shifted["features"] = shifted["features"].shift(time=1)
+    from behaviorlab.classify import BehaviorClassifier
+
+    assert BehaviorClassifier.load(model).training_sessions({"other": shifted}) == {"other": False}
+
+
+def _no_constants(name):
+    raise AssertionError(f"{name} is not valid JSON")
 
 
 def test_train_needs_one_labels_file_per_features_file(features, sample_data, tmp_path):
