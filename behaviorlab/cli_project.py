@@ -47,6 +47,10 @@ def init(
     config: Annotated[
         Path | None, typer.Option(help="YAML/JSON with the sections that differ from the defaults.")
     ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(help="Frame rate of sessions whose files do not give one (DeepLabCut files without video)."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing config and sessions table.")] = False,
 ) -> None:
     """Write PROJECT/behaviorlab.yaml (every stage's parameters) and PROJECT/sessions.csv."""
@@ -59,10 +63,20 @@ def init(
         annotations=_expand(annotations, "--annotations"),
         metadata=metadata,
         config=_read_config(config) if config else None,
+        fps=fps,
         force=force,
     )
-    n = len(cfg.sessions()) if (project / "sessions.csv").stat().st_size else 0
+    table = cfg.sessions() if (project / "sessions.csv").stat().st_size else None
+    n = 0 if table is None else len(table)
     typer.echo(f"wrote {project / 'behaviorlab.yaml'} and {project / 'sessions.csv'} ({n} sessions)")
+    if table is not None and table["fps"].isna().any():
+        missing = table.loc[table["fps"].isna(), "session"].tolist()
+        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        typer.secho(
+            f"{len(missing)} sessions have no frame rate ({shown}): fill their fps column in sessions.csv, "
+            "or run init again with --fps",
+            fg=typer.colors.YELLOW,
+        )
     typer.echo(f"edit them, then: behaviorlab run {project}")
 
 

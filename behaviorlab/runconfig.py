@@ -25,6 +25,7 @@ A missing video is not a configuration error: it fails that session alone
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import types
@@ -39,6 +40,7 @@ import yaml
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
+from behaviorlab.io.load import session_name
 from behaviorlab.pipeline import SessionFeaturesConfig, _matches, _type_name
 
 __all__ = ["CONFIG_FILE", "SESSIONS_FILE", "ProjectConfig", "init_project", "read_sessions"]
@@ -52,7 +54,14 @@ _FORMAT_VERSION = 1
 #: Plain sections: name -> {key: default}. Estimator sections add the estimator's own parameters.
 _PLAIN: dict[str, dict[str, Any]] = {
     "pose_model": {"model": None, "training_frames": None, "max_animals": None, "train": {}},
-    "poses": {"keypoints": None, "batch_size": 32, "allow_missing_keypoints": False, "resources": {}},
+    "poses": {
+        "keypoints": None,
+        "batch_size": 32,
+        "allow_missing_keypoints": False,
+        "resources": {},
+        "source": None,
+        "csv_columns": None,
+    },
     "annotations": {"behaviors": None, "clip": False},
     "statistics": {"bin_s": 60.0, "zones": {}, "px_per_cm": None, "keypoint": "centroid"},
     "exports": {"formats": ["csv"]},
@@ -61,7 +70,14 @@ _PLAIN: dict[str, dict[str, Any]] = {
 }
 _TYPES: dict[str, dict[str, Any]] = {
     "pose_model": {"model": str | None, "training_frames": str | None, "max_animals": int | None, "train": dict},
-    "poses": {"keypoints": list | None, "batch_size": int, "allow_missing_keypoints": bool, "resources": dict},
+    "poses": {
+        "keypoints": list | None,
+        "batch_size": int,
+        "allow_missing_keypoints": bool,
+        "resources": dict,
+        "source": str | None,
+        "csv_columns": str | None,
+    },
     "annotations": {"behaviors": list | None, "clip": bool},
     "statistics": {"bin_s": float | None, "zones": dict, "px_per_cm": float | None, "keypoint": str},
     "exports": {"formats": list},
@@ -74,7 +90,13 @@ _ESTIMATORS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
     "ethogram": ("behaviorlab.ethogram:EthogramHMM", {"enabled": (True, bool)}),
     "classifier": (
         "behaviorlab.classify:BehaviorClassifier",
-        {"enabled": (True, bool), "trained_model": (None, str | None), "cross_validate": (True, bool)},
+        {
+            "enabled": (True, bool),
+            "trained_model": (None, str | None),
+            "cross_validate": (True, bool),
+            # behaviors whose held-out F1 is below this are flagged wherever their statistics are shown
+            "quality_floor": (0.5, float),
+        },
     ),
 }
 #: Estimator parameters that are about execution, not results (left out of the config).
@@ -384,14 +406,17 @@ _COMMENTS = {
     "pose_model": "a trained pose model folder (model), or labeled frames to train one from (training_frames);\n"
     "# neither: every session needs a pose file",
     "poses": "keypoints every session must have (null: the pose model's); resources pins pose tasks to Dask\n"
-    "# workers started with them, e.g. {GPU: 1}",
+    "# workers started with them, e.g. {GPU: 1}; source names the pose files' format (null: detected; sleap_csv,\n"
+    "# csv for a generic table); csv_columns splits a generic table's column names (a regular expression with\n"
+    "# the groups keypoint and coord; null: snout_x, Nose.Y, ear_likelihood and the like)",
     "cleaning": "behaviorlab.filtering.CleaningConfig",
     "features": "behaviorlab.design.FeatureConfig",
     "spectrogram": "behaviorlab.pipeline.SpectrogramConfig (false: none)",
     "behavior_map": "behaviorlab.maps.BehaviorMap, fitted on every session",
     "ethogram": "behaviorlab.ethogram.EthogramHMM, fitted on every session",
     "classifier": "behaviorlab.classify.BehaviorClassifier, trained on the sessions with annotations\n"
-    "# (or trained_model, a saved classifier); cross_validate keeps out-of-fold decisions for the annotated sessions",
+    "# (or trained_model, a saved classifier); cross_validate keeps out-of-fold decisions for the annotated sessions;\n"
+    "# behaviors whose held-out F1 is below quality_floor are flagged wherever their statistics are shown",
     "annotations": "how annotation files are read (behaviorlab.io.annotations.load_annotations); with behaviors\n"
     "# (here or the classifier's), other behaviors in the files are left out",
     "statistics": "settings of the results store: time bins, zones (name: polygon in px), calibration",
@@ -431,6 +456,7 @@ def init_project(
     annotations: Sequence[str | Path] = (),
     metadata: str | Path | None = None,
     config: Mapping[str, Any] | None = None,
+    fps: float | None = None,
     force: bool = False,
 ) -> ProjectConfig:
     """Write ``behaviorlab.yaml`` and ``sessions.csv`` into a project folder.
@@ -449,6 +475,10 @@ def init_project(
         Per-animal metadata CSV (kept as a path in the config).
     config
         Sections that differ from the defaults (validated like the file).
+    fps
+        Frame rate of the sessions whose video or pose file does not give
+        one (a DeepLabCut file without its video); each session's own rate
+        is written in the ``fps`` column otherwise.
     force
         Replace an existing config and sessions table.
 
@@ -469,7 +499,7 @@ def init_project(
         rows[video.stem] = {"session": video.stem, "video": _relative(video, root)}
     for column, files in (("poses", poses), ("annotations", annotations)):
         for file in sorted(Path(f) for f in files):
-            name = file.name.split(".")[0]
+            name = session_name(file)  # without DeepLabCut's scorer suffix: the video's name, as annotations use
             session = _match_stem(file.name, list(rows)) or (name if column == "poses" else None)
             if session is None:
                 raise SchemaError(f"{file}: no session's name starts its file name; sessions: {sorted(rows)[:10]}")
@@ -481,13 +511,28 @@ def init_project(
     if metadata is not None:
         data["metadata"] = _relative(Path(metadata), root)
     cfg = ProjectConfig.from_dict(data, root, where=str(target))
-    columns = ["session", "video", "poses", "annotations"]
+    for row in rows.values():
+        row["fps"] = _session_fps(root, row) or fps or ""
+    columns = ["session", "video", "poses", "annotations", "fps"]
     table = pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows.values()], columns=columns)
     with atomic_path(table_path) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(target) as tmp:
         tmp.write_text(config_yaml(cfg), encoding="utf-8")
     return ProjectConfig.load(root)
+
+
+def _session_fps(root: Path, row: Mapping[str, Any]) -> float | None:
+    """Return the frame rate of a session's video, else the one its pose file stores (None when neither has one)."""
+    from behaviorlab.io.load import stored_fps
+    from behaviorlab.io.video import probe_video
+
+    if row.get("video"):
+        with contextlib.suppress(BehaviorlabError):
+            return float(probe_video(root / row["video"]).fps)
+    if row.get("poses"):
+        return stored_fps(root / row["poses"])
+    return None
 
 
 def _relative(path: Path, root: Path) -> str:

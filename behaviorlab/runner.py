@@ -290,14 +290,16 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
         cache = _cache(config)
         video = Path(row["video"]) if row.get("video") else None
         info = probe_video(video) if video is not None else None  # a corrupt video fails here, naming the file
-        fps = float(row["fps"]) if row.get("fps") else (info.fps if info is not None else None)
+        given = row.get("fps")
+        fps = float(given) if given and given == given else (info.fps if info is not None else None)  # NaN: none
         keypoints = _expected_keypoints(config, model)
         allow = config["poses"]["allow_missing_keypoints"]
         files = {"video": cache.digest(video)} if video is not None else {}
         if row.get("poses"):
             pose_file = Path(row["poses"])
             files["poses"] = cache.digest(pose_file)
-            params = {"fps": fps, "keypoints": keypoints, "allow_missing": allow}
+            reading = {"source": config["poses"]["source"], "csv_columns": config["poses"]["csv_columns"]}
+            params = {"fps": fps, "keypoints": keypoints, "allow_missing": allow, **reading}
             key = stage_key("poses", params, files=files)
 
             def write(tmp: Path) -> None:
@@ -308,7 +310,12 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
 
                     with VideoReader(video) as reader:
                         reader.read(info.n_frames - 1)
-                ds = load_poses(pose_file, fps=fps)
+                ds = load_poses(pose_file, fps=fps, **reading)
+                if ds.attrs.get("fps") is None:
+                    raise SchemaError(
+                        f"{pose_file}: the file stores no frame rate and session {session!r} has none: fill its fps "
+                        "column in sessions.csv (frames per second), or run `behaviorlab init` with --fps"
+                    )
                 check_poses(
                     ds,
                     str(pose_file),
@@ -374,7 +381,14 @@ def stage_clean(config: ProjectConfig, poses: StageResult) -> StageResult:
             lambda tmp: save_netcdf(clean_poses(load_netcdf(poses.path), cleaning), tmp),
             ".nc",
         )
-        return StageResult("clean", session, key=key, path=str(path), ran=ran)
+        from behaviorlab.landmarks import arena_landmarks
+
+        cleaned = load_netcdf(path, select=["confidence"])
+        facts = {
+            "static_keypoints": sorted(arena_landmarks(cleaned)),
+            "mostly_missing_keypoints": json.loads(cleaned.attrs.get("mostly_missing_keypoints", "[]")),
+        }
+        return StageResult("clean", session, key=key, path=str(path), ran=ran, info=facts)
 
     return _guarded("clean", session, work, [poses])
 
@@ -533,15 +547,30 @@ class _ClassifierPlan:
     def fold_key(self, fold: int) -> str:
         return stage_key("classifier_fold", {**self.params, "fold": fold}, upstream=self.upstream)
 
+    def labels(self) -> tuple[dict[str, Any], list[str]]:
+        """Return the annotated sessions' labels (every behavior any session shows) and the behaviors none shows.
+
+        A behavior that no annotated frame shows (a BORIS ``Start/End`` row, a
+        code nobody used) cannot be learned: it is left out and named.
+        """
+        from behaviorlab.io.load import load_netcdf
+
+        y = {r.session: load_netcdf(r.path)["labels"] for r in self.labeled}
+        names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
+        y = {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
+        shown = {b for da in y.values() for b in names if bool(da.sel(behavior=b).astype(bool).any())}
+        empty = [b for b in names if b not in shown]
+        if empty:
+            y = {s: labels.drop_sel(behavior=empty) for s, labels in y.items()}
+        return y, empty
+
     def load(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Return the annotated sessions' features and labels (every behavior of any session in each)."""
+        """Return the annotated sessions' features and the labels of the behaviors they show."""
         from behaviorlab.io.load import load_netcdf
 
         variable = self.params["variable"]
         x = {r.session: load_netcdf(self.features[r.session].path, select=[variable]) for r in self.labeled}
-        y = {r.session: load_netcdf(r.path)["labels"] for r in self.labeled}
-        names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
-        return x, {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
+        return x, self.labels()[0]
 
 
 def _classifier_plan(
@@ -675,7 +704,12 @@ def stage_classifier(
             x, y = plan.load()
             fitted = model is not None and model.ok and model.key == plan.model_key()
             clf = BehaviorClassifier.load(model.path) if fitted else BehaviorClassifier(**plan.params).fit(x, y)
-            info: dict[str, Any] = {"sessions": sorted(x), "behaviors": [str(b) for b in clf.behaviors_]}
+            info: dict[str, Any] = {
+                "sessions": sorted(x),
+                "behaviors": [str(b) for b in clf.behaviors_],
+                "skipped_behaviors": plan.labels()[1],
+                "quality_floor": float(config["classifier"]["quality_floor"]),
+            }
             if plan.cross_validate:
                 import xarray as xr
 
@@ -789,6 +823,10 @@ def open_store(config: ProjectConfig) -> Any:
     return ResultsStore.create(path, **settings)
 
 
+#: Stages of the models fitted across sessions and of their labels: a failure there never withholds a session.
+_MODEL_STAGES = frozenset({"behavior_map", "ethogram", "classifier", "classifier_model", "classifier_fold", *_APPLY})
+
+
 def stage_store(
     config: ProjectConfig, row: Mapping[str, Any], poses: StageResult, clean: StageResult, parts: Sequence[StageResult]
 ) -> StageResult:
@@ -802,7 +840,8 @@ def stage_store(
         from behaviorlab.store import ResultsStore, StoreError
 
         cache = _cache(config)
-        present = [p for p in parts if p.key is not None]
+        # a label source that failed (a classifier, a map) is left out: the session's other results are stored
+        present = [p for p in parts if p.ok and p.key is not None]
         upstream = {"clean": clean.key, **{p.stage: p.key for p in present}}
         key = stage_key("store", store_settings(config), upstream=upstream)
         store = ResultsStore(config.root / "results")
@@ -826,7 +865,9 @@ def stage_store(
             "store", session, key=key, path=str(path), ran=True, info={"rows": json.loads(path.read_text())["rows"]}
         )
 
-    return _guarded("store", session, work, [poses, clean, *parts])
+    # this session's own data must be there; a model fitted on all sessions that failed withholds only its labels
+    own = [p for p in parts if not p.ok and p.info.get("failed_stage", p.stage) not in _MODEL_STAGES]
+    return _guarded("store", session, work, [poses, clean, *own])
 
 
 def _same_behaviors(parts: list[Any]) -> list[Any]:
@@ -943,6 +984,8 @@ def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None)
             memory_limit=run["memory_limit"],
             resources=resources,
             dashboard_address=":0",
+            # Dask's own warnings (a nanny killing a slow-to-stop worker at shutdown) only with `behaviorlab -v`
+            silence_logs=logging.WARNING if os.environ.get("BEHAVIORLAB_VERBOSE") else logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -1057,6 +1100,36 @@ class RunReport:
             "stages": [attrs.asdict(r) for r in self.results],
         }
 
+    def _notes(self) -> list[str]:
+        """Return what a user must know of the results: landmarks set apart, keypoints often missing, classifier F1."""
+        lines: list[str] = []
+        for fact, text in (
+            ("static_keypoints", "static keypoints, kept as arena landmarks and left out of the body"),
+            ("mostly_missing_keypoints", "keypoints missing from most frames"),
+        ):
+            by_set: dict[tuple[str, ...], list[str]] = {}
+            for r in self.results:
+                if r.stage == "clean" and r.info.get(fact):
+                    by_set.setdefault(tuple(r.info[fact]), []).append(r.session)
+            for names, sessions in by_set.items():
+                lines.append(
+                    f"  {text}: {', '.join(names)} ({len(sessions)} sessions: {', '.join(sessions[:3])}"
+                    f"{', ...' if len(sessions) > 3 else ''})"
+                )
+        for r in self.results:
+            if r.stage == "classifier" and r.info.get("heldout_f1"):
+                floor = float(r.info.get("quality_floor", 0.5))
+                scores = ", ".join(
+                    f"{b} {f:.2f}" + (" (below the quality floor)" if not f >= floor else "")
+                    for b, f in r.info["heldout_f1"].items()
+                )
+                lines.append(f"  classifier held-out F1 ({r.info.get('cv', 'cross-validation')}): {scores}")
+            if r.stage == "classifier" and r.info.get("skipped_behaviors"):
+                lines.append(
+                    f"  behaviors no annotated frame shows, not learned: {', '.join(r.info['skipped_behaviors'])}"
+                )
+        return lines
+
     def summary(self) -> str:
         """Return a short text for the terminal: counts by stage and status, then each failure."""
         table = self.table()
@@ -1067,6 +1140,7 @@ class RunReport:
         for stage, row in counts.iterrows():
             parts = ", ".join(f"{n} {status}" for status, n in row.items() if n)
             lines.append(f"  {stage:<12} {parts}")
+        lines += self._notes()
         failures = self.failures()
         if len(failures):
             lines.append(f"  {len(failures)} failed:")

@@ -223,6 +223,10 @@ def _write_parquet(name: str, table: pd.DataFrame, path: Path) -> None:
         pq.write_table(arrow, tmp, compression="zstd")
 
 
+#: The store's folder inside a project folder (``behaviorlab run`` writes it): a project folder opens as its store.
+PROJECT_STORE = "results"
+
+
 # --------------------------------------------------------------------------- the store
 class ResultsStore:
     """A project folder holding every session's results as Parquet tables, queried with DuckDB.
@@ -243,11 +247,14 @@ class ResultsStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if not (self.path / MANIFEST).is_file() and (self.path / PROJECT_STORE / MANIFEST).is_file():
+            self.path = self.path / PROJECT_STORE  # a project folder: its store
         manifest = self.path / MANIFEST
         if not manifest.is_file():
             raise StoreError(
-                f"{self.path}: not a behaviorlab results store (no {MANIFEST}); "
-                "create one with ResultsStore.create(path) or `behaviorlab store create`"
+                f"{self.path}: neither a behaviorlab results store (no {MANIFEST}) nor a project with one (no "
+                f"{PROJECT_STORE}/{MANIFEST}); `behaviorlab run` makes a project's store, `behaviorlab store create` "
+                "an empty one"
             )
         self._settings = dict(self._read_manifest()["settings"])  # fails early on a damaged manifest; fixed at creation
 
@@ -498,6 +505,8 @@ class ResultsStore:
         for key in ("session", "individual"):
             if key in table.columns:
                 table[key] = table[key].astype(str)
+        if "individual" in table.columns:
+            table = self._match_individuals(table)
         current = self.metadata_version
         if current is not None and (self.path / current).is_file():
             stored = pd.read_parquet(self.path / current)
@@ -514,6 +523,37 @@ class ResultsStore:
         if old:
             with contextlib.suppress(FileNotFoundError):
                 (self.path / old).unlink()
+        return table
+
+    def _match_individuals(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Match the metadata's ``individual`` (or ``subject``) names to the stored sessions' individuals.
+
+        A one-animal session whose metadata has one row naming another animal
+        (``mouse12`` for a pose file's ``individual_0``) takes the row as that
+        animal's: the name is kept in a ``subject`` column. Any other row whose
+        animal a stored session does not have is refused, the mismatch shown.
+        """
+        infos = self.session_infos()
+        table = table.copy()
+        unmatched = []
+        for session, rows in table.groupby("session", sort=False):
+            if session not in infos:
+                continue  # metadata may come before the session
+            known = [str(i) for i in infos[session].get("individuals", [])]
+            if set(rows["individual"]) <= set(known):
+                continue
+            if len(known) == 1 and len(rows) == 1:
+                if "subject" not in table.columns:
+                    table.insert(table.columns.get_loc("individual") + 1, "subject", table["individual"])
+                table.loc[rows.index, "individual"] = known[0]
+                continue
+            unmatched.append(f"{session}: {sorted(set(rows['individual']) - set(known))} (its animals: {known})")
+        if unmatched:
+            raise SchemaError(
+                f"the metadata's subject/individual names do not match the animals of {len(unmatched)} sessions: "
+                f"{'; '.join(unmatched[:5])}{' ...' if len(unmatched) > 5 else ''}. Name each animal as the pose "
+                "file does in the subject column, or give one row per one-animal session"
+            )
         return table
 
     @property

@@ -265,7 +265,7 @@ def test_query_and_store_add_errors_name_the_problem(project, tmp_path):
     result = _run("query", not_a_store, "select 1")
     assert result.exit_code == 1
     assert str(not_a_store) in result.output
-    assert "not a behaviorlab results store" in result.output
+    assert "neither a behaviorlab results store" in result.output
 
     result = _run("query", project, "SELEC count(*) FROM bouts")
     assert result.exit_code == 1

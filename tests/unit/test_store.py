@@ -217,7 +217,7 @@ def test_dataset_round_trip_and_extra_tables(store):
 
 
 def test_errors_name_the_store_and_the_problem(tmp_path, store):
-    with pytest.raises(StoreError, match="not a behaviorlab results store"):
+    with pytest.raises(StoreError, match="neither a behaviorlab results store"):
         ResultsStore(tmp_path)
     with pytest.raises(StoreError, match="exists already"):
         ResultsStore.create(store.path)
