@@ -229,9 +229,11 @@ def predict(
         str, typer.Option("--format", help="Comma-separated: nc (always written), slp, h5 (DeepLabCut), csv.")
     ] = "nc",
     batch_size: Annotated[int, typer.Option(help="Frames per forward pass.")] = 32,
+    start: Annotated[int, typer.Option(help="First frame to predict (0-based).")] = 0,
+    stop: Annotated[int | None, typer.Option(help="Frame to stop before (default: the end of the video).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Predict again when the output exists.")] = False,
 ) -> None:
-    """Predict keypoints on videos; an interrupted run continues where it stopped."""
+    """Predict keypoints on videos (or a part: --start/--stop); an interrupted run continues where it stopped."""
     from behaviorlab.io.save import save_poses
     from behaviorlab.pose.inference import predict_video
     from behaviorlab.pose.predict import load_any_model
@@ -241,23 +243,26 @@ def predict(
     unknown = sorted(set(formats) - set(PREDICT_FORMATS))
     if unknown:
         raise typer.BadParameter(f"--format: unknown {unknown}; choose from {', '.join(PREDICT_FORMATS)}")
+    if start < 0 or (stop is not None and stop <= start):
+        raise typer.BadParameter(f"--start {start} and --stop {stop}: need 0 <= start < stop")
     model = load_any_model(model_dir)  # a top-down model finds, poses and tracks every animal
     predict_function = predict_video_topdown if isinstance(model, TopDownModel) else predict_video
     for video in videos:
         folder = out if out is not None else video.parent
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (video.stem + PREDICT_FORMATS["nc"][1])
+        part = "" if (start, stop) == (0, None) else f".frames{start}-{'end' if stop is None else stop}"
+        target = folder / (video.stem + part + PREDICT_FORMATS["nc"][1])
         if target.exists() and not overwrite:
             typer.echo(f"{video}: {target} exists, skipped (--overwrite to predict again)")
             continue
         started = time.perf_counter()
-        ds = predict_function(model, video, target, batch_size=batch_size, progress=True)
+        ds = predict_function(model, video, target, batch_size=batch_size, start=start, stop=stop, progress=True)
         seconds = time.perf_counter() - started
         written = [target]
         for name in dict.fromkeys(formats):
             if name != "nc":
                 fmt, suffix = PREDICT_FORMATS[name]
-                written.append(save_poses(ds, folder / (video.stem + suffix), format=fmt))
+                written.append(save_poses(ds, folder / (video.stem + part + suffix), format=fmt))
         typer.echo(
             f"{video}: {ds.sizes['time']} frames in {seconds:.1f} s ({ds.sizes['time'] / max(seconds, 1e-9):.0f} "
             f"frames/s); mean confidence {float(ds['confidence'].mean()):.2f}; wrote {', '.join(map(str, written))}"

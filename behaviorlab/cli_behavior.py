@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from behaviorlab._cli_common import _friendly_errors, _read_config, json_text
+from behaviorlab.figure_files import FIGURE_SUFFIXES, write_figure
 
 __all__ = ["classify_app", "ethogram_app", "map_app"]
 
@@ -83,7 +84,9 @@ def map_fit(
         Path | None, typer.Option(help="YAML/JSON file of BehaviorMap parameters (n_neighbors, bandwidth...).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (subsample, UMAP).")] = None,
-    figure: Annotated[Path | None, typer.Option(help="Also write the density map as an HTML figure here.")] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="Also write the density map here: .html, .png, .svg or .pdf.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Fit a behavior map on one or many sessions' features files and save it."""
@@ -96,7 +99,7 @@ def map_fit(
     shares = ", ".join(f"{i}: {100 * f:.0f}%" for i, f in enumerate(model.region_fraction_))
     typer.echo(f"{model.n_regions_} regions from {len(model.labels_)} frames of {len(sessions)} sessions ({shares})")
     if figure is not None:
-        model.density_figure().write_html(figure, include_plotlyjs=True)  # self-contained: opens offline
+        write_figure(model.density_figure(), figure)
         typer.echo(f"wrote {figure}")
     typer.echo(f"wrote {out}")
 
@@ -164,6 +167,9 @@ def ethogram_predict(
     model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab ethogram fit`.")],
     features: FeatureFiles,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.ethogram.nc, bouts and figures.")],
+    figure_format: Annotated[
+        str, typer.Option(help="Comma-separated figure formats: html (interactive), png, svg, pdf.")
+    ] = "html",
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Decode every frame's state; write states, a tidy bouts table and raster/transition/duration figures."""
@@ -172,6 +178,10 @@ def ethogram_predict(
     from behaviorlab.ethogram import EthogramHMM
     from behaviorlab.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
 
+    suffixes = [f.strip().lower().lstrip(".") for f in figure_format.split(",") if f.strip()]
+    unknown = [f for f in suffixes if f".{f}" not in FIGURE_SUFFIXES]
+    if unknown or not suffixes:
+        raise typer.BadParameter(f"--figure-format: {unknown or 'none given'}; choose from html, png, svg, pdf")
     fitted = EthogramHMM.load(model)
     sessions = _load_sessions(features, fitted.variable)
     labeled = fitted.label(sessions)
@@ -182,13 +192,14 @@ def ethogram_predict(
     with atomic_path(bouts_path) as tmp:
         bouts.to_csv(tmp, index=False)
     figures = {
-        "ethogram_raster.html": ethogram_raster_figure({name: ds["state"] for name, ds in labeled.items()}),
-        "transitions.html": transition_graph_figure(fitted.transmat_),
-        "durations.html": duration_histogram_figure(bouts),
+        "ethogram_raster": ethogram_raster_figure({name: ds["state"] for name, ds in labeled.items()}),
+        "transitions": transition_graph_figure(fitted.transmat_),
+        "durations": duration_histogram_figure(bouts),
     }
-    for name, fig in figures.items():
-        fig.write_html(out_dir / name, include_plotlyjs=True)
-    typer.echo(f"wrote {bouts_path} ({len(bouts)} bouts) and {', '.join(figures)} in {out_dir}")
+    written = [
+        write_figure(fig, out_dir / f"{name}.{suffix}").name for name, fig in figures.items() for suffix in suffixes
+    ]
+    typer.echo(f"wrote {bouts_path} ({len(bouts)} bouts) and {', '.join(written)} in {out_dir}")
 
 
 # --------------------------------------------------------------------------- supervised behavior

@@ -106,7 +106,16 @@ def run(
     """
     from behaviorlab.runner import run_project
 
-    report = run_project(project, scheduler=scheduler, workers=workers, progress=progress, sessions=session)
+    try:
+        report = run_project(project, scheduler=scheduler, workers=workers, progress=progress, sessions=session)
+    except KeyboardInterrupt:
+        typer.secho(
+            f"interrupted: every finished stage is kept in {project / 'cache'}; run `behaviorlab run {project}` "
+            "again to continue from there",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        raise typer.Exit(130) from None
     typer.echo(report.summary())
     typer.echo(f"report: {project / 'run_report.json'}")
     typer.echo(f"open the dashboard on this project: behaviorlab dashboard {project}")

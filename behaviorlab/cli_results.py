@@ -173,7 +173,9 @@ def compare(
     source: Annotated[str | None, typer.Option(help="Only this label source.")] = None,
     test: Annotated[str, typer.Option(help="auto, mannwhitney, kruskal or permutation.")] = "auto",
     csv: Annotated[Path | None, typer.Option("--csv", help="Write the comparison table here.")] = None,
-    figure: Annotated[Path | None, typer.Option(help="Write a box/strip figure of the first measure (HTML).")] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="Write a box/strip figure of the first measure: .html, .png, .svg or .pdf.")
+    ] = None,
 ) -> None:
     """Compare groups per behavior and measure: rank tests, effect sizes, Benjamini-Hochberg correction."""
     from behaviorlab._atomic import atomic_path
@@ -190,20 +192,46 @@ def compare(
     measures = measure or DEFAULT_MEASURES.get(table)
     by = [c for c in ("source", "behavior", "zone") if c in data.columns]
     result = compare_groups(data, metadata, group=group, measures=measures, by=by, test=test)
+    result = _with_classifier_quality(project, result)
     if csv is not None:
         with atomic_path(csv) as tmp:
             result.to_csv(tmp, index=False)
         typer.echo(f"wrote {csv}")
-    columns = [*by, "measure", "groups", "n", "p_value", "p_adjusted", "effect_size", "note"]
+    columns = [*by, "measure", "groups", "n", "p_value", "p_adjusted", "effect_size", "classifier_f1", "note"]
     _print_table(result[[c for c in columns if c in result.columns]], limit=None)
     if figure is not None:
         facet = "behavior" if "behavior" in data.columns else ("zone" if "zone" in data.columns else None)
         fig = group_figure(
             data, metadata, measure=(measures or [result["measure"].iloc[0]])[0], group=group, facet=facet
         )
-        with atomic_path(figure) as tmp:
-            fig.write_html(tmp, include_plotlyjs=True)
+        from behaviorlab.figure_files import write_figure
+
+        write_figure(fig, figure)
         typer.echo(f"wrote {figure}")
+
+
+def _with_classifier_quality(project: Path, result: Any) -> Any:
+    """Add the held-out F1 of each classifier behavior to its rows; say which are below the quality floor."""
+    from behaviorlab.project import Project
+
+    if "source" not in result.columns or not (result["source"] == "behavior_prediction").any():
+        return result
+    proj = Project.open(project if (project / "behaviorlab.yaml").is_file() else project.parent)
+    quality = proj.classifier_quality()
+    if quality.empty:
+        return result
+    rows = result["source"] == "behavior_prediction"
+    f1 = dict(zip(quality["behavior"], quality["f1"], strict=True))
+    result = result.assign(classifier_f1=result["behavior"].map(f1).where(rows).round(3))
+    weak = quality.loc[quality["below_floor"], "behavior"].tolist()
+    if weak:
+        typer.secho(
+            f"classifier behaviors below the quality floor ({proj.quality_floor:g} held-out F1): "
+            + ", ".join(f"{b} {f1[b]:.2f}" for b in weak)
+            + "; their statistics show what the classifier labels, not what the animals did",
+            fg=typer.colors.YELLOW,
+        )
+    return result
 
 
 @_friendly_errors
@@ -262,4 +290,29 @@ def dashboard(
     ]  # fmt: skip
     typer.echo(f"dashboard on http://localhost:{port} (Ctrl+C stops it)")
     env = {**os.environ, "BEHAVIORLAB_PROJECT": str(project.resolve())}
-    raise typer.Exit(subprocess.call(command, env=env))
+    raise typer.Exit(_serve(subprocess.Popen(command, env=env)))
+
+
+def _serve(server: Any) -> int:
+    """Wait for the Streamlit server; stop it when this command is stopped (Ctrl+C, kill, a closed terminal)."""
+    import signal
+    import subprocess
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # still running after 10 s: no choice left
+                server.kill()
+                server.wait()

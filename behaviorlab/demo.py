@@ -80,17 +80,23 @@ def find_sample_data(sample_dir: Path | None, out_dir: Path) -> Path:
 
 
 def _stage_sessions(ctx: DemoContext) -> dict[str, Any]:
-    """Find the sample sessions: a video and ground-truth poses each."""
+    """Find the sample sessions: ground-truth poses each, and a video for those the sample data rendered."""
     from behaviorlab.io.video import probe_video
 
+    manifest = json.loads((ctx.sample_dir / "MANIFEST.json").read_text())["sessions"]
     summary = {}
     for poses in sorted(ctx.sample_dir.glob("*_poses.nc")):
         name = poses.name.removesuffix("_poses.nc")
+        ctx.sessions[name] = {"poses": poses}
+        if not manifest.get(name, {}).get("video", True):  # poses and annotations only, as another tool tracked it
+            config = manifest[name]["config"]
+            summary[name] = {"frames": round(config["duration_s"] * config["fps"]), "fps": config["fps"], "video": None}
+            continue
         video = ctx.sample_dir / f"{name}.mp4"
         if not video.is_file():
             raise BehaviorlabError(f"{video}: the video of sample session {name!r} is missing")
         info = probe_video(video)
-        ctx.sessions[name] = {"poses": poses, "video": video}
+        ctx.sessions[name]["video"] = video
         summary[name] = {"frames": info.n_frames, "fps": info.fps, "size": [info.width, info.height]}
     if not ctx.sessions:
         raise BehaviorlabError(f"{ctx.sample_dir}: no sample sessions (*_poses.nc) found")
@@ -157,6 +163,9 @@ def _mean_abs_error(poses: Any, truth: Any) -> float:
     return float(np.nanmean(np.abs(a[:n] - b[:n])))
 
 
+#: The scorer suffix of the demo's "tracked by another tool" pose files (``init`` names the sessions without it).
+TRACKER_SUFFIX = "DLC_resnet50_demoDec6shuffle1_100000"
+
 #: The demo's pose model: small enough to train in about two minutes on two CPU cores.
 DEMO_POSE_TRAINING = {
     "model": "stacked_densenet",
@@ -185,6 +194,8 @@ def demo_config(sample_dir: Path) -> dict[str, Any]:
         # two windows x two statistics (not the default three x four): the sample sessions are a minute each, and
         # 268 window features instead of 804 keep this stage at a third of the time with held-out F1 as good
         "classifier": {"windows_s": [0.25, 1.0], "stats": ["mean", "std"], "max_iter": 100},
+        # eight animal-minutes: a UMAP fitted on 6,000 of their frames keeps the map's stage at about 40 s
+        "behavior_map": {"max_fit_frames": 6000},
         "annotations": {"behaviors": list(_behaviors())},
         "statistics": {
             "bin_s": 20.0,
@@ -216,15 +227,23 @@ def _stage_project(ctx: DemoContext) -> dict[str, Any]:
     tracked = {}
     for name, paths in ctx.sessions.items():
         truth = load_poses(paths["poses"])
-        if truth.sizes["individual"] > 1:  # the demo model is single-animal: this session comes tracked by another tool
-            tracked[name] = save_poses(_with_tracking_noise(truth), ctx.out_dir / "tracked" / f"{name}_dlc.csv")
+        # the demo model is single-animal: two-animal sessions, and those without video, come tracked by another tool
+        if truth.sizes["individual"] > 1 or "video" not in paths:
+            file = ctx.out_dir / "tracked" / f"{name}{TRACKER_SUFFIX}.csv"  # named as DeepLabCut names its output
+            tracked[name] = save_poses(_with_tracking_noise(truth), file)
+    # the lab annotated its tracked sessions; the video the demo's pose model predicts is new, unannotated data that
+    # the classifiers label (the checks compare those labels with the generated truth)
+    annotated = [ctx.sample_dir / f"{name}_boris.csv" for name in tracked]
     init_project(
         ctx.out_dir,
-        videos=[paths["video"] for paths in ctx.sessions.values()],
+        videos=[paths["video"] for paths in ctx.sessions.values() if "video" in paths],
         poses=list(tracked.values()),
-        annotations=sorted(ctx.sample_dir.glob("*_boris.csv")),
+        annotations=annotated,
         metadata=ctx.sample_dir / "metadata.csv",
         config=demo_config(ctx.sample_dir),
+        fps=float(ctx.results["sessions"][next(iter(tracked))]["fps"])
+        if tracked
+        else None,  # the camera's, as a lab knows it
         force=True,
     )
     table = pd.read_csv(ctx.out_dir / SESSIONS_FILE, dtype=str, keep_default_na=False)
@@ -325,6 +344,8 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
     summary["classify"] = {
         "cv": cl["cv"],
         "heldout_f1": {b: round(f, 3) for b, f in cl["heldout_f1"].items()},
+        "annotated_sessions": cl["sessions"],
+        "applied_f1_vs_truth": _applied_f1(ctx, report),
         "model": str(ctx.out_dir / "models" / "classifier.pkl"),
     }
     for name, info in features.items():
@@ -334,6 +355,26 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
         ):
             raise BehaviorlabError(f"{name}: cleaning did not bring the noisy poses closer to the truth")
     return summary
+
+
+def _applied_f1(ctx: DemoContext, report: Any) -> dict[str, dict[str, float]]:
+    """F1 of the classifiers' decisions on each unannotated session against its generated behaviors."""
+    from sklearn.metrics import f1_score
+
+    from behaviorlab.io.load import load_netcdf
+
+    out = {}
+    for name in ctx.sessions:
+        if ctx.sessions_table[name]["annotations"]:
+            continue
+        pred = load_netcdf(report.result("behaviors", name).path)["behavior_prediction"]
+        truth = _truth_labels(ctx, name, pred)
+        decided = pred.transpose("time", "individual", "behavior").values
+        out[name] = {
+            str(b): round(float(f1_score((truth == b).ravel(), decided[:, :, i].ravel(), zero_division=0)), 3)
+            for i, b in enumerate(pred["behavior"].values)
+        }
+    return out
 
 
 def _truth_labels(ctx: DemoContext, name: str, ds: Any) -> np.ndarray:
@@ -502,7 +543,16 @@ def run_demo(
     cl = checks["classify"]
     if cl:
         f1 = ", ".join(f"{b} {v:.2f}" for b, v in cl["heldout_f1"].items())
-        lines.append(f"  classifiers ({cl['cv']} cross-validation), held-out F1: {f1}")
+        lines.append(
+            f"  classifiers ({cl['cv']} cross-validation over the {len(cl['annotated_sessions'])} annotated sessions), "
+            f"held-out F1: {f1}"
+        )
+        for name, scores in cl["applied_f1_vs_truth"].items():
+            shown = ", ".join(f"{b} {v:.2f}" for b, v in scores.items())
+            lines.append(
+                f"  classifiers applied to {name} (not annotated; poses from the demo's pose model), "
+                f"F1 against the generated behaviors: {shown}"
+            )
     res = ctx.results.get("results")
     if res:
         lines.append(f"  results store {res['store']}: {len(res['rows'])} sessions; exports {res['exports']}")

@@ -44,7 +44,7 @@ from scipy import stats
 
 from behaviorlab.errors import FileFormatError, SchemaError
 
-__all__ = ["DEFAULT_MEASURES", "KEY_COLUMNS", "compare_groups", "group_figure", "read_metadata"]
+__all__ = ["DEFAULT_MEASURES", "KEY_COLUMNS", "compare_groups", "group_figure", "read_metadata", "smallest_p_value"]
 
 KEY_COLUMNS: tuple[str, ...] = (
     "session",
@@ -296,13 +296,20 @@ def _compare(
         effect = np.nan if identical else float(stats.kruskal(*samples).statistic) / (len(pooled) - 1)
     if identical:
         return name, np.nan, np.nan, effect, effect_name, "all values are identical; no test"
+    floor = smallest_p_value([len(x) for x in samples])
+    too_few = (
+        f"groups of {'/'.join(str(len(x)) for x in samples)} animals: no outcome of a rank test can reach p < 0.05 "
+        f"(the smallest possible p is {floor:.2g}); more animals per group are needed"
+        if floor >= 0.05
+        else ""
+    )
     if name == "mannwhitney":
         a, b = samples
         res = stats.mannwhitneyu(b, a, alternative="two-sided", method="auto")
-        return name, float(res.statistic), float(res.pvalue), effect, effect_name, ""
+        return name, float(res.statistic), float(res.pvalue), effect, effect_name, too_few
     if name == "kruskal":
         res = stats.kruskal(*samples)
-        return name, float(res.statistic), float(res.pvalue), effect, effect_name, ""
+        return name, float(res.statistic), float(res.pvalue), effect, effect_name, too_few
     res = stats.permutation_test(
         samples,
         _mean_difference if k == 2 else _kruskal_h,
@@ -312,7 +319,26 @@ def _compare(
         alternative="two-sided" if k == 2 else "greater",
         **{_PERMUTATION_SEED_ARG: random_state},
     )
-    return name, float(res.statistic), float(res.pvalue), effect, effect_name, ""
+    return name, float(res.statistic), float(res.pvalue), effect, effect_name, too_few
+
+
+def smallest_p_value(sizes: Sequence[int]) -> float:
+    """Return the smallest p-value an exact rank test can give for groups of these sizes (no ties).
+
+    Among the ``N! / (n_1! ... n_k!)`` equally likely ways to share the ranks
+    between the groups, only the most extreme one (two of them for two
+    groups, two-sided) reaches the smallest p: ``2 / C(n_1 + n_2, n_1)`` for
+    Mann-Whitney, ``1 / multinomial`` for Kruskal-Wallis. With 1 and 2
+    animals that is 0.67: no result could ever be significant.
+    """
+    from math import comb
+
+    sizes = [int(n) for n in sizes if n > 0]
+    ways, total = 1, 0
+    for n in sizes:
+        total += n
+        ways *= comb(total, n)
+    return min(1.0, (2.0 if len(sizes) == 2 else 1.0) / ways)
 
 
 def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ __all__ = [
     "pooled_transition_matrix",
     "pose_timeseries_figure",
     "precision_recall_figure",
+    "raster_height",
     "region_examples_figure",
     "source_raster_figure",
     "training_curves_figure",
@@ -117,11 +118,27 @@ def ethogram_raster_figure(
         bargap=0.1,
         xaxis_title="time (s)" if seconds else "frame",
         yaxis={"categoryorder": "array", "categoryarray": rows, "autorange": "reversed", "type": "category"},
-        height=150 + 30 * max(len(rows), 1),
+        height=raster_height(len(rows), len(fig.data)),
         template="plotly_white",
         legend_title_text="state",
     )
     return fig
+
+
+#: Pixels of one raster row, of one legend entry, and of the title, axis and margins.
+_ROW_PX, _LEGEND_PX, _FRAME_PX = 30, 22, 160
+
+
+def raster_height(n_rows: int, n_legend_entries: int, n_legend_titles: int = 0) -> int:
+    """Return a raster's height in pixels: every row readable and every legend entry shown.
+
+    A figure shorter than its legend clips the legend (a state or behavior
+    then has no name), so the height is the larger of the rows' and the
+    legend's needs.
+    """
+    rows = _FRAME_PX + _ROW_PX * max(n_rows, 1)
+    legend = _FRAME_PX + _LEGEND_PX * (n_legend_entries + n_legend_titles)
+    return int(max(rows, legend))
 
 
 def transition_graph_figure(
@@ -129,6 +146,7 @@ def transition_graph_figure(
     names: Sequence[str] | Mapping[int, str] | None = None,
     *,
     min_probability: float = 0.01,
+    max_labels: int | None = None,
     title: str = "State transitions",
 ) -> Any:
     """Transition graph: states on a circle, an arrow per transition with width proportional to its probability.
@@ -142,6 +160,11 @@ def transition_graph_figure(
         State names, by state number.
     min_probability
         Transitions below this are not drawn.
+    max_labels
+        Print the probability of at most this many edges, the likeliest
+        (default: as many as there are states); every edge keeps its hover.
+        Printed on every edge of a graph with many states, the numbers
+        overlap and none can be read.
     title
         Figure title.
 
@@ -150,7 +173,8 @@ def transition_graph_figure(
     plotly.graph_objects.Figure
         A node trace (hover and label give each state's self-transition
         probability, which is not drawn as an edge) and, when an edge is
-        drawn, a trace of edge labels; one arrow annotation per drawn edge,
+        drawn, a trace of edge labels (text on the likeliest
+        ``max_labels``, hover on all); one arrow annotation per drawn edge,
         its width ``8 * p / max(p)`` over the drawn edges.
     """
     import plotly.graph_objects as go
@@ -199,15 +223,19 @@ def transition_graph_figure(
             arrowcolor=_state_color(i),
             opacity=0.8,
         )
-        label_x.append(x0 + 0.35 * (x1 - x0) + off_x)
-        label_y.append(y0 + 0.35 * (y1 - y0) + off_y)
+        label_x.append(x0 + 0.35 * (x1 - x0) + 2 * off_x)
+        label_y.append(y0 + 0.35 * (y1 - y0) + 2 * off_y)
         label_text.append(f"{p:.2f}")
+    shown = n if max_labels is None else int(max_labels)
+    keep = set(np.argsort([-p for _, _, p in edges], kind="stable")[:shown].tolist())
+    label_text = [t if k in keep else "" for k, t in enumerate(label_text)]
     if edges:
         fig.add_trace(
             go.Scatter(
                 x=label_x,
                 y=label_y,
-                mode="text",
+                mode="text+markers",
+                marker={"size": 8, "opacity": 0},  # the hover of an edge without printed text
                 text=label_text,
                 textfont={"size": 10},
                 hovertext=[f"{_state_names(names, i)} → {_state_names(names, j)}: {p:.3f}" for i, j, p in edges],
@@ -666,7 +694,7 @@ def source_raster_figure(
         bargap=0.15,
         xaxis_title="time (s)",
         yaxis={"categoryorder": "array", "categoryarray": rows, "autorange": "reversed", "type": "category"},
-        height=max(420, 160 + 26 * len(rows)),
+        height=max(420, raster_height(len(rows), len(fig.data), len({t.legendgroup for t in fig.data}))),
         template="plotly_white",
         legend={"groupclick": "toggleitem"},
     )

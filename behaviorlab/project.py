@@ -107,6 +107,24 @@ class Project:
             classifier_model=first("classifier.pkl"),
         )
 
+    @property
+    def quality_floor(self) -> float:
+        """The project's ``classifier.quality_floor`` (``behaviorlab.yaml``), else 0.5."""
+        import yaml
+
+        config = self.root / "behaviorlab.yaml"
+        try:
+            floor = (yaml.safe_load(config.read_text()) or {}).get("classifier", {}).get("quality_floor")
+        except (OSError, yaml.YAMLError, AttributeError):
+            floor = None
+        return float(floor) if isinstance(floor, int | float) else 0.5
+
+    def classifier_quality(self) -> pd.DataFrame:
+        """Held-out F1 of every classifier behavior in the store, flagged below :attr:`quality_floor`."""
+        if self.store is None or "classifier_frames" not in self.store.views():
+            return pd.DataFrame(columns=["behavior", "f1", "precision", "recall", "sessions", "below_floor"])
+        return self.store.classifier_quality(self.quality_floor)
+
     # ------------------------------------------------------------------ sessions
     @property
     def sessions(self) -> list[str]:

@@ -62,7 +62,7 @@ _PLAIN: dict[str, dict[str, Any]] = {
         "source": None,
         "csv_columns": None,
     },
-    "annotations": {"behaviors": None, "clip": False},
+    "annotations": {"behaviors": None, "clip": False, "rater": None, "min_raters": None},
     "statistics": {"bin_s": 60.0, "zones": {}, "px_per_cm": None, "keypoint": "centroid"},
     "exports": {"formats": ["csv"]},
     "render": {"seconds": 0.0, "trail": 10},
@@ -78,7 +78,7 @@ _TYPES: dict[str, dict[str, Any]] = {
         "source": str | None,
         "csv_columns": str | None,
     },
-    "annotations": {"behaviors": list | None, "clip": bool},
+    "annotations": {"behaviors": list | None, "clip": bool, "rater": str | None, "min_raters": int | None},
     "statistics": {"bin_s": float | None, "zones": dict, "px_per_cm": float | None, "keypoint": str},
     "exports": {"formats": list},
     "render": {"seconds": float, "trail": int},
@@ -418,7 +418,8 @@ _COMMENTS = {
     "# (or trained_model, a saved classifier); cross_validate keeps out-of-fold decisions for the annotated sessions;\n"
     "# behaviors whose held-out F1 is below quality_floor are flagged wherever their statistics are shown",
     "annotations": "how annotation files are read (behaviorlab.io.annotations.load_annotations); with behaviors\n"
-    "# (here or the classifier's), other behaviors in the files are left out",
+    "# (here or the classifier's), other behaviors in the files are left out; files with several raters: rater\n"
+    "# names the one to use, else frames marked by at least min_raters raters (null: a majority) are positive",
     "statistics": "settings of the results store: time bins, zones (name: polygon in px), calibration",
     "exports": f"formats written from the results store: {', '.join(EXPORT_FORMATS)}",
     "render": "labeled videos of each session's first seconds (0: none)",

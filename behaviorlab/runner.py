@@ -447,12 +447,32 @@ def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: Stag
                 unknown_behaviors="drop" if params["behaviors"] else "keep",
                 clip=params["clip"],
             ).assign_coords(time=ds["time"].values)
+            if "rater" in labels.dims:
+                labels = _one_rating(labels, file, params["rater"], params["min_raters"])
             save_netcdf(labels.to_dataset(name="labels"), tmp)
 
         path, ran = _output(cache, "annotations", session, key, write, ".nc")
         return StageResult("annotations", session, key=key, path=str(path), ran=ran)
 
     return _guarded("annotations", session, work, [poses])
+
+
+def _one_rating(labels: Any, file: Path, rater: str | None, min_raters: int | None) -> Any:
+    """Labels of several raters as one: the ``rater`` named, else a consensus of ``min_raters`` (a majority)."""
+    from behaviorlab.io.annotations import consensus
+
+    raters = [str(r) for r in labels["rater"].values]
+    if rater is not None:
+        if rater not in raters:
+            raise SchemaError(f"{file}: no rater {rater!r} (its raters: {raters}); fix annotations.rater in the config")
+        return labels.sel(rater=rater, drop=True)
+    n = min_raters if min_raters is not None else len(raters) // 2 + 1
+    if not 1 <= n <= len(raters):
+        raise SchemaError(
+            f"{file}: annotations.min_raters is {n}, but the file has {len(raters)} raters ({raters}); "
+            f"give a number from 1 to {len(raters)}"
+        )
+    return consensus(labels, n)
 
 
 # --------------------------------------------------------------------------- project fits
@@ -962,6 +982,27 @@ class _DaskExecutor:
 
 
 @contextlib.contextmanager
+def _workers_ignore_interrupt() -> Iterator[None]:
+    """Start worker processes with Ctrl-C ignored: it stops the run in this process, which closes the cluster.
+
+    A process inherits an ignored SIGINT (Python then installs no handler of
+    its own), so a Ctrl-C in a terminal no longer prints a traceback from
+    every worker; this process's own handler is back as soon as they run.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """Yield the executor: ``"sync"``, a scheduler address, or a new local cluster of worker processes."""
     if scheduler == "sync":
@@ -976,8 +1017,8 @@ def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None)
     run = config["run"]
     n = workers or run["workers"] or max(1, min(os.cpu_count() or 1, 8))
     resources = config["poses"]["resources"] or None
-    with (
-        LocalCluster(
+    with _workers_ignore_interrupt():  # only while the workers start
+        cluster = LocalCluster(
             n_workers=n,
             threads_per_worker=run["threads_per_worker"],
             processes=True,
@@ -986,9 +1027,8 @@ def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None)
             dashboard_address=":0",
             # Dask's own warnings (a nanny killing a slow-to-stop worker at shutdown) only with `behaviorlab -v`
             silence_logs=logging.WARNING if os.environ.get("BEHAVIORLAB_VERBOSE") else logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    with cluster, Client(cluster) as client:
         yield _DaskExecutor(client)
 
 
@@ -1344,7 +1384,9 @@ def _run_tasks(
     # the longest fits first (Dask runs tasks in the order given): the map, then the classifier's folds
     behavior_map = submit(stage_behavior_map, "behavior_map", PROJECT, config, list(feats.values()))
     ethogram = submit(stage_ethogram, "ethogram", PROJECT, config, list(feats.values()))
-    labeled = (list(feats.values()), list(notes.values()))
+    # the classifier needs the annotated sessions only: it trains while the pose model predicts the others
+    annotated = [row["session"] for row in rows if row.get("annotations")]
+    labeled = ([feats[s] for s in annotated], [notes[s] for s in annotated])
     model = submit(stage_classifier_model, "classifier_model", PROJECT, config, *labeled)
     folds = [
         submit(stage_classifier_fold, "classifier_fold", _fold_session(k), config, *labeled, k)

@@ -690,6 +690,33 @@ class ResultsStore:
         finally:
             con.close()
 
+    def classifier_quality(self, floor: float = 0.5) -> pd.DataFrame:
+        """Each classifier behavior's F1 on the stored held-out decisions, pooled over sessions, against ``floor``.
+
+        ``behaviorlab run`` stores the out-of-fold decisions of the annotated
+        sessions (a model that never saw the session made them), so these are
+        held-out scores.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``behavior, f1, precision, recall, sessions, below_floor``; empty
+            when no session has classifier counts.
+        """
+        frames = self.classifier_counts()["classifier_frames"]
+        columns = ["behavior", "f1", "precision", "recall", "sessions", "below_floor"]
+        if frames.empty:
+            return pd.DataFrame(columns=columns)
+        pooled = frames.groupby("behavior", sort=True).agg(
+            tp=("tp", "sum"), fp=("fp", "sum"), fn=("fn", "sum"), sessions=("session", "nunique")
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled["precision"] = pooled["tp"] / (pooled["tp"] + pooled["fp"])
+            pooled["recall"] = pooled["tp"] / (pooled["tp"] + pooled["fn"])
+            pooled["f1"] = 2 * pooled["tp"] / (2 * pooled["tp"] + pooled["fp"] + pooled["fn"])
+        pooled["below_floor"] = ~(pooled["f1"] >= floor)  # NaN (never seen): below
+        return pooled.reset_index()[columns]
+
     def classifier_counts(self, sessions: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
         """Return the classifier count tables of some (or all) sessions, summed over them in DuckDB.
 

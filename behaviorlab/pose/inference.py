@@ -235,7 +235,8 @@ def predict_video(
     individual
         Name of the single individual in the result.
     progress
-        Show a progress bar (rich).
+        Report progress: a bar with frames/s and time left on a terminal, a
+        line every 10 s otherwise (:func:`behaviorlab.progress.progress_reporter`).
     prefetch
         Batches decoded ahead of the network.
 
@@ -446,22 +447,10 @@ def _run(
 
 
 def _progress(enabled: bool, total: int, label: str) -> Callable[[int | None], None]:
-    """``advance(n)`` for a rich progress bar (``advance(None)`` closes it); a no-op when disabled."""
-    if not enabled:
-        return lambda n: None
-    from rich.progress import Progress
+    """``advance(n)``: a bar on a terminal, lines every 10 s otherwise (``advance(None)`` ends); no-op if disabled."""
+    from behaviorlab.progress import progress_reporter
 
-    bar = Progress(transient=True)
-    task = bar.add_task(f"predicting {label}", total=total)
-    bar.start()
-
-    def advance(n: int | None) -> None:
-        if n is None:
-            bar.stop()
-        else:
-            bar.advance(task, n)
-
-    return advance
+    return progress_reporter(total, f"predicting {label}", enabled=enabled)
 
 
 def _to_dataset(

@@ -15,6 +15,7 @@ from behaviorlab.groups import DEFAULT_MEASURES, KEY_COLUMNS, TESTS, compare_gro
 from behaviorlab.store import StoreError
 
 STATS_TABLES = ("behavior_stats", "movement", "zones")
+CLASSIFIER_SOURCE = "behavior_prediction"
 MAX_SHOWN_ROWS = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -31,6 +32,11 @@ def _comparison(
     data = _rows(name, source)
     by = [c for c in ("source", "behavior", "zone") if c in data.columns]
     return compare_groups(data, table("metadata"), group=group, measures=list(measures), by=by, test=test)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _quality(path: str, stamp: float) -> pd.DataFrame:
+    return project().classifier_quality()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -100,7 +106,22 @@ with compare_tab:
         name = c1.selectbox("Table", STATS_TABLES, key="stats_table")
         data = table(name)
         sources = sorted(data["source"].dropna().unique()) if "source" in data.columns else []
-        source = c2.selectbox("Label source", sources, key="stats_source") if sources else None
+        # the annotations first when there are any: a classifier's labels are only as good as its held-out score
+        first = next((i for i, s in enumerate(sources) if s == "labels"), 0)
+        source = c2.selectbox("Label source", sources, index=first, key="stats_source") if sources else None
+        quality = _quality(path, stamp) if source == CLASSIFIER_SOURCE else None
+        if quality is not None and not quality.empty:
+            weak = quality[quality["below_floor"]]
+            scores = ", ".join(f"{r.behavior} {r.f1:.2f}" for r in quality.itertuples())
+            if len(weak):
+                st.warning(
+                    f"Held-out F1 of the classifiers: {scores}. Below the quality floor "
+                    f"({project().quality_floor:g}): {', '.join(weak['behavior'])}; their statistics show what the "
+                    "classifier labels, not what the animals did. Compare the annotations (source `labels`) or "
+                    "improve these classifiers first."
+                )
+            else:
+                st.caption(f"Held-out F1 of the classifiers: {scores}.")
         group = c3.selectbox(
             "Group column",
             group_columns,
@@ -121,6 +142,13 @@ with compare_tab:
             except (BehaviorlabError, ValueError) as exc:
                 st.error(f"Cannot compare the groups of `{group}`: {exc}")
             else:
+                if quality is not None and not quality.empty and "behavior" in result.columns:
+                    f1 = dict(zip(quality["behavior"], quality["f1"], strict=True))
+                    weak = set(quality.loc[quality["below_floor"], "behavior"])
+                    result = result.assign(
+                        classifier_f1=result["behavior"].map(f1).round(3),
+                        below_quality_floor=result["behavior"].isin(weak),
+                    )
                 tested = result["p_value"].notna()
                 st.caption(
                     f"{len(result)} comparisons ({int(tested.sum())} tested), one value per animal; p-values "

@@ -8,10 +8,13 @@ def test_overview_lists_sessions_metadata_and_stages(full_project, run_app):
     assert not at.exception
     assert at.title[0].value == "Overview"
     table = at.dataframe[0].value
-    assert table["session"].tolist() == ["session_a", "session_b"]
+    sessions = ["session_a", "session_b", "session_c", "session_d", "session_e", "session_f"]
+    assert table["session"].tolist() == sessions
     assert table.loc[table["session"] == "session_b", "group"].item() == "treated, control"
-    assert table[["video", "labels", "behavior_prediction", "state", "cluster"]].all().all()
-    assert at.metric[0].value == "2"
+    assert table[["behavior_prediction", "state", "cluster"]].all().all()
+    assert table.set_index("session")["video"].tolist() == [True, True, False, False, False, False]  # c-f: tracked
+    assert table.set_index("session")["labels"].tolist() == [False, True, True, True, True, True]  # a: not annotated
+    assert at.metric[0].value == "6"
     parts = at.dataframe[1].value.set_index("part")["files"]
     assert parts["pose models"].endswith("pose_model")
     assert parts["behavior map"].endswith("map.pkl")

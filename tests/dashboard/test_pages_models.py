@@ -99,14 +99,19 @@ def test_ethogram_stacks_label_sources_and_draws_transitions(full_project, run_a
     figures = _figures(at)
     assert len(figures) == 3  # raster, HMM transition graph, transitions of the chosen source
     rows = figures[0]["layout"]["yaxis"]["categoryarray"]
-    assert rows[:4] == [
-        "session_a / mouse1 · human",
+    assert rows[:3] == [  # session_a is not annotated: no human row
         "session_a / mouse1 · classifier",
         "session_a / mouse1 · HMM",
         "session_a / mouse1 · map",
     ]
-    assert len(rows) == 4 * 3  # session_b has two animals
-    assert at.multiselect(key="ethogram_sessions").value == ["session_a", "session_b"]
+    assert rows[3:7] == [
+        "session_b / mouse1 · human",
+        "session_b / mouse1 · classifier",
+        "session_b / mouse1 · HMM",
+        "session_b / mouse1 · map",
+    ]
+    assert len(rows) == 3 + 4 * 2  # session_b has two animals
+    assert at.multiselect(key="ethogram_sessions").value == ["session_a", "session_b"]  # the first two of six
 
     at.multiselect(key="ethogram_sessions").set_value(["session_b"]).run()
     assert not at.exception
@@ -136,7 +141,14 @@ def test_classifiers_scores_curves_confusion_and_raters(full_project, run_app):
     assert any("single rater" in i.value for i in at.info)
     support = int(scores["support"].sum())
 
-    at.multiselect(key="classifier_sessions").set_value(["session_a"]).run()
+    assert at.multiselect(key="classifier_sessions").value == [
+        "session_b",
+        "session_c",
+        "session_d",
+        "session_e",
+        "session_f",
+    ]
+    at.multiselect(key="classifier_sessions").set_value(["session_b"]).run()
     assert not at.exception
     assert int(at.dataframe[0].value["support"].sum()) < support
 

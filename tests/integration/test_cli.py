@@ -250,3 +250,33 @@ def test_predict_writes_poses_in_the_requested_formats_and_skips_done_videos(tmp
     bad = runner.invoke(app, ["predict", str(model_dir), str(video), "--out", str(out), "--format", "xyz"])
     assert bad.exit_code != 0
     assert "xyz" in bad.output
+
+    # a part of the video, with the progress a log file gets (the runner's output is no terminal)
+    part = runner.invoke(
+        app, ["predict", str(model_dir), str(video), "--out", str(out), "--start", "5", "--stop", "12"]
+    )
+    assert part.exit_code == 0, part.output
+    assert "predicting clip.mp4: 7 frames in" in part.output
+    ds = load_poses(out / "clip.frames5-12.poses.nc")
+    assert ds.sizes["time"] == 7
+    np.testing.assert_allclose(
+        ds["position"].values, load_poses(out / "clip.poses.nc")["position"].values[5:12], atol=1e-4
+    )
+
+
+def test_progress_lines_when_the_output_is_not_a_terminal():
+    import io
+
+    from behaviorlab.progress import progress_reporter
+
+    stream = io.StringIO()
+    advance = progress_reporter(100, "predicting x.mp4", stream=stream, every_s=0.0)
+    for _ in range(4):
+        advance(25)
+    advance(None)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 5
+    assert lines[1].startswith("predicting x.mp4: 50/100 frames (50%), ")
+    assert "frames/s" in lines[1]
+    assert lines[1].endswith(" s left")
+    assert lines[-1].startswith("predicting x.mp4: 100 frames in ")

@@ -95,10 +95,37 @@ def test_ethogram_fit_and_predict_write_states_bouts_and_figures(features, tmp_p
     }
     assert np.all(bouts["stop_frame"] - bouts["start_frame"] == bouts["duration_frames"])
     for figure in ("ethogram_raster.html", "transitions.html", "durations.html"):
-        assert (out / figure).is_file()
+        page = (out / figure).read_text()
+        assert '<script charset="utf-8" src="plotly.min.js"></script>' in page  # one shared copy of plotly.js
+        assert len(page) < 500_000  # not the 4.6 MB library inlined in every figure
+    assert (out / "plotly.min.js").stat().st_size > 1_000_000
     # a map model is not an ethogram model
     result = _run(
         "ethogram", "predict", str(tmp_path / "eth" / "bouts.csv"), str(features[0]), "--out-dir", str(tmp_path / "x")
     )
     assert result.exit_code == 1
     assert "bouts.csv" in result.output
+
+
+def test_figures_as_images_need_kaleido_and_a_browser(tmp_path):
+    import shutil
+
+    import plotly.graph_objects as go
+
+    from behaviorlab.figure_files import FigureExportError, write_figure
+
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
+    with pytest.raises(FigureExportError, match=r"figures are written as \.html, \.png, \.svg, \.pdf"):
+        write_figure(fig, tmp_path / "f.jpg")
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        with pytest.raises(FigureExportError, match="needs kaleido"):
+            write_figure(fig, tmp_path / "f.png")
+        return
+    if not (shutil.which("chromium") or shutil.which("google-chrome") or shutil.which("chrome")):
+        pytest.skip("no Chrome or Chromium browser for kaleido on this machine (apt-get install chromium)")
+    png = write_figure(fig, tmp_path / "f.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = write_figure(fig, tmp_path / "f.svg")
+    assert svg.read_text().startswith("<svg")

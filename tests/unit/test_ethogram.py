@@ -496,6 +496,31 @@ def test_transition_graph_figure(fitted):
         transition_graph_figure(np.zeros((2, 3)))
 
 
+def test_a_dense_transition_graph_prints_only_its_likeliest_edges():
+    rng = np.random.default_rng(0)
+    transmat = rng.dirichlet(np.ones(8), size=8)  # 56 edges, every one drawn
+    fig = transition_graph_figure(transmat, min_probability=0.0)
+    labels = fig.data[0]
+    assert len(labels.hovertext) == 56  # every edge keeps its hover
+    printed = [t for t in labels.text if t]
+    assert len(printed) == 8  # one per state, not 56 overlapping numbers
+    off = transmat[~np.eye(8, dtype=bool)]
+    assert sorted(float(t) for t in printed) == pytest.approx(sorted(np.round(np.sort(off)[-8:], 2)))
+    assert (
+        len([t for t in transition_graph_figure(transmat, min_probability=0.0, max_labels=60).data[0].text if t]) == 56
+    )
+
+
+def test_raster_heights_show_every_row_and_every_legend_entry():
+    from behaviorlab.plots import raster_height
+
+    one_row = {"s": xr.DataArray(np.repeat(np.arange(8), 10)[:, None], dims=("time", "individual"), name="state")}
+    fig = ethogram_raster_figure(one_row)
+    assert len(fig.data) == 8
+    assert fig.layout.height == raster_height(1, 8) >= 160 + 22 * 8  # the legend of 8 states is not clipped
+    assert raster_height(20, 2) == 160 + 30 * 20  # many rows: the rows decide
+
+
 def test_duration_histogram_figure():
     bouts = state_bouts(np.array([0, 0, 1, 1, 1, 0, 2, 2, 2, 2]), fps=5.0)
     fig = duration_histogram_figure(bouts)

@@ -548,3 +548,16 @@ def test_group_figure_errors():
         group_figure(table, meta, measure="speed")
     with pytest.raises(SchemaError, match=r"no rows with source 'lp'.*dlc"):
         group_figure(table, meta, measure="bout_count", source="lp")
+
+
+def test_groups_too_small_for_any_significant_result_say_so():
+    from behaviorlab.groups import smallest_p_value
+
+    assert smallest_p_value([1, 2]) == pytest.approx(2 / 3)  # 3 ways to share the ranks, 2 as extreme
+    assert smallest_p_value([3, 3]) == pytest.approx(0.1)  # 2 / C(6, 3)
+    assert smallest_p_value([4, 4]) == pytest.approx(2 / 70)
+    row = only_row(compare_groups(*two_groups([1.0], [2.0, 3.0])))  # the most extreme outcome there is
+    assert row["p_value"] >= 0.05
+    assert "no outcome of a rank test can reach p < 0.05 (the smallest possible p is 0.67)" in row["note"]
+    row = only_row(compare_groups(*two_groups([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0])))
+    assert row["note"] == ""  # 4 and 4 animals can reach p = 0.029

@@ -327,3 +327,33 @@ def test_small_stacked_densenet_learns_blob_positions(tmp_path):
     result = train_model(frames, tmp_path, config, verbose=0)
     assert result.val_report.overall["n"] == 13
     assert result.val_report.overall["mean"] < 2.0, result.history
+
+
+@pytest.mark.slow
+def test_cli_train_resume_continues_in_a_new_process(tmp_path):
+    """`behaviorlab train --resume` in a fresh interpreter: the saved model's custom layers must load there."""
+    import subprocess
+    import sys
+
+    from behaviorlab.io.labeled_frames import save_labeled_frames
+
+    labels = save_labeled_frames(blob_frames(8), tmp_path / "blobs.labels.h5")
+    config = tmp_path / "train.yaml"
+    config.write_text("model_kwargs: {growth_rate: 8, n_stacks: 1}\nsigma: 3.0\nsteps_per_epoch: 1\noutput_stride: 4\n")
+    out = tmp_path / "model"
+    base = [sys.executable, "-c", "from behaviorlab.cli import main; main()", "train", str(labels), "--out", str(out)]
+    common = ["--batch-size", "4", "--val-fraction", "0.25", "--config", str(config)]
+    first = subprocess.run([*base, *common, "--epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = subprocess.run([*base, *common, "--epochs", "2", "--resume"], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert json.loads((out / "state.json").read_text())["epoch"] == 2
+    assert pd.read_csv(out / "training_log.csv")["epoch"].tolist() == [1, 2]
+    assert "E0000" not in second.stderr  # the command line drops TensorFlow's C++ log lines
+    # another batch size on resume: one line that names the option, no traceback
+    third = subprocess.run(
+        [*base, *common[2:], "--batch-size", "2", "--resume"], capture_output=True, text=True, timeout=300
+    )
+    assert third.returncode == 1
+    assert "--batch-size 2 (the saved run has 4)" in third.stderr
+    assert "Traceback" not in third.stderr
