@@ -116,6 +116,20 @@ class _QuantileBins:
         return out.T
 
 
+class _ConstantModel:
+    """A behavior that a fold's training frames show never (or always): probability 0 (or 1) everywhere."""
+
+    classes_ = np.array([False, True])
+
+    def __init__(self, present: bool) -> None:
+        self.present = bool(present)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(X), 2))
+        out[:, int(self.present)] = 1.0
+        return out
+
+
 def _fingerprint(source: xr.DataArray) -> str:
     """SHA-256 of a session's base features (values and shape): the same session is recognised after a reload."""
     import hashlib
@@ -711,8 +725,14 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             hi += 1
         return float(_THRESHOLD_GRID[(lo + hi) // 2])
 
-    def _fit_design(self, design: _Design, rows: np.ndarray) -> BehaviorClassifier:
-        """Fit every behavior on ``rows`` (positions into the design's rows, sorted)."""
+    def _fit_design(self, design: _Design, rows: np.ndarray, *, constant_ok: bool = False) -> BehaviorClassifier:
+        """Fit every behavior on ``rows`` (positions into the design's rows, sorted).
+
+        ``constant_ok`` (cross-validation folds): a behavior that the training
+        rows show never (or always) gets a constant model, so the fold
+        predicts it absent (present) on its test sessions and the pooled
+        scores count those frames, instead of the fold failing.
+        """
         rng = np.random.default_rng(self.random_state)
         # the importances draw from their own stream: fits without them (cross-validation folds) pick the same rows
         seed = self.random_state
@@ -740,6 +760,18 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         for b, behavior in enumerate(self.behaviors_):
             y_all = design.Y[:, b]
             n_pos = int(y_all[rows[valid]].sum())
+            if (n_pos == 0 or n_pos == int(valid.sum())) and constant_ok:
+                self.models_[behavior] = _ConstantModel(n_pos > 0)
+                self.thresholds_[behavior] = 0.5
+                importances[behavior] = np.full(len(self.base_feature_names_), np.nan)
+                summary.append((behavior, n_pos, 0, None, 0.5, np.nan, np.nan, np.nan))
+                log.warning(
+                    "%s: %s in this fold's training frames: predicted %s",
+                    behavior,
+                    "never on" if n_pos == 0 else "always on",
+                    "absent" if n_pos == 0 else "present",
+                )
+                continue
             if n_pos == 0 or n_pos == int(valid.sum()):
                 raise SchemaError(
                     f"behavior {behavior!r} is {'never' if n_pos == 0 else 'always'} on in the "
@@ -1055,7 +1087,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         est = clone(self).set_params(importance_frames=0)  # a fold's importances are never reported
         est.behaviors_, est.base_feature_names_ = plan.behaviors, plan.base_feature_names
         try:
-            est._fit_design(design, train)
+            est._fit_design(design, train, constant_ok=True)
         except SchemaError as err:
             raise SchemaError(f"cross-validation fold {k}: {err}") from None
         proba = np.full((len(test), len(plan.behaviors)), np.nan)

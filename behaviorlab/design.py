@@ -50,6 +50,11 @@ def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(str(v) for v in group) for group in value)
 
 
+def _auto_or_bool(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not (isinstance(value, bool) or value == "auto"):
+        raise SchemaError(f"features.{attribute.name} must be true, false or 'auto', got {value!r}")
+
+
 @attrs.frozen
 class FeatureConfig:
     """Which features :func:`compute_features` computes; the defaults work for any skeleton.
@@ -84,7 +89,9 @@ class FeatureConfig:
         of change of the centroid distance (negative when approaching) and
         the cosine of the angle between the own heading and the direction to
         the other (1 when facing it).  NaN where no other animal is tracked.
-        Off by default, so single- and multi-animal sessions share columns.
+        ``"auto"`` (the default): on for a Dataset with two or more
+        individuals, off for one animal (``behaviorlab run`` decides once for
+        the whole project, so every session has the same columns).
     """
 
     speed_keypoints: tuple[str, ...] = attrs.field(default=("centroid",), converter=_names)
@@ -98,7 +105,11 @@ class FeatureConfig:
     joint_angles: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_groups)
     heading_velocity: bool = True
     px_per_cm: float | None = None
-    social: bool = False
+    social: bool | str = attrs.field(default="auto", validator=_auto_or_bool)
+
+    def social_for(self, n_individuals: int) -> bool:
+        """Whether social features are computed for a Dataset with ``n_individuals`` animals."""
+        return n_individuals >= 2 if self.social == "auto" else bool(self.social)
 
     def __attrs_post_init__(self) -> None:
         """Check the shapes of the pair and triplet lists."""
@@ -196,7 +207,7 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
             turn[1:-1] = (step[1:] + step[:-1]) / (2 * dt)
             turn[0], turn[-1] = step[0] / dt, step[-1] / dt
         add(heading.copy(data=turn), "heading_velocity", "rad/s" if fps else "rad/frame")
-    if config.social:
+    if config.social_for(ds.sizes["individual"]):
         for name, values, unit in _social_features(pos, axis_from, axis_to, config.px_per_cm):
             add(pos.isel(space=0, keypoint=0, drop=True).copy(data=values), name, unit)
     if not columns:

@@ -208,18 +208,24 @@ def stage_pose_model(config: ProjectConfig) -> StageResult:
         key = stage_key("pose_model", params, files={"training_frames": cache.digest(frames_file)})
 
         def train(folder: Path) -> None:
-            from behaviorlab.io.labeled_frames import load_labeled_frames
-            from behaviorlab.pose.predict import evaluate_model
-            from behaviorlab.pose.train import TrainConfig, train_model
+            # in a fresh process (behaviorlab.pose.job): trained inside a worker that had run other tasks, the
+            # same labels, config and seed gave another model on every run
+            import subprocess
+            import sys
 
-            frames = load_labeled_frames(frames_file)
-            if section["max_animals"] is not None:
-                animals = frames.is_labeled().any(axis=2).sum(axis=1)
-                frames = frames.select(np.flatnonzero((animals >= 1) & (animals <= section["max_animals"])))
-            result = train_model(frames, folder, TrainConfig.from_dict(section["train"]), verbose=0)
-            report = evaluate_model(folder, frames).to_dict()
-            report["training"] = {"frames": len(frames), "epochs": result.epochs, "best_epoch": result.best_epoch}
-            (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
+            folder.mkdir(parents=True, exist_ok=True)
+            spec = folder.parent / f".{folder.name}.job.json"
+            spec.write_text(json.dumps({"frames": str(frames_file), "out": str(folder), **params}))
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "behaviorlab.pose.job", str(spec)], capture_output=True, text=True
+                )
+            finally:
+                spec.unlink(missing_ok=True)
+            if done.returncode != 0:
+                lines = [line for line in done.stderr.splitlines() if line.strip()]
+                last = lines[-1] if lines else f"exit code {done.returncode}"
+                raise RunError(f"training the pose model failed: {last.removeprefix('error: ')}")
 
         path, ran = _output(cache, "pose_model", PROJECT, key, train, "")
         evaluation = json.loads((path / "evaluation.json").read_text())
@@ -891,7 +897,23 @@ def stage_store(
 
 
 def _same_behaviors(parts: list[Any]) -> list[Any]:
-    """Give every part the same ``behavior`` coordinate: a behavior an annotation file never names did not occur."""
+    """Give every part the same ``behavior`` coordinate: a behavior an annotation file never names did not occur.
+
+    A behavior the classifier did not learn because no annotated frame of any
+    session shows it (a BORIS ``Start/End`` row, an unused code) is left out
+    of the annotations too, where it is never on: the store then holds no
+    classifier rows for it that would read "never happened".
+    """
+    learned = next((set(map(str, ds["behavior"].values)) for ds in parts if "behavior_prediction" in ds), None)
+    if learned is not None:
+        trimmed = []
+        for ds in parts:
+            if "labels" in ds:
+                shown = ds["labels"].any([d for d in ds["labels"].dims if d != "behavior"]).values
+                keep = [str(b) for b, on in zip(ds["behavior"].values, shown, strict=True) if on or str(b) in learned]
+                ds = ds.sel(behavior=keep)
+            trimmed.append(ds)
+        parts = trimmed
     names: list[str] = []
     for ds in parts:
         if "behavior" in ds.coords:
@@ -902,6 +924,9 @@ def _same_behaviors(parts: list[Any]) -> list[Any]:
     for ds in parts:
         if "labels" in ds and list(ds["behavior"].values) != names:
             ds = ds.reindex(behavior=names, fill_value=False)
+        elif "behavior_prediction" in ds and list(ds["behavior"].values) != names:
+            fill = {"behavior_prediction": False, "behavior_probability": np.nan}
+            ds = ds.reindex(behavior=names, fill_value=fill)
         out.append(ds)
     return out
 
@@ -1337,6 +1362,7 @@ def run_project(
             {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
             for row in table.to_dict(orient="records")
         ]
+        config = _resolve_social(config, rows)
         with _executor(config, scheduler, workers) as ex:
             results, link = _run_tasks(ex, config, rows, progress)
         _remove_debris(config.root / CACHE)  # what a worker killed during this run was writing
@@ -1357,6 +1383,43 @@ def _n_folds(config: ProjectConfig, rows: list[dict[str, Any]]) -> int:
     from behaviorlab.classify import BehaviorClassifier
 
     return BehaviorClassifier(**config.estimator_params("classifier")).n_cv_folds(n_annotated)
+
+
+def _resolve_social(config: ProjectConfig, rows: list[dict[str, Any]]) -> ProjectConfig:
+    """``features.social: auto`` decided once for the project: on when every session has two or more animals.
+
+    Every session must have the same feature columns for the map, the HMM and
+    the classifiers, so a project that mixes one- and several-animal
+    sessions computes none (and says so); ``features.social: true`` computes
+    them everywhere (NaN for a lone animal).
+    """
+    features = config["features"]
+    if features.features.social != "auto":
+        return config
+    from behaviorlab.io.load import load_poses
+
+    animals = {}
+    for row in rows:
+        if row.get("poses"):
+            try:
+                ds = load_poses(
+                    Path(row["poses"]), source=config["poses"]["source"], csv_columns=config["poses"]["csv_columns"]
+                )
+            except BehaviorlabError:
+                continue  # the poses stage reports it
+            animals[row["session"]] = int(ds.sizes["individual"])
+        else:  # predicted: as many animals as the pose model finds (top-down models find several)
+            animals[row["session"]] = int(config["pose_model"]["max_animals"] or 1)
+    social = bool(animals) and min(animals.values()) >= 2
+    lone = sorted(s for s, n in animals.items() if n < 2)
+    if not social and len(lone) < len(animals):
+        log.warning(
+            "social features are off: sessions %s have one animal, and every session needs the same features "
+            "(set features.social: true to compute them for every session, NaN for a lone animal)",
+            lone[:5],
+        )
+    chosen = attrs.evolve(features, features=attrs.evolve(features.features, social=social))
+    return attrs.evolve(config, sections={**config.sections, "features": chosen})
 
 
 def _run_tasks(
