@@ -217,10 +217,11 @@ def _align_labels(name: str, labels: Any, source: xr.DataArray, fps: float, beha
     if set(labels.dims) != set(_LABEL_DIMS):
         raise SchemaError(f"labels of session {name!r} must have dims {_LABEL_DIMS}, got {labels.dims}")
     values = np.asarray(labels.values)
-    if values.dtype != bool and (values.dtype.kind not in "iuf" or not np.isin(values, (0, 1)).all()):
+    known = values if values.dtype.kind != "f" else values[np.isfinite(values)]
+    if values.dtype != bool and (values.dtype.kind not in "iuf" or not np.isin(known, (0, 1)).all()):
         raise SchemaError(
-            f"labels of session {name!r} must be True/False (frames without annotation are False), "
-            f"got dtype {values.dtype} with other values"
+            f"labels of session {name!r} must be True/False (frames without annotation are False; NaN where "
+            f"nobody annotated the animal), got dtype {values.dtype} with other values"
         )
     present = [str(b) for b in labels["behavior"].values]
     missing = [b for b in behaviors if b not in present]
@@ -550,7 +551,11 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         frame = np.concatenate([np.tile(np.arange(t), i) for t, i in zip(n_time, n_ind, strict=True)])
         Y = None
         if labels is not None:
-            Y = session_samples(stacked_labels).X > 0.5
+            stacked = session_samples(stacked_labels).X
+            Y = stacked > 0.5
+            unknown = ~np.isfinite(stacked).all(axis=1)  # an animal nobody annotated: neither learned nor scored
+            if unknown.any():
+                samples = samples._replace(valid=samples.valid & ~unknown)
         return _Design(samples, names, sources, np.array(rates), session, frame, n_time, Y)
 
     def _block_of(self, design: _Design, n_blocks: int) -> np.ndarray:

@@ -455,12 +455,29 @@ def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: Stag
             ).assign_coords(time=ds["time"].values)
             if "rater" in labels.dims:
                 labels = _one_rating(labels, file, params["rater"], params["min_raters"])
-            save_netcdf(labels.to_dataset(name="labels"), tmp)
+            save_netcdf(_unannotated_unknown(labels).to_dataset(name="labels"), tmp)
 
         path, ran = _output(cache, "annotations", session, key, write, ".nc")
         return StageResult("annotations", session, key=key, path=str(path), ran=ran)
 
     return _guarded("annotations", session, work, [poses])
+
+
+def _unannotated_unknown(labels: Any) -> Any:
+    """Labels of the animals a file does not speak of, as unknown (NaN), when it names the others.
+
+    BORIS rows that name only the ``adult`` say nothing of the ``juvenile``:
+    its frames are unknown, not "never interacting" (the classifiers then
+    neither learn from nor score them, and statistics leave them out).
+    """
+    named = json.loads(labels.attrs.get("annotated_individuals", "[]"))
+    others = [str(i) for i in labels["individual"].values if str(i) not in named]
+    if not named or not others:
+        return labels
+    out = labels.astype(np.float32)
+    out.loc[{"individual": others}] = np.nan
+    log.info("%s: no annotation names %s: their labels are unknown", labels.attrs.get("source_file"), others)
+    return out
 
 
 def _one_rating(labels: Any, file: Path, rater: str | None, min_raters: int | None) -> Any:
@@ -909,7 +926,8 @@ def _same_behaviors(parts: list[Any]) -> list[Any]:
         trimmed = []
         for ds in parts:
             if "labels" in ds:
-                shown = ds["labels"].any([d for d in ds["labels"].dims if d != "behavior"]).values
+                on = ds["labels"].fillna(0) > 0.5  # NaN: an animal nobody annotated
+                shown = on.any([d for d in on.dims if d != "behavior"]).values
                 keep = [str(b) for b, on in zip(ds["behavior"].values, shown, strict=True) if on or str(b) in learned]
                 ds = ds.sel(behavior=keep)
             trimmed.append(ds)

@@ -728,9 +728,16 @@ def dataset_counts(
     behaviors = [str(b) for b in data["labels"]["behavior"].values if str(b) in decided]
     if not behaviors:
         raise SchemaError("the classifier decisions and the human labels share no behavior name")
-    labels = data["labels"].sel(behavior=behaviors).astype(bool)
+    labels = data["labels"].sel(behavior=behaviors)
     pred = data["behavior_prediction"].sel(behavior=behaviors).astype(bool)
     prob = data["behavior_probability"].sel(behavior=behaviors) if "behavior_probability" in data else None
+    if labels.dtype.kind == "f" and "individual" in labels.dims:  # NaN: an animal nobody annotated, not scored
+        known = [str(i) for i in labels["individual"].values if bool(np.isfinite(labels.sel(individual=i)).all())]
+        if not known:
+            raise SchemaError("no animal of the session is annotated: nothing to score the classifier against")
+        labels, pred = labels.sel(individual=known), pred.sel(individual=known)
+        prob = None if prob is None else prob.sel(individual=known)
+    labels = labels.astype(bool)
     raters = None
     if "rater" in labels.dims:
         from behaviorlab.io.annotations import consensus

@@ -870,7 +870,8 @@ def session_tables(
         if bin_s is not None:
             add("behavior_stats_by_bin", behavior_statistics(labels, session=session, bin_s=bin_s))
     scored = ("behavior_prediction", "labels")
-    if set(scored) <= set(sources) and all("behavior" in ds[v].dims for v in scored):
+    annotated = "labels" not in ds or bool(ds["labels"].notnull().any())  # NaN throughout: nobody annotated
+    if set(scored) <= set(sources) and all("behavior" in ds[v].dims for v in scored) and annotated:
         from behaviorlab.scoring import counts_tables, dataset_counts
 
         for name, table in counts_tables(dataset_counts(ds), session=session).items():

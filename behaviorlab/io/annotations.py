@@ -513,6 +513,10 @@ def _build_labels(
     }
     if points:
         attrs["point_events"] = json.dumps(points)
+    # the animals the file speaks of (its events' subjects, the subjects a BORIS project lists); another
+    # individual of the session was not annotated: its frames are unknown, not "never did it"
+    named = _unique([*parsed.configured_subjects, *(b.subject for b in parsed.bouts if b.subject is not None)])
+    attrs["annotated_individuals"] = json.dumps(named)
     return xr.DataArray(data, dims=dims, coords=coords, name="labels", attrs=attrs)
 
 

@@ -39,3 +39,37 @@ def test_the_oft_rearing_project_with_three_raters_stores_every_session(shared_d
     summary = report.summary()
     assert "static keypoints, kept as arena landmarks" in summary
     assert "classifier held-out F1" in summary
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_ethome_two_mice_get_social_features_and_the_unnamed_mouse_is_unknown(shared_data, tmp_path):
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    from behaviorlab.io.annotations import load_annotations
+
+    folder = shared_data / "ethome-interact"
+    poses = next(folder.glob("*DLC_*.csv"))
+    boris = folder / "boris" / "e3v813a-20210610T122332-122642_reencode.csv"
+    labels = load_annotations(boris, fps=30.0, n_frames=5700, individuals=["adult", "juvenile"])
+    assert json.loads(labels.attrs["annotated_individuals"]) == ["adult"]  # the file speaks of the adult only
+    config = {  # no social key: two mice in every session turn them on; the map and HMM are not needed here
+        "behavior_map": {"enabled": False},
+        "ethogram": {"enabled": False},
+        "classifier": {"windows_s": [0.5], "stats": ["mean"], "max_iter": 30},
+    }
+    project = tmp_path / "ethome"
+    init_project(project, poses=[poses], annotations=[boris], config=config, fps=30)
+    report = run_project(project, scheduler="sync")
+    assert report.ok, report.summary()
+    session = "e3v813a-20210610T122332-122642"
+    features = xr.load_dataset(report.result("features", session).path)
+    names = {str(f) for f in features["feature"].values}
+    assert {"social_distance", "social_nose_to_other", "social_facing"} <= names
+    stored = xr.load_dataset(report.result("annotations", session).path)["labels"]
+    assert np.isnan(stored.sel(individual="juvenile").values).all()  # unknown, not "never interacting"
+    assert int(stored.sel(individual="adult").sum()) > 600  # the 10 bouts, 663 frames
+    assert report.result("classifier").info["heldout_f1"]["interact"] > 0.3
