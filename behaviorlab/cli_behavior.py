@@ -94,7 +94,15 @@ def map_fit(
 
     _refuse_existing(out, overwrite)
     sessions = _load_sessions(features, variable)
-    model = _estimator(BehaviorMap, config, {"variable": variable, "random_state": seed}).fit(sessions)
+    estimator = _estimator(BehaviorMap, config, {"variable": variable, "random_state": seed})
+    frames = sum(ds.sizes["time"] * ds.sizes.get("individual", 1) for ds in sessions.values())
+    typer.echo(  # UMAP takes minutes on a laptop: say so before it starts
+        f"fitting a behavior map on {frames} frames of {len(sessions)} sessions (UMAP on at most "
+        f"{estimator.max_fit_frames} of them, then every frame placed on the map; about a minute per 10,000 "
+        "frames on 2 cores)...",
+        err=True,
+    )
+    model = estimator.fit(sessions)
     model.save(out)
     shares = ", ".join(f"{i}: {100 * f:.0f}%" for i, f in enumerate(model.region_fraction_))
     typer.echo(f"{model.n_regions_} regions from {len(model.labels_)} frames of {len(sessions)} sessions ({shares})")

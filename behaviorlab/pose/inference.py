@@ -457,7 +457,7 @@ def _to_dataset(
     peaks: np.ndarray, pose_model: PoseModel, fps: float | None, start: int, individual: str, video: Path
 ) -> xr.Dataset:
     position = np.transpose(peaks[..., :2], (0, 2, 1))[..., None].astype(np.float64)  # (time, space, keypoint, 1)
-    confidence = peaks[..., 2][..., None].astype(np.float64)
+    confidence = pose_model.calibrated(peaks[..., 2])[..., None].astype(np.float64)  # checkpoints keep the raw
     ds = from_numpy(
         position,
         confidence,
@@ -507,7 +507,8 @@ class RealtimePredictor:
         frame = np.asarray(frame)
         if frame.ndim == 2:
             frame = frame[..., None]
-        out = self._predict(self.model.preprocess(frame[None]))[0]
+        out = np.array(self._predict(self.model.preprocess(frame[None]))[0])
+        out[:, 2] = self.model.calibrated(out[:, 2])
         self.latencies_s.append(time.perf_counter() - started)
         return out
 

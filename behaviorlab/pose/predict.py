@@ -26,11 +26,12 @@ import numpy as np
 
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
+from behaviorlab.pose.calibration import calibrate
 from behaviorlab.pose.data import load_frames, pad_image, prepare_images, single_animal_keypoints
 from behaviorlab.pose.evaluate import EvaluationReport, evaluate_predictions
 from behaviorlab.schema import Skeleton
 
-__all__ = ["PoseModel", "evaluate_model", "load_any_model"]
+__all__ = ["PoseModel", "evaluate_model", "frame_predictions", "load_any_model"]
 
 POSE_CONFIG = "pose_config.json"
 
@@ -69,6 +70,8 @@ class PoseModel:
         self.grayscale = bool(pose_config["grayscale"])
         self.output_stride = int(pose_config["output_stride"])
         self.sigma = float(pose_config["sigma"])
+        #: The map from raw peak height to calibrated confidence (None: raw; see behaviorlab.pose.calibration)
+        self.calibration: dict[str, Any] | None = pose_config.get("confidence_calibration")
         self._compiled_predict: Any = None
         self.inference_model = build_inference_model(
             train_model, output_stride=self.output_stride, sigma=self.sigma, n_keypoints=self.skeleton.n_keypoints
@@ -138,7 +141,13 @@ class PoseModel:
             return np.zeros((0, *self.input_shape), dtype=np.float32)
         return np.stack([pad_image(image, self.input_shape) for image in prepared]).astype(np.float32)
 
-    def predict(self, images: Sequence[np.ndarray] | np.ndarray, *, batch_size: int = 16) -> np.ndarray:
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated confidences of raw peak heights (unchanged for a model trained without a calibration)."""
+        return calibrate(raw, self.calibration)
+
+    def predict(
+        self, images: Sequence[np.ndarray] | np.ndarray, *, batch_size: int = 16, raw_confidence: bool = False
+    ) -> np.ndarray:
         """Keypoints of every image.
 
         Parameters
@@ -148,12 +157,17 @@ class PoseModel:
             images of any sizes up to :attr:`input_shape`.
         batch_size
             Images per forward pass.
+        raw_confidence
+            Give the map's value at the peak instead of the calibrated confidence.
 
         Returns
         -------
         numpy.ndarray
             Shape ``(n, n_keypoints, 3)``, float32: ``(x, y, confidence)`` in
-            the original image pixels; confidence is the map value at the peak.
+            the original image pixels; confidence is the calibrated chance
+            that the keypoint lies within ``calibration["radius_px"]`` of the
+            truth (:mod:`behaviorlab.pose.calibration`), or the map's value at
+            the peak for a model without a calibration.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -162,6 +176,8 @@ class PoseModel:
         for start in range(0, len(images), batch_size):
             batch = self.preprocess(images[start : start + batch_size])
             out[start : start + len(batch)] = np.asarray(self.inference_model.predict_on_batch(batch))
+        if not raw_confidence:
+            out[..., 2] = self.calibrated(out[..., 2])
         return out
 
     def predict_labeled_frames(self, frames: LabeledFrames, *, batch_size: int = 16) -> np.ndarray:
@@ -262,7 +278,23 @@ def evaluate_model(
                 f"these labels ({len(frames)} frames) are not the ones the model was trained on "
                 f"({split['n_frames']} frames): the saved validation split does not apply; pass indices"
             )
+    pred, true = frame_predictions(model, frames, indices, batch_size=batch_size)
+    return evaluate_predictions(pred[..., :2], true, model.skeleton.keypoints, thresholds=thresholds)
+
+
+def frame_predictions(
+    model: PoseModel,
+    frames: LabeledFrames,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    batch_size: int = 16,
+    raw_confidence: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions ``(n, n_keypoints, 3)`` on labeled frames ``indices`` and their labels ``(n, n_keypoints, 2)``.
+
+    Frames without a labeled animal are left out of both.
+    """
     selected = frames.select(np.asarray(indices, dtype=np.int64))
     true, used = single_animal_keypoints(_reorder_keypoints(selected, model.skeleton), selected.sources)
-    pred = model.predict([selected.images[i] for i in used], batch_size=batch_size)[..., :2]
-    return evaluate_predictions(pred, true, model.skeleton.keypoints, thresholds=thresholds)
+    pred = model.predict([selected.images[i] for i in used], batch_size=batch_size, raw_confidence=raw_confidence)
+    return pred, true

@@ -388,7 +388,10 @@ class TopDownModel:
         if frame_index.size == 0:
             return out
         crops, offsets = crop_images(frames, frame_index, anchors[frame_index, slot, :2], self.crop_size)
-        found = _predict_fixed(self.pose.predict_function(), self.pose.preprocess(crops), batch_size * n_slots)
+        found = np.array(
+            _predict_fixed(self.pose.predict_function(), self.pose.preprocess(crops), batch_size * n_slots)
+        )
+        found[..., 2] = self.pose.calibrated(found[..., 2])
         out[frame_index, slot] = uncrop_keypoints(found, offsets)
         return out
 

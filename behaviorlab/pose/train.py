@@ -66,6 +66,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "deterministic_ops",
+    "fit_confidence_calibration",
     "masked_mse",
     "train_model",
 ]
@@ -746,10 +747,37 @@ def _check_same_frames(frames: LabeledFrames, split: Mapping[str, Any], out_dir:
         )
 
 
+def fit_confidence_calibration(out_dir: Path, frames: LabeledFrames) -> dict[str, Any] | None:
+    """Fit the model's confidence calibration on its validation frames and keep it in ``pose_config.json``.
+
+    The best model predicts the validation frames; the map from its raw peak
+    heights to the share of keypoints within two target sigmas of the label
+    (:func:`behaviorlab.pose.calibration.fit_calibration`) becomes
+    ``confidence_calibration``. Too few validation keypoints (or all found,
+    or none) leave the model uncalibrated: its confidence is the peak height.
+    """
+    from behaviorlab.pose.calibration import calibration_radius, fit_calibration
+    from behaviorlab.pose.predict import PoseModel, frame_predictions
+
+    model = PoseModel.load(out_dir)
+    pred, true = frame_predictions(model, frames, model.validation_indices, raw_confidence=True)
+    errors = np.linalg.norm(pred[..., :2].astype(np.float64) - true, axis=-1)
+    calibration = fit_calibration(pred[..., 2], errors, calibration_radius(model.sigma))
+    config = json.loads((out_dir / POSE_CONFIG).read_text())
+    config.pop("confidence_calibration", None)
+    if calibration is not None:
+        config["confidence_calibration"] = calibration
+        log.info("confidence calibrated on %d validation keypoints", calibration["n_points"])
+    _write_json(out_dir / POSE_CONFIG, config)
+    return calibration
+
+
 def _result(out_dir: Path, state: Mapping[str, Any], frames: LabeledFrames | None) -> TrainResult:
     """Collect the result; ``frames`` (the training labels) to evaluate on the validation split, else None."""
     from behaviorlab.pose.predict import evaluate_model
 
+    if frames is not None:
+        fit_confidence_calibration(out_dir, frames)
     report = None if frames is None else evaluate_model(out_dir, frames)
     return TrainResult(
         model_dir=out_dir,

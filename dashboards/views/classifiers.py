@@ -53,6 +53,13 @@ def _stored_counts(path: str, stamp: float, sessions: tuple[str, ...]) -> dict[s
     return cached_project(path, stamp).store.classifier_counts(list(sessions))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _confusion_sessions(path: str, stamp: float) -> list[str]:
+    """The sessions with stored confusion rows (labels with one behavior per frame)."""
+    table = cached_project(path, stamp).store.query("SELECT DISTINCT session FROM classifier_confusion")
+    return [str(s) for s in table["session"]]
+
+
 def _count_tables(sessions: list[str]) -> dict[str, pd.DataFrame]:
     """Count tables of ``sessions``: summed from the store, plus the rows of sessions stored without them."""
     tables = _stored_counts(*project_key(), tuple(sessions)) if "classifier_frames" in views() else {}
@@ -139,8 +146,20 @@ with right:
         st.info(f"No confusion matrix: {err}")
     else:
         st.plotly_chart(confusion_figure(table, title="Confusion (frames, rows sum to 1)"), width="stretch")
+        notes = []
+        if "classifier_confusion" in views():
+            have = set(_confusion_sessions(*project_key()))
+            left_out = [s for s in sessions if s not in have]
+            if left_out:
+                notes.append(
+                    f"{int(table.to_numpy().sum())} frames of {len(sessions) - len(left_out)} of the "
+                    f"{len(sessions)} sessions: {', '.join(left_out)} left out (their human labels mark several "
+                    "behaviors on one frame, which a confusion matrix cannot count)."
+                )
         if with_probability:
-            st.caption("Where the classifier decides several behaviors on a frame, the most probable one counts.")
+            notes.append("Where the classifier decides several behaviors on a frame, the most probable one counts.")
+        if notes:
+            st.caption(" ".join(notes))
 
 st.subheader("Agreement with each rater")
 if raters:
