@@ -494,6 +494,26 @@ def _session_array(name: str, obj: xr.DataArray | xr.Dataset, variable: str) -> 
     return obj.transpose("individual", "time", "feature", *rest)
 
 
+def _columns_differ(name: str, columns: dict[str, Any], reference: tuple[str, int, dict[str, Any]]) -> str:
+    """Return the error for sessions whose feature columns differ, naming the difference (social features first)."""
+    first, _, first_columns = reference
+    mine = {str(f) for f in columns.get("feature", ())}
+    theirs = {str(f) for f in first_columns.get("feature", ())}
+    social = {f for f in mine ^ theirs if f.startswith("social_")}
+    if social and social == mine ^ theirs:
+        with_social, without = (name, first) if social <= mine else (first, name)
+        return (
+            f"session {with_social!r} has social features (two or more animals) and session {without!r} has not "
+            "(one animal, or computed with features.social: false): every session needs the same columns; compute "
+            "all of them with features.social: false, or true (NaN for a lone animal), in the config"
+        )
+    extra = sorted(mine - theirs)[:5] + [f"-{f}" for f in sorted(theirs - mine)[:5]]
+    return (
+        f"session {name!r} has different columns from session {first!r} ({extra or 'other frequencies'}): "
+        "compute both with the same feature config"
+    )
+
+
 def session_samples(data: SessionData, variable: str = "features") -> SessionSamples:
     """Stack the frames of many sessions and individuals into rows, one animal's frames consecutive.
 
@@ -527,10 +547,7 @@ def session_samples(data: SessionData, variable: str = "features") -> SessionSam
         if reference is None:
             reference = (name, n_cols, columns)
         elif n_cols != reference[1] or any(not np.array_equal(columns.get(d, ()), c) for d, c in reference[2].items()):
-            raise SchemaError(
-                f"session {name!r} has different columns from session {reference[0]!r} "
-                f"({n_cols} against {reference[1]}): compute both with the same feature config"
-            )
+            raise SchemaError(_columns_differ(name, columns, reference))
         ordered_all.append(ordered)
         n_ind, n_time = ordered.sizes["individual"], ordered.sizes["time"]
         arrays.append(

@@ -14,13 +14,27 @@ from behaviorlab.cli import app
 @pytest.fixture(scope="module")
 def features(sample_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("features")
+    config = out / "features.yaml"  # one animal in session_a, two in session_b: the same columns for both
+    config.write_text("features:\n  social: false\n")
     paths = []
     for session in ("session_a", "session_b"):
         path = out / f"{session}.nc"
-        result = CliRunner().invoke(app, ["features", str(sample_data / f"{session}_poses.nc"), "--out", str(path)])
+        args = ["features", str(sample_data / f"{session}_poses.nc"), "--out", str(path), "--config", str(config)]
+        result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         paths.append(path)
     return paths
+
+
+def test_sessions_with_and_without_social_features_are_one_clear_error(features, sample_data, tmp_path):
+    social = tmp_path / "session_b.nc"  # the defaults: two animals get social features
+    assert _run("features", str(sample_data / "session_b_poses.nc"), "--out", str(social)).exit_code == 0
+    result = _run("map", "fit", str(features[0]), str(social), "--out", str(tmp_path / "map.pkl"))
+    assert result.exit_code == 1
+    assert "session 'session_b' has social features (two or more animals) and session 'session_a' has not" in (
+        result.output
+    )
+    assert "features.social: false" in result.output
 
 
 def _run(*args: str):
@@ -44,7 +58,8 @@ def test_map_fit_and_predict_write_labels_for_every_frame(features, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "regions from 5400 frames of 2 sessions" in result.output
-    assert (tmp_path / "map.html").stat().st_size > 100_000  # plotly.js is embedded: opens offline
+    assert (tmp_path / "map.html").stat().st_size < 1_000_000  # plotly.js beside it, shared: opens offline
+    assert (tmp_path / "plotly.min.js").is_file()
     result = _run("map", "predict", str(model), *map(str, features), "--out-dir", str(tmp_path / "labels"))
     assert result.exit_code == 0, result.output
     labels = xr.load_dataset(tmp_path / "labels" / "session_b.map.nc")

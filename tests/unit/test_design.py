@@ -28,14 +28,17 @@ def test_default_features_work_for_any_skeleton():
     xr.testing.assert_identical(ds, before)
     features = out["features"]
     assert features.dims == ("time", "individual", "feature")
-    names = list(features["feature"].values)
+    social = [str(n) for n in features["feature"].values if str(n).startswith("social_")]
+    assert len(social) == 5  # two animals: social features by default (features.social: auto)
+    names = [str(n) for n in features["feature"].values if str(n) not in social]
     assert names[0] == "speed_centroid"
     assert "ego_x_nose" in names
     assert "distance_nose_tail" in names
     assert names[-1] == "heading_velocity"
     assert len(names) == 1 + 2 * 4 + 6 + 1
     assert not np.isnan(features.values).any()
-    assert dict(zip(names, features["units"].values, strict=True))["speed_centroid"] == "px/s"
+    units = dict(zip(features["feature"].values, features["units"].values, strict=True))
+    assert units["speed_centroid"] == "px/s"
     assert [e["operation"] for e in get_log(out)] == ["compute_features"]
     assert "position" in out  # features are added to the pose Dataset
 
@@ -52,12 +55,20 @@ def test_features_do_not_change_when_the_whole_trajectory_is_rotated_and_transla
 
 def test_feature_config_choices_and_calibration():
     config = FeatureConfig.from_dict(
-        {"speed_keypoints": ["nose"], "egocentric": False, "distances": [["nose", "tail"]], "px_per_cm": 10.0}
+        {
+            "speed_keypoints": ["nose"],
+            "egocentric": False,
+            "distances": [["nose", "tail"]],
+            "px_per_cm": 10.0,
+            "social": False,
+        }
     )
     features = compute_features(_poses(), config)["features"]
     assert list(features["feature"].values) == ["speed_nose", "distance_nose_tail", "heading_velocity"]
     assert list(features["units"].values) == ["cm/s", "cm", "rad/s"]
-    px = compute_features(_poses(), {"speed_keypoints": ["nose"], "egocentric": False, "distances": ()})
+    px = compute_features(
+        _poses(), {"speed_keypoints": ["nose"], "egocentric": False, "distances": (), "social": False}
+    )
     np.testing.assert_allclose(features.sel(feature="speed_nose"), px["features"].sel(feature="speed_nose") / 10.0)
     with pytest.raises(SchemaError, match="unknown feature config"):
         FeatureConfig.from_dict({"speeds": ["nose"]})
@@ -101,7 +112,9 @@ def test_nan_rows_are_reported_not_dropped():
     ds = _poses()
     pos = ds["position"].values.copy()
     pos[5, :, 0, 1] = np.nan  # nose of "a" missing in frame 5
-    features = compute_features(from_numpy(pos, keypoints=KEYPOINTS, individuals=["b", "a"], fps=30.0))
+    features = compute_features(
+        from_numpy(pos, keypoints=KEYPOINTS, individuals=["b", "a"], fps=30.0), FeatureConfig(social=False)
+    )
     samples = to_samples(features)
     X, index = samples
     assert len(X) == 240
@@ -204,7 +217,10 @@ def test_social_features_have_their_known_values_for_two_animals_approaching_fac
         np.testing.assert_allclose(v[:, 2], 9.0 + np.arange(n))  # other's nose to own centroid
         np.testing.assert_allclose(v[:, 3], 10.0)  # 1 px per frame at 10 fps, moving apart
         np.testing.assert_allclose(v[:, 4], 1.0)  # facing each other
-    # one animal alone: NaN social features; and off by default
+    # one animal alone: NaN social features when asked for; by default (auto) on for two animals, off for one
     alone = compute_features(ds.isel(individual=[0]), FeatureConfig(social=True, axis_from="tail", axis_to="nose"))
     assert np.isnan(alone["features"].sel(feature="social_distance")).all()
-    assert not any(str(n).startswith("social_") for n in compute_features(ds)["feature"].values)
+    assert any(str(n).startswith("social_") for n in compute_features(ds)["feature"].values)
+    assert not any(str(n).startswith("social_") for n in compute_features(ds.isel(individual=[0]))["feature"].values)
+    with pytest.raises(SchemaError, match="social"):
+        FeatureConfig(social="yes")
