@@ -73,3 +73,18 @@ def test_ethome_two_mice_get_social_features_and_the_unnamed_mouse_is_unknown(sh
     assert np.isnan(stored.sel(individual="juvenile").values).all()  # unknown, not "never interacting"
     assert int(stored.sel(individual="adult").sum()) > 600  # the 10 bouts, 663 frames
     assert report.result("classifier").info["heldout_f1"]["interact"] > 0.3
+
+
+@pytest.mark.shared_data
+def test_a_pose_file_without_a_frame_rate_is_one_line_naming_the_fps_column(shared_data, tmp_path):
+    poses = next((shared_data / "ethome-interact").glob("*DLC_*.csv"))
+    project = tmp_path / "nofps"
+    init_project(project, poses=[poses])  # DeepLabCut CSVs store no frame rate, and no --fps was given
+    table = pd.read_csv(project / SESSIONS_FILE, dtype=str, keep_default_na=False)
+    assert table["fps"].tolist() == [""]
+    report = run_project(project, scheduler="sync")
+    failure = report.failures().iloc[0]
+    assert failure["stage"] == "poses"
+    assert "stores no frame rate" in failure["error"]
+    assert "fill its fps column in sessions.csv" in failure["error"]
+    assert "\n" not in failure["error"]

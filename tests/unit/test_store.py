@@ -310,3 +310,28 @@ def test_classifier_counts_are_stored_and_pool_across_sessions(tmp_path):
     assert set(only_b["classifier_frames"]["session"]) == {"b"}
     assert only_b["classifier_frames"]["with_probability"].all()
     pd.testing.assert_frame_equal(scores_table(counts_from_tables(only_b)), scores_table(dataset_counts(sessions["b"])))
+
+
+def test_metadata_subjects_match_one_animal_sessions_or_are_refused(tmp_path):
+    from behaviorlab.errors import SchemaError
+
+    store = ResultsStore.create(tmp_path / "project" / "results")
+    store.add_session("solo", _session(0, individuals=("individual_0",)))  # a DeepLabCut file's name for the mouse
+    store.add_session("pair", _session(1))
+    csv = tmp_path / "meta.csv"
+    csv.write_text("session,subject,group\nsolo,mouse12,treated\npair,m1,control\npair,m2,treated\n")
+    table = store.set_metadata(csv)
+    solo = table[table["session"] == "solo"].iloc[0]
+    assert (solo["individual"], solo["subject"]) == ("individual_0", "mouse12")  # the lab's name is kept
+    groups = store.query('SELECT DISTINCT session, individual, "group" FROM time_budget ORDER BY 1, 2')
+    assert groups.values.tolist() == [
+        ["pair", "m1", "control"],
+        ["pair", "m2", "treated"],
+        ["solo", "individual_0", "treated"],
+    ]
+    # a two-animal session whose subjects are not its animals: refused, both sides named
+    csv.write_text("session,subject,group\nsolo,mouse12,treated\npair,left,control\npair,right,treated\n")
+    with pytest.raises(SchemaError, match=r"pair: \['left', 'right'\] \(its animals: \['m1', 'm2'\]\)"):
+        store.set_metadata(csv)
+    # a project folder opens as its store
+    assert ResultsStore(tmp_path / "project").path == tmp_path / "project" / "results"
