@@ -160,7 +160,10 @@ def ethogram_fit(
         "variable": variable,
         "random_state": seed,
     }
-    model = _estimator(EthogramHMM, config, given).fit(sessions)
+    estimator = _estimator(EthogramHMM, config, given)
+    tried = "one number of states" if estimator.n_states is not None else "each number of states in the range"
+    typer.echo(f"fitting HMMs with {tried} on {len(sessions)} sessions...", err=True)
+    model = estimator.fit(sessions)
     model.save(out)
     if n_states is None:
         table = model.selection_[["n_states", "bic", "heldout_loglik", "chosen"]]
@@ -275,9 +278,14 @@ def classify_train(
     sessions, targets = _load_labeled_sessions(features, labels, min_raters, rater)
     names = [b.strip() for b in behaviors.split(",") if b.strip()] if behaviors else None
     clf = _estimator(BehaviorClassifier, config, {"behaviors": names, "model": model})
+    folds = clf.n_cv_folds(sessions)
+    typer.echo(
+        f"cross-validating on {len(sessions)} sessions ({folds} folds, one model per behavior each)...", err=True
+    )
     result = clf.cross_validate(sessions, targets)
     typer.echo(f"cross-validation ({result.cv}), held-out frames:")
     typer.echo(result.scores.to_string(index=False))
+    typer.echo("fitting the final model on every session...", err=True)
     clf.fit(sessions, targets).save(out)
     typer.echo(f"thresholds: {', '.join(f'{b} {t:.2f}' for b, t in clf.thresholds_.items())}")
     typer.echo(f"wrote {out}")
