@@ -1440,37 +1440,6 @@ def _resolve_social(config: ProjectConfig, rows: list[dict[str, Any]]) -> Projec
     return attrs.evolve(config, sections={**config.sections, "features": chosen})
 
 
-_FEATURE_DIMS = ("time", "individual", "feature")
-
-
-def warm_up_map(config: ProjectConfig) -> None:
-    """Compile UMAP's numba kernels (cached on disk, for every worker) on a small random map.
-
-    The first run after an install otherwise compiles them inside the map's
-    fit, on the run's critical path: measured 117 s against 48 s for the
-    demo's map. Submitted first, this runs while the pose model trains; a
-    failure here changes nothing (the fit compiles what it needs).
-    """
-    import warnings
-
-    import xarray as xr
-
-    from behaviorlab.maps import BehaviorMap
-
-    params = {**config.estimator_params("behavior_map"), "max_fit_frames": 400, "grid_size": 40}
-    variable = params.get("variable", "spectrogram")
-    dims = ("time", "individual", "feature", "frequency") if variable == "spectrogram" else _FEATURE_DIMS
-    values = np.random.default_rng(0).normal(size=(400, 1, 12, 3)[: len(dims)])
-    data = xr.DataArray(values, dims=dims, name=variable)
-    data = data.assign_coords(time=np.arange(400) / 30.0, individual=["a"], feature=[f"f{i}" for i in range(12)])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            BehaviorMap(**params).fit({"warm_up": xr.Dataset({variable: data})})
-    except Exception as err:  # a warm-up: the real fit reports any error
-        log.debug("map warm-up failed (the fit will compile its kernels): %s", err)
-
-
 def _run_tasks(
     ex: Any, config: ProjectConfig, rows: list[dict[str, Any]], progress: bool
 ) -> tuple[list[StageResult], str | None]:
@@ -1484,10 +1453,6 @@ def _run_tasks(
     futures: list[Any] = []
     model = submit(stage_pose_model, "pose_model", PROJECT, config)
     futures.append(model)
-    # compile UMAP's kernels on another worker while the pose model trains (kept for the run, never collected)
-    # (the reference keeps Dask from cancelling it; in this process, with "sync", it would only cost time)
-    warm = config["behavior_map"]["enabled"] and not isinstance(ex, _SyncExecutor)
-    warm_up = submit(warm_up_map, "warm_up_map", PROJECT, config) if warm else None
     poses, clean, feats, notes = {}, {}, {}, {}
     for row in rows:
         s = row["session"]
@@ -1533,8 +1498,6 @@ def _run_tasks(
                 result = StageResult(stage, session, error=_describe(err), error_type=type(err).__name__)
             results.append(result)
             update(result)
-    if warm_up is not None:
-        warm_up.cancel()  # finished long ago in practice; a run done before it needs it no more
     order = {f.key: i for i, f in enumerate(futures)}
     results.sort(key=lambda r: order.get(f"{r.stage}-{r.session}-{token}", len(order)))
     return results, ex.dashboard_link
