@@ -601,7 +601,8 @@ class _ClassifierPlan:
         y = {r.session: load_netcdf(r.path)["labels"] for r in self.labeled}
         names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
         y = {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
-        shown = {b for da in y.values() for b in names if bool(da.sel(behavior=b).astype(bool).any())}
+        # NaN: an animal nobody annotated (as bool it would read "shown")
+        shown = {b for da in y.values() for b in names if bool((da.sel(behavior=b).fillna(0) > 0.5).any())}
         empty = [b for b in names if b not in shown]
         if empty:
             y = {s: labels.drop_sel(behavior=empty) for s, labels in y.items()}
@@ -926,9 +927,9 @@ def _same_behaviors(parts: list[Any]) -> list[Any]:
         trimmed = []
         for ds in parts:
             if "labels" in ds:
-                on = ds["labels"].fillna(0) > 0.5  # NaN: an animal nobody annotated
-                shown = on.any([d for d in on.dims if d != "behavior"]).values
-                keep = [str(b) for b, on in zip(ds["behavior"].values, shown, strict=True) if on or str(b) in learned]
+                marked = ds["labels"].fillna(0) > 0.5  # NaN: an animal nobody annotated
+                shown = marked.any([d for d in marked.dims if d != "behavior"]).values
+                keep = [str(b) for b, s in zip(ds["behavior"].values, shown, strict=True) if s or str(b) in learned]
                 ds = ds.sel(behavior=keep)
             trimmed.append(ds)
         parts = trimmed
