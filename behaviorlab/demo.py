@@ -194,7 +194,8 @@ def demo_config(sample_dir: Path) -> dict[str, Any]:
         # two windows x two statistics (not the default three x four): the sample sessions are a minute each, and
         # 268 window features instead of 804 keep this stage at a third of the time with held-out F1 as good
         "classifier": {"windows_s": [0.25, 1.0], "stats": ["mean", "std"], "max_iter": 100},
-        # eight animal-minutes: a UMAP fitted on 6,000 of their frames keeps the map's stage at about 40 s
+        # eight animal-minutes: UMAP fitted on 6,000 of their frames, the rest placed by its transform (measured in the
+        # run: 48 s with numba's cache warm, 127 s on a first run; fitting all 12,600 frames took 174 s there)
         "behavior_map": {"max_fit_frames": 6000},
         "annotations": {"behaviors": list(_behaviors())},
         "statistics": {
