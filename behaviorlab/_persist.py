@@ -21,9 +21,39 @@ from behaviorlab._atomic import atomic_path
 from behaviorlab.environment import package_versions
 from behaviorlab.errors import FileFormatError
 
-__all__ = ["ModelVersionWarning", "SavedEstimator", "load_estimator", "save_estimator"]
+__all__ = [
+    "RENAMED_MODULES",
+    "ModelVersionWarning",
+    "SavedEstimator",
+    "load_estimator",
+    "read_pickle",
+    "save_estimator",
+]
 
 FORMAT_VERSION = 1
+
+#: Modules that moved when the package was split into stage subpackages: files pickled before still load.
+RENAMED_MODULES: dict[str, str] = {
+    "behaviorlab.tracking": "behaviorlab.trajectories.tracking",
+    "behaviorlab.filtering": "behaviorlab.trajectories.filtering",
+    "behaviorlab.kinematics": "behaviorlab.trajectories.kinematics",
+    "behaviorlab.landmarks": "behaviorlab.trajectories.landmarks",
+    "behaviorlab.design": "behaviorlab.features.design",
+    "behaviorlab.windows": "behaviorlab.features.windows",
+    "behaviorlab.wavelets": "behaviorlab.features.wavelets",
+    "behaviorlab.pipeline": "behaviorlab.features.pipeline",
+    "behaviorlab.maps": "behaviorlab.behavior.maps",
+    "behaviorlab.ethogram": "behaviorlab.behavior.ethogram",
+    "behaviorlab.classify": "behaviorlab.behavior.classify",
+    "behaviorlab.bouts": "behaviorlab.behavior.bouts",
+    "behaviorlab.stats": "behaviorlab.results.stats",
+    "behaviorlab.scoring": "behaviorlab.results.scoring",
+    "behaviorlab.groups": "behaviorlab.results.groups",
+    "behaviorlab.store": "behaviorlab.results.store",
+    "behaviorlab.runconfig": "behaviorlab.project.config",
+    "behaviorlab.runner": "behaviorlab.project.runner",
+    "behaviorlab.runcache": "behaviorlab.project.cache",
+}
 
 
 class ModelVersionWarning(UserWarning):
@@ -55,16 +85,25 @@ def save_estimator(obj: Any, path: str | Path, kind: str) -> Path:
 
 
 class _Unpickler(pickle.Unpickler):
-    """An unpickler that tells ``before_import`` each module before a class of it is looked up."""
+    """An unpickler that follows :data:`RENAMED_MODULES` and tells ``before_import`` each module first."""
 
-    def __init__(self, fh: Any, before_import: Callable[[str], None] | None) -> None:
+    def __init__(self, fh: Any, before_import: Callable[[str], None] | None = None) -> None:
         super().__init__(fh)
         self._before_import = before_import
 
     def find_class(self, module: str, name: str) -> Any:
+        module = RENAMED_MODULES.get(module, module)
         if self._before_import is not None:
             self._before_import(module)
         return super().find_class(module, name)
+
+
+def read_pickle(fh: Any) -> Any:
+    """Unpickle one object from the open binary file ``fh``, following :data:`RENAMED_MODULES`.
+
+    Only for the project's own files (cached stage outputs): pickles run code when loaded.
+    """
+    return _Unpickler(fh).load()
 
 
 def load_estimator(

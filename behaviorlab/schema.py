@@ -34,6 +34,7 @@ import xarray as xr
 from behaviorlab.errors import SchemaError
 
 __all__ = [
+    "BOUT_COLUMNS",
     "CONFIDENCE_DIMS",
     "POSITION_DIMS",
     "Skeleton",
@@ -45,6 +46,7 @@ __all__ = [
     "get_skeleton",
     "log_step",
     "logged",
+    "pose_frame_numbers",
     "set_skeleton",
     "to_movement",
     "validate_poses",
@@ -52,6 +54,19 @@ __all__ = [
 
 POSITION_DIMS: tuple[str, ...] = ("time", "space", "keypoint", "individual")
 CONFIDENCE_DIMS: tuple[str, ...] = ("time", "keypoint", "individual")
+
+#: Columns of every bout table (statistics, store, exports): ``end_frame`` is inclusive, the last frame of the bout.
+BOUT_COLUMNS: list[str] = [
+    "session",
+    "individual",
+    "source",
+    "behavior",
+    "start_frame",
+    "end_frame",
+    "start_s",
+    "duration_s",
+    "truncated",
+]
 _MOVEMENT_DIMS = {"keypoints": "keypoint", "individuals": "individual"}
 _SPACE_LABELS = ("x", "y", "z")
 
@@ -552,3 +567,37 @@ def set_skeleton(ds: xr.Dataset, skeleton: Skeleton) -> xr.Dataset:
     out = ds.copy(deep=False)
     out.attrs = {**ds.attrs, "skeleton": skeleton.to_json()}
     return out
+
+
+def pose_frame_numbers(poses: xr.Dataset) -> np.ndarray:
+    """Video frame index of every time point of a pose Dataset.
+
+    ``time`` in seconds is converted with the ``fps`` attr and rounded; a
+    ``time`` in frames is used as is.  Poses of a whole video give
+    ``0, 1, ..., n - 1``; a slice of them keeps its place in the video.
+
+    Parameters
+    ----------
+    poses
+        Pose Dataset (``time`` dim, attrs ``fps`` / ``time_unit``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(time,)``, strictly increasing.
+    """
+    if "time" not in poses.dims:
+        raise SchemaError(f"the poses lack a 'time' dim; they have {list(poses.dims)}")
+    time = np.asarray(poses["time"].values, dtype=np.float64)
+    fps = poses.attrs.get("fps")
+    if poses.attrs.get("time_unit", "seconds" if fps is not None else "frames") == "seconds":
+        if fps is None:
+            raise SchemaError("the poses' time is in seconds but they have no fps attr to convert it to frames")
+        time = time * float(fps)
+    frames = np.rint(time).astype(np.int64)
+    if len(frames) and (np.abs(time - frames).max() > 0.01 or (np.diff(frames) <= 0).any() or frames[0] < 0):
+        raise SchemaError(
+            "the poses' time coordinate does not map to increasing whole video frames "
+            f"(first times {time[:3].tolist()} frames); were they resampled?"
+        )
+    return frames

@@ -1,8 +1,8 @@
 """Held-out agreement of supervised behavior classifiers with the truth and with human raters.
 
 1. **Generated sessions** (``--sessions`` x ``--minutes`` of
-   :func:`behaviorlab.synthetic.simulate_poses`, seeds 300, 301, ...): one
-   :class:`~behaviorlab.classify.BehaviorClassifier` per generated behavior,
+   :func:`behaviorlab.synthetic.sample.simulate_poses`, seeds 300, 301, ...): one
+   :class:`~behaviorlab.behavior.classify.BehaviorClassifier` per generated behavior,
    leave-one-session-out cross-validation; pooled held-out frame-wise F1 per
    behavior.  Target: F1 >= 0.9 for each.
 2. **oft-rearing** (``../shared/data/oft-rearing``: two sessions, first 80 s,
@@ -64,9 +64,9 @@ def _one_hot(behavior: Any, names: tuple[str, ...]) -> Any:
 
 # --------------------------------------------------------------------------- 1. generated
 def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
-    from behaviorlab.classify import BehaviorClassifier
-    from behaviorlab.pipeline import compute_session_features
-    from behaviorlab.synthetic import BEHAVIORS, SyntheticConfig, simulate_poses
+    from behaviorlab.behavior.classify import BehaviorClassifier
+    from behaviorlab.features.pipeline import compute_session_features
+    from behaviorlab.synthetic.sample import BEHAVIORS, SyntheticConfig, simulate_poses
 
     features, labels = {}, {}
     for i in range(args.sessions):
@@ -94,11 +94,11 @@ def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
 
 # --------------------------------------------------------------------------- 2. oft-rearing
 def _oft_session(folder: Path, stem: str) -> tuple[Any, Any]:
-    from behaviorlab.design import FeatureConfig
-    from behaviorlab.filtering import CleaningConfig
+    from behaviorlab.features.design import FeatureConfig
+    from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
     from behaviorlab.io.annotations import load_annotations
     from behaviorlab.io.load import load_poses
-    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
+    from behaviorlab.trajectories.filtering import CleaningConfig
 
     ds = load_poses(next(folder.glob(f"{stem}DeepCut*.csv")), fps=OFT_FPS)
     ds = ds.sel(keypoint=[str(k) for k in ds["keypoint"].values if str(k) not in ARENA_POINTS])
@@ -119,9 +119,9 @@ def _oft_session(folder: Path, stem: str) -> tuple[Any, Any]:
 
 
 def oft(args: argparse.Namespace, metrics: dict, rows: list) -> None:
-    from behaviorlab.classify import BehaviorClassifier
+    from behaviorlab.behavior.classify import BehaviorClassifier
     from behaviorlab.io.annotations import consensus
-    from behaviorlab.scoring import classifier_vs_raters
+    from behaviorlab.results.scoring import classifier_vs_raters
 
     folder = args.data_root / "oft-rearing"
     stems = sorted(p.stem for p in folder.glob("*.csv") if "DeepCut" not in p.name)
@@ -158,12 +158,12 @@ def oft(args: argparse.Namespace, metrics: dict, rows: list) -> None:
 
 # --------------------------------------------------------------------------- 3. ethome-interact
 def ethome(args: argparse.Namespace, metrics: dict, rows: list) -> None:
-    from behaviorlab.classify import BehaviorClassifier
-    from behaviorlab.design import FeatureConfig
-    from behaviorlab.filtering import CleaningConfig
+    from behaviorlab.behavior.classify import BehaviorClassifier
+    from behaviorlab.features.design import FeatureConfig
+    from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
     from behaviorlab.io.annotations import load_annotations
     from behaviorlab.io.load import load_poses
-    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
+    from behaviorlab.trajectories.filtering import CleaningConfig
 
     folder = args.data_root / "ethome-interact"
     ds = load_poses(next(folder.glob("*_el_filtered.csv")), fps=ETHOME_FPS)

@@ -3,15 +3,15 @@
 The project (built once; ``--project DIR`` keeps it for the next run) has
 ``--sessions`` (100) sessions of ``--minutes`` (5) minutes at 30 fps,
 alternately one and two animals (groups control / treated, days 1 / 2 in the
-metadata), with poses from :func:`behaviorlab.synthetic.simulate_poses`; the
+metadata), with poses from :func:`behaviorlab.synthetic.sample.simulate_poses`; the
 first ``--videos`` (2) sessions are rendered to video with
-:func:`behaviorlab.synthetic.write_session`, as the Poses and Behavior map
+:func:`behaviorlab.synthetic.sample.write_session`, as the Poses and Behavior map
 pages show frames of them.  Every session is stored with its Dataset and four
 label sources: ``labels`` (the generated behaviors), ``behavior_prediction``
 and ``behavior_probability`` (the behaviors with 10 % of the bouts changed, as
 a classifier's held-out decisions), ``state`` (6 HMM-like states) and
 ``cluster`` (12 map-like regions).  The behavior map, HMM and classifier are
-fitted on a small subset (:func:`behaviorlab.example_project.make_example_project`:
+fitted on a small subset (:func:`behaviorlab.project.example.make_example_project`:
 6 sessions of 1 minute with the same names) and the tiny pose model with its
 training log and evaluation, and the labeled frames, come from the sample
 sessions (the same builder with ``train_pose_model=True``).
@@ -160,7 +160,7 @@ def label_variables(behavior: np.ndarray, behaviors: list[str], rng: np.random.G
 def _session(k: int, args: argparse.Namespace, videos: Path) -> tuple[xr.Dataset, np.ndarray, dict[str, str]]:
     """Poses, behavior names ``(time, individual)`` and file links of session ``k``."""
     from behaviorlab.io.load import load_poses
-    from behaviorlab.synthetic import SyntheticConfig, simulate_poses, write_session
+    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses, write_session
 
     n_animals = 1 + k % 2
     individuals = tuple(f"mouse{i + 1}" for i in range(n_animals))
@@ -186,9 +186,9 @@ def _session(k: int, args: argparse.Namespace, videos: Path) -> tuple[xr.Dataset
 
 def build_project(path: Path, args: argparse.Namespace) -> dict[str, float]:
     """Write the generated project into ``path`` (a new folder); return the seconds of each part."""
-    from behaviorlab.example_project import make_example_project
-    from behaviorlab.store import ResultsStore
-    from behaviorlab.synthetic import BEHAVIORS
+    from behaviorlab.project.example import make_example_project
+    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.synthetic.sample import BEHAVIORS
 
     path.mkdir(parents=True)
     times: dict[str, float] = {}

@@ -1,10 +1,10 @@
 """Speed and memory of poses -> cleaning -> features -> spectrogram on an hour of tracking; cleaning vs movement.
 
 Part 1 (speed, memory): ``--minutes`` (60) of one synthetic animal at
-``--fps`` (30) from :func:`behaviorlab.synthetic.simulate_poses` (seeded), 8
+``--fps`` (30) from :func:`behaviorlab.synthetic.sample.simulate_poses` (seeded), 8
 of its 10 keypoints, made to look tracked (seeded): jitter, runs of
 low-confidence frames with wrong positions, single-frame jumps with high
-confidence, and NaN gaps.  :func:`behaviorlab.pipeline.compute_session_features`
+confidence, and NaN gaps.  :func:`behaviorlab.features.pipeline.compute_session_features`
 (cleaning, features, 25-frequency Morlet spectrogram) runs ``--repeats``
 times in a fresh process (multiprocessing, spawn); the stage times come from
 its DEBUG records.  Memory is that process's peak RSS (``VmHWM``), next to
@@ -140,7 +140,7 @@ def make_tracked_poses(minutes: float, fps: float, seed: int) -> tuple[Any, Any]
     frames, up to 90, ~0.6 % of points) with NaN confidence.
     """
     from behaviorlab.schema import log_step
-    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
 
     truth, _ = simulate_poses(SyntheticConfig(fps=fps, duration_s=minutes * 60.0, seed=seed))
     truth = truth.sel(keypoint=list(KEYPOINTS))
@@ -173,8 +173,8 @@ def make_tracked_poses(minutes: float, fps: float, seed: int) -> tuple[Any, Any]
 # --------------------------------------------------------------------------- part 1: the pipeline
 def pipeline_worker(raw_path: str, truth_path: str, config: dict, repeats: int) -> dict:
     """In a fresh process: run compute_session_features ``repeats`` times; stage times and peak RSS."""
+    from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
     from behaviorlab.io.load import load_poses
-    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
 
     baseline = _rss_mib()[0]
     records: list[tuple[str, float]] = []
@@ -184,7 +184,7 @@ def pipeline_worker(raw_path: str, truth_path: str, config: dict, repeats: int) 
             if hasattr(record, "stage"):
                 records.append((record.stage, record.seconds))
 
-    logger = logging.getLogger("behaviorlab.pipeline")
+    logger = logging.getLogger("behaviorlab.features.pipeline")
     logger.setLevel(logging.DEBUG)
     logger.addHandler(Stages())
     raw = load_poses(raw_path)
@@ -268,7 +268,8 @@ def _compare(theirs: Any, ours: Any, where: np.ndarray | None = None) -> tuple[f
 
 def movement_worker(raw_path: str, cleaning: dict, repeats: int) -> dict:
     """In a fresh process: the cleaning steps both packages have, timed with each, and their outputs compared."""
-    from behaviorlab.filtering import (
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.trajectories.filtering import (
         CleaningConfig,
         clean_poses,
         filter_by_confidence,
@@ -276,7 +277,6 @@ def movement_worker(raw_path: str, cleaning: dict, repeats: int) -> dict:
         median_filter,
         savgol_filter,
     )
-    from behaviorlab.io.load import load_poses
 
     ds = load_poses(raw_path)
     cfg = CleaningConfig(**cleaning)
@@ -413,9 +413,9 @@ def run_movement(args: argparse.Namespace, raw_path: Path, metrics: dict, tag: s
 
 # --------------------------------------------------------------------------- part 3: real tracks
 def clean_real_tracks(args: argparse.Namespace, metrics: dict) -> str:
-    from behaviorlab.filtering import CleaningConfig, clean_poses, filter_by_confidence, filter_jumps
     from behaviorlab.io.load import load_poses
     from behaviorlab.schema import POSITION_DIMS
+    from behaviorlab.trajectories.filtering import CleaningConfig, clean_poses, filter_by_confidence, filter_jumps
 
     if not SHARED_DATA.is_dir():
         reason = f"real tracks skipped: {SHARED_DATA} not found"

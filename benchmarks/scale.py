@@ -54,20 +54,20 @@ TABLES = ("bouts", "behavior_stats", "transitions", "movement", "classifier_fram
 
 
 def make_inputs(folder: Path, n_sessions: int, duration_s: float) -> dict[str, list[Path]]:
-    from behaviorlab.synthetic import write_pose_sessions
+    from behaviorlab.synthetic.sample import write_pose_sessions
 
     return write_pose_sessions(folder, {f"session{i:02d}": 100 + i for i in range(n_sessions)}, duration_s=duration_s)
 
 
 def new_project(root: Path, inputs: dict[str, list[Path]]) -> Path:
-    from behaviorlab.runconfig import init_project
+    from behaviorlab.project.config import init_project
 
     init_project(root, poses=inputs["poses"], annotations=inputs["annotations"], config=CONFIG)
     return root
 
 
 def tables(project: Path) -> dict[str, pd.DataFrame]:
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     store = ResultsStore(project / "results")
     return {name: store.table(name, ordered=True) for name in TABLES}
@@ -95,7 +95,7 @@ def kill_a_worker_after(seconds: float, killed: list[int]) -> threading.Thread:
 
 
 def main() -> None:
-    from behaviorlab.runner import run_project
+    from behaviorlab.project.runner import run_project
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=16)
@@ -122,8 +122,8 @@ def main() -> None:
     start = time.perf_counter()
     report = run_project(project, workers=2)
     seconds_killed = time.perf_counter() - start
-    from behaviorlab.runcache import StageCache
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.project.cache import StageCache
+    from behaviorlab.results.store import ResultsStore
 
     store = ResultsStore(project / "results")
     stored = store.sessions

@@ -6,9 +6,9 @@ behaviors: a semi-Markov chain whose bouts last Gamma-distributed times (mean
 0.3-4 s by behavior; the "treated" group dwells 1.5 times longer in the first
 three behaviors) and move mostly to neighbouring behaviors on a ring, with a
 few runs of unknown (-1) frames.  Each session goes into a
-:class:`~behaviorlab.store.ResultsStore` (``bin_s=60``) through
+:class:`~behaviorlab.results.store.ResultsStore` (``bin_s=60``) through
 ``add_session(name, ds, save_dataset=False)``, which computes every table
-with :func:`behaviorlab.stats.session_tables`; the metadata table gives each
+with :func:`behaviorlab.results.stats.session_tables`; the metadata table gives each
 session a group (control / treated) and a day (1 / 2).  The build is timed but
 has no target.
 
@@ -153,7 +153,7 @@ def all_labels(args: argparse.Namespace, metadata: pd.DataFrame) -> dict[str, np
 # --------------------------------------------------------------------------- the store
 def store_is_complete(path: Path, names: list[str], n_frames: int) -> bool:
     """True when ``path`` holds a store with exactly these sessions of ``n_frames`` frames and metadata."""
-    from behaviorlab.store import MANIFEST
+    from behaviorlab.results.store import MANIFEST
 
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
@@ -170,7 +170,7 @@ def store_is_complete(path: Path, names: list[str], n_frames: int) -> bool:
 
 def build_store(path: Path, labels: dict[str, np.ndarray], metadata: pd.DataFrame, n_behaviors: int) -> list[float]:
     """Create the store and add every session; return the seconds of each ``add_session`` call."""
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     if path.exists():
         shutil.rmtree(path)
@@ -191,12 +191,12 @@ def profile_add_session(path: Path, labels: dict[str, np.ndarray], n_behaviors: 
     """Seconds per session of the parts of ``add_session``, on up to 20 sessions, in a full-size store.
 
     The parts are timed by calling what ``add_session`` calls: computing the
-    tables (:func:`~behaviorlab.stats.session_tables`), writing them as
+    tables (:func:`~behaviorlab.results.stats.session_tables`), writing them as
     Parquet, and reading plus rewriting the manifest (which holds every
     session, so it grows with the store).  The store is not changed.
     """
-    from behaviorlab.stats import session_tables
-    from behaviorlab.store import MANIFEST, ResultsStore, _write_parquet
+    from behaviorlab.results.stats import session_tables
+    from behaviorlab.results.store import MANIFEST, ResultsStore, _write_parquet
 
     store = ResultsStore(path)
     sample = list(labels.items())[:20]
@@ -232,7 +232,7 @@ def folder_mib(path: Path) -> float:
 # --------------------------------------------------------------------------- queries
 def time_query(path: Path, sql: str, repeats: int) -> tuple[float, float, pd.DataFrame]:
     """(first call s, median of ``repeats`` further calls s, result) of fresh ``ResultsStore(path).query``."""
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     times = []
     result = pd.DataFrame()
@@ -245,7 +245,7 @@ def time_query(path: Path, sql: str, repeats: int) -> tuple[float, float, pd.Dat
 
 def time_connect(path: Path, repeats: int) -> float:
     """Median seconds of ``ResultsStore(path).connect()`` (manifest and views, no query)."""
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     times = []
     for _ in range(repeats):
@@ -256,7 +256,7 @@ def time_connect(path: Path, repeats: int) -> float:
 
 
 def _table_files(path: Path, table: str) -> tuple[list[Path], Path]:
-    from behaviorlab.store import MANIFEST
+    from behaviorlab.results.store import MANIFEST
 
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     files = [path / e["folder"] / e["tables"][table] for _, e in sorted(manifest["sessions"].items())]

@@ -1,11 +1,11 @@
 """How well behavior maps and HMM ethograms find behaviors: generated truth, real tracks, human rearing labels.
 
 1. **Generated sessions** (``--sessions`` x ``--minutes`` of
-   :func:`behaviorlab.synthetic.simulate_poses`, seeds 100, 101, ...; the
+   :func:`behaviorlab.synthetic.sample.simulate_poses`, seeds 100, 101, ...; the
    defaults were never used to tune anything): poses -> cleaning, features,
-   spectrogram (:func:`behaviorlab.pipeline.compute_session_features`) ->
-   :class:`~behaviorlab.maps.BehaviorMap` and
-   :class:`~behaviorlab.ethogram.EthogramHMM` with their default settings,
+   spectrogram (:func:`behaviorlab.features.pipeline.compute_session_features`) ->
+   :class:`~behaviorlab.behavior.maps.BehaviorMap` and
+   :class:`~behaviorlab.behavior.ethogram.EthogramHMM` with their default settings,
    fitted on all sessions at once; normalized mutual information (NMI) and
    adjusted Rand index (ARI) of map regions and HMM states against the six
    generated behaviors.  Target: NMI >= 0.6 for both.  The HMM is also
@@ -68,8 +68,8 @@ def _scores(truth: np.ndarray, found: np.ndarray) -> tuple[float, float]:
 
 
 def _fit_both(sessions: dict[str, Any], seed: int, **hmm: Any) -> tuple[Any, Any, float, float]:
-    from behaviorlab.ethogram import EthogramHMM
-    from behaviorlab.maps import BehaviorMap
+    from behaviorlab.behavior.ethogram import EthogramHMM
+    from behaviorlab.behavior.maps import BehaviorMap
 
     start = time.perf_counter()
     bmap = BehaviorMap(random_state=seed).fit(sessions)
@@ -84,8 +84,8 @@ def _fit_both(sessions: dict[str, Any], seed: int, **hmm: Any) -> tuple[Any, Any
 
 # --------------------------------------------------------------------------- 1. generated truth
 def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
-    from behaviorlab.pipeline import compute_session_features
-    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+    from behaviorlab.features.pipeline import compute_session_features
+    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
 
     sessions, truth = {}, []
     for i in range(args.sessions):
@@ -95,7 +95,7 @@ def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     y = np.concatenate(truth)
     n_frames = len(y)
     (bmap, mapped), (hmm, states), map_s, hmm_s = _fit_both(sessions, 0)
-    from behaviorlab.ethogram import EthogramHMM
+    from behaviorlab.behavior.ethogram import EthogramHMM
 
     start = time.perf_counter()
     hmm6 = EthogramHMM(n_states=6, random_state=0).fit(sessions)
@@ -120,10 +120,10 @@ def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
 
 # --------------------------------------------------------------------------- 2. real tracks, two seeds
 def _real_features(path: Path, fps: float, drop: set[str] = frozenset(), threshold: float = 0.6) -> Any:
-    from behaviorlab.design import FeatureConfig
-    from behaviorlab.filtering import CleaningConfig
+    from behaviorlab.features.design import FeatureConfig
+    from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
     from behaviorlab.io.load import load_poses
-    from behaviorlab.pipeline import SessionFeaturesConfig, compute_session_features
+    from behaviorlab.trajectories.filtering import CleaningConfig
 
     ds = load_poses(path, fps=fps)
     keep = [str(k) for k in ds["keypoint"].values if str(k) not in drop]

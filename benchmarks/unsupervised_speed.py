@@ -1,15 +1,15 @@
 """Wall time and peak memory of behavior map + HMM ethogram on one hour of frames, beside keypoint-MoSeq.
 
 One hour at 30 fps (108,000 frames; ``--sessions`` x ``--minutes``, seeds
-200, 201, ...) is simulated by :func:`behaviorlab.synthetic.simulate_poses`
+200, 201, ...) is simulated by :func:`behaviorlab.synthetic.sample.simulate_poses`
 and turned into features and spectrograms
-(:func:`behaviorlab.pipeline.compute_session_features`, timed separately:
+(:func:`behaviorlab.features.pipeline.compute_session_features`, timed separately:
 that is the features stage's own benchmark).  Then, in a fresh process (so
 its peak memory is its own), from the features files on disk:
 
-1. :class:`~behaviorlab.maps.BehaviorMap` (defaults) is fitted and labels
+1. :class:`~behaviorlab.behavior.maps.BehaviorMap` (defaults) is fitted and labels
    every frame;
-2. :class:`~behaviorlab.ethogram.EthogramHMM` (defaults: 2-8 states by BIC)
+2. :class:`~behaviorlab.behavior.ethogram.EthogramHMM` (defaults: 2-8 states by BIC)
    is fitted and labels every frame.
 
 Target: both together in at most 120 s on a 2-core machine.  The normalized
@@ -68,9 +68,9 @@ def _peak_rss_mib() -> float:
 
 def ours_worker(feature_paths: list[str]) -> dict[str, Any]:
     """Fit and apply both models in this (fresh) process; times per step and the peak RSS."""
-    from behaviorlab.ethogram import EthogramHMM
+    from behaviorlab.behavior.ethogram import EthogramHMM
+    from behaviorlab.behavior.maps import BehaviorMap
     from behaviorlab.io.load import load_netcdf
-    from behaviorlab.maps import BehaviorMap
 
     out: dict[str, Any] = {"rss_mib_after_imports": _peak_rss_mib()}
     start = time.perf_counter()
@@ -149,9 +149,9 @@ def run_kpms(args: argparse.Namespace, poses: dict[str, Any], work: Path) -> dic
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    from behaviorlab.features.pipeline import compute_session_features
     from behaviorlab.io.save import save_netcdf
-    from behaviorlab.pipeline import compute_session_features
-    from behaviorlab.synthetic import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
 
     tmp = None
     if args.work is None:

@@ -34,10 +34,10 @@ WARM_IMPORTS = (
     "sklearn.base",
     "skimage.segmentation",
     "duckdb",
-    "behaviorlab.plots",
-    "behaviorlab.scoring",
-    "behaviorlab.maps",
-    "behaviorlab.ethogram",
+    "behaviorlab.results.plots",
+    "behaviorlab.results.scoring",
+    "behaviorlab.behavior.maps",
+    "behaviorlab.behavior.ethogram",
 )
 
 
@@ -81,7 +81,7 @@ def project_path() -> Path:
 
 def _stamp(path: Path) -> float:
     """Changes whenever the store's manifest is replaced (a session added or re-run)."""
-    from behaviorlab.store import MANIFEST
+    from behaviorlab.results.store import MANIFEST
 
     for candidate in (path / MANIFEST, path / "results" / MANIFEST):
         if candidate.is_file():
@@ -91,13 +91,13 @@ def _stamp(path: Path) -> float:
 
 @st.cache_resource(show_spinner=False)
 def _project(path: str, stamp: float) -> Any:
-    from behaviorlab.project import Project
+    from behaviorlab.project.view import Project
 
     return Project.open(path)
 
 
 def project() -> Any:
-    """The :class:`behaviorlab.project.Project` of the dashboard (cached until the store changes)."""
+    """The :class:`behaviorlab.project.view.Project` of the dashboard (cached until the store changes)."""
     path = project_path()
     return _project(str(path), _stamp(path))
 
@@ -121,7 +121,7 @@ def project_key() -> tuple[str, float]:
 
 
 def cached_project(path: str, stamp: float) -> Any:
-    """The :class:`behaviorlab.project.Project` of ``project_key()`` (for a page's own cached loaders)."""
+    """The :class:`behaviorlab.project.view.Project` of ``project_key()`` (for a page's own cached loaders)."""
     return _project(path, stamp)
 
 
@@ -143,7 +143,7 @@ def _overview(path: str, stamp: float) -> Any:
 
 
 def overview() -> Any:
-    """:meth:`behaviorlab.project.Project.overview` of the dashboard's project (cached until the store changes)."""
+    """:meth:`behaviorlab.project.view.Project.overview` of the dashboard's project (cached until the store changes)."""
     path = project_path()
     return _overview(str(path), _stamp(path))
 

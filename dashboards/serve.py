@@ -41,7 +41,7 @@ def free_port() -> int:
 def dashboard_command(project: Path, port: int) -> list[str]:
     """Return the command line of ``behaviorlab dashboard PROJECT --port PORT --no-browser`` in this Python."""
     script = Path(sys.executable).with_name("behaviorlab")
-    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli import app; app()"]
+    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli.app import app; app()"]
     return [*cli, "dashboard", str(project), "--port", str(port), "--no-browser"]
 
 

@@ -36,7 +36,7 @@ def demo_run(tmp_path_factory, sample_data):
     """
     from typer.testing import CliRunner
 
-    from behaviorlab.cli import app
+    from behaviorlab.cli.app import app
 
     out = tmp_path_factory.mktemp("demo") / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--sample", str(sample_data)])

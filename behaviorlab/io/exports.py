@@ -14,7 +14,7 @@ replaced by a complete one.  Inputs are never modified.
   layout of SimBA's machine-results CSV files.
 
 A *bout table* has the columns :data:`BOUT_TABLE_COLUMNS` (as
-:func:`behaviorlab.stats.bout_table` returns): ``end_frame`` is the last frame
+:func:`behaviorlab.results.stats.bout_table` returns): ``end_frame`` is the last frame
 of the bout (inclusive) and ``duration_s = (end_frame - start_frame + 1) / fps``.
 Per-frame labels are a float DataArray ``(time, individual, behavior)`` with
 1 where the behavior is shown, 0 where it is not and NaN where the frame's
@@ -38,8 +38,7 @@ import xarray as xr
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError
-from behaviorlab.schema import as_poses
-from behaviorlab.stats import BOUT_COLUMNS
+from behaviorlab.schema import BOUT_COLUMNS, as_poses
 
 __all__ = [
     "BOUT_TABLE_COLUMNS",
@@ -54,7 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Columns of a bout table, in order (:func:`behaviorlab.stats.bout_table`).
+#: Columns of a bout table, in order (:func:`behaviorlab.results.stats.bout_table`).
 BOUT_TABLE_COLUMNS: tuple[str, ...] = tuple(BOUT_COLUMNS)
 _BOUT_TEXT = ("individual", "source", "behavior")
 _BOUT_FRAMES = ("start_frame", "end_frame")
@@ -229,7 +228,7 @@ def _checked_bouts(path: Path, bouts: pd.DataFrame, session: str, fps: float | N
     if missing:
         raise SchemaError(
             f"{path}: the bout table lacks the column(s) {missing}; it needs {list(BOUT_TABLE_COLUMNS)} "
-            "(behaviorlab.stats.bout_table makes one)"
+            "(behaviorlab.results.stats.bout_table makes one)"
         )
     if "session" in bouts.columns:
         others = sorted({str(s) for s in bouts["session"] if not _is_missing(s) and str(s) != session})

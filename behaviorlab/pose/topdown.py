@@ -18,7 +18,7 @@ keypoints in box pixels -> frame pixels (:func:`~behaviorlab.pose.crops.uncrop_k
 start at integer pixels, so the mapping back is exact.
 :func:`predict_video_topdown` streams a video through the model (the
 resumable chunks of :func:`behaviorlab.pose.inference.predict_video`) and
-gives every animal an identity with :func:`behaviorlab.tracking.track_poses`.
+gives every animal an identity with :func:`behaviorlab.trajectories.tracking.track_poses`.
 
 Coordinates are ``(x, y)`` frame pixels, pixel centres at integers; the box
 geometry and the training sets live in :mod:`behaviorlab.pose.crops`.
@@ -443,7 +443,7 @@ def instances_to_poses(
     xarray.Dataset
         ``position (time, space, keypoint, individual)`` and ``confidence
         (time, keypoint, individual)`` with ``individual = instance_0, ...``;
-        pass it to :func:`behaviorlab.tracking.track_poses` for identities.
+        pass it to :func:`behaviorlab.trajectories.tracking.track_poses` for identities.
     """
     instances = np.asarray(instances)
     if instances.ndim != 4 or instances.shape[-1] != 3 or instances.shape[2] != skeleton.n_keypoints:
@@ -512,7 +512,7 @@ def predict_video_topdown(
     prefetch
         Batches decoded ahead of the networks.
     **tracker_options
-        Keywords of :func:`behaviorlab.tracking.track_poses` (``max_cost``,
+        Keywords of :func:`behaviorlab.trajectories.tracking.track_poses` (``max_cost``,
         ``max_lost_frames``, ``history``, ``animal_size``, ``merge``...);
         ``max_tracks`` defaults to ``max_animals``.
 
@@ -526,7 +526,7 @@ def predict_video_topdown(
         attrs ``fps``, ``source_software``, ``video``, ``model``; the log
         records the prediction and the tracking.
     """
-    from behaviorlab.tracking import track_poses
+    from behaviorlab.trajectories.tracking import track_poses
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -10,7 +10,7 @@ import streamlit as st
 from _shared import dataset, project, project_key, table, views
 
 from behaviorlab.errors import BehaviorlabError
-from behaviorlab.plots import budget_heatmap_figure, region_examples_figure
+from behaviorlab.results.plots import budget_heatmap_figure, region_examples_figure
 
 N_EXAMPLES = 4
 #: Projects with more sessions draw the per-session region chart when asked.
@@ -19,7 +19,7 @@ SHARE_CHART_SESSIONS = 20
 
 @st.cache_resource(show_spinner="Loading the behavior map...", max_entries=2)
 def _map_model(path: str, mtime: float) -> Any:
-    from behaviorlab.maps import BehaviorMap
+    from behaviorlab.behavior.maps import BehaviorMap
 
     return BehaviorMap.load(path)
 

@@ -1,7 +1,7 @@
 """Classifiers: how the stored classifier decisions agree with the human labels, per behavior and per rater.
 
 The store keeps every session's frame counts (the ``classifier_*`` tables of
-:func:`behaviorlab.scoring.counts_tables`), so the scores of hundreds of
+:func:`behaviorlab.results.scoring.counts_tables`), so the scores of hundreds of
 long sessions pool from a few small tables; sessions stored before those
 tables existed are counted from their Dataset (cached per session).
 """
@@ -16,8 +16,8 @@ import streamlit as st
 from _shared import cached_project, need_store, overview, project_key, views
 
 from behaviorlab.errors import BehaviorlabError, FileFormatError
-from behaviorlab.plots import confusion_figure, precision_recall_figure
-from behaviorlab.scoring import (
+from behaviorlab.results.plots import confusion_figure, precision_recall_figure
+from behaviorlab.results.scoring import (
     confusion_table,
     counts_from_tables,
     counts_tables,
@@ -31,7 +31,7 @@ SCORED = ("labels", "behavior_prediction", "behavior_probability")
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _classifier(path: str, mtime: float) -> Any:
-    from behaviorlab.classify import BehaviorClassifier
+    from behaviorlab.behavior.classify import BehaviorClassifier
 
     return BehaviorClassifier.load(path)
 

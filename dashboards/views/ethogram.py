@@ -8,7 +8,12 @@ from typing import Any
 import streamlit as st
 from _shared import dataset, need_store, overview, table, views
 
-from behaviorlab.plots import RASTER_SOURCES, pooled_transition_matrix, source_raster_figure, transition_graph_figure
+from behaviorlab.results.plots import (
+    RASTER_SOURCES,
+    pooled_transition_matrix,
+    source_raster_figure,
+    transition_graph_figure,
+)
 
 #: Sessions longer than this (seconds) are drawn a window at a time (every bout is a bar a browser draws).
 FULL_VIEW_S = 120.0
@@ -19,7 +24,7 @@ DEFAULT_SESSIONS = 2
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _hmm(path: str, mtime: float) -> Any:
-    from behaviorlab.ethogram import EthogramHMM
+    from behaviorlab.behavior.ethogram import EthogramHMM
 
     return EthogramHMM.load(path)
 

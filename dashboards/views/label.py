@@ -18,9 +18,9 @@ import streamlit as st
 from _shared import project
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from behaviorlab import label_edit
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.io.labeled_frames import load_labeled_frames
+from behaviorlab.labeling import edit as label_edit
 
 ss = st.session_state
 

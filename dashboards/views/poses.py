@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 from _shared import dataset, need_store, pick_session
 
-from behaviorlab.label_edit import pose_quality_table, processing_log_table
-from behaviorlab.plots import confidence_figure, pose_timeseries_figure
+from behaviorlab.labeling.edit import pose_quality_table, processing_log_table
+from behaviorlab.results.plots import confidence_figure, pose_timeseries_figure
 
 
 def _version(proj: Any, session: str) -> str:

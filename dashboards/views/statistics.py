@@ -10,9 +10,9 @@ import streamlit as st
 from _shared import need_store, project, project_key, table, views
 
 from behaviorlab.errors import BehaviorlabError
-from behaviorlab.export_bundle import bundle_file_name, export_bundle, table_csv
-from behaviorlab.groups import DEFAULT_MEASURES, KEY_COLUMNS, TESTS, compare_groups, group_figure
-from behaviorlab.store import StoreError
+from behaviorlab.results.export_bundle import bundle_file_name, export_bundle, table_csv
+from behaviorlab.results.groups import DEFAULT_MEASURES, KEY_COLUMNS, TESTS, compare_groups, group_figure
+from behaviorlab.results.store import StoreError
 
 STATS_TABLES = ("behavior_stats", "movement", "zones")
 CLASSIFIER_SOURCE = "behavior_prediction"

@@ -32,7 +32,7 @@ def empty_project(tmp_path) -> Path:
 @pytest.fixture
 def store_without_sessions(tmp_path) -> Path:
     """A project whose results store has no sessions yet."""
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     ResultsStore.create(tmp_path / "project" / "results")
     return tmp_path / "project"

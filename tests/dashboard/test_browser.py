@@ -98,9 +98,9 @@ def _exceptions(page) -> list[str]:
 
 
 def test_every_page_renders_and_downloads_queries_and_labeling_work(dashboard, browser_page, tmp_path):
-    from behaviorlab import label_edit
     from behaviorlab.io.labeled_frames import load_labeled_frames
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.labeling import edit as label_edit
+    from behaviorlab.results.store import ResultsStore
 
     url, project = dashboard
     page = browser_page

@@ -65,7 +65,7 @@ def test_statistics_of_an_empty_folder_and_an_empty_store(empty_project, store_w
 
 
 def test_a_store_without_metadata_says_how_to_add_it(tmp_path, run_app):
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     n = 90
     rng = np.random.default_rng(0)

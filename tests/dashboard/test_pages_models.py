@@ -80,7 +80,7 @@ def test_behavior_map_shows_density_regions_and_examples(full_project, run_app):
 
 
 def test_behavior_map_without_videos_draws_the_example_poses(full_project, run_app, monkeypatch):
-    from behaviorlab.project import Project
+    from behaviorlab.project.view import Project
 
     monkeypatch.setattr(Project, "video", lambda self, session: None)
     at = run_app(full_project, "behavior_map")

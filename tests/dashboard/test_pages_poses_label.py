@@ -42,7 +42,7 @@ def test_poses_page_draws_the_frame_follows_the_frame_number_and_jumps_to_low_co
 
 
 def test_poses_page_without_a_video_shows_the_time_series(full_project, run_app, monkeypatch):
-    from behaviorlab.project import Project
+    from behaviorlab.project.view import Project
 
     monkeypatch.setattr(Project, "video", lambda self, session: None)
     at = run_app(full_project, "poses")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from behaviorlab.cli import app
+from behaviorlab.cli.app import app
 from behaviorlab.io.load import load_poses
 from behaviorlab.io.save import save_poses
 from behaviorlab.schema import from_numpy
@@ -105,7 +105,7 @@ def _features_config(tmp_path, text, name="config.yaml"):
 def test_features_writes_cleaned_poses_features_and_spectrogram(tmp_path, tracked_nc):
     import xarray as xr
 
-    from behaviorlab.pipeline import compute_session_features
+    from behaviorlab.features.pipeline import compute_session_features
 
     out = tmp_path / "features.nc"
     result = runner.invoke(app, ["features", str(tracked_nc), "--out", str(out)])

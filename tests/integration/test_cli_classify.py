@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from behaviorlab.cli import app
+from behaviorlab.cli.app import app
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_train_predict_and_evaluate_from_boris_files(features, sample_data, tmp_
     # a session the model never saw (session_b's features, shifted by one frame) is not flagged
     shifted = xr.load_dataset(features[1])
     shifted["features"] = shifted["features"].shift(time=1)
-    from behaviorlab.classify import BehaviorClassifier
+    from behaviorlab.behavior.classify import BehaviorClassifier
 
     assert BehaviorClassifier.load(model).training_sessions({"other": shifted}) == {"other": False}
 

@@ -6,12 +6,12 @@ import attrs
 import numpy as np
 from typer.testing import CliRunner
 
-from behaviorlab.cli import app
+from behaviorlab.cli.app import app
 from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
 from behaviorlab.io.load import load_poses
 from behaviorlab.io.save import save_poses
 from behaviorlab.io.video import VideoReader, write_video
-from behaviorlab.labeling import parse_frame_source
+from behaviorlab.labeling.select import parse_frame_source
 
 runner = CliRunner()
 

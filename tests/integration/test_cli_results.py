@@ -12,11 +12,11 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from behaviorlab.cli import app
+from behaviorlab.cli.app import app
 from behaviorlab.io.annotations import load_annotations
 from behaviorlab.io.save import save_netcdf
-from behaviorlab.stats import bout_table
-from behaviorlab.store import ResultsStore
+from behaviorlab.results.stats import bout_table
+from behaviorlab.results.store import ResultsStore
 
 #: The generated behaviors, in the order of their integer codes: ``state`` k is stored as ``state_k``.
 BEHAVIORS = ["groom", "rear", "rest", "run", "turn", "walk"]

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from behaviorlab.cli import app
+from behaviorlab.cli.app import app
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_map_fit_and_predict_write_labels_for_every_frame(features, tmp_path):
     assert labels.attrs["ds_type"] == "map"
     assert (labels["cluster"].values >= 0).all()
     # the model file records the settings it was fitted with
-    from behaviorlab.maps import BehaviorMap
+    from behaviorlab.behavior.maps import BehaviorMap
 
     assert BehaviorMap.load(model).n_neighbors == 10
 
@@ -127,7 +127,7 @@ def test_figures_as_images_need_kaleido_and_a_browser(tmp_path):
 
     import plotly.graph_objects as go
 
-    from behaviorlab.figure_files import FigureExportError, write_figure
+    from behaviorlab.results.figure_files import FigureExportError, write_figure
 
     fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
     with pytest.raises(FigureExportError, match=r"figures are written as \.html, \.png, \.svg, \.pdf"):

@@ -80,7 +80,7 @@ def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
 
 
 def _check_results_stage(summary, out, sample_data):
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     res = summary["results"]
     store = ResultsStore(out / "results")
@@ -139,13 +139,13 @@ def test_a_second_demo_from_scratch_is_identical_and_quiet(demo_run, sample_data
     from pathlib import Path
 
     from behaviorlab.environment import NATIVE_LOG_LINE
-    from behaviorlab.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore
 
     first, result = demo_run
     assert result.exit_code == 0, result.output
     second = tmp_path / "again"
     script = Path(sys.executable).with_name("behaviorlab")
-    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli import main; main()"]
+    cli = [str(script)] if script.is_file() else [sys.executable, "-c", "from behaviorlab.cli.app import main; main()"]
     done = subprocess.run(
         [*cli, "demo", "--out", str(second), "--sample", str(sample_data)], capture_output=True, text=True, timeout=900
     )

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from behaviorlab.classify import BehaviorClassifier
+from behaviorlab.behavior.classify import BehaviorClassifier
 from behaviorlab.io.load import load_netcdf
-from behaviorlab.runconfig import CONFIG_FILE, SESSIONS_FILE, ProjectConfig, init_project
-from behaviorlab.runner import run_project
-from behaviorlab.store import ResultsStore
+from behaviorlab.project.config import CONFIG_FILE, SESSIONS_FILE, ProjectConfig, init_project
+from behaviorlab.project.runner import run_project
+from behaviorlab.results.store import ResultsStore
 
 #: Small models: the point is the orchestration, not the quality of the fits.
 SMALL = {
@@ -33,7 +33,7 @@ TABLES = ("bouts", "behavior_stats", "transitions", "movement", "classifier_fram
 
 def _write_inputs(folder: Path, n_sessions: int = 3, duration_s: float = 12.0) -> dict[str, list[Path]]:
     """Generated sessions: a pose file and a per-frame label CSV each (ground truth from the simulator)."""
-    from behaviorlab.synthetic import write_pose_sessions
+    from behaviorlab.synthetic.sample import write_pose_sessions
 
     return write_pose_sessions(folder, {f"s{i}": 10 + i for i in range(n_sessions)}, duration_s=duration_s)
 
@@ -102,7 +102,7 @@ def test_a_run_fills_the_store_and_a_second_run_only_reads_the_cache(finished):
 
 def test_the_classifier_stage_computes_the_folds_no_task_did(tmp_path, finished):
     """Fewer fold tasks than folds (a session lost, so the folds changed): the stage computes the rest itself."""
-    from behaviorlab.runner import stage_classifier
+    from behaviorlab.project.runner import stage_classifier
 
     done, report = finished
     project = tmp_path / "project"
@@ -118,7 +118,7 @@ def test_the_classifier_stage_computes_the_folds_no_task_did(tmp_path, finished)
 
 
 def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, inputs, finished, monkeypatch):
-    import behaviorlab.runner as runner
+    import behaviorlab.project.runner as runner
 
     project = _project(tmp_path / "project", inputs)
     real = runner.stage_ethogram

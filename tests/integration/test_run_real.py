@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from behaviorlab.runconfig import SESSIONS_FILE, init_project
-from behaviorlab.runner import run_project
+from behaviorlab.project.config import SESSIONS_FILE, init_project
+from behaviorlab.project.runner import run_project
 
 SESSIONS = ["12_01_A_190507144429", "8_01_A_190507134142"]
 

@@ -14,7 +14,7 @@ def test_import_is_light():
     """Importing the package and its non-model modules pulls in neither TensorFlow/Keras nor Streamlit."""
     code = (
         "import sys, behaviorlab, behaviorlab.schema, behaviorlab.io, behaviorlab.io.load, behaviorlab.io.save, "
-        "behaviorlab.io.video, behaviorlab.io.labeled_frames, behaviorlab.synthetic, behaviorlab.cli; "
+        "behaviorlab.io.video, behaviorlab.io.labeled_frames, behaviorlab.synthetic.sample, behaviorlab.cli.app; "
         "heavy = sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch', 'streamlit') if m in sys.modules); "
         "print(','.join(heavy))"
     )
@@ -47,7 +47,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_cli_entry_point_lists_the_stable_commands():
-    out = subprocess.run([sys.executable, "-m", "behaviorlab.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "behaviorlab.cli.app", "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     for command in ("info", "convert", "demo", "sample-data"):
         assert command in out.stdout

@@ -1,0 +1,1 @@
+"""Behavior: maps, HMM ethograms, supervised classifiers and bouts."""

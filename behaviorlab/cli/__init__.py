@@ -1,0 +1,1 @@
+"""The ``behaviorlab`` command line: a typer app, one module per command group."""

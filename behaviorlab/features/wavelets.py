@@ -1,0 +1,424 @@
+"""Morlet wavelet spectrograms of behavioural features, as in MotionMapper (Berman et al. 2014).
+
+The wavelet
+-----------
+The Morlet wavelet with ``omega0 = 5`` (MotionMapper's default),
+``psi(eta) = pi**-0.25 * exp(1j * omega0 * eta) * exp(-eta**2 / 2)``, is
+applied at scale ``s`` (seconds) as a filter in the frequency domain,
+``H_s(omega) = 2 * exp(-(s * omega - omega0)**2 / 2)`` for ``omega > 0`` and 0
+otherwise (``omega`` in rad/s).  It is the same wavelet as PyWavelets'
+complex Morlet ``"cmor2.0-C"`` with ``C = omega0 / (2 pi)`` (bandwidth 2 gives
+``exp(-t**2 / 2)``).
+
+Scale <-> frequency
+-------------------
+``s = omega0 / (2 pi f)`` seconds, i.e. ``a = omega0 * fps / (2 pi f)``
+samples: the wavelet's centre frequency, identical to PyWavelets'
+``f = C * fps / a`` for ``cmor2.0-C``.  With the amplitude normalisation below
+the response to a sinusoid of frequency ``f0`` at scale ``s`` is
+``A * exp(-(2 pi f0 s - omega0)**2 / 2)``, so it peaks exactly in the band
+whose centre frequency is ``f0`` (checked numerically in the tests, together
+with agreement with ``pywt.cwt``).  MotionMapper labels the same scales with
+the Fourier frequency ``f = (omega0 + sqrt(2 + omega0**2)) / (4 pi s)``, 2 %
+higher for ``omega0 = 5``; amplitudes differ from MotionMapper's only by a
+constant factor, which cancels in the per-frame normalisation.
+
+Amplitude
+---------
+``|W|`` in the feature's own units: a sinusoid of amplitude ``A`` at a band's
+frequency has amplitude ``A`` in that band.
+
+Frequencies
+-----------
+``n_frequencies`` log2-spaced (dyadic) frequencies from ``f_min`` to
+``f_max`` (default the Nyquist frequency ``fps / 2``), MotionMapper's
+``f_k = f_min * 2**(k * log2(f_max / f_min) / (n - 1))``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from behaviorlab.errors import SchemaError
+from behaviorlab.schema import check_dims, logged
+from behaviorlab.trajectories.filtering import _fill_linear
+
+__all__ = [
+    "OMEGA0",
+    "WaveletTransformer",
+    "dyadic_frequencies",
+    "morlet_scales",
+    "morlet_spectrogram",
+    "wavelet_amplitudes",
+]
+
+log = logging.getLogger(__name__)
+
+#: Non-dimensional frequency of the Morlet wavelet (MotionMapper's default).
+OMEGA0 = 5.0
+#: Cone of influence: the e-folding time of the Morlet wavelet is ``sqrt(2) * s`` (Torrence & Compo 1998).
+COI_FACTOR = math.sqrt(2.0)
+_COLUMN_BLOCK = 8  # feature columns transformed at once, to bound the working memory
+
+
+def dyadic_frequencies(n_frequencies: int, f_min: float, f_max: float) -> np.ndarray:
+    """Log2-spaced frequencies from ``f_min`` to ``f_max`` inclusive.
+
+    Parameters
+    ----------
+    n_frequencies
+        Number of frequencies (>= 1; 1 gives ``[f_min]``).
+    f_min, f_max
+        Lowest and highest frequency in Hz, ``0 < f_min <= f_max``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frequencies,)`` ascending frequencies in Hz.
+    """
+    n = int(n_frequencies)
+    if n < 1:
+        raise SchemaError(f"n_frequencies must be >= 1, got {n_frequencies!r}")
+    if not 0 < f_min <= f_max:
+        raise SchemaError(f"need 0 < f_min <= f_max, got f_min={f_min!r}, f_max={f_max!r}")
+    if n == 1:
+        return np.array([float(f_min)])
+    return float(f_min) * 2.0 ** (np.arange(n) * math.log2(f_max / f_min) / (n - 1))
+
+
+def morlet_scales(frequencies: np.ndarray, fps: float, omega0: float = OMEGA0) -> np.ndarray:
+    """Wavelet scales in samples for centre frequencies in Hz: ``a = omega0 * fps / (2 pi f)``.
+
+    Parameters
+    ----------
+    frequencies
+        ``(n_frequencies,)`` in Hz.
+    fps
+        Sampling rate in frames per second.
+    omega0
+        Non-dimensional frequency of the Morlet wavelet.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frequencies,)`` scales in samples, usable as ``pywt.cwt(..., scales, f"cmor2.0-{omega0 / (2 * pi)}")``.
+    """
+    return omega0 * float(fps) / (2 * np.pi * np.asarray(frequencies, dtype=np.float64))
+
+
+def _resolve_band(fps: float, n_frequencies: int, f_min: float, f_max: float | None) -> np.ndarray:
+    if fps is None or not fps > 0:
+        raise SchemaError(f"fps must be > 0 (frames per second), got {fps!r}")
+    nyquist = float(fps) / 2
+    f_max = nyquist if f_max is None else float(f_max)
+    if f_max > nyquist:
+        raise SchemaError(f"f_max={f_max} Hz is above the Nyquist frequency fps/2 = {nyquist} Hz")
+    return dyadic_frequencies(n_frequencies, f_min, f_max)
+
+
+def _transform_block(
+    x: np.ndarray,
+    nan: np.ndarray,
+    fps: float,
+    frequencies: np.ndarray,
+    omega0: float,
+    out: np.ndarray,
+    method: str,
+    tmp: np.ndarray | None = None,
+) -> None:
+    """Write ``|W|`` of columns ``x (time, m)`` into ``out (time, m, n_frequencies)``.
+
+    ``x`` has no NaN (gaps filled); ``nan (time, m)`` marks the original gaps,
+    which are blanked with their cone-of-influence margin.  Work is done in a
+    ``(frequency, column, time)`` float32 buffer ``tmp`` (reused between
+    blocks when given) so every write is contiguous, then copied into ``out``
+    in time blocks.
+    """
+    import scipy.fft
+
+    n_time, n_cols = x.shape
+    scales_s = omega0 / (2 * np.pi * frequencies)  # seconds
+    if tmp is None or tmp.shape[1] < n_cols:
+        tmp = np.empty((len(frequencies), n_cols, n_time), dtype=np.float32)
+    tmp = tmp[:, :n_cols]
+    if method == "pywt":
+        import pywt
+
+        wavelet = pywt.ContinuousWavelet(f"cmor2.0-{omega0 / (2 * np.pi)}")
+        for k, a in enumerate(scales_s * fps):
+            coef = pywt.cwt(x.T, [a], wavelet, method="fft", axis=-1)[0][0]
+            # pywt integrates the wavelet then takes a first difference, whose gain at the centre frequency
+            # w (rad/sample) is 2 sin(w / 2) / w; undo it, and its sqrt(a) scale normalisation
+            w = omega0 / a
+            tmp[k] = np.abs(coef) * (2.0 / np.sqrt(a)) * (w / (2 * np.sin(w / 2)))
+    else:
+        pad = min(n_time - 1, math.ceil(4 * scales_s.max() * fps))  # reflect: no artificial step at the ends
+        xt = np.ascontiguousarray(x.T, dtype=np.float32)
+        if pad > 0:
+            xt = np.pad(xt, ((0, 0), (pad, pad)), mode="reflect")
+        n_fft = scipy.fft.next_fast_len(xt.shape[1] + 2 * math.ceil(scales_s.max() * fps))
+        spectrum = scipy.fft.rfft(xt, n=n_fft, axis=-1, workers=1)  # (m, n_fft // 2 + 1) complex64
+        omega = 2 * np.pi * scipy.fft.rfftfreq(n_fft, d=1.0 / fps)
+        buf = np.zeros((n_cols, n_fft), dtype=np.complex64)
+        used = (0, 0)
+        for k, s in enumerate(scales_s):
+            gain = 2.0 * np.exp(-0.5 * (s * omega - omega0) ** 2)
+            band = np.flatnonzero(gain > 1e-7)  # the Gaussian is negligible elsewhere
+            lo, hi = int(band[0]), int(band[-1]) + 1
+            buf[:, used[0] : used[1]] = 0
+            buf[:, lo:hi] = spectrum[:, lo:hi] * gain[lo:hi].astype(np.float32)
+            used = (lo, hi)
+            coef = scipy.fft.ifft(buf, axis=-1, workers=1)
+            np.abs(coef[:, pad : pad + n_time], out=tmp[k])
+    gappy = np.flatnonzero(nan.any(axis=0))
+    if len(gappy):
+        counts = np.concatenate([np.zeros((len(gappy), 1)), np.cumsum(nan[:, gappy].T, axis=1)], axis=1)
+        t = np.arange(n_time)
+        for k, a in enumerate(scales_s * fps):
+            margin = math.ceil(COI_FACTOR * a)
+            lo, hi = np.clip(t - margin, 0, n_time), np.clip(t + margin + 1, 0, n_time)
+            near_gap = (counts[:, hi] - counts[:, lo]) > 0  # (gappy, time)
+            tmp[k, gappy] = np.where(near_gap, np.float32(np.nan), tmp[k, gappy])
+    step = 1024
+    for start in range(0, n_time, step):  # blocks of frames: a cache-friendly transpose
+        out[start : start + step] = tmp[:, :, start : start + step].transpose(2, 1, 0)
+
+
+def wavelet_amplitudes(
+    x: np.ndarray,
+    fps: float,
+    frequencies: np.ndarray,
+    *,
+    omega0: float = OMEGA0,
+    method: Literal["fft", "pywt"] = "fft",
+) -> np.ndarray:
+    """Morlet wavelet amplitudes of each column of ``x``, NaN-aware.
+
+    NaN gaps (and leading/trailing NaN) are filled by linear interpolation
+    (nearest value at the ends) for the transform; the amplitude is then set
+    to NaN only within each gap plus a cone-of-influence margin of
+    ``ceil(sqrt(2) * a)`` frames on both sides (``a`` the scale in samples),
+    so a gap never blanks the whole series.
+
+    Parameters
+    ----------
+    x
+        ``(time, n_columns)`` samples of one contiguous recording, any units.
+    fps
+        Sampling rate, frames per second.
+    frequencies
+        ``(n_frequencies,)`` centre frequencies in Hz.
+    omega0
+        Non-dimensional frequency of the Morlet wavelet.
+    method
+        ``"fft"``: one FFT per column and one inverse FFT per frequency
+        (fast); ``"pywt"``: :func:`pywt.cwt` with ``cmor2.0-omega0/(2 pi)``
+        (slow, for cross-checking; zero-padded at the ends; its finite
+        difference makes it inaccurate within a few samples per cycle, above
+        about fps / 4).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(time, n_columns, n_frequencies)`` float32 amplitudes in the units of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise SchemaError(f"x must be (time, n_columns), got shape {x.shape}")
+    if method not in ("fft", "pywt"):
+        raise SchemaError(f"method must be 'fft' or 'pywt', got {method!r}")
+    frequencies = np.asarray(frequencies, dtype=np.float64)
+    n_time, n_cols = x.shape
+    out = np.empty((n_time, n_cols, len(frequencies)), dtype=np.float32)
+    if n_time == 0 or n_cols == 0:
+        return out
+    nan = np.isnan(x)
+    filled = x
+    gappy = np.flatnonzero(nan.any(axis=0))
+    if len(gappy):  # fill gaps for the transform only; the columns without NaN are used as they are
+        filled = x.copy()
+        filled[:, gappy] = _fill_linear(x[:, gappy], None, extrapolate=True)[0]
+        filled[:, nan.all(axis=0)] = 0.0
+    tmp = np.empty((len(frequencies), min(_COLUMN_BLOCK, n_cols), n_time), dtype=np.float32)
+    for start in range(0, n_cols, _COLUMN_BLOCK):
+        cols = slice(start, min(start + _COLUMN_BLOCK, n_cols))
+        _transform_block(filled[:, cols], nan[:, cols], float(fps), frequencies, omega0, out[:, cols], method, tmp)
+    return out
+
+
+@logged()
+def morlet_spectrogram(
+    features: xr.DataArray,
+    *,
+    fps: float | None = None,
+    n_frequencies: int = 25,
+    f_min: float = 1.0,
+    f_max: float | None = None,
+    normalize: bool = True,
+    omega0: float = OMEGA0,
+) -> xr.DataArray:
+    """Morlet wavelet spectrogram of every feature (MotionMapper's postural dynamics).
+
+    Parameters
+    ----------
+    features
+        ``(time, ..., feature)`` samples of one contiguous recording (other
+        dims, e.g. ``individual``, are transformed independently).
+    fps
+        Frames per second; defaults to ``features.attrs["fps"]``.
+    n_frequencies
+        Number of log2-spaced frequencies (MotionMapper: 25).
+    f_min
+        Lowest frequency in Hz (MotionMapper: 1 Hz).
+    f_max
+        Highest frequency in Hz; default the Nyquist frequency ``fps / 2``.
+    normalize
+        Divide each frame's amplitudes by their sum over features and
+        frequencies (NaN ignored), so they sum to 1 per frame, as MotionMapper
+        does before embedding.
+    omega0
+        Non-dimensional frequency of the Morlet wavelet.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``spectrogram (time, ..., feature, frequency)`` float32; the
+        ``frequency`` coordinate is in Hz.  The coordinate ``total_amplitude
+        (time, ...)`` holds each frame's sum of amplitudes before
+        normalisation (feature units); NaN for frames with no valid amplitude.
+        Amplitudes are NaN within gaps plus a cone-of-influence margin (see
+        :func:`wavelet_amplitudes`).
+    """
+    check_dims(features, ("time", "feature"), name="morlet_spectrogram features")
+    fps = features.attrs.get("fps") if fps is None else fps
+    frequencies = _resolve_band(fps, n_frequencies, f_min, f_max)
+    others = [d for d in features.dims if d not in ("time", "feature")]
+    ordered = features.transpose("time", *others, "feature")
+    shape = ordered.shape
+    amps = wavelet_amplitudes(ordered.values.reshape(shape[0], -1), float(fps), frequencies, omega0=omega0)
+    amps = amps.reshape(*shape, len(frequencies))
+    axes = (-2, -1)
+    valid = ~np.isnan(amps)  # a boolean mask rather than nansum's full float copy
+    total = np.sum(amps, axis=axes, dtype=np.float64, where=valid)
+    total[~valid.any(axis=axes)] = np.nan
+    del valid
+    if normalize:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(amps, np.where(total > 0, total, np.nan)[..., None, None].astype(np.float32), out=amps)
+    coords = {d: ordered[d] for d in ordered.dims if d in ordered.coords}
+    coords["frequency"] = ("frequency", frequencies, {"units": "Hz"})
+    coords["total_amplitude"] = (("time", *others), total.astype(np.float32))
+    out = xr.DataArray(amps, dims=(*ordered.dims, "frequency"), coords=coords, name="spectrogram")
+    out.attrs = {**features.attrs, "fps": float(fps), "omega0": float(omega0), "normalized": int(bool(normalize))}
+    out.attrs["units"] = "1 (share of frame total)" if normalize else features.attrs.get("units", "feature units")
+    return out
+
+
+class WaveletTransformer(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: Morlet wavelet amplitudes of each column of one contiguous session.
+
+    Parameters
+    ----------
+    fps
+        Frames per second of the rows.
+    n_frequencies
+        Number of log2-spaced frequencies.
+    f_min
+        Lowest frequency in Hz.
+    f_max
+        Highest frequency in Hz; ``None`` is the Nyquist frequency ``fps / 2``.
+    normalize
+        Make each row's amplitudes sum to 1 (MotionMapper).
+    omega0
+        Non-dimensional frequency of the Morlet wavelet.
+
+    Attributes
+    ----------
+    frequencies_ : numpy.ndarray
+        ``(n_frequencies,)`` in Hz.
+    n_features_in_ : int
+        Number of columns seen in :meth:`fit`.
+
+    Notes
+    -----
+    :meth:`transform` treats its rows as consecutive frames of *one* session:
+    transform sessions separately and stack the results.  Output columns are
+    feature-major: ``feature_0 @ f_0, feature_0 @ f_1, ..., feature_1 @ f_0, ...``.
+    """
+
+    def __init__(
+        self,
+        fps: float = 30.0,
+        n_frequencies: int = 25,
+        f_min: float = 1.0,
+        f_max: float | None = None,
+        normalize: bool = True,
+        omega0: float = OMEGA0,
+    ) -> None:
+        self.fps = fps
+        self.n_frequencies = n_frequencies
+        self.f_min = f_min
+        self.f_max = f_max
+        self.normalize = normalize
+        self.omega0 = omega0
+
+    def fit(self, X: np.ndarray, y: None = None) -> WaveletTransformer:
+        """Check the parameters and remember the number of columns.
+
+        Parameters
+        ----------
+        X
+            ``(n_samples, n_features)``.
+        y
+            Ignored.
+
+        Returns
+        -------
+        WaveletTransformer
+            ``self``.
+        """
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise SchemaError(f"X must be (n_samples, n_features), got shape {X.shape}")
+        self.frequencies_ = _resolve_band(self.fps, self.n_frequencies, self.f_min, self.f_max)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Wavelet amplitudes of each column.
+
+        Parameters
+        ----------
+        X
+            ``(n_samples, n_features)``, consecutive frames of one session; NaN allowed.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_samples, n_features * n_frequencies)`` float32.
+        """
+        if not hasattr(self, "frequencies_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("WaveletTransformer is not fitted yet; call fit first")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise SchemaError(f"X must be (n_samples, {self.n_features_in_}), got shape {X.shape}")
+        amps = wavelet_amplitudes(X, self.fps, self.frequencies_, omega0=self.omega0)
+        flat = amps.reshape(X.shape[0], -1)
+        if self.normalize:
+            total = np.nansum(flat, axis=1, dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                flat /= np.where(total > 0, total, np.nan)[:, None].astype(np.float32)
+        return flat
+
+    def get_feature_names_out(self, input_features: list[str] | None = None) -> np.ndarray:
+        """Output column names ``"<feature>@<frequency>Hz"``."""
+        names = input_features if input_features is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        return np.array([f"{n}@{f:.3g}Hz" for n in names for f in self.frequencies_], dtype=object)

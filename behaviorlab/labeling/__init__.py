@@ -1,0 +1,1 @@
+"""Labeling: frames to label, label editing and the refinement loop."""

@@ -1,0 +1,1 @@
+"""Results: statistics, scores, group comparisons, the results store, exports and figures."""

@@ -1,0 +1,1 @@
+"""Synthetic data: a seeded generator of rendered mice with ground-truth poses and behaviors."""

@@ -1,0 +1,1 @@
+"""Trajectories: identity tracking, cleaning, kinematics and static landmarks."""
