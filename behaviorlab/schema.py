@@ -21,9 +21,11 @@ looks at the pose variables.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,11 +46,13 @@ __all__ = [
     "from_numpy",
     "get_log",
     "get_skeleton",
+    "is_missing_label",
     "log_step",
     "logged",
     "pose_frame_numbers",
     "set_skeleton",
     "to_movement",
+    "unlogged",
     "validate_poses",
 ]
 
@@ -531,8 +535,32 @@ def log_step(obj: xr.Dataset | xr.DataArray, operation: str, **params: Any) -> x
     return out
 
 
+#: Depth of logged calls in this thread or task: building blocks called inside a stage do not log again.
+_LOG_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("behaviorlab_log_depth", default=0)
+
+
+@contextlib.contextmanager
+def unlogged() -> Iterator[None]:
+    """Run building blocks without provenance entries: the enclosing stage logs itself once.
+
+    Calls of :func:`logged` functions inside the block return their results
+    without a new ``attrs["log"]`` entry, as calls nested in another logged
+    function do.
+    """
+    token = _LOG_DEPTH.set(_LOG_DEPTH.get() + 1)
+    try:
+        yield
+    finally:
+        _LOG_DEPTH.reset(token)
+
+
 def logged(operation: str | None = None) -> Callable:
-    """Decorate a stage ``f(obj, *args, **kwargs)`` so its result records the call in ``attrs["log"]``."""
+    """Decorate a stage ``f(obj, *args, **kwargs)`` so its result records the call in ``attrs["log"]``.
+
+    Only the outermost logged call records itself: the building blocks a
+    stage calls (logged functions themselves when a user calls them) add no
+    entries of their own, so provenance holds each stage once.
+    """
     import functools
     import inspect
 
@@ -542,7 +570,10 @@ def logged(operation: str | None = None) -> Callable:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            result = func(*args, **kwargs)
+            if _LOG_DEPTH.get():
+                return func(*args, **kwargs)
+            with unlogged():
+                result = func(*args, **kwargs)
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
             params = dict(list(bound.arguments.items())[1:])
@@ -601,3 +632,12 @@ def pose_frame_numbers(poses: xr.Dataset) -> np.ndarray:
             f"(first times {time[:3].tolist()} frames); were they resampled?"
         )
     return frames
+
+
+def is_missing_label(value: Any) -> bool:
+    """Whether one cell of a label or metadata table is empty: ``None``, NaN or the empty string."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value == ""

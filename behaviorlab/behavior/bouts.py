@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from behaviorlab._runs import value_runs
 from behaviorlab.errors import SchemaError
 
 __all__ = [
-    "BOUT_COLUMNS",
+    "STATE_BOUT_COLUMNS",
     "StateData",
     "iter_sequences",
     "postprocess_bouts",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 #: Columns of :func:`state_bouts` (``session`` comes first when sessions are named).
-BOUT_COLUMNS = ["individual", "state", "start_frame", "stop_frame", "start_s", "duration_frames", "duration_s"]
+STATE_BOUT_COLUMNS = ["individual", "state", "start_frame", "stop_frame", "start_s", "duration_frames", "duration_s"]
 
 StateData = xr.DataArray | xr.Dataset | Mapping[str, xr.DataArray | xr.Dataset] | np.ndarray
 
@@ -113,18 +114,6 @@ def iter_sequences(states: Any, fps: float | None = None, session: str | None = 
             yield LabelSequence(session, str(j), values[:, j], start_s, rate)
 
 
-def _runs(states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the runs of equal values, ``(starts, stops, values)``, runs of -1 included."""
-    n = len(states)
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    change = np.flatnonzero(np.diff(states) != 0) + 1
-    starts = np.concatenate([[0], change])
-    stops = np.concatenate([change, [n]])
-    return starts, stops, states[starts]
-
-
 def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
     """Bouts (runs of one state) of every individual, as a tidy table.
 
@@ -153,7 +142,7 @@ def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
     frames = []
     has_session = False
     for seq in iter_sequences(states, fps):
-        starts, stops, values = _runs(seq.states)
+        starts, stops, values = value_runs(seq.states)
         keep = values >= 0
         starts, stops, values = starts[keep], stops[keep], values[keep]
         duration = stops - starts
@@ -171,7 +160,7 @@ def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
         )
         has_session |= seq.session is not None
         frames.append(frame)
-    columns = (["session"] if has_session else []) + BOUT_COLUMNS
+    columns = (["session"] if has_session else []) + STATE_BOUT_COLUMNS
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=np.int64 if "frame" in c or c == "state" else object) for c in columns})
     out = pd.concat(frames, ignore_index=True)[columns]
@@ -223,7 +212,7 @@ def transition_matrix(
         if by == "frame":
             a, b = s[:-1], s[1:]
         else:
-            values = _runs(s)[2]
+            values = value_runs(s)[2]
             a, b = values[:-1], values[1:]
         ok = (a >= 0) & (b >= 0)
         pairs.append((a[ok], b[ok]))
@@ -240,7 +229,7 @@ def transition_matrix(
 
 
 # --------------------------------------------------------------------------- bouts
-def _postprocess_segments(mask: np.ndarray, segment: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
+def postprocess_segments(mask: np.ndarray, segment: np.ndarray, min_bout: int, max_gap: int) -> np.ndarray:
     """:func:`postprocess_bouts` on consecutive segments of one 1-D array (a segment change ends every run)."""
     out = np.array(mask, dtype=bool, copy=True)
     n = len(out)
@@ -305,5 +294,5 @@ def postprocess_bouts(mask: np.ndarray, min_bout: int, max_gap: int) -> np.ndarr
         raise SchemaError(f"min_bout and max_gap must be whole numbers of frames >= 0, got {min_bout}, {max_gap}")
     columns = np.moveaxis(mask, 0, -1).reshape(-1, mask.shape[0])  # (n_series, time)
     segment = np.repeat(np.arange(len(columns)), mask.shape[0])
-    flat = _postprocess_segments(columns.ravel(), segment, int(min_bout), int(max_gap))
+    flat = postprocess_segments(columns.ravel(), segment, int(min_bout), int(max_gap))
     return np.moveaxis(flat.reshape(*np.moveaxis(mask, 0, -1).shape), -1, 0)

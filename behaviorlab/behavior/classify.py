@@ -40,10 +40,10 @@ import xarray as xr
 from sklearn.base import BaseEstimator, clone
 
 from behaviorlab._persist import SavedEstimator
-from behaviorlab.behavior.bouts import _postprocess_segments, postprocess_bouts
+from behaviorlab.behavior.bouts import postprocess_bouts, postprocess_segments
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
-from behaviorlab.features.windows import STATS, _check_windows, _frame_rate, window_feature_names, window_features
+from behaviorlab.features.windows import STATS, check_windows, frame_rate, window_feature_names, window_features
 from behaviorlab.schema import check_dims, log_step
 
 __all__ = [
@@ -478,7 +478,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        _check_windows(self.windows_s, self.stats)
+        check_windows(self.windows_s, self.stats)
         if isinstance(self.model, str):
             if self.model not in ("hgb", "rf"):
                 raise SchemaError(f"model must be 'hgb', 'rf' or a scikit-learn classifier, got {self.model!r}")
@@ -537,7 +537,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
                         "compute its features with the same config"
                     )
                 base = base.assign_coords(feature=present).sel(feature=list(reference))
-            rate = _frame_rate(base, None, f"session {name!r}")
+            rate = frame_rate(base, None, f"session {name!r}")
             windowed[name] = window_features(base, self.windows_s, self.stats, fps=rate, dtype=np.float32)
             if lab is not None:
                 stacked_labels[name] = _align_labels(name, lab, base, rate, behaviors)
@@ -718,7 +718,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         min_bout, max_gap = max(1, _frames(self.min_bout_s, self.fps_)), _frames(self.max_gap_s, self.fps_)
         f1 = np.zeros(len(_THRESHOLD_GRID))
         for i, t in enumerate(_THRESHOLD_GRID):
-            pred = _postprocess_segments(proba >= t, segments, min_bout, max_gap)
+            pred = postprocess_segments(proba >= t, segments, min_bout, max_gap)
             f1[i] = np.nan_to_num(_scores(*_counts(pred, y))[2])
         smooth = uniform_filter1d(f1, 5, mode="nearest")
         best = int(np.argmax(smooth))
@@ -799,7 +799,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             else:
                 threshold = float(self.threshold)
             min_bout, max_gap = max(1, _frames(self.min_bout_s, self.fps_)), _frames(self.max_gap_s, self.fps_)
-            pred = _postprocess_segments(proba >= threshold, segments, min_bout, max_gap)
+            pred = postprocess_segments(proba >= threshold, segments, min_bout, max_gap)
             precision, recall, f1 = _scores(*_counts(pred, y_all[val_all]))
             importances[behavior] = self._importance(first, matrix(val_rows), y_all[val_rows], importance_rng)
             n_iter = getattr(first, "n_iter_", None)
@@ -840,7 +840,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         design = self._design(features, labels, self.behaviors_)
         base = [str(f) for f in design.sources[0]["feature"].values]
         self.base_feature_names_ = np.array(base, dtype=object)
-        self.feature_names_in_ = np.array(window_feature_names(base, *_check_windows(self.windows_s, self.stats)))
+        self.feature_names_in_ = np.array(window_feature_names(base, *check_windows(self.windows_s, self.stats)))
         self.n_features_in_ = len(self.feature_names_in_)
         return design
 
@@ -1111,7 +1111,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             segments = design.segments(rows)
             for b, behavior in enumerate(plan.behaviors):
                 mask = proba[here, b] >= est.thresholds_[behavior]
-                pred[here, b] = _postprocess_segments(mask, segments, min_bout, max_gap)
+                pred[here, b] = postprocess_segments(mask, segments, min_bout, max_gap)
             times = design.sources[s]["time"].values[np.unique(design.frame[rows])]
             parts.append((k, design.names[s], float(times[0]), float(times[-1]), len(times)))
         return CVFold(

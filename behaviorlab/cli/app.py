@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from behaviorlab.cli.behavior import classify_app, ethogram_app, map_app
-from behaviorlab.cli.common import _friendly_errors, _read_config
+from behaviorlab.cli.common import friendly_errors, read_config
 from behaviorlab.cli.project import init, run
 from behaviorlab.cli.results import compare, dashboard, export, query, store_app
 from behaviorlab.errors import SchemaError
@@ -64,7 +64,7 @@ CsvColumnsOption = Annotated[
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """Show versions, the Keras backend and the compute devices."""
     from behaviorlab.environment import environment_report
@@ -83,7 +83,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instea
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def convert(
     input: Annotated[Path, typer.Argument(help="Pose file to read (.nc, .csv, .h5, .slp, .nwb).")],
     output: Annotated[Path, typer.Argument(help="Pose file to write; the format follows the extension.")],
@@ -106,7 +106,7 @@ MODEL_NAMES = ("stacked_densenet", "stacked_hourglass", "leap", "deeplabcut")
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def train(
     labels: Annotated[
         Path, typer.Argument(help="Labeled frames: .labels.h5, a DeepLabCut project, .slp or DeepPoseKit .h5.")
@@ -141,13 +141,13 @@ def _train_config(config: Path | None, given: dict[str, Any]) -> Any:
 
     if given.get("model") not in MODEL_NAMES:
         raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {given.get('model')!r}")
-    fields: dict[str, Any] = _read_config(config) if config is not None else {}
+    fields: dict[str, Any] = read_config(config) if config is not None else {}
     fields.update({k: v for k, v in given.items() if v is not None})
     return TrainConfig.from_dict(fields)
 
 
 @app.command("train-topdown")
-@_friendly_errors
+@friendly_errors
 def train_topdown_command(
     labels: Annotated[Path, typer.Argument(help="Labeled frames with one or several labeled animals per frame.")],
     out: Annotated[Path, typer.Option("--out", help="Top-down model folder to write (created).")],
@@ -186,7 +186,7 @@ def train_topdown_command(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by `behaviorlab train`.")],
     labels: Annotated[Path, typer.Argument(help="Labeled frames to score the model on.")],
@@ -218,7 +218,7 @@ PREDICT_FORMATS = {
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def predict(
     model_dir: Annotated[
         Path, typer.Argument(help="Model folder written by `behaviorlab train` or `behaviorlab train-topdown`.")
@@ -273,7 +273,7 @@ NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def features(
     poses: Annotated[Path, typer.Argument(help="Pose file to read (.nc, .csv, .h5, .slp, .nwb).")],
     out: Annotated[Path, typer.Option("--out", help="netCDF file to write (.nc).")],
@@ -309,7 +309,7 @@ def features(
     settings = SessionFeaturesConfig()
     if config is not None:
         try:
-            settings = SessionFeaturesConfig.from_dict(_read_config(config))
+            settings = SessionFeaturesConfig.from_dict(read_config(config))
         except SchemaError as err:
             raise FileFormatError(config, str(err)) from None
     ds = load_poses(poses, source=source, fps=fps, csv_columns=csv_columns)
@@ -364,7 +364,7 @@ def _export_formats(export: str | None) -> list[str]:
 
 
 @app.command("select-frames")
-@_friendly_errors
+@friendly_errors
 def select_frames_command(
     videos: Annotated[list[Path], typer.Argument(help="One or more videos to choose frames from.")],
     out: Annotated[Path, typer.Option("--out", help="Labeling set to write (.labels.h5).")],
@@ -409,7 +409,7 @@ def select_frames_command(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def refine(
     poses: Annotated[Path, typer.Argument(help="Predicted poses of VIDEO (e.g. from `behaviorlab predict`).")],
     video: Annotated[Path, typer.Argument(help="The video the poses were predicted on.")],
@@ -461,7 +461,7 @@ def refine(
 
 
 @app.command("merge-labels")
-@_friendly_errors
+@friendly_errors
 def merge_labels(
     training: Annotated[Path, typer.Argument(help="The training set (.labels.h5, DeepLabCut project, .slp).")],
     corrected: Annotated[Path, typer.Argument(help="Corrected frames (.labels.h5, DeepLabCut project, .pkg.slp).")],
@@ -485,7 +485,7 @@ def merge_labels(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def render(
     poses: Annotated[Path, typer.Argument(help="Pose file to draw (.nc, .csv, .h5, .slp, .nwb).")],
     video: Annotated[Path, typer.Argument(help="The video the poses belong to.")],
@@ -512,7 +512,7 @@ def render(
 
 
 @app.command("sample-data")
-@_friendly_errors
+@friendly_errors
 def sample_data(
     out: Annotated[Path, typer.Option(help="Folder to write the generated sample data into.")] = Path("sample_data"),
 ) -> None:
@@ -524,7 +524,7 @@ def sample_data(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("behaviorlab_demo"),
     sample: Annotated[

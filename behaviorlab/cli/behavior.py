@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from behaviorlab.cli.common import _friendly_errors, _read_config, json_text
+from behaviorlab.cli.common import friendly_errors, json_text, read_config
 from behaviorlab.results.figure_files import FIGURE_SUFFIXES, write_figure
 
 __all__ = ["classify_app", "ethogram_app", "map_app"]
@@ -44,7 +44,7 @@ def _estimator(cls: type, config: Path | None, given: dict[str, Any]) -> Any:
     """``cls(**params)`` from a YAML/JSON file of hyperparameters plus the options given on the command line."""
     from behaviorlab.errors import FileFormatError
 
-    params = _read_config(config) if config is not None else {}
+    params = read_config(config) if config is not None else {}
     known = set(cls().get_params())
     unknown = sorted(set(params) - known)
     if unknown:
@@ -75,7 +75,7 @@ def _write_labels(labeled: dict[str, Any], variables: list[str], out_dir: Path, 
 
 
 @map_app.command("fit")
-@_friendly_errors
+@friendly_errors
 def map_fit(
     features: FeatureFiles,
     out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
@@ -113,7 +113,7 @@ def map_fit(
 
 
 @map_app.command("predict")
-@_friendly_errors
+@friendly_errors
 def map_predict(
     model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab map fit`.")],
     features: FeatureFiles,
@@ -129,7 +129,7 @@ def map_predict(
 
 
 @ethogram_app.command("fit")
-@_friendly_errors
+@friendly_errors
 def ethogram_fit(
     features: FeatureFiles,
     out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
@@ -173,7 +173,7 @@ def ethogram_fit(
 
 
 @ethogram_app.command("predict")
-@_friendly_errors
+@friendly_errors
 def ethogram_predict(
     model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab ethogram fit`.")],
     features: FeatureFiles,
@@ -259,7 +259,7 @@ def _load_labeled_sessions(
 
 
 @classify_app.command("train")
-@_friendly_errors
+@friendly_errors
 def classify_train(
     features: FeatureOption,
     labels: LabelOption,
@@ -292,7 +292,7 @@ def classify_train(
 
 
 @classify_app.command("predict")
-@_friendly_errors
+@friendly_errors
 def classify_predict(
     model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab classify train`.")],
     features: FeatureFiles,
@@ -333,7 +333,7 @@ def classify_predict(
 
 
 @classify_app.command("evaluate")
-@_friendly_errors
+@friendly_errors
 def classify_evaluate(
     model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab classify train`.")],
     features: FeatureOption,

@@ -11,10 +11,10 @@ import typer
 
 from behaviorlab.errors import BehaviorlabError
 
-__all__ = ["_friendly_errors", "_read_config", "json_text"]
+__all__ = ["friendly_errors", "json_text", "read_config"]
 
 
-def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the package's own errors into a one-line message and exit code 1."""
 
     @functools.wraps(func)
@@ -28,7 +28,7 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> dict[str, Any]:
     """Read a YAML/JSON mapping of options, with a clear error naming the file."""
     import yaml
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from behaviorlab.cli.common import _friendly_errors, _read_config
+from behaviorlab.cli.common import friendly_errors, read_config
 
 
 def _expand(patterns: list[str] | None, what: str) -> list[Path]:
@@ -27,7 +27,7 @@ def _expand(patterns: list[str] | None, what: str) -> list[Path]:
     return files
 
 
-@_friendly_errors
+@friendly_errors
 def init(
     project: Annotated[Path, typer.Argument(help="Project folder to create.")],
     videos: Annotated[
@@ -62,7 +62,7 @@ def init(
         poses=_expand(poses, "--poses"),
         annotations=_expand(annotations, "--annotations"),
         metadata=metadata,
-        config=_read_config(config) if config else None,
+        config=read_config(config) if config else None,
         fps=fps,
         force=force,
     )
@@ -80,7 +80,7 @@ def init(
     typer.echo(f"edit them, then: behaviorlab run {project}")
 
 
-@_friendly_errors
+@friendly_errors
 def run(
     project: Annotated[Path, typer.Argument(help="Project folder (see `behaviorlab init`).")],
     scheduler: Annotated[

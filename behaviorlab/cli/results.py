@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from behaviorlab.cli.common import _friendly_errors
+from behaviorlab.cli.common import friendly_errors
 
 __all__ = ["compare", "dashboard", "export", "query", "store_app"]
 
@@ -68,7 +68,7 @@ def _load_session(paths: list[Path]) -> Any:
 
 
 @store_app.command("create")
-@_friendly_errors
+@friendly_errors
 def store_create(
     project: Project,
     bin_s: Annotated[float | None, typer.Option(help="Time bins of the *_by_bin tables (s); 0 for none.")] = 60.0,
@@ -77,16 +77,16 @@ def store_create(
     keypoint: Annotated[str, typer.Option(help="Point whose movement and zone visits count.")] = "centroid",
 ) -> None:
     """Create an empty results store with its settings."""
-    from behaviorlab.cli.common import _read_config
+    from behaviorlab.cli.common import read_config
     from behaviorlab.results.store import ResultsStore
 
-    polygons = _read_config(zones) if zones is not None else None
+    polygons = read_config(zones) if zones is not None else None
     store = ResultsStore.create(project, bin_s=bin_s or None, zones=polygons, px_per_cm=px_per_cm, keypoint=keypoint)
     typer.echo(f"created {store.path}")
 
 
 @store_app.command("add")
-@_friendly_errors
+@friendly_errors
 def store_add(
     project: Project,
     files: Annotated[
@@ -110,7 +110,7 @@ def store_add(
 
 
 @store_app.command("metadata")
-@_friendly_errors
+@friendly_errors
 def store_metadata(
     project: Project,
     csv: Annotated[Path, typer.Argument(help="CSV with session[, subject|individual], group, condition, ...")],
@@ -126,7 +126,7 @@ def store_metadata(
 
 
 @store_app.command("list")
-@_friendly_errors
+@friendly_errors
 def store_list(project: Project) -> None:
     """List the sessions of a store."""
     from behaviorlab.results.store import ResultsStore
@@ -135,7 +135,7 @@ def store_list(project: Project) -> None:
 
 
 @store_app.command("vacuum")
-@_friendly_errors
+@friendly_errors
 def store_vacuum(project: Project) -> None:
     """Delete files left by interrupted writes (no session references them)."""
     from behaviorlab.results.store import ResultsStore
@@ -144,7 +144,7 @@ def store_vacuum(project: Project) -> None:
     typer.echo(f"removed {len(removed)} unreferenced files and folders")
 
 
-@_friendly_errors
+@friendly_errors
 def query(
     project: Project,
     sql: Annotated[str, typer.Argument(help="SQL over the views: bouts, behavior_stats, time_budget, ...")],
@@ -164,7 +164,7 @@ def query(
         _print_table(table, limit or None)
 
 
-@_friendly_errors
+@friendly_errors
 def compare(
     project: Project,
     group: Annotated[str, typer.Option(help="Metadata column with the groups.")] = "group",
@@ -234,7 +234,7 @@ def _with_classifier_quality(project: Path, result: Any) -> Any:
     return result
 
 
-@_friendly_errors
+@friendly_errors
 def export(
     project: Project,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
@@ -259,7 +259,7 @@ def dashboard_app_path() -> Path:
     return Path(behaviorlab.__file__).resolve().parent.parent / "dashboards" / "app.py"
 
 
-@_friendly_errors
+@friendly_errors
 def dashboard(
     project: Annotated[
         Path, typer.Argument(help="Project folder (the demo's output folder, or one with a results store).")

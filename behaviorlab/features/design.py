@@ -12,15 +12,16 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import attrs
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
-from behaviorlab.schema import POSITION_DIMS, check_dims, log_step
+from behaviorlab.schema import POSITION_DIMS, check_dims, log_step, unlogged
 from behaviorlab.trajectories import kinematics
 
 __all__ = [
@@ -56,7 +57,7 @@ def _auto_or_bool(instance: Any, attribute: attrs.Attribute, value: Any) -> None
 
 
 @attrs.frozen
-class FeatureConfig:
+class FeatureConfig(ConfigBase):
     """Which features :func:`compute_features` computes; the defaults work for any skeleton.
 
     Keypoint names may be ``"centroid"`` (mean of the valid keypoints).
@@ -94,6 +95,8 @@ class FeatureConfig:
         the whole project, so every session has the same columns).
     """
 
+    section: ClassVar[str] = "features"
+
     speed_keypoints: tuple[str, ...] = attrs.field(default=("centroid",), converter=_names)
     egocentric: bool = True
     origin_keypoint: str = "centroid"
@@ -122,19 +125,6 @@ class FeatureConfig:
         if any(len(t) != 3 for t in self.joint_angles):
             raise SchemaError("FeatureConfig.joint_angles: each entry must be a triplet (a, b, c) of keypoint names")
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeatureConfig:
-        """Build from plain data (a YAML section); unknown keys are an error."""
-        known = {f.name for f in attrs.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SchemaError(f"unknown feature config keys {sorted(unknown)}; known keys: {sorted(known)}")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, for YAML and the provenance log."""
-        return attrs.asdict(self, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
-
 
 def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None = None) -> xr.Dataset:
     """Compute per-frame behavioural features of every individual.
@@ -154,6 +144,11 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
         missing) and a ``units`` coordinate on ``feature``; the ``log`` attr
         records the call and its config.
     """
+    with unlogged():  # the kinematics below are building blocks: the features log once, at the end
+        return _compute_features(ds, config)
+
+
+def _compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None) -> xr.Dataset:
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"compute_features needs a pose Dataset, got {type(ds).__name__}")
     check_dims(ds, POSITION_DIMS, name="compute_features input")
@@ -176,14 +171,14 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
         names.append(name)
         units.append(unit)
 
-    pos = kinematics._position(raw, "compute_features input")
+    pos = kinematics.position_of(raw, "compute_features input")
     for kp in config.speed_keypoints:
-        point = kinematics._point(pos, kp).expand_dims(keypoint=[kp]).transpose(*POSITION_DIMS)
+        point = kinematics.keypoint_or_centroid(pos, kp).expand_dims(keypoint=[kp]).transpose(*POSITION_DIMS)
         point.attrs = pos.attrs
-        speed = kinematics.compute_speed.__wrapped__(point, px_per_cm=config.px_per_cm)
+        speed = kinematics.compute_speed(point, px_per_cm=config.px_per_cm)
         add(speed.sel(keypoint=kp, drop=True), f"speed_{kp}", speed.attrs["units"])
     if config.egocentric and len(keypoints) > 1:
-        ego = kinematics.egocentric_align.__wrapped__(pos, config.origin_keypoint, axis_from, axis_to)
+        ego = kinematics.egocentric_align(pos, config.origin_keypoint, axis_from, axis_to)
         scale = 1.0 / config.px_per_cm if config.px_per_cm else 1.0
         for kp in keypoints:
             if kp == config.origin_keypoint:
@@ -192,12 +187,12 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
                 add(ego.sel(keypoint=kp, space=axis, drop=True) * scale, f"ego_{axis}_{kp}", length)
     pairs = itertools.combinations(keypoints, 2) if config.distances == "all" else config.distances
     for a, b in pairs:
-        dist = kinematics.compute_keypoint_distance.__wrapped__(pos, a, b, px_per_cm=config.px_per_cm)
+        dist = kinematics.compute_keypoint_distance(pos, a, b, px_per_cm=config.px_per_cm)
         add(dist, f"distance_{a}_{b}", length)
     for a, b, c in config.joint_angles:
-        add(kinematics.compute_joint_angle.__wrapped__(pos, a, b, c), f"angle_{a}_{b}_{c}", "rad")
+        add(kinematics.compute_joint_angle(pos, a, b, c), f"angle_{a}_{b}_{c}", "rad")
     if config.heading_velocity and len(keypoints) > 1:
-        heading = kinematics.compute_heading.__wrapped__(pos, axis_from, axis_to)
+        heading = kinematics.compute_heading(pos, axis_from, axis_to)
         fps = pos.attrs.get("fps")
         dt = 1.0 / float(fps) if fps else 1.0
         h = heading.values
@@ -225,9 +220,9 @@ def _social_features(
     pos: xr.DataArray, axis_from: str, axis_to: str, px_per_cm: float | None
 ) -> list[tuple[str, np.ndarray, str]]:
     """Features of each individual relative to its nearest other individual; ``(name, (time, individual), unit)``."""
-    centroid = kinematics._point(pos, "centroid").transpose("time", "space", "individual").values[:, :2]
-    nose = kinematics._point(pos, axis_to).transpose("time", "space", "individual").values[:, :2]
-    tail = kinematics._point(pos, axis_from).transpose("time", "space", "individual").values[:, :2]
+    centroid = kinematics.keypoint_or_centroid(pos, "centroid").transpose("time", "space", "individual").values[:, :2]
+    nose = kinematics.keypoint_or_centroid(pos, axis_to).transpose("time", "space", "individual").values[:, :2]
+    tail = kinematics.keypoint_or_centroid(pos, axis_from).transpose("time", "space", "individual").values[:, :2]
     n_time, _, n_ind = centroid.shape
     scale = 1.0 / px_per_cm if px_per_cm else 1.0
     length = "cm" if px_per_cm else "px"

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import logging
 import time
-import types
-import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import xarray as xr
 
+from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.design import FeatureConfig, compute_features
 from behaviorlab.features.wavelets import OMEGA0, morlet_spectrogram
-from behaviorlab.schema import POSITION_DIMS, check_dims, log_step
+from behaviorlab.schema import POSITION_DIMS, check_dims, log_step, unlogged
 from behaviorlab.trajectories.filtering import CleaningConfig, clean_poses
 
 __all__ = ["SessionFeaturesConfig", "SpectrogramConfig", "compute_session_features", "session_features"]
@@ -34,65 +33,6 @@ log = logging.getLogger(__name__)
 SECTIONS = ("cleaning", "features", "spectrogram")
 
 
-# --------------------------------------------------------------------------- plain-data checks
-def _matches(value: Any, tp: Any) -> bool:
-    """Whether a plain (YAML) value fits the declared type ``tp`` of a config field.
-
-    Scalars are checked strictly (``bool`` is not a number, a string is not a
-    number); sequences are only checked to be sequences, their converters and
-    validators check the rest.
-    """
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        return any(_matches(value, arg) for arg in typing.get_args(tp))
-    if tp is Any:
-        return True
-    if tp is type(None):
-        return value is None
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if origin is tuple or tp is tuple:
-        return isinstance(value, str | list | tuple)
-    return True
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(arg) for arg in typing.get_args(tp))
-    if tp is type(None):
-        return "null"
-    if typing.get_origin(tp) is tuple or tp is tuple:
-        return "a list"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _section_from_dict(cls: type, data: Any, section: str) -> Any:
-    """Build config class ``cls`` from the plain mapping of one section, naming the section in every error."""
-    if data is None:
-        return cls()
-    if not isinstance(data, Mapping):
-        raise SchemaError(f"section {section!r} must be a mapping of option names to values, got {data!r:.80}")
-    attrs.resolve_types(cls)
-    fields = {f.name: f for f in attrs.fields(cls)}
-    unknown = sorted(set(map(str, data)) - set(fields))
-    if unknown:
-        raise SchemaError(f"unknown key(s) {unknown} in section {section!r}; known keys: {sorted(fields)}")
-    for key, value in data.items():
-        tp = fields[key].type
-        if tp is not None and not _matches(value, tp):
-            raise SchemaError(f"{section}.{key} must be {_type_name(tp)}, got {value!r:.80}")
-    try:
-        return cls.from_dict(dict(data))
-    except (TypeError, ValueError) as err:  # the class's own validators (SchemaError is a ValueError)
-        raise SchemaError(f"section {section!r}: {err}") from None
-
-
 # --------------------------------------------------------------------------- configs
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not value > 0:
@@ -100,7 +40,7 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 
 @attrs.frozen
-class SpectrogramConfig:
+class SpectrogramConfig(ConfigBase):
     """Parameters of :func:`behaviorlab.features.wavelets.morlet_spectrogram` (the frame rate comes from the data).
 
     Parameters
@@ -117,6 +57,8 @@ class SpectrogramConfig:
         Non-dimensional frequency of the Morlet wavelet.
     """
 
+    section: ClassVar[str] = "spectrogram"
+
     n_frequencies: int = attrs.field(default=25, validator=_positive)
     f_min: float = attrs.field(default=1.0, validator=_positive)
     f_max: float | None = attrs.field(default=None, validator=_positive)
@@ -127,19 +69,6 @@ class SpectrogramConfig:
         """Check that the band is not empty."""
         if self.f_max is not None and self.f_max < self.f_min:
             raise SchemaError(f"SpectrogramConfig: f_max={self.f_max} Hz is below f_min={self.f_min} Hz")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SpectrogramConfig:
-        """Build from plain data (a YAML section); unknown keys are an error."""
-        known = {f.name for f in attrs.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SchemaError(f"unknown spectrogram config keys {sorted(unknown)}; known keys: {sorted(known)}")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, for YAML and the provenance log."""
-        return attrs.asdict(self)
 
 
 @attrs.frozen
@@ -180,10 +109,10 @@ class SessionFeaturesConfig:
         if spectrogram is False:
             spec = None
         else:
-            spec = _section_from_dict(SpectrogramConfig, None if spectrogram is True else spectrogram, "spectrogram")
+            spec = SpectrogramConfig.from_dict(None if spectrogram is True else spectrogram)
         return cls(
-            cleaning=_section_from_dict(CleaningConfig, data.get("cleaning"), "cleaning"),
-            features=_section_from_dict(FeatureConfig, data.get("features"), "features"),
+            cleaning=CleaningConfig.from_dict(data.get("cleaning")),
+            features=FeatureConfig.from_dict(data.get("features")),
             spectrogram=spec,
         )
 
@@ -285,15 +214,16 @@ def session_features(
     start = _stage_done("features", start)
     if config.spectrogram is not None:
         spec = config.spectrogram
-        power = morlet_spectrogram.__wrapped__(  # logged once below, on the Dataset
-            out["features"],
-            fps=float(fps),
-            n_frequencies=spec.n_frequencies,
-            f_min=spec.f_min,
-            f_max=spec.f_max,
-            normalize=spec.normalize,
-            omega0=spec.omega0,
-        )
+        with unlogged():  # logged once below, on the Dataset
+            power = morlet_spectrogram(
+                out["features"],
+                fps=float(fps),
+                n_frequencies=spec.n_frequencies,
+                f_min=spec.f_min,
+                f_max=spec.f_max,
+                normalize=spec.normalize,
+                omega0=spec.omega0,
+            )
         total = power["total_amplitude"].reset_coords(drop=True)
         total.attrs = {"units": "feature units (sum over features and frequencies)"}
         power = power.drop_vars("total_amplitude")

@@ -47,7 +47,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import check_dims, logged
-from behaviorlab.trajectories.filtering import _fill_linear
+from behaviorlab.trajectories.filtering import fill_linear
 
 __all__ = [
     "OMEGA0",
@@ -243,7 +243,7 @@ def wavelet_amplitudes(
     gappy = np.flatnonzero(nan.any(axis=0))
     if len(gappy):  # fill gaps for the transform only; the columns without NaN are used as they are
         filled = x.copy()
-        filled[:, gappy] = _fill_linear(x[:, gappy], None, extrapolate=True)[0]
+        filled[:, gappy] = fill_linear(x[:, gappy], None, extrapolate=True)[0]
         filled[:, nan.all(axis=0)] = 0.0
     tmp = np.empty((len(frequencies), min(_COLUMN_BLOCK, n_cols), n_time), dtype=np.float32)
     for start in range(0, n_cols, _COLUMN_BLOCK):

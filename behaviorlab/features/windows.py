@@ -25,7 +25,7 @@ STATS: tuple[str, ...] = ("mean", "std", "min", "max")
 _FEATURE_DIMS = ("time", "individual", "feature")
 
 
-def _frame_rate(obj: xr.DataArray | xr.Dataset, fps: float | None, name: str) -> float:
+def frame_rate(obj: xr.DataArray | xr.Dataset, fps: float | None, name: str) -> float:
     """Frames per second: ``fps``, else the ``fps`` attr, else the spacing of a time coordinate in seconds."""
     rate = fps if fps is not None else obj.attrs.get("fps")
     if rate is None and "time" in obj.coords and obj.sizes["time"] > 1:
@@ -46,7 +46,7 @@ def _half_width(seconds: float, fps: float) -> int:
     return math.floor(seconds * fps / 2 + 0.5)
 
 
-def _check_windows(windows_s: Sequence[float], stats: Sequence[str]) -> tuple[tuple[float, ...], tuple[str, ...]]:
+def check_windows(windows_s: Sequence[float], stats: Sequence[str]) -> tuple[tuple[float, ...], tuple[str, ...]]:
     if isinstance(windows_s, str) or isinstance(stats, str):
         raise SchemaError("windows_s and stats must be sequences, e.g. windows_s=(0.5,) and stats=('mean',)")
     windows = tuple(float(w) for w in windows_s)
@@ -111,15 +111,15 @@ def window_features(
     if isinstance(features, xr.Dataset):
         if "features" not in features:
             raise SchemaError(f"window_features needs a 'features' variable; the Dataset has {list(features)}")
-        rate = _frame_rate(features, fps, "window_features input")
+        rate = frame_rate(features, fps, "window_features input")
         features = features["features"]
     else:
-        rate = _frame_rate(features, fps, "window_features input")
+        rate = frame_rate(features, fps, "window_features input")
     check_dims(features, _FEATURE_DIMS, name="window_features input")
     extra = [d for d in features.dims if d not in _FEATURE_DIMS]
     if extra:
         raise SchemaError(f"window_features needs (time, individual, feature), got the extra dim(s) {extra}")
-    windows, stats = _check_windows(windows_s, stats)
+    windows, stats = check_windows(windows_s, stats)
     ordered = features.transpose(*_FEATURE_DIMS)
     n_time, n_ind, n_feat = ordered.shape
     out_dtype = np.dtype(dtype) if dtype is not None else np.result_type(ordered.dtype, np.float32)

@@ -1,6 +1,6 @@
 """Readers behind :func:`behaviorlab.io.annotations.load_annotations`: format detection and per-format parsing.
 
-Each ``_parse_*`` function turns one annotation file into a :class:`_Parsed`
+Each ``_parse_*`` function turns one annotation file into a :class:`Parsed`
 list of bouts ``(rater, subject, behavior, start_frame, stop_frame)``;
 :mod:`behaviorlab.io.annotations` resolves subjects and behaviors and builds
 the label array.  Frame ``f`` covers ``[f / fps, (f + 1) / fps)`` (see that
@@ -23,16 +23,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from behaviorlab._runs import runs
 from behaviorlab.errors import FileFormatError
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and value == ""
-
+from behaviorlab.schema import is_missing_label
 
 # --------------------------------------------------------------------------- reading annotation files
 #: Formats understood by :func:`load_annotations` (see :func:`detect_annotation_format`).
@@ -59,7 +52,7 @@ _TIME_COLUMNS = ("time", "time_s", "time (s)")
 _BORIS_MEDIA_COLUMNS = ("Media file path", "Media file name", "Media file", "Source")
 
 
-class _Bout(NamedTuple):
+class Bout(NamedTuple):
     """One labeled run of frames ``[start, stop)``; a point event has ``stop = start + 1``."""
 
     rater: str | None
@@ -74,8 +67,8 @@ class _Bout(NamedTuple):
 
 
 @dataclass
-class _Parsed:
-    bouts: list[_Bout]
+class Parsed:
+    bouts: list[Bout]
     has_rater: bool = False
     behaviors: list[str] = field(default_factory=list)  # declared behaviors, in order (some may have no bout)
     subjects: list[str] = field(default_factory=list)  # subjects of the data rows, in order
@@ -86,7 +79,7 @@ class _Parsed:
 
 
 @dataclass(frozen=True)
-class _Clock:
+class Clock:
     fps: float
     tol: float
 
@@ -100,13 +93,13 @@ class _Clock:
 
 
 def _subject(value: Any) -> str | None:
-    if _is_missing(value) or (isinstance(value, float) and math.isnan(value)):
+    if is_missing_label(value) or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value).strip()
     return None if text.lower() in _NO_FOCAL else text
 
 
-def _unique(values: Any) -> list[Any]:
+def unique(values: Any) -> list[Any]:
     return list(dict.fromkeys(v for v in values if v is not None))
 
 
@@ -262,19 +255,19 @@ class _Event(NamedTuple):
     where: str
 
 
-def _who(subject: str | None) -> str:
+def who(subject: str | None) -> str:
     return "no focal subject" if subject is None else f"subject {subject!r}"
 
 
-def _pair_events(events: list[_Event], path: Path, clock: _Clock) -> list[_Bout]:
+def _pair_events(events: list[_Event], path: Path, clock: Clock) -> list[Bout]:
     """Pair START/STOP events into bouts (stable sort by time, ties in file order); POINT events mark 1 frame."""
-    bouts: list[_Bout] = []
+    bouts: list[Bout] = []
     open_: dict[tuple[Any, ...], _Event] = {}
     for ev in sorted(events, key=lambda e: e.time):
         key = (ev.subject, ev.behavior, *ev.key)
         if ev.status == "POINT":
             f = clock.frame_at(ev.time)
-            bouts.append(_Bout(None, ev.subject, ev.behavior, f, f + 1, ev.time, ev.time, True, ev.where))
+            bouts.append(Bout(None, ev.subject, ev.behavior, f, f + 1, ev.time, ev.time, True, ev.where))
             continue
         status = ev.status or ("STOP" if key in open_ else "START")
         if status == "START":
@@ -282,7 +275,7 @@ def _pair_events(events: list[_Event], path: Path, clock: _Clock) -> list[_Bout]
                 first = open_[key]
                 raise FileFormatError(
                     path,
-                    f"second START of {ev.behavior!r} for {_who(ev.subject)} at {ev.time:.3f} s ({ev.where}) "
+                    f"second START of {ev.behavior!r} for {who(ev.subject)} at {ev.time:.3f} s ({ev.where}) "
                     f"before the STOP of the START at {first.time:.3f} s ({first.where}); add the missing STOP",
                 )
             open_[key] = ev
@@ -291,10 +284,10 @@ def _pair_events(events: list[_Event], path: Path, clock: _Clock) -> list[_Bout]
             if start is None:
                 raise FileFormatError(
                     path,
-                    f"STOP of {ev.behavior!r} for {_who(ev.subject)} at {ev.time:.3f} s ({ev.where}) has no START",
+                    f"STOP of {ev.behavior!r} for {who(ev.subject)} at {ev.time:.3f} s ({ev.where}) has no START",
                 )
             bouts.append(
-                _Bout(
+                Bout(
                     None,
                     ev.subject,
                     ev.behavior,
@@ -312,7 +305,7 @@ def _pair_events(events: list[_Event], path: Path, clock: _Clock) -> list[_Bout]
         ev = min(open_.values(), key=lambda e: e.time)
         raise FileFormatError(
             path,
-            f"START of {ev.behavior!r} for {_who(ev.subject)} at {ev.time:.3f} s ({ev.where}) has no STOP; "
+            f"START of {ev.behavior!r} for {who(ev.subject)} at {ev.time:.3f} s ({ev.where}) has no STOP; "
             "add the STOP event (BORIS: fix unpaired events) or remove the START",
         )
     return bouts
@@ -328,7 +321,7 @@ def _float(path: Path, text: Any, where: str, what: str) -> float:
     return value
 
 
-def _parse_boris_csv(path: Path, fmt: str, clock: _Clock, media: str | Path | None) -> _Parsed:
+def parse_boris_csv(path: Path, fmt: str, clock: Clock, media: str | Path | None) -> Parsed:
     rows = _csv_rows(_read_text(path))
     found = _boris_header(rows)
     if found is None or found[1] != fmt:
@@ -363,9 +356,9 @@ def _parse_boris_csv(path: Path, fmt: str, clock: _Clock, media: str | Path | No
     def where(n: int) -> str:
         return f"line {n}"
 
-    bouts: list[_Bout] = []
-    behaviors = _unique(cell(cells, "Behavior") for _, cells in body)
-    subjects = _unique(_subject(cell(cells, "Subject")) for _, cells in body)
+    bouts: list[Bout] = []
+    behaviors = unique(cell(cells, "Behavior") for _, cells in body)
+    subjects = unique(_subject(cell(cells, "Subject")) for _, cells in body)
     if fmt == "boris_tabular":
         status_col = "Status" if "Status" in col else "Behavior type"
         events = [
@@ -387,22 +380,20 @@ def _parse_boris_csv(path: Path, fmt: str, clock: _Clock, media: str | Path | No
             kind = cell(cells, "Behavior type").upper()
             if kind == "POINT":
                 f = clock.frame_at(start)
-                bouts.append(_Bout(None, subject, behavior, f, f + 1, start, start, True, where(n)))
+                bouts.append(Bout(None, subject, behavior, f, f + 1, start, start, True, where(n)))
                 continue
             stop_text = cell(cells, "Stop (s)")
             if stop_text.upper() in ("", "NA", "NAN"):
                 raise FileFormatError(
-                    path, f"START of {behavior!r} for {_who(subject)} at {start:.3f} s ({where(n)}) has no STOP"
+                    path, f"START of {behavior!r} for {who(subject)} at {start:.3f} s ({where(n)}) has no STOP"
                 )
             stop = _float(path, stop_text, where(n), "Stop (s)") - offset
             if stop < start:
                 raise FileFormatError(path, f"{where(n)}: Stop (s) {stop:.3f} is before Start (s) {start:.3f}")
             bouts.append(
-                _Bout(
-                    None, subject, behavior, clock.boundary(start), clock.boundary(stop), start, stop, False, where(n)
-                )
+                Bout(None, subject, behavior, clock.boundary(start), clock.boundary(stop), start, stop, False, where(n))
             )
-    return _Parsed(bouts, behaviors=behaviors, subjects=subjects, attrs={"observation_id": chosen})
+    return Parsed(bouts, behaviors=behaviors, subjects=subjects, attrs={"observation_id": chosen})
 
 
 def _load_project_json(path: Path) -> dict[str, Any]:
@@ -451,7 +442,7 @@ def list_boris_observations(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["observation_id", "media", "n_events", "date", "description"])
 
 
-def _parse_boris_project(path: Path, clock: _Clock, media: str | Path | None) -> _Parsed:
+def parse_boris_project(path: Path, clock: Clock, media: str | Path | None) -> Parsed:
     data = _load_project_json(path)
     observations = data["observations"]
     if not observations:
@@ -480,11 +471,11 @@ def _parse_boris_project(path: Path, clock: _Clock, media: str | Path | None) ->
         events.append(
             _Event(_float(path, ev[0], where, "time") - offset, _subject(ev[1]), code, status, modifiers, where)
         )
-    behaviors = _unique([str(b.get("code")) for b in ethogram] + [e.behavior for e in events])
-    return _Parsed(
+    behaviors = unique([str(b.get("code")) for b in ethogram] + [e.behavior for e in events])
+    return Parsed(
         _pair_events(events, path, clock),
         behaviors=behaviors,
-        subjects=_unique(e.subject for e in events),
+        subjects=unique(e.subject for e in events),
         configured_subjects=subjects,
         attrs={"observation_id": chosen},
     )
@@ -501,10 +492,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def _text_values(series: pd.Series | None, n: int) -> list[str | None]:
     if series is None:
         return [None] * n
-    return [None if _is_missing(v) else str(v).strip() for v in series.astype(object)]
+    return [None if is_missing_label(v) else str(v).strip() for v in series.astype(object)]
 
 
-def _parse_intervals(path: Path, clock: _Clock, time_unit: str | None) -> _Parsed:
+def parse_intervals(path: Path, clock: Clock, time_unit: str | None) -> Parsed:
     table = _read_csv(path)
     start_col, stop_col = _column(table.columns, _START_COLUMNS), _column(table.columns, _STOP_COLUMNS)
     behavior_col = _column(table.columns, _INTERVAL_BEHAVIOR_COLUMNS)
@@ -539,13 +530,13 @@ def _parse_intervals(path: Path, clock: _Clock, time_unit: str | None) -> _Parse
             t0, t1 = a / clock.fps, b / clock.fps
         else:
             a, b = clock.boundary(t0), clock.boundary(t1)
-        bouts.append(_Bout(raters[i], subjects[i], str(behaviors[i]), a, b, t0, t1, False, where))
-    return _Parsed(
+        bouts.append(Bout(raters[i], subjects[i], str(behaviors[i]), a, b, t0, t1, False, where))
+    return Parsed(
         bouts,
         has_rater=rater_col is not None,
-        behaviors=_unique(behaviors),
-        subjects=_unique(subjects),
-        raters=_unique(raters),
+        behaviors=unique(behaviors),
+        subjects=unique(subjects),
+        raters=unique(raters),
         attrs={"time_unit_in_file": unit},
     )
 
@@ -553,12 +544,6 @@ def _parse_intervals(path: Path, clock: _Clock, time_unit: str | None) -> _Parse
 def _optional(table: pd.DataFrame, candidates: Sequence[str]) -> pd.Series | None:
     name = _column(table.columns, candidates)
     return None if name is None else table[name]
-
-
-def _true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return starts and (exclusive) stops of the runs of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def _binary(path: Path, values: pd.Series, name: Any) -> np.ndarray:
@@ -603,7 +588,7 @@ def _frame_numbers(path: Path, table: pd.DataFrame, fps: float, keys: list[tuple
     return frames.astype(np.int64)
 
 
-def _parse_frame_table(path: Path, clock: _Clock, behaviors: Sequence[str] | None, *, simba: bool) -> _Parsed:
+def parse_frame_table(path: Path, clock: Clock, behaviors: Sequence[str] | None, *, simba: bool) -> Parsed:
     table = _read_csv(path)
     n = len(table)
     rater_col = None if simba else _column(table.columns, _RATER_COLUMNS)
@@ -621,7 +606,7 @@ def _parse_frame_table(path: Path, clock: _Clock, behaviors: Sequence[str] | Non
     if label_col is not None:  # one label column: one behavior name per row (empty = none)
         names = _text_values(table[label_col], n)
         as_array = np.array(names, dtype=object)
-        columns = {b: as_array == b for b in _unique(names)}
+        columns = {b: as_array == b for b in unique(names)}
     else:
         label_cols = _simba_columns(path, table, behaviors) if simba else [c for c in table.columns if c not in meta]
         if not label_cols:
@@ -640,17 +625,15 @@ def _parse_frame_table(path: Path, clock: _Clock, behaviors: Sequence[str] | Non
         for behavior, values in columns.items():
             mask = np.zeros(length, dtype=bool)
             mask[frames[rows & values]] = True
-            for a, b in zip(*_true_runs(mask), strict=True):
+            for a, b in zip(*runs(mask)[1:], strict=True):
                 where = f"column {behavior!r}, frames {a}-{b - 1}" if label_col is None else f"frames {a}-{b - 1}"
-                bouts.append(
-                    _Bout(key[0], key[1], behavior, int(a), int(b), a / clock.fps, b / clock.fps, False, where)
-                )
-    return _Parsed(
+                bouts.append(Bout(key[0], key[1], behavior, int(a), int(b), a / clock.fps, b / clock.fps, False, where))
+    return Parsed(
         bouts,
         has_rater=rater_col is not None,
         behaviors=list(columns),
-        subjects=_unique(subjects),
-        raters=_unique(raters),
+        subjects=unique(subjects),
+        raters=unique(raters),
         n_frames=length,
     )
 

@@ -60,20 +60,19 @@ from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
 from behaviorlab.io._annotation_readers import (
     ANNOTATION_FORMATS,
     DEFAULT_INDIVIDUAL,
-    _Bout,
-    _Clock,
-    _is_missing,
-    _parse_boris_csv,
-    _parse_boris_project,
-    _parse_frame_table,
-    _parse_intervals,
-    _Parsed,
-    _unique,
-    _who,
+    Bout,
+    Clock,
+    Parsed,
     detect_annotation_format,
     list_boris_observations,
+    parse_boris_csv,
+    parse_boris_project,
+    parse_frame_table,
+    parse_intervals,
+    unique,
+    who,
 )
-from behaviorlab.schema import check_dims, check_fps, log_step
+from behaviorlab.schema import check_dims, check_fps, is_missing_label, log_step
 
 __all__ = [
     "ANNOTATION_FORMATS",
@@ -171,7 +170,7 @@ def labels_to_bouts(labels: Any, *, fps: float | None = None) -> pd.DataFrame:
     subjects, arr = _labels_by_subject(labels)
     rows: list[tuple[str, str, int, int]] = []
     for j, subject in enumerate(subjects):
-        column = [None if _is_missing(v) else str(v) for v in arr[:, j]]
+        column = [None if is_missing_label(v) else str(v) for v in arr[:, j]]
         start = 0
         for f in range(1, len(column) + 1):
             if f == len(column) or column[f] != column[start]:
@@ -360,8 +359,8 @@ def write_boris_csv(
                 fps_text,
                 str(subject),
                 str(behavior),
-                "" if _is_missing(cat) else str(cat),
-                "" if _is_missing(com) else str(com),
+                "" if is_missing_label(cat) else str(cat),
+                "" if is_missing_label(com) else str(com),
                 str(status),
             ]
         )
@@ -384,8 +383,8 @@ def _names(values: Sequence[str] | None, what: str) -> list[str] | None:
 
 
 def _resolve_subjects(
-    parsed: _Parsed, path: Path, individuals: list[str] | None, no_focal_subject: str | None
-) -> tuple[list[_Bout], list[str]]:
+    parsed: Parsed, path: Path, individuals: list[str] | None, no_focal_subject: str | None
+) -> tuple[list[Bout], list[str]]:
     bouts = parsed.bouts
     if individuals is not None:
         known = individuals
@@ -398,7 +397,7 @@ def _resolve_subjects(
                 "pass individuals= naming every subject of the file (e.g. the pose file's individuals)",
             )
     else:
-        known = _unique([*parsed.configured_subjects, *parsed.subjects])
+        known = unique([*parsed.configured_subjects, *parsed.subjects])
         if no_focal_subject is not None and no_focal_subject not in known:
             known.append(no_focal_subject)
     unassigned = [b for b in bouts if b.subject is None]
@@ -424,11 +423,11 @@ def _resolve_subjects(
 
 
 def _resolve_behaviors(
-    parsed: _Parsed, bouts: list[_Bout], path: Path, behaviors: list[str] | None, unknown: str
-) -> tuple[list[_Bout], list[str]]:
+    parsed: Parsed, bouts: list[Bout], path: Path, behaviors: list[str] | None, unknown: str
+) -> tuple[list[Bout], list[str]]:
     if behaviors is None:
-        return bouts, _unique([*parsed.behaviors, *(b.behavior for b in bouts)])
-    extra = [b for b in _unique(b.behavior for b in bouts) if b not in behaviors]
+        return bouts, unique([*parsed.behaviors, *(b.behavior for b in bouts)])
+    extra = [b for b in unique(b.behavior for b in bouts) if b not in behaviors]
     if not extra or unknown == "keep":
         return bouts, behaviors + extra
     if unknown == "drop":
@@ -441,20 +440,20 @@ def _resolve_behaviors(
     )
 
 
-def _fit_length(bouts: list[_Bout], path: Path, n: int, fps: float, clip: bool) -> list[_Bout]:
+def _fit_length(bouts: list[Bout], path: Path, n: int, fps: float, clip: bool) -> list[Bout]:
     kept = []
     for b in bouts:
         rater = "" if b.rater is None else f" (rater {b.rater!r})"
         if b.start < 0:
             raise FileFormatError(
-                path, f"{b.where}: {b.behavior!r} for {_who(b.subject)}{rater} starts at {b.start_s:.3f} s, before 0"
+                path, f"{b.where}: {b.behavior!r} for {who(b.subject)}{rater} starts at {b.start_s:.3f} s, before 0"
             )
         if b.stop > n:
             if not clip:
                 when = f"at {b.start_s:.3f} s" if b.point else f"from {b.start_s:.3f} s to {b.stop_s:.3f} s"
                 raise FileFormatError(
                     path,
-                    f"{b.where}: {b.behavior!r} for {_who(b.subject)}{rater} {when} is past the end of the video "
+                    f"{b.where}: {b.behavior!r} for {who(b.subject)}{rater} {when} is past the end of the video "
                     f"({n} frames = {n / fps:.3f} s at {fps:g} fps); check fps and n_frames, or pass clip=True "
                     "to drop labels that start after the end and cut those that cross it",
                 )
@@ -466,7 +465,7 @@ def _fit_length(bouts: list[_Bout], path: Path, n: int, fps: float, clip: bool) 
 
 
 def _build_labels(
-    parsed: _Parsed,
+    parsed: Parsed,
     path: Path,
     fmt: str,
     *,
@@ -515,7 +514,7 @@ def _build_labels(
         attrs["point_events"] = json.dumps(points)
     # the animals the file speaks of (its events' subjects, the subjects a BORIS project lists); another
     # individual of the session was not annotated: its frames are unknown, not "never did it"
-    named = _unique([*parsed.configured_subjects, *(b.subject for b in parsed.bouts if b.subject is not None)])
+    named = unique([*parsed.configured_subjects, *(b.subject for b in parsed.bouts if b.subject is not None)])
     attrs["annotated_individuals"] = json.dumps(named)
     return xr.DataArray(data, dims=dims, coords=coords, name="labels", attrs=attrs)
 
@@ -531,16 +530,16 @@ def _parse(
 ) -> tuple[str, Any]:
     """Detect the format of an annotation file and parse its events (the part that reads the file)."""
     fmt = format or detect_annotation_format(path)
-    clock = _Clock(fps_, time_tolerance)
+    clock = Clock(fps_, time_tolerance)
     behavior_names = _names(behaviors, "behaviors")
     if fmt in ("boris_tabular", "boris_aggregated"):
-        parsed = _parse_boris_csv(path, fmt, clock, media)
+        parsed = parse_boris_csv(path, fmt, clock, media)
     elif fmt == "boris_project":
-        parsed = _parse_boris_project(path, clock, media)
+        parsed = parse_boris_project(path, clock, media)
     elif fmt == "intervals":
-        parsed = _parse_intervals(path, clock, time_unit)
+        parsed = parse_intervals(path, clock, time_unit)
     else:
-        parsed = _parse_frame_table(path, clock, behavior_names, simba=fmt == "simba")
+        parsed = parse_frame_table(path, clock, behavior_names, simba=fmt == "simba")
     return fmt, parsed
 
 

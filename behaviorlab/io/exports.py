@@ -386,7 +386,7 @@ def write_session_nwb(
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
 
-    from behaviorlab.io.save import _nwb_file
+    from behaviorlab.io.save import nwb_file
 
     path = Path(path)
     if path.suffix.lower() != ".nwb":
@@ -452,7 +452,7 @@ def write_session_nwb(
         **file_fields,
     }
     if poses is not None:
-        nwbfile = _nwb_file(poses, scorer=_NWB_SCORER, **header)
+        nwbfile = nwb_file(poses, scorer=_NWB_SCORER, **header)
     else:
         nwbfile = pynwb.NWBFile(identifier=str(uuid.uuid4()), **header)
     nwbfile.add_time_intervals(

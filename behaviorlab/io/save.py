@@ -117,7 +117,7 @@ def _nwb_escape(name: str) -> str:
     return name.replace("%", "%25").replace("/", "%2F")
 
 
-def _nwb_file(ds: xr.Dataset, *, scorer: str, **fields: Any) -> pynwb.NWBFile:
+def nwb_file(ds: xr.Dataset, *, scorer: str, **fields: Any) -> pynwb.NWBFile:
     """Build (do not write) an NWB file holding the poses of ``ds`` through ndx-pose.
 
     The ``behavior`` processing module gets one ``Skeletons`` container and one
@@ -212,7 +212,7 @@ def _nwb_file(ds: xr.Dataset, *, scorer: str, **fields: Any) -> pynwb.NWBFile:
 def _write_nwb(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
     import pynwb
 
-    nwbfile = _nwb_file(ds, scorer=scorer)
+    nwbfile = nwb_file(ds, scorer=scorer)
     with pynwb.NWBHDF5IO(str(path), mode="w") as io:
         io.write(nwbfile)
 

@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 from scipy import ndimage
 
+from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import Skeleton
 
@@ -106,7 +107,7 @@ _probability = {"converter": float, "validator": _check_probability}
 
 
 @attrs.frozen
-class AugmentConfig:
+class AugmentConfig(ConfigBase):
     """Parameters of :class:`Augmenter`; the defaults follow DeepPoseKit's examples.
 
     Parameters
@@ -144,6 +145,8 @@ class AugmentConfig:
         clipped to it.  Integer images use their dtype's range.
     """
 
+    section: ClassVar[str] = "augment"
+
     flip_lr: float = attrs.field(default=0.5, **_probability)
     flip_ud: float = attrs.field(default=0.0, **_probability)
     rotation: tuple[float, float] = attrs.field(default=(-180.0, 180.0), converter=_to_range, validator=_check_range)
@@ -178,19 +181,6 @@ class AugmentConfig:
     def none(cls) -> AugmentConfig:
         """Return a configuration that leaves images and keypoints unchanged."""
         return cls(flip_lr=0.0, flip_ud=0.0, rotation=(0.0, 0.0), scale=(1.0, 1.0), translation=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, for JSON and YAML (ranges as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AugmentConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in attrs.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown AugmentConfig fields {unknown}; known fields: {sorted(known)}")
-        return cls(**data)
 
 
 # --------------------------------------------------------------------------- geometry

@@ -75,7 +75,7 @@ def _file_fingerprint(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": size, "sha256_head_tail": digest.hexdigest()}
 
 
-def _model_fingerprint(model: PoseModel) -> str:
+def model_fingerprint(model: PoseModel) -> str:
     """SHA-256 over the model's weights and its pose config."""
     digest = hashlib.sha256(json.dumps(model.config, sort_keys=True, default=str).encode())
     for weight in model.train_model.weights:
@@ -260,10 +260,10 @@ def predict_video(
             images = np.concatenate([images, np.zeros((batch_size - len(images), *images.shape[1:]), images.dtype)])
         return images
 
-    stream = _predict_stream(
+    stream = predict_stream(
         video,
         out,
-        fingerprint=lambda: _model_fingerprint(pose_model),
+        fingerprint=lambda: model_fingerprint(pose_model),
         frame_shape=(pose_model.skeleton.n_keypoints, 3),
         preprocess=preprocess,
         make_predict=pose_model.predict_function,
@@ -285,13 +285,13 @@ def predict_video(
         frames=[stream.start, stream.start + len(stream.results)],
         started=stream.started,
     )
-    _write_result(ds, out, stream)
+    write_result(ds, out, stream)
     return ds
 
 
 @attrs.frozen
 class _Stream:
-    """Per-frame results of :func:`_predict_stream` and what the Dataset needs about them."""
+    """Per-frame results of :func:`predict_stream` and what the Dataset needs about them."""
 
     results: np.ndarray
     video: Path
@@ -301,7 +301,7 @@ class _Stream:
     folder: Path | None
 
 
-def _predict_stream(
+def predict_stream(
     video: str | Path,
     out: str | Path | None,
     *,
@@ -383,7 +383,7 @@ def _predict_stream(
     return _Stream(results, video, fps, start, started, folder)
 
 
-def _write_result(ds: xr.Dataset, out: str | Path | None, stream: _Stream) -> None:
+def write_result(ds: xr.Dataset, out: str | Path | None, stream: _Stream) -> None:
     """Save ``ds`` to ``out`` (netCDF) and remove the finished chunks; nothing without ``out``."""
     if out is None:
         return

@@ -60,7 +60,7 @@ from behaviorlab.pose.crops import (
     uncrop_keypoints,
 )
 from behaviorlab.pose.data import load_frames
-from behaviorlab.pose.inference import _model_fingerprint, _predict_stream, _write_result
+from behaviorlab.pose.inference import model_fingerprint, predict_stream, write_result
 from behaviorlab.pose.predict import POSE_CONFIG, PoseModel
 from behaviorlab.pose.train import TrainConfig, TrainResult, train_model
 from behaviorlab.schema import Skeleton, from_numpy, log_step
@@ -264,8 +264,8 @@ class TopDownModel:
     def fingerprint(self) -> str:
         """SHA-256 over both networks' weights and configs and the top-down settings (for resuming)."""
         digest = hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode())
-        digest.update(_model_fingerprint(self.centroid).encode())
-        digest.update(_model_fingerprint(self.pose).encode())
+        digest.update(model_fingerprint(self.centroid).encode())
+        digest.update(model_fingerprint(self.pose).encode())
         return digest.hexdigest()
 
     # ------------------------------------------------------------------ prediction
@@ -545,7 +545,7 @@ def predict_video_topdown(
 
         return predict
 
-    stream = _predict_stream(
+    stream = predict_stream(
         video,
         out,
         fingerprint=topdown.fingerprint,
@@ -574,7 +574,7 @@ def predict_video_topdown(
     )
     tracker_options.setdefault("max_tracks", n_slots)
     tracked = track_poses(ds, **tracker_options)
-    _write_result(tracked, out, stream)
+    write_result(tracked, out, stream)
     return tracked
 
 

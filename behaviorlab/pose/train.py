@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import keras
@@ -43,6 +43,7 @@ import pandas as pd
 from keras import ops
 
 from behaviorlab._atomic import atomic_path
+from behaviorlab._config import ConfigBase
 from behaviorlab.errors import OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.augment import AugmentConfig, Augmenter
@@ -146,7 +147,7 @@ def _optional_int(value: Any) -> int | None:
 
 
 @attrs.frozen
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """How to train a pose model (:func:`train_model`); round-trips JSON/YAML with :meth:`to_dict`.
 
     Parameters
@@ -196,6 +197,8 @@ class TrainConfig:
         report is computed.
     """
 
+    section: ClassVar[str] = "train"
+
     model: str = attrs.field(default="stacked_densenet")
     model_kwargs: dict[str, Any] = attrs.field(factory=dict, converter=dict)
     epochs: int = attrs.field(default=200, converter=int, validator=_positive_int)
@@ -224,22 +227,6 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
         if not 0.0 < self.lr_factor < 1.0:
             raise ValueError(f"TrainConfig.lr_factor must lie in (0, 1), got {self.lr_factor}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form for JSON and YAML."""
-        data = attrs.asdict(self, recurse=False)
-        data["model_kwargs"] = dict(self.model_kwargs)
-        data["augment"] = self.augment.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in attrs.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}; known fields: {sorted(known)}")
-        return cls(**data)
 
 
 @attrs.frozen

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,8 +38,9 @@ import pandas as pd
 import yaml
 
 from behaviorlab._atomic import atomic_path
+from behaviorlab._config import fits_type, type_name
 from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
-from behaviorlab.features.pipeline import SessionFeaturesConfig, _matches, _type_name
+from behaviorlab.features.pipeline import SessionFeaturesConfig
 from behaviorlab.io.load import session_name
 
 __all__ = ["CONFIG_FILE", "SESSIONS_FILE", "ProjectConfig", "init_project", "read_sessions"]
@@ -133,34 +133,6 @@ def _estimator_defaults(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return defaults, types
 
 
-def _fits(value: Any, tp: Any) -> bool:
-    if tp is dict:
-        return isinstance(value, Mapping)
-    if tp is list:
-        return isinstance(value, list | tuple)
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, arg) for arg in typing.get_args(tp))
-    if origin in (list, Sequence, typing.get_origin(Sequence[int])):
-        return isinstance(value, list | tuple) and not isinstance(value, str)
-    if origin is typing.Literal:
-        return value in typing.get_args(tp)
-    return _matches(value, tp)
-
-
-def _name(tp: Any) -> str:
-    if tp is dict:
-        return "a mapping"
-    if tp is list:
-        return "a list"
-    origin = typing.get_origin(tp)
-    if origin is typing.Literal:
-        return " or ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_name(a) for a in typing.get_args(tp))
-    return _type_name(tp)
-
-
 def _section(name: str, data: Any, defaults: Mapping[str, Any], types: Mapping[str, Any], where: str) -> dict[str, Any]:
     if data is None:
         data = {}
@@ -171,8 +143,8 @@ def _section(name: str, data: Any, defaults: Mapping[str, Any], types: Mapping[s
         raise SchemaError(f"{where}: unknown key(s) {unknown} in section {name!r}; known keys: {sorted(defaults)}")
     out = dict(defaults)
     for key, value in data.items():
-        if not _fits(value, types[key]):
-            raise SchemaError(f"{where}: {name}.{key} must be {_name(types[key])}, got {value!r:.80}")
+        if not fits_type(value, types[key]):
+            raise SchemaError(f"{where}: {name}.{key} must be {type_name(types[key])}, got {value!r:.80}")
         out[key] = list(value) if isinstance(value, tuple) else value
     return out
 

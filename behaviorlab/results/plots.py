@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from behaviorlab.behavior.bouts import BOUT_COLUMNS, iter_sequences, state_bouts
+from behaviorlab.behavior.bouts import STATE_BOUT_COLUMNS, iter_sequences, state_bouts
 from behaviorlab.errors import SchemaError
 
 __all__ = [
@@ -95,7 +95,7 @@ def ethogram_raster_figure(
         table["start_s"] = seq.start_s[table["start_frame"].to_numpy()] if len(table) else table["start_s"]
         tables.append(table)
     fig = go.Figure()
-    bouts = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*BOUT_COLUMNS, "row"])
+    bouts = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*STATE_BOUT_COLUMNS, "row"])
     seconds = len(bouts) > 0 and bool(np.isfinite(bouts["start_s"]).all() and np.isfinite(bouts["duration_s"]).all())
     start_col, duration_col = ("start_s", "duration_s") if seconds else ("start_frame", "duration_frames")
     for state in sorted(bouts["state"].unique()) if len(bouts) else []:

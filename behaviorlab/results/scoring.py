@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from behaviorlab._runs import runs
 from behaviorlab.errors import SchemaError
 
 __all__ = [
@@ -189,16 +190,10 @@ def _score_table(behaviors: list[str], outcomes: np.ndarray) -> pd.DataFrame:
     return table.assign(precision=precision, recall=recall, f1=f1, support=table["tp"] + table["fn"])
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return starts and (exclusive) stops of the runs of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
 def _match_bouts(pred: np.ndarray, truth: np.ndarray, min_overlap: float) -> list[float]:
     """Return the IoUs of the one-to-one greedy matches between the bouts of two 1-D bool arrays."""
-    ps, pe = _runs(pred)
-    ts, te = _runs(truth)
+    _, ps, pe = runs(pred)
+    _, ts, te = runs(truth)
     candidates = []
     for j, (a, b) in enumerate(zip(ps, pe, strict=True)):
         lo = np.searchsorted(te, a, side="right")  # first true bout ending after a
@@ -248,8 +243,8 @@ def bout_scores(pred: Any, truth: Any, *, min_overlap: float = 0.5) -> pd.DataFr
     tv = t.transpose(*order).values.reshape(pv.shape)
     rows = []
     for k, behavior in enumerate(t["behavior"].values):
-        n_pred = sum(len(_runs(pv[i, k])[0]) for i in range(pv.shape[0]))
-        n_true = sum(len(_runs(tv[i, k])[0]) for i in range(tv.shape[0]))
+        n_pred = sum(len(runs(pv[i, k])[1]) for i in range(pv.shape[0]))
+        n_true = sum(len(runs(tv[i, k])[1]) for i in range(tv.shape[0]))
         ious = [iou for i in range(pv.shape[0]) for iou in _match_bouts(pv[i, k], tv[i, k], min_overlap)]
         tp = len(ious)
         rows.append((str(behavior), tp, n_pred - tp, n_true - tp, n_pred, n_true, np.mean(ious) if ious else np.nan))

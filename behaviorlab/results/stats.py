@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from behaviorlab._runs import runs
 from behaviorlab.errors import SchemaError
-from behaviorlab.io._annotation_readers import _is_missing
-from behaviorlab.schema import BOUT_COLUMNS, check_dims
-from behaviorlab.trajectories.kinematics import CENTROID, _point, in_zone
+from behaviorlab.schema import BOUT_COLUMNS, check_dims, is_missing_label
+from behaviorlab.trajectories.kinematics import CENTROID, in_zone, keypoint_or_centroid
 
 __all__ = [
     "BOUT_COLUMNS",
@@ -154,7 +154,7 @@ def _exclusive(da: xr.DataArray, source: str, behaviors: Sequence[str] | int | N
 def _named(da: xr.DataArray, behaviors: Sequence[str] | None) -> xr.DataArray:
     """One-hot of per-frame behavior names (missing: no behavior shown; the frame is known)."""
     values = np.asarray(da.transpose("time", "individual").values, dtype=object)
-    missing = np.vectorize(_is_missing, otypes=[bool])(values) if values.size else np.zeros(values.shape, bool)
+    missing = np.vectorize(is_missing_label, otypes=[bool])(values) if values.size else np.zeros(values.shape, bool)
     text = np.where(missing, "", values.astype(str))
     seen = sorted(set(text[~missing].tolist()))
     names = [str(b) for b in behaviors] if behaviors is not None else seen
@@ -282,7 +282,7 @@ def _frame_times(labels: xr.DataArray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- runs
-class _Runs:
+class _LabelBouts:
     """Runs of 1 along time of every (individual, behavior) column of one label array, with its frames' bins."""
 
     def __init__(self, labels: xr.DataArray, session: str | None = None, bin_s: float | None = None) -> None:
@@ -291,13 +291,8 @@ class _Runs:
         flat = values.reshape(self.n_time, -1)
         on = flat == 1
         unknown = np.isnan(flat)
-        # (columns, time + 1): a 1 where a run starts, -1 where it stops (sorted by column, then time)
-        padded = np.zeros((flat.shape[1], self.n_time + 2), dtype=np.int8)
-        padded[:, 1:-1] = on.T
-        d = np.diff(padded, axis=1)
-        col_start, self.start = np.nonzero(d == 1)
-        _, stop = np.nonzero(d == -1)
-        self.column = col_start
+        # runs of 1 of every (individual, behavior) column, sorted by column, then time
+        self.column, self.start, stop = runs(on.T)
         self.end = stop - 1  # inclusive
         # unknown before / after a run (or the recording's edge): truncated
         unk = np.ones((flat.shape[1], self.n_time + 2), dtype=bool)
@@ -325,7 +320,7 @@ class _Runs:
         fps: float | None,
         session: str | None,
         bin_s: float | None = None,
-    ) -> _Runs:
+    ) -> _LabelBouts:
         """Build the runs of :func:`frame_labels` of ``data``."""
         return cls(frame_labels(data, source, behaviors=behaviors, fps=fps), session, bin_s)
 
@@ -371,7 +366,7 @@ def bout_table(
         start_frame, end_frame`` (inclusive), ``start_s``, ``duration_s``,
         ``truncated``; sorted by individual, behavior, start.
     """
-    runs = _Runs.of(data, source, behaviors, fps, session)
+    runs = _LabelBouts.of(data, source, behaviors, fps, session)
     n = len(runs.start)
     return pd.DataFrame(
         {
@@ -444,7 +439,7 @@ def behavior_statistics(
           is not shown in the bin);
         - ``bouts_per_min``: ``bout_count`` per minute of ``labeled_s``.
     """
-    runs = _Runs.of(data, source, behaviors, fps, session, bin_s)
+    runs = _LabelBouts.of(data, source, behaviors, fps, session, bin_s)
     fps_, times, frame_bin, bin_start = runs.fps, runs.times, runs.frame_bin, runs.bin_start
     n_bins, n_ind, n_beh = len(bin_start), runs.n_ind, runs.n_beh
     known = runs.known
@@ -530,7 +525,7 @@ def transition_table(
         the count over all transitions from ``from_behavior`` in that bin
         (NaN when there are none).
     """
-    runs = _Runs.of(data, source, behaviors, fps, session, bin_s)
+    runs = _LabelBouts.of(data, source, behaviors, fps, session, bin_s)
     frame_bin = runs.frame_bin
     n_bins, n_ind, n_beh = len(runs.bin_start), runs.n_ind, runs.n_beh
     counts = np.zeros((n_bins, n_ind, n_beh, n_beh), dtype=np.int64)
@@ -597,7 +592,7 @@ def _track(poses: xr.Dataset | xr.DataArray, keypoint: str, session: str | None,
     else:
         pos = poses
     check_dims(pos, ["time", "space", "keypoint", "individual"], name="poses")
-    point = _point(pos, keypoint).transpose("time", "space", "individual")
+    point = keypoint_or_centroid(pos, keypoint).transpose("time", "space", "individual")
     fps = _frame_rate(pos, None)
     frames = point.isel(space=0, drop=True)
     frames.attrs = {"fps": fps, **({"time_unit": point.attrs["time_unit"]} if "time_unit" in point.attrs else {})}

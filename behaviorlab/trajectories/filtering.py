@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import CONFIDENCE_DIMS, POSITION_DIMS, check_dims, log_step, logged
 from behaviorlab.trajectories.landmarks import arena_landmarks, split_static_keypoints
@@ -106,7 +107,7 @@ def _gap_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return prev, nxt
 
 
-def _fill_linear(
+def fill_linear(
     cols: np.ndarray, max_gap: int | None = None, *, extrapolate: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate NaN runs of every column.
@@ -245,7 +246,7 @@ def interpolate_over_time(
         raise SchemaError(f"max_gap must be a whole number of frames >= 0 or None, got {max_gap!r}")
     da = _position_of(data, "interpolate_over_time input")
     cols, restore = _to_columns(da)
-    filled, fillable = _fill_linear(cols, None if max_gap is None else int(max_gap))
+    filled, fillable = fill_linear(cols, None if max_gap is None else int(max_gap))
     if method == "cubic":
         filled = _fill_cubic(cols, fillable, filled)
     return _with_position(data, restore(filled))
@@ -490,7 +491,7 @@ def _optional_positive(instance: Any, attribute: attrs.Attribute, value: Any) ->
 
 
 @attrs.frozen
-class CleaningConfig:
+class CleaningConfig(ConfigBase):
     """Parameters of :func:`clean_poses`; a step whose parameter is ``None`` is skipped.
 
     Steps run in this order: static keypoints set apart, confidence masking,
@@ -524,6 +525,8 @@ class CleaningConfig:
         Window in frames and order for :func:`savgol_filter`.
     """
 
+    section: ClassVar[str] = "cleaning"
+
     static_keypoints: str | tuple[str, ...] | None = attrs.field(default="auto", converter=_static_names)
     confidence_threshold: float | str | None = attrs.field(default="auto", validator=_threshold)
     drop_unknown: bool = False
@@ -534,22 +537,6 @@ class CleaningConfig:
     interpolation: str = attrs.field(default="linear", validator=attrs.validators.in_(("linear", "cubic")))
     savgol_window: int | None = None
     savgol_polyorder: int = 2
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CleaningConfig:
-        """Build from plain data (a YAML section); unknown keys are an error."""
-        known = {f.name for f in attrs.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SchemaError(f"unknown cleaning config keys {sorted(unknown)}; known keys: {sorted(known)}")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, for YAML."""
-        out = attrs.asdict(self)
-        if isinstance(out["static_keypoints"], tuple):
-            out["static_keypoints"] = list(out["static_keypoints"])
-        return out
 
 
 def clean_poses(ds: xr.Dataset, config: CleaningConfig | Mapping[str, Any] | None = None) -> xr.Dataset:

@@ -53,7 +53,7 @@ CENTROID = "centroid"
 
 
 # --------------------------------------------------------------------------- helpers
-def _position(data: Data, name: str) -> xr.DataArray:
+def position_of(data: Data, name: str) -> xr.DataArray:
     """Return the ``position`` DataArray of ``data`` with the input's attrs, dims checked."""
     if isinstance(data, xr.Dataset):
         check_dims(data, POSITION_DIMS, name=name)
@@ -88,7 +88,7 @@ def _time_step(pos: xr.DataArray) -> tuple[float, str]:
     return (1.0 / float(fps), "s") if fps else (1.0, "frame")
 
 
-def _point(pos: xr.DataArray, keypoint: str) -> xr.DataArray:
+def keypoint_or_centroid(pos: xr.DataArray, keypoint: str) -> xr.DataArray:
     """Return one keypoint ``(time, space, individual)``, or the centroid for ``"centroid"``."""
     names = [str(k) for k in pos["keypoint"].values]
     if keypoint in names:
@@ -110,8 +110,10 @@ def _select(pos: xr.DataArray, keypoint: str | Sequence[str] | None) -> xr.DataA
     if keypoint is None:
         return pos
     if isinstance(keypoint, str):
-        return _point(pos, keypoint)
-    return xr.concat([_point(pos, k) for k in keypoint], dim="keypoint").assign_coords(keypoint=list(keypoint))
+        return keypoint_or_centroid(pos, keypoint)
+    return xr.concat([keypoint_or_centroid(pos, k) for k in keypoint], dim="keypoint").assign_coords(
+        keypoint=list(keypoint)
+    )
 
 
 def _xy(point: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
@@ -181,7 +183,7 @@ def compute_velocity(data: Data, *, px_per_cm: float | None = None) -> xr.DataAr
         ``velocity (time, space, keypoint, individual)`` in px/s (cm/s;
         per frame without ``fps``), ``units`` attr set.
     """
-    pos = _position(data, "compute_velocity input")
+    pos = position_of(data, "compute_velocity input")
     scale, length = _length_unit(px_per_cm)
     dt, tunit = _time_step(pos)
     return _result(_central_diff(pos * scale, dt), pos, "velocity", f"{length}/{tunit}")
@@ -203,7 +205,7 @@ def compute_speed(data: Data, *, px_per_cm: float | None = None) -> xr.DataArray
     xarray.DataArray
         ``speed (time, keypoint, individual)`` in px/s (or cm/s).
     """
-    pos = _position(data, "compute_speed input")
+    pos = position_of(data, "compute_speed input")
     scale, length = _length_unit(px_per_cm)
     dt, tunit = _time_step(pos)
     vel = _central_diff(pos * scale, dt)
@@ -227,7 +229,7 @@ def compute_acceleration(data: Data, *, px_per_cm: float | None = None) -> xr.Da
     xarray.DataArray
         ``acceleration (time, space, keypoint, individual)`` in px/s^2 (or cm/s^2).
     """
-    pos = _position(data, "compute_acceleration input")
+    pos = position_of(data, "compute_acceleration input")
     scale, length = _length_unit(px_per_cm)
     dt, tunit = _time_step(pos)
     acc = _central_diff(_central_diff(pos * scale, dt), dt)
@@ -253,9 +255,9 @@ def compute_heading(data: Data, from_keypoint: str, to_keypoint: str) -> xr.Data
         ``(-pi, pi]``: 0 along +x (right), ``pi/2`` along +y, which is *down*
         the image (image coordinates), so angles grow clockwise on screen.
     """
-    pos = _position(data, "compute_heading input")
-    fx, fy = _xy(_point(pos, from_keypoint))
-    tx, ty = _xy(_point(pos, to_keypoint))
+    pos = position_of(data, "compute_heading input")
+    fx, fy = _xy(keypoint_or_centroid(pos, from_keypoint))
+    tx, ty = _xy(keypoint_or_centroid(pos, to_keypoint))
     return _result(np.arctan2(ty - fy, tx - fx), pos, "heading", "rad")
 
 
@@ -275,9 +277,9 @@ def compute_joint_angle(data: Data, a: str, b: str, c: str) -> xr.DataArray:
     xarray.DataArray
         ``joint_angle (time, individual)`` in radians in ``[0, pi]`` (unsigned).
     """
-    pos = _position(data, "compute_joint_angle input")
-    u = _point(pos, a) - _point(pos, b)
-    v = _point(pos, c) - _point(pos, b)
+    pos = position_of(data, "compute_joint_angle input")
+    u = keypoint_or_centroid(pos, a) - keypoint_or_centroid(pos, b)
+    v = keypoint_or_centroid(pos, c) - keypoint_or_centroid(pos, b)
     dims = [d for d in u.dims if d != "space"]
     dot = (u * v).sum("space", skipna=False).transpose(*dims)
     uv, vv = u.transpose(*dims, "space").values, v.transpose(*dims, "space").values
@@ -307,9 +309,11 @@ def compute_keypoint_distance(data: Data, a: str, b: str, *, px_per_cm: float | 
     xarray.DataArray
         ``keypoint_distance (time, individual)`` in px (or cm).
     """
-    pos = _position(data, "compute_keypoint_distance input")
+    pos = position_of(data, "compute_keypoint_distance input")
     scale, length = _length_unit(px_per_cm)
-    dist = np.sqrt(((_point(pos, a) - _point(pos, b)) ** 2).sum("space", skipna=False)) * scale
+    dist = (
+        np.sqrt(((keypoint_or_centroid(pos, a) - keypoint_or_centroid(pos, b)) ** 2).sum("space", skipna=False)) * scale
+    )
     return _result(dist, pos, "keypoint_distance", length)
 
 
@@ -337,10 +341,10 @@ def compute_interindividual_distance(
         (or cm), for every ordered pair (the diagonal compares an individual
         with itself).
     """
-    pos = _position(data, "compute_interindividual_distance input")
+    pos = position_of(data, "compute_interindividual_distance input")
     scale, length = _length_unit(px_per_cm)
-    pa = _point(pos, keypoint_a).rename(individual="individual_a")
-    pb = _point(pos, keypoint_b or keypoint_a).rename(individual="individual_b")
+    pa = keypoint_or_centroid(pos, keypoint_a).rename(individual="individual_a")
+    pb = keypoint_or_centroid(pos, keypoint_b or keypoint_a).rename(individual="individual_b")
     dist = np.sqrt(((pa - pb) ** 2).sum("space", skipna=False)) * scale
     return _result(dist.transpose("time", "individual_a", "individual_b"), pos, "interindividual_distance", length)
 
@@ -369,7 +373,7 @@ def in_zone(
         position is missing (missing frames count as neither inside nor
         outside in :func:`time_in_zone`).
     """
-    pos = _select(_position(data, "in_zone input"), keypoint)
+    pos = _select(position_of(data, "in_zone input"), keypoint)
     x, y = _xy(pos)
     inside = _inside(x.values, y.values, _polygon(polygon))
     return _result(x.copy(data=inside), pos, "in_zone", "bool")
@@ -396,7 +400,7 @@ def time_in_zone(
         ``time_in_zone ([keypoint,] individual)``: the number of frames inside
         divided by ``fps`` (seconds; frames without ``fps``).
     """
-    inside = in_zone.__wrapped__(data, polygon, keypoint)
+    inside = in_zone(data, polygon, keypoint)
     dt, tunit = _time_step(inside)
     total = inside.sum("time") * dt
     return _result(total, inside, "time_in_zone", "s" if tunit == "s" else "frames")
@@ -429,7 +433,7 @@ def distance_to_border(
         ``distance_to_border (time, [keypoint,] individual)`` in px (or cm):
         positive inside the polygon, negative outside, NaN where missing.
     """
-    pos = _select(_position(data, "distance_to_border input"), keypoint)
+    pos = _select(position_of(data, "distance_to_border input"), keypoint)
     scale, length = _length_unit(px_per_cm)
     poly = _polygon(polygon)
     x, y = _xy(pos)
@@ -464,7 +468,7 @@ def distance_to_zone(
     xarray.DataArray
         ``distance_to_zone (time, [keypoint,] individual)`` in px (or cm), >= 0, NaN where missing.
     """
-    signed = distance_to_border.__wrapped__(data, polygon, keypoint, px_per_cm=px_per_cm)
+    signed = distance_to_border(data, polygon, keypoint, px_per_cm=px_per_cm)
     return _result(np.fmax(-signed, 0.0).where(signed.notnull()), signed, "distance_to_zone", signed.attrs["units"])
 
 
@@ -493,11 +497,11 @@ def egocentric_align(data: Data, origin_keypoint: str, axis_from: str, axis_to: 
         Same kind as ``data``, positions in px in the egocentric frame (NaN for
         a frame whose origin or axis keypoints are missing).
     """
-    pos = _position(data, "egocentric_align input")
+    pos = position_of(data, "egocentric_align input")
     x, y = _xy(pos)
-    ox, oy = _xy(_point(pos, origin_keypoint))
-    fx, fy = _xy(_point(pos, axis_from))
-    tx, ty = _xy(_point(pos, axis_to))
+    ox, oy = _xy(keypoint_or_centroid(pos, origin_keypoint))
+    fx, fy = _xy(keypoint_or_centroid(pos, axis_from))
+    tx, ty = _xy(keypoint_or_centroid(pos, axis_to))
     theta = np.arctan2(ty - fy, tx - fx)
     cos, sin = np.cos(theta), np.sin(theta)
     dx, dy = x - ox, y - oy
