@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BehaviorlabError", "FileFormatError", "OutputExistsError", "SchemaError", "VideoError"]
+__all__ = [
+    "EXTRAS",
+    "BehaviorlabError",
+    "FileFormatError",
+    "MissingExtraError",
+    "OutputExistsError",
+    "SchemaError",
+    "VideoError",
+    "missing_extra",
+]
 
 
 class BehaviorlabError(Exception):
@@ -44,3 +53,34 @@ class VideoError(FileFormatError):
 
 class OutputExistsError(BehaviorlabError, FileExistsError):
     """An output folder already holds results that a run would overwrite."""
+
+
+#: Optional parts of behaviorlab: the module a feature imports -> the extra that installs it.
+EXTRAS: dict[str, str] = {
+    "keras": "pose",
+    "tensorflow": "pose",
+    "streamlit": "dashboard",
+    "streamlit_image_coordinates": "dashboard",
+    "dask_jobqueue": "cluster",
+    "kaleido": "figures",
+}
+
+
+class MissingExtraError(BehaviorlabError, ImportError):
+    """A command needs an optional part of behaviorlab (an extra) that is not installed."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        self.extra, self.module = extra, module
+        super().__init__(
+            f"this needs behaviorlab's '{extra}' extra ({module} is not installed): "
+            f'pip install "behaviorlab[{extra}]" (or "behaviorlab[all]")'
+        )
+
+
+def missing_extra(err: BaseException) -> MissingExtraError | None:
+    """Return the :class:`MissingExtraError` an import failure means, or ``None`` if it is not about an extra."""
+    if isinstance(err, MissingExtraError):
+        return err
+    name = getattr(err, "name", None) if isinstance(err, ImportError) else None
+    root = (name or "").split(".")[0]
+    return MissingExtraError(EXTRAS[root], root) if root in EXTRAS else None

@@ -228,7 +228,7 @@ LabelOption = Annotated[
 
 
 def _load_labeled_sessions(
-    features: list[Path], labels: list[Path], min_raters: int, rater: str | None
+    features: list[Path], labels: list[Path], min_raters: int, rater: str | None, clip: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Features and 3-D labels per session; multi-rater files become one rater or a consensus."""
     from behaviorlab.errors import FileFormatError
@@ -243,7 +243,11 @@ def _load_labeled_sessions(
         if fps is None:
             raise FileFormatError(features[list(sessions).index(name)], "has no fps attr; recompute it with --fps")
         lab = load_annotations(
-            path, fps=float(fps), n_frames=ds.sizes["time"], individuals=[str(i) for i in ds["individual"].values]
+            path,
+            fps=float(fps),
+            n_frames=ds.sizes["time"],
+            individuals=[str(i) for i in ds["individual"].values],
+            clip=clip,
         )
         if "rater" in lab.dims:
             if rater is not None:
@@ -267,6 +271,9 @@ def classify_train(
     behaviors: Annotated[str | None, typer.Option(help="Comma-separated behaviors to learn; default all.")] = None,
     min_raters: Annotated[int, typer.Option(help="Multi-rater files: frames marked by at least this many.")] = 2,
     rater: Annotated[str | None, typer.Option(help="Multi-rater files: use this rater instead of a consensus.")] = None,
+    clip: Annotated[
+        bool, typer.Option(help="Drop labels that start after the features end and cut those that cross the end.")
+    ] = False,
     model: Annotated[str, typer.Option(help="hgb (gradient boosting) or rf (random forest).")] = "hgb",
     config: Annotated[Path | None, typer.Option(help="YAML/JSON file of BehaviorClassifier parameters.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
@@ -275,7 +282,7 @@ def classify_train(
     from behaviorlab.behavior.classify import BehaviorClassifier
 
     _refuse_existing(out, overwrite)
-    sessions, targets = _load_labeled_sessions(features, labels, min_raters, rater)
+    sessions, targets = _load_labeled_sessions(features, labels, min_raters, rater, clip)
     names = [b.strip() for b in behaviors.split(",") if b.strip()] if behaviors else None
     clf = _estimator(BehaviorClassifier, config, {"behaviors": names, "model": model})
     folds = clf.n_cv_folds(sessions)
@@ -339,6 +346,9 @@ def classify_evaluate(
     features: FeatureOption,
     labels: LabelOption,
     min_raters: Annotated[int, typer.Option(help="Multi-rater files: consensus of at least this many.")] = 2,
+    clip: Annotated[
+        bool, typer.Option(help="Drop labels that start after the features end and cut those that cross the end.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Score a classifier on annotated sessions: frame and bout F1, and against each rater when there are several."""
@@ -347,7 +357,7 @@ def classify_evaluate(
     from behaviorlab.results.scoring import bout_scores, classifier_vs_raters, frame_scores
 
     clf = BehaviorClassifier.load(model)
-    sessions, targets = _load_labeled_sessions(features, labels, min_raters, None)
+    sessions, targets = _load_labeled_sessions(features, labels, min_raters, None, clip)
     seen = clf.training_sessions(sessions)
     report: dict[str, Any] = {}
     for (name, ds), path in zip(sessions.items(), labels, strict=True):
@@ -363,6 +373,7 @@ def classify_evaluate(
             fps=float(ds.attrs["fps"]),
             n_frames=ds.sizes["time"],
             individuals=[str(i) for i in ds["individual"].values],
+            clip=clip,
         )
         if "rater" in raw.dims:
             per_rater = raw.sel(behavior=list(pred["behavior"].values)).assign_coords(time=ds["time"].values)

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from behaviorlab.errors import BehaviorlabError
+from behaviorlab.errors import BehaviorlabError, missing_extra
 
 __all__ = ["friendly_errors", "json_text", "read_config"]
 
@@ -23,6 +23,12 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except BehaviorlabError as err:
             typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from None
+        except ImportError as err:
+            extra = missing_extra(err)
+            if extra is None:
+                raise
+            typer.secho(f"error: {extra}", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=1) from None
 
     return wrapper

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from behaviorlab.cli.common import friendly_errors
+from behaviorlab.errors import MissingExtraError
 
 __all__ = ["compare", "dashboard", "export", "query", "store_app"]
 
@@ -268,6 +269,7 @@ def dashboard(
     browser: Annotated[bool, typer.Option(help="Open a web browser.")] = True,
 ) -> None:
     """Open the dashboard on a project: overview, poses, labeling, training, behavior map, ethograms, statistics."""
+    import importlib.util
     import os
     import subprocess
     import sys
@@ -275,6 +277,8 @@ def dashboard(
     from behaviorlab.project.view import Project, ProjectError
 
     Project.open(project)  # a clear error for a missing folder before Streamlit starts
+    if importlib.util.find_spec("streamlit") is None:
+        raise MissingExtraError("dashboard", "streamlit")
     app = dashboard_app_path()
     if not app.is_file():
         raise ProjectError(

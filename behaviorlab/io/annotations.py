@@ -454,8 +454,9 @@ def _fit_length(bouts: list[Bout], path: Path, n: int, fps: float, clip: bool) -
                 raise FileFormatError(
                     path,
                     f"{b.where}: {b.behavior!r} for {who(b.subject)}{rater} {when} is past the end of the video "
-                    f"({n} frames = {n / fps:.3f} s at {fps:g} fps); check fps and n_frames, or pass clip=True "
-                    "to drop labels that start after the end and cut those that cross it",
+                    f"({n} frames = {n / fps:.3f} s at {fps:g} fps); check the frame rate (--fps, or the sessions "
+                    "table's fps column), or clip the labels to the video (--clip on the command line, "
+                    "annotations.clip: true in a project config)",
                 )
             if b.start >= n:
                 continue

@@ -54,7 +54,7 @@ import pandas as pd
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab._persist import read_pickle
-from behaviorlab.errors import BehaviorlabError, SchemaError
+from behaviorlab.errors import BehaviorlabError, SchemaError, missing_extra
 from behaviorlab.project.cache import StageCache, stage_key
 from behaviorlab.project.config import ProjectConfig
 
@@ -127,6 +127,9 @@ def _describe(err: BaseException) -> str:
         return f"no space left on the disk{where}: free space or move the project, then run again"
     if isinstance(err, BehaviorlabError):
         return str(err)
+    extra = missing_extra(err)
+    if extra is not None:
+        return str(extra)
     return f"{type(err).__name__}: {err}"
 
 
