@@ -22,14 +22,19 @@ never see its test frames.
 
 Labels are a boolean ``(time, individual, behavior)`` DataArray per session
 (frames without any annotation are all False).
+
+The estimator is made of four parts, each in its own module: the window-feature
+rows of many sessions (:mod:`behaviorlab.behavior.classify_features`), the
+fitting of the per-behavior models (:mod:`behaviorlab.behavior.classify_fit`),
+thresholds and bout cleaning (:mod:`behaviorlab.behavior.thresholds`) and
+cross-validation (:mod:`behaviorlab.behavior.crossval`).  This module keeps
+the estimator and the classes pickled with it or with its folds.
 """
 
 from __future__ import annotations
 
 import bisect
-import inspect
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,17 +45,34 @@ import xarray as xr
 from sklearn.base import BaseEstimator, clone
 
 from behaviorlab._persist import SavedEstimator
-from behaviorlab.behavior.bouts import postprocess_bouts, postprocess_segments
+from behaviorlab.behavior.bouts import postprocess_bouts
+from behaviorlab.behavior.classify_features import (
+    LABEL_DIMS,
+    WindowDesign,
+    build_design,
+    fingerprint,
+    labels_behaviors,
+)
+from behaviorlab.behavior.classify_fit import CHUNK_ROWS, N_BINS, fit_behavior, proba_rows, split_rows
+from behaviorlab.behavior.crossval import (
+    CVPlan,
+    CVResult,
+    block_of,
+    check_folds,
+    cv_kind,
+    fold_decisions,
+    pool_folds,
+)
+from behaviorlab.behavior.thresholds import bout_frames, decide
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
-from behaviorlab.features.windows import STATS, check_windows, frame_rate, window_feature_names, window_features
-from behaviorlab.schema import check_dims, log_step
+from behaviorlab.features.design import SessionData, session_items
+from behaviorlab.features.windows import STATS, check_windows, window_feature_names, window_features
+from behaviorlab.schema import log_step
 
 __all__ = [
     "STATS",
     "BehaviorClassifier",
     "CVFold",
-    "CVResult",
     "postprocess_bouts",
     "window_feature_names",
     "window_features",
@@ -58,39 +80,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_FEATURE_DIMS = ("time", "individual", "feature")
-_LABEL_DIMS = ("time", "individual", "behavior")
 _KIND = "behaviorlab.BehaviorClassifier"
 # Packages whose version change can alter a loaded classifier's predictions.
 _VERSION_KEYS = ("behaviorlab", "numpy", "scipy", "pandas", "scikit-learn")
-_THRESHOLD_GRID = np.round(np.linspace(0.01, 0.99, 99), 2)
-# Longest validation chunk in seconds, and the most chunk draws tried to give every behavior validation positives.
-_CHUNK_S = 30.0
-_SPLIT_DRAWS = 10
-# Quantile bins of every window feature for gradient boosting.
-_N_BINS = 63
-# Rows binned or predicted at once (bounds the float64 copies the models make).
-_CHUNK_ROWS = 20_000
 
 
-def _frames(seconds: float, fps: float) -> int:
-    return math.floor(seconds * fps + 0.5)
-
-
-def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int]:
-    """Count true positives, false positives and false negatives (along axis 0)."""
-    tp = np.sum(pred & truth, axis=0)
-    return tp, np.sum(pred & ~truth, axis=0), np.sum(~pred & truth, axis=0)
-
-
-def _scores(tp: Any, fp: Any, fn: Any) -> tuple[float, float, float]:
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-    return float(precision), float(recall), float(f1)
-
-
-# --------------------------------------------------------------------------- rows of many sessions
+# --------------------------------------------------------------------------- pickled with the classifier and its folds
+# These classes stay in this module: saved classifiers (binner_, models_) and the
+# project runner's cached folds (CVFold) name them by their module path.
 class _QuantileBins:
     """Quantile bins of every column, learned without weights: ``(n_rows, n_columns)`` -> uint8 bin numbers.
 
@@ -105,7 +102,7 @@ class _QuantileBins:
         columns = np.ascontiguousarray(X[sample].T, dtype=np.float64)
         self.edges = np.quantile(columns, q, axis=1).T.astype(X.dtype)  # (n_columns, n_bins - 1)
 
-    def transform(self, X: np.ndarray, rows: np.ndarray | None = None, chunk: int = _CHUNK_ROWS) -> np.ndarray:
+    def transform(self, X: np.ndarray, rows: np.ndarray | None = None, chunk: int = CHUNK_ROWS) -> np.ndarray:
         """Bin numbers of ``X[rows]`` (default all rows), ``(n_rows, n_columns)`` uint8."""
         rows = np.arange(len(X)) if rows is None else rows
         out = np.empty((self.edges.shape[0], len(rows)), dtype=np.uint8)
@@ -128,180 +125,6 @@ class _ConstantModel:
         out = np.zeros((len(X), 2))
         out[:, int(self.present)] = 1.0
         return out
-
-
-def _fingerprint(source: xr.DataArray) -> str:
-    """SHA-256 of a session's base features (values and shape): the same session is recognised after a reload."""
-    import hashlib
-
-    values = np.ascontiguousarray(source.transpose(*source.dims).values, dtype=np.float64)
-    digest = hashlib.sha256(repr((source.dims, values.shape)).encode())
-    digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
-@attrs.define
-class _Design:
-    """Window features of many sessions as rows (session, individual, time), with labels when fitting."""
-
-    samples: SessionSamples
-    names: list[str]  # session names, in order
-    sources: list[xr.DataArray]  # each session's base features (for output coordinates)
-    fps: np.ndarray  # (n_sessions,)
-    session: np.ndarray  # (n_rows,) session position
-    frame: np.ndarray  # (n_rows,) frame position along the session's time
-    n_time: np.ndarray  # (n_sessions,)
-    Y: np.ndarray | None = None  # (n_rows, n_behaviors) bool
-
-    @property
-    def X(self) -> np.ndarray:
-        return self.samples.X
-
-    @property
-    def valid(self) -> np.ndarray:
-        return self.samples.valid
-
-    def segments(self, rows: np.ndarray) -> np.ndarray:
-        """Segment id of each of the sorted ``rows``: a new segment at a new animal or a skipped row."""
-        groups = self.samples.groups[rows]
-        new = np.ones(len(rows), dtype=bool)
-        new[1:] = (np.diff(rows) != 1) | (np.diff(groups) != 0)
-        return np.cumsum(new)
-
-    def unstack(self, values: np.ndarray, name: str, behaviors: Sequence[str], fill: Any) -> dict[str, xr.DataArray]:
-        """Per-row ``(n_rows, n_behaviors)`` values as ``(time, individual, behavior)`` DataArrays per session."""
-        every = SessionSamples(self.X, self.samples.index, np.ones(len(self.X), dtype=bool))
-        per_session = every.unstack(values, name, fill_value=fill)
-        out = {}
-        for i, session in enumerate(self.names):
-            source = self.sources[i]
-            da = per_session.get(session)
-            if da is None:  # no frame or no individual
-                shape = (source.sizes["time"], source.sizes["individual"], len(behaviors))
-                da = xr.DataArray(np.full(shape, fill, dtype=values.dtype), dims=(*_LABEL_DIMS[:2], "component"))
-            da = da.rename(component="behavior").assign_coords(
-                time=source["time"].values, individual=source["individual"].values, behavior=list(behaviors)
-            )
-            da.attrs = {"session": session, "fps": float(self.fps[i])}
-            out[session] = da.rename(name)
-        return out
-
-
-def _base_features(name: str, obj: Any, variable: str) -> xr.DataArray:
-    if isinstance(obj, xr.Dataset):
-        if variable not in obj:
-            raise SchemaError(
-                f"session {name!r} has no {variable!r} variable (it has {sorted(map(str, obj.data_vars))}); "
-                "compute the features first (behaviorlab features)"
-            )
-        da = obj[variable].copy(deep=False)
-        da.attrs = {**{k: obj.attrs[k] for k in ("fps", "time_unit") if k in obj.attrs}, **da.attrs}
-        return da
-    if not isinstance(obj, xr.DataArray):
-        raise SchemaError(f"session {name!r}: expected an xarray Dataset or DataArray, got {type(obj).__name__}")
-    return obj
-
-
-def _align_labels(name: str, labels: Any, source: xr.DataArray, fps: float, behaviors: Sequence[str]) -> xr.DataArray:
-    """Labels of one session on the features' time and individuals, as float ``(time, individual, behavior)``."""
-    if not isinstance(labels, xr.DataArray):
-        raise SchemaError(
-            f"labels of session {name!r} must be a bool (time, individual, behavior) DataArray, "
-            f"got {type(labels).__name__}"
-        )
-    if "rater" in labels.dims:
-        raise SchemaError(
-            f"labels of session {name!r} have a 'rater' dim ({labels.sizes['rater']} raters): pick one rater "
-            "(labels.sel(rater=...)) or make a consensus (e.g. labels.mean('rater') >= 0.5) before fitting"
-        )
-    if set(labels.dims) != set(_LABEL_DIMS):
-        raise SchemaError(f"labels of session {name!r} must have dims {_LABEL_DIMS}, got {labels.dims}")
-    values = np.asarray(labels.values)
-    known = values if values.dtype.kind != "f" else values[np.isfinite(values)]
-    if values.dtype != bool and (values.dtype.kind not in "iuf" or not np.isin(known, (0, 1)).all()):
-        raise SchemaError(
-            f"labels of session {name!r} must be True/False (frames without annotation are False; NaN where "
-            f"nobody annotated the animal), got dtype {values.dtype} with other values"
-        )
-    present = [str(b) for b in labels["behavior"].values]
-    missing = [b for b in behaviors if b not in present]
-    if missing:
-        raise SchemaError(f"labels of session {name!r} lack the behavior(s) {missing}; they have {present}")
-    feat_ind = [str(i) for i in source["individual"].values]
-    lab_ind = [str(i) for i in labels["individual"].values]
-    if sorted(feat_ind) != sorted(lab_ind):
-        raise SchemaError(f"labels of session {name!r} are for the individuals {lab_ind}, the features for {feat_ind}")
-    feat_t, lab_t = np.asarray(source["time"].values, float), np.asarray(labels["time"].values, float)
-    if len(feat_t) != len(lab_t) or not np.allclose(feat_t, lab_t, rtol=0, atol=0.25 / fps):
-        raise SchemaError(
-            f"labels of session {name!r} do not match its feature times: {len(lab_t)} label frames "
-            f"({lab_t[:1].tolist()}..{lab_t[-1:].tolist()} s) against {len(feat_t)} feature frames "
-            f"({feat_t[:1].tolist()}..{feat_t[-1:].tolist()} s); make the labels on the same frames"
-        )
-    out = labels.assign_coords(individual=lab_ind, behavior=present).sel(individual=feat_ind, behavior=list(behaviors))
-    out = out.transpose(*_LABEL_DIMS).astype(np.float32).rename(behavior="feature")
-    return out.assign_coords(time=source["time"].values, individual=source["individual"].values)
-
-
-def _pair_sessions(features: Any, labels: Any) -> list[tuple[str, Any, Any]]:
-    """Return ``(name, features, labels)`` of each session; the two containers must have the same shape."""
-    items = session_items(features)
-    if isinstance(features, xr.Dataset | xr.DataArray):
-        if isinstance(labels, Mapping):
-            raise SchemaError("features are one session but labels a mapping of sessions: pass both as mappings")
-        return [(items[0][0], items[0][1], labels)]
-    if isinstance(features, Mapping):
-        if not isinstance(labels, Mapping):
-            raise SchemaError("features are a mapping of sessions: pass the labels as a mapping with the same names")
-        names = [str(k) for k in labels]
-        missing = [n for n, _ in items if n not in names]
-        if missing:
-            raise SchemaError(f"no labels for session(s) {missing}; labels are given for {names}")
-        extra = sorted(set(names) - {n for n, _ in items})
-        if extra:
-            raise SchemaError(f"labels for session(s) {extra} that have no features")
-        lab = {str(k): v for k, v in labels.items()}
-        return [(n, obj, lab[n]) for n, obj in items]
-    if isinstance(labels, Mapping | xr.DataArray) or len(labels) != len(items):
-        raise SchemaError("features are a list of sessions: pass the labels as a list of the same length")
-    return [(n, obj, lab) for (n, obj), lab in zip(items, labels, strict=True)]
-
-
-# --------------------------------------------------------------------------- results
-@attrs.frozen(eq=False)
-class CVResult:
-    """What :meth:`BehaviorClassifier.cross_validate` found.
-
-    Attributes
-    ----------
-    cv
-        ``"sessions"`` (leave one session out) or ``"blocks"`` (contiguous time blocks).
-    folds
-        One row per fold and session: ``fold, session, start_s, stop_s, n_frames`` of its test frames.
-    test_fold
-        Per session, ``(time,)`` int: the fold whose test part holds each frame.
-    probabilities
-        Per session, out-of-fold ``behavior_probability (time, individual, behavior)``.
-    predictions
-        Per session, out-of-fold ``behavior_prediction (time, individual, behavior)``
-        (each fold's threshold and bout cleaning).
-    thresholds
-        ``(fold, behavior)`` table of the thresholds chosen inside each fold's training part.
-    fold_scores
-        ``fold, behavior, precision, recall, f1, n_true, n_predicted, n_frames`` per fold.
-    scores
-        The same pooled over every fold's test frames: ``behavior, precision,
-        recall, f1, n_true, n_predicted, n_frames``, one row per behavior.
-    """
-
-    cv: str
-    folds: pd.DataFrame
-    test_fold: dict[str, xr.DataArray]
-    probabilities: dict[str, xr.DataArray]
-    predictions: dict[str, xr.DataArray]
-    thresholds: pd.DataFrame
-    fold_scores: pd.DataFrame
-    scores: pd.DataFrame
 
 
 @attrs.frozen(eq=False)
@@ -337,18 +160,6 @@ class CVFold:
     predictions: np.ndarray
     thresholds: dict[str, float]
     parts: tuple[tuple[Any, ...], ...]
-
-
-@attrs.frozen(eq=False)
-class _CVPlan:
-    """The design and folds shared by every fold of one cross-validation."""
-
-    design: _Design
-    kind: str
-    n_folds: int
-    fold: np.ndarray  # (n_rows,) fold of every row
-    behaviors: list[str]
-    base_feature_names: np.ndarray
 
 
 # --------------------------------------------------------------------------- estimator
@@ -514,144 +325,16 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             raise SchemaError("this BehaviorClassifier is not fitted yet: call fit first")
 
     # ------------------------------------------------------------------ rows
-    def _design(self, features: Any, labels: Any = None, behaviors: Sequence[str] = ()) -> _Design:
-        if labels is None:
-            triples = [(n, obj, None) for n, obj in session_items(features)]
-        else:
-            triples = _pair_sessions(features, labels)
-        if not triples:
-            raise SchemaError("no session given")
-        names, sources, rates, windowed, stacked_labels = [], [], [], {}, {}
-        reference = getattr(self, "base_feature_names_", None)
-        for name, obj, lab in triples:
-            base = _base_features(name, obj, self.variable)
-            check_dims(base, _FEATURE_DIMS, name=f"session {name!r}")
-            present = [str(f) for f in base["feature"].values]
-            if reference is None:
-                reference = present
-            elif present != list(reference):
-                missing = [f for f in reference if f not in present]
-                if missing:
-                    raise SchemaError(
-                        f"session {name!r} lacks the feature(s) {missing[:10]} the classifier uses; "
-                        "compute its features with the same config"
-                    )
-                base = base.assign_coords(feature=present).sel(feature=list(reference))
-            rate = frame_rate(base, None, f"session {name!r}")
-            windowed[name] = window_features(base, self.windows_s, self.stats, fps=rate, dtype=np.float32)
-            if lab is not None:
-                stacked_labels[name] = _align_labels(name, lab, base, rate, behaviors)
-            names.append(name)
-            sources.append(base)
-            rates.append(rate)
-        samples = session_samples(windowed)
-        n_time = np.array([s.sizes["time"] for s in sources])
-        n_ind = np.array([s.sizes["individual"] for s in sources])
-        session = np.repeat(np.arange(len(names)), n_time * n_ind)
-        frame = np.concatenate([np.tile(np.arange(t), i) for t, i in zip(n_time, n_ind, strict=True)])
-        Y = None
-        if labels is not None:
-            stacked = session_samples(stacked_labels).X
-            Y = stacked > 0.5
-            unknown = ~np.isfinite(stacked).all(axis=1)  # an animal nobody annotated: neither learned nor scored
-            if unknown.any():
-                samples = samples._replace(valid=samples.valid & ~unknown)
-        return _Design(samples, names, sources, np.array(rates), session, frame, n_time, Y)
-
-    def _block_of(self, design: _Design, n_blocks: int) -> np.ndarray:
-        """``(n_rows,)`` contiguous time block of every row: block ``k`` is the k-th n_blocks-th of its session."""
-        return (design.frame * n_blocks // design.n_time[design.session]).astype(np.int64)
-
-    def _validation_rows(self, design: _Design, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Bool over ``rows``: held out in contiguous chunks of session time (shared by a session's animals)."""
-        longest = max(float(w) for w in self.windows_s) if len(self.windows_s) else 0.0
-        session, frame = design.session[rows], design.frame[rows]
-        chunk_of = np.zeros(len(rows), dtype=np.int64)
-        chunk_ids = []
-        for s in np.unique(session):
-            fps, here = design.fps[s], session == s
-            present = np.unique(frame[here])
-            span = int(present[-1] - present[0] + 1)
-            low = max(2 * _frames(longest, fps), 10)
-            length = int(np.clip(span // 10, low, max(low, _frames(_CHUNK_S, fps))))
-            local = (frame[here] - present[0]) // length
-            chunk_of[here] = local + (max(chunk_ids) + 1 if chunk_ids else 0)
-            chunk_ids.extend(np.unique(chunk_of[here]).tolist())
-        by_session = {s: np.unique(chunk_of[session == s]) for s in np.unique(session)}
-        best, best_cover = None, -1
-        y = design.Y[rows] if design.Y is not None else None
-        for _ in range(_SPLIT_DRAWS):
-            held = []
-            for chunks in by_session.values():
-                k = min(max(1, round(self.validation_fraction * len(chunks))), len(chunks) - 1)
-                if k > 0:
-                    held.extend(rng.choice(chunks, size=k, replace=False).tolist())
-            is_val = np.isin(chunk_of, held)
-            if not is_val.any() or is_val.all():
-                raise SchemaError(
-                    f"too few frames to hold out validation chunks ({len(rows)} training frames): a session "
-                    "needs at least two chunks of twice the longest window (and 10 frames); give longer recordings"
-                )
-            cover = 0 if y is None else int(((y[is_val].any(0)) & (y[~is_val].any(0))).sum())
-            if cover > best_cover:
-                best, best_cover = is_val, cover
-            if y is None or cover == y.shape[1]:
-                break
-        return best
-
-    # ------------------------------------------------------------------ models
-    def _new_model(self, n_iter: int | None = None) -> Any:
-        if not isinstance(self.model, str):
-            return clone(self.model)
-        if self.model == "rf":
-            from sklearn.ensemble import RandomForestClassifier
-
-            return RandomForestClassifier(
-                n_estimators=100,
-                max_features="sqrt",
-                min_samples_leaf=3,
-                max_samples=0.5,  # each tree sees half the frames: twice as fast, and neighbours are redundant
-                n_jobs=self.n_jobs,
-                random_state=self.random_state,
-            )
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        return HistGradientBoostingClassifier(
-            learning_rate=self.learning_rate,
-            max_iter=n_iter or self.max_iter,
-            early_stopping=False,  # switched on, with our validation chunks, by _fit_rows
-            max_bins=_N_BINS,  # on inputs already binned by _QuantileBins: one bin per bin number
-            n_iter_no_change=10,
-            tol=1e-4,  # stop when 10 iterations gain less than 1e-4 of validation log-loss
-            random_state=self.random_state,
+    def _design(self, features: Any, labels: Any = None, behaviors: Sequence[str] = ()) -> WindowDesign:
+        return build_design(
+            features,
+            labels,
+            behaviors,
+            variable=self.variable,
+            windows_s=self.windows_s,
+            stats=self.stats,
+            reference=getattr(self, "base_feature_names_", None),
         )
-
-    def _threads(self) -> Any:
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=self.n_jobs, user_api="openmp")
-
-    def _weights(self, y: np.ndarray) -> np.ndarray | None:
-        if self.class_weight is None:
-            return None
-        n_pos = int(y.sum())
-        return np.where(y, len(y) / (2.0 * n_pos), len(y) / (2.0 * (len(y) - n_pos)))
-
-    def _fit_rows(
-        self, X: np.ndarray, y: np.ndarray, *, X_val: Any = None, y_val: Any = None, n_iter: Any = None
-    ) -> Any:
-        """Fit one behavior's model; with validation rows, ``"hgb"`` stops early on them."""
-        model = self._new_model(n_iter)
-        weight = self._weights(y)
-        kwargs: dict[str, Any] = {} if weight is None else {"sample_weight": weight}
-        early = self.model == "hgb" and X_val is not None and y_val.any() and (~y_val).any()
-        if early and "X_val" in inspect.signature(model.fit).parameters:  # scikit-learn >= 1.7
-            model.set_params(early_stopping=True)
-            kwargs.update(X_val=X_val, y_val=y_val)
-            if weight is not None:
-                kwargs["sample_weight_val"] = self._weights(y_val)
-        with self._threads():
-            return model.fit(X, y, **kwargs)
 
     def _matrix(self, X: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Model input for the window-feature rows ``X[rows]``: their bin numbers for ``"hgb"``."""
@@ -659,78 +342,8 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             return X[rows]
         return self.binner_.transform(X, rows)
 
-    def _proba_rows(self, model: Any, X: np.ndarray) -> np.ndarray:
-        """Probability of the behavior for every row, in chunks (models copy their input to float64)."""
-        column = list(model.classes_).index(True)
-        out = np.empty(len(X))
-        with self._threads():
-            for start in range(0, len(X), _CHUNK_ROWS):
-                out[start : start + _CHUNK_ROWS] = model.predict_proba(X[start : start + _CHUNK_ROWS])[:, column]
-        return out
-
-    def _pick_rows(self, rows: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """At most ``max_train_frames`` of ``rows``, evenly spread, half positive where there are enough."""
-        n = self.max_train_frames
-        if n is None or len(rows) <= n:
-            return rows
-        pos, neg = rows[y], rows[~y]
-        k_pos = min(len(pos), max(n // 2, n - len(neg)))
-        picks = []
-        for part, k in ((pos, k_pos), (neg, n - k_pos)):
-            step = len(part) / max(k, 1)
-            picks.append(part[np.minimum((rng.uniform(0, step) + step * np.arange(k)).astype(np.int64), len(part) - 1)])
-        return np.sort(np.concatenate(picks))
-
-    def _importance(self, model: Any, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Drop in average precision when each base feature's window columns are permuted together."""
-        from sklearn.metrics import average_precision_score
-
-        n_base = len(self.base_feature_names_)
-        out = np.full(n_base, np.nan)
-        if self.importance_frames == 0 or not y.any() or y.all():
-            return out
-        k = min(len(y), self.importance_frames)
-        pick = np.sort(rng.choice(len(y), size=k, replace=False))
-        Xs, ys = np.array(X[pick]), y[pick]
-        if not ys.any():
-            return out
-        base = average_precision_score(ys, self._proba_rows(model, Xs))
-        column_base = np.arange(Xs.shape[1]) % n_base
-        order = rng.permutation(k)
-        for j in range(n_base):
-            cols = np.flatnonzero(column_base == j)
-            kept = Xs[:, cols].copy()
-            Xs[:, cols] = kept[order]
-            out[j] = base - average_precision_score(ys, self._proba_rows(model, Xs))
-            Xs[:, cols] = kept
-        return out
-
-    def _best_threshold(self, proba: np.ndarray, y: np.ndarray, segments: np.ndarray) -> float:
-        """Return the threshold with the best F1 after bout cleaning, from the middle of the near-best plateau.
-
-        The F1 of every grid threshold is smoothed over five neighbours; the
-        threshold is the centre of the contiguous run of thresholds within
-        0.005 of the smoothed maximum, so a flat optimum gives a central
-        threshold rather than an extreme one that a new session would not bear.
-        """
-        from scipy.ndimage import uniform_filter1d
-
-        min_bout, max_gap = max(1, _frames(self.min_bout_s, self.fps_)), _frames(self.max_gap_s, self.fps_)
-        f1 = np.zeros(len(_THRESHOLD_GRID))
-        for i, t in enumerate(_THRESHOLD_GRID):
-            pred = postprocess_segments(proba >= t, segments, min_bout, max_gap)
-            f1[i] = np.nan_to_num(_scores(*_counts(pred, y))[2])
-        smooth = uniform_filter1d(f1, 5, mode="nearest")
-        best = int(np.argmax(smooth))
-        near = smooth >= smooth[best] - 0.005
-        lo, hi = best, best
-        while lo > 0 and near[lo - 1]:
-            lo -= 1
-        while hi < len(near) - 1 and near[hi + 1]:
-            hi += 1
-        return float(_THRESHOLD_GRID[(lo + hi) // 2])
-
-    def _fit_design(self, design: _Design, rows: np.ndarray, *, constant_ok: bool = False) -> BehaviorClassifier:
+    # ------------------------------------------------------------------ models
+    def _fit_design(self, design: WindowDesign, rows: np.ndarray, *, constant_ok: bool = False) -> BehaviorClassifier:
         """Fit every behavior on ``rows`` (positions into the design's rows, sorted).
 
         ``constant_ok`` (cross-validation folds): a behavior that the training
@@ -743,70 +356,56 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         seed = self.random_state
         importance_rng = np.random.default_rng([seed, 1] if isinstance(seed, int | np.integer) else seed)
         fit_all = rows[design.valid[rows]]
-        self.binner_ = _QuantileBins(design.X, fit_all, _N_BINS) if self.model == "hgb" else None
+        self.binner_ = _QuantileBins(design.X, fit_all, N_BINS) if self.model == "hgb" else None
         codes = self.binner_.transform(design.X, fit_all) if self.binner_ is not None else None
 
         def matrix(idx: np.ndarray) -> np.ndarray:  # model input of valid rows among `rows`
             return design.X[idx] if codes is None else codes[np.searchsorted(fit_all, idx)]
 
         self.fps_ = float(np.median(design.fps[np.unique(design.session[rows])]))
-        is_val = self._validation_rows(design, rows, rng)
-        val_all = rows[is_val]  # contiguous chunks, NaN rows included, for the bout cleaning
-        valid = design.valid[rows]
-        fit_rows, val_rows = rows[valid & ~is_val], rows[valid & is_val]
-        segments = design.segments(val_all)
+        split = split_rows(design, rows, rng, self.windows_s, self.validation_fraction)
         self.cv_ = {
             "kind": "contiguous chunks of session time",
             "validation_fraction": float(self.validation_fraction),
-            "n_validation_frames": len(val_rows),
-            "n_fit_frames": len(fit_rows),
+            "n_validation_frames": len(split.val_rows),
+            "n_fit_frames": len(split.fit_rows),
         }
         self.models_, self.thresholds_, importances, summary = {}, {}, {}, []
+        n_valid = int(split.valid.sum())
         for b, behavior in enumerate(self.behaviors_):
-            y_all = design.Y[:, b]
-            n_pos = int(y_all[rows[valid]].sum())
-            if (n_pos == 0 or n_pos == int(valid.sum())) and constant_ok:
-                self.models_[behavior] = _ConstantModel(n_pos > 0)
+            n_pos = int(design.Y[:, b][rows[split.valid]].sum())
+            if n_pos == 0 or n_pos == n_valid:
+                self.models_[behavior] = self._constant_model(behavior, n_pos, n_valid, constant_ok)
                 self.thresholds_[behavior] = 0.5
                 importances[behavior] = np.full(len(self.base_feature_names_), np.nan)
                 summary.append((behavior, n_pos, 0, None, 0.5, np.nan, np.nan, np.nan))
-                log.warning(
-                    "%s: %s in this fold's training frames: predicted %s",
-                    behavior,
-                    "never on" if n_pos == 0 else "always on",
-                    "absent" if n_pos == 0 else "present",
-                )
                 continue
-            if n_pos == 0 or n_pos == int(valid.sum()):
-                raise SchemaError(
-                    f"behavior {behavior!r} is {'never' if n_pos == 0 else 'always'} on in the "
-                    f"{int(valid.sum())} training frames: a classifier needs both kinds of frame"
-                )
-            train = self._pick_rows(fit_rows, y_all[fit_rows], rng)
-            if not y_all[train].any() or y_all[train].all():
-                train = self._pick_rows(rows[valid], y_all[rows[valid]], rng)  # all positives in validation chunks
-            first = self._fit_rows(matrix(train), y_all[train], X_val=matrix(val_rows), y_val=y_all[val_rows])
-            proba = np.full(len(val_all), np.nan)
-            ok = design.valid[val_all]
-            if ok.any():
-                proba[ok] = self._proba_rows(first, matrix(val_all[ok]))
-            if self.threshold == "f1":
-                if y_all[val_all].any():
-                    threshold = self._best_threshold(proba, y_all[val_all], segments)
-                else:
-                    log.warning("%s: no positive frame in the validation chunks; threshold 0.5", behavior)
-                    threshold = 0.5
-            else:
-                threshold = float(self.threshold)
-            min_bout, max_gap = max(1, _frames(self.min_bout_s, self.fps_)), _frames(self.max_gap_s, self.fps_)
-            pred = postprocess_segments(proba >= threshold, segments, min_bout, max_gap)
-            precision, recall, f1 = _scores(*_counts(pred, y_all[val_all]))
-            importances[behavior] = self._importance(first, matrix(val_rows), y_all[val_rows], importance_rng)
-            n_iter = getattr(first, "n_iter_", None)
-            final_rows = self._pick_rows(rows[valid], y_all[rows[valid]], rng)
-            self.models_[behavior] = self._fit_rows(matrix(final_rows), y_all[final_rows], n_iter=n_iter)
-            self.thresholds_[behavior] = threshold
-            summary.append((behavior, n_pos, len(final_rows), n_iter, threshold, precision, recall, f1))
+            model, threshold, importances[behavior], row = fit_behavior(
+                self, design, split, b, matrix, rng, importance_rng
+            )
+            self.models_[behavior], self.thresholds_[behavior] = model, threshold
+            summary.append(row)
+        self._finish_fit(importances, summary, n_valid)
+        return self
+
+    @staticmethod
+    def _constant_model(behavior: str, n_pos: int, n_valid: int, constant_ok: bool) -> _ConstantModel:
+        """Return the constant model of a behavior never (``n_pos == 0``) or always on in a fold's training frames."""
+        if not constant_ok:
+            raise SchemaError(
+                f"behavior {behavior!r} is {'never' if n_pos == 0 else 'always'} on in the "
+                f"{n_valid} training frames: a classifier needs both kinds of frame"
+            )
+        log.warning(
+            "%s: %s in this fold's training frames: predicted %s",
+            behavior,
+            "never on" if n_pos == 0 else "always on",
+            "absent" if n_pos == 0 else "present",
+        )
+        return _ConstantModel(n_pos > 0)
+
+    def _finish_fit(self, importances: dict[str, np.ndarray], summary: list[tuple[Any, ...]], n_valid: int) -> None:
+        """Set the importances, the training summary and the frame count of a fit."""
         self.feature_importances_ = pd.DataFrame(importances, index=self.base_feature_names_).T
         self.feature_importances_.index.name = "behavior"
         self.feature_importances_.columns.name = "feature"
@@ -814,29 +413,14 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         self.training_ = pd.DataFrame(summary, columns=[*columns, "val_precision", "val_recall", "val_f1"]).set_index(
             "behavior"
         )
-        self.n_train_frames_ = int(valid.sum())
-        return self
+        self.n_train_frames_ = n_valid
 
-    def _labels_behaviors(self, labels: Any) -> list[str]:
-        first = next(iter(labels.values())) if isinstance(labels, Mapping) else labels
-        if isinstance(first, list | tuple):
-            first = first[0] if first else None
-        if not isinstance(first, xr.DataArray) or "behavior" not in first.dims:
-            raise SchemaError("labels must be bool (time, individual, behavior) DataArrays, one per session")
-        present = [str(b) for b in first["behavior"].values]
-        if self.behaviors is None:
-            return present
-        wanted = [self.behaviors] if isinstance(self.behaviors, str) else [str(b) for b in self.behaviors]
-        if not wanted or len(set(wanted)) != len(wanted):
-            raise SchemaError(f"behaviors must be distinct names, got {self.behaviors!r}")
-        return wanted
-
-    def _prepare(self, features: Any, labels: Any) -> _Design:
+    def _prepare(self, features: Any, labels: Any) -> WindowDesign:
         self._check_params()
         for attr in ("base_feature_names_",):
             if hasattr(self, attr):
                 delattr(self, attr)
-        self.behaviors_ = self._labels_behaviors(labels)
+        self.behaviors_ = labels_behaviors(labels, self.behaviors)
         design = self._design(features, labels, self.behaviors_)
         base = [str(f) for f in design.sources[0]["feature"].values]
         self.base_feature_names_ = np.array(base, dtype=object)
@@ -885,7 +469,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         """
         design = self._prepare(features, labels)
         self._fit_design(design, np.arange(len(design.X)))
-        self.training_fingerprints_ = sorted({_fingerprint(source) for source in design.sources})
+        self.training_fingerprints_ = sorted({fingerprint(source) for source in design.sources})
         if len(set(np.round(design.fps, 6))) > 1:
             log.warning("sessions have different frame rates %s; fps_ = %g", sorted(set(design.fps)), self.fps_)
         self._finish_spec()
@@ -893,21 +477,16 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ applying
-    def _proba_design(self, design: _Design) -> np.ndarray:
-        proba = np.full((len(design.X), len(self.behaviors_)), np.nan)
-        rows = np.flatnonzero(design.valid)
-        if len(rows):
-            X = self._matrix(design.X, rows)
+    def _proba_design(self, design: WindowDesign, rows: np.ndarray | None = None) -> np.ndarray:
+        """``(n_rows, behavior)`` probabilities of ``rows`` (default every row), NaN where a feature is NaN."""
+        rows = np.arange(len(design.X)) if rows is None else rows
+        proba = np.full((len(rows), len(self.behaviors_)), np.nan)
+        ok = design.valid[rows]
+        if ok.any():
+            X = self._matrix(design.X, rows[ok])
             for b, behavior in enumerate(self.behaviors_):
-                proba[rows, b] = self._proba_rows(self.models_[behavior], X)
+                proba[ok, b] = proba_rows(self.models_[behavior], X, self.n_jobs)
         return proba
-
-    def _decide(self, proba: xr.DataArray, fps: float) -> xr.DataArray:
-        """Threshold and bout cleaning of one session's ``(time, individual, behavior)`` probabilities."""
-        thresholds = np.array([self.thresholds_[b] for b in self.behaviors_])
-        mask = np.asarray(proba.transpose(*_LABEL_DIMS).values) >= thresholds  # NaN: False
-        mask = postprocess_bouts(mask, max(1, _frames(self.min_bout_s, fps)), _frames(self.max_gap_s, fps))
-        return proba.transpose(*_LABEL_DIMS).copy(data=mask).rename("behavior_prediction")
 
     def _apply(self, features: SessionData) -> tuple[list[str], dict[str, xr.DataArray], dict[str, xr.DataArray]]:
         self._check_fitted()
@@ -917,10 +496,11 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             proba = design.unstack(self._proba_design(design), "behavior_probability", self.behaviors_, np.nan)[name]
             if abs(design.fps[0] - self.fps_) > 0.01 * self.fps_:
                 log.warning("session %r has %g fps, the training sessions %g", name, design.fps[0], self.fps_)
-            thresholds = ("behavior", [self.thresholds_[b] for b in self.behaviors_])
-            proba = proba.assign_coords(threshold=thresholds)
+            thresholds = [self.thresholds_[b] for b in self.behaviors_]
+            proba = proba.assign_coords(threshold=("behavior", thresholds))
             probabilities[name] = proba
-            decisions[name] = self._decide(proba, float(design.fps[0]))
+            bouts = bout_frames(self.min_bout_s, self.max_gap_s, float(design.fps[0]))
+            decisions[name] = decide(proba, np.array(thresholds), *bouts)
             names.append(name)
         return names, probabilities, decisions
 
@@ -935,7 +515,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         out: dict[str, bool | None] = {}
         for name, obj in session_items(features):
             design = self._design({name: obj})
-            out[name] = None if known is None else _fingerprint(design.sources[0]) in set(known)
+            out[name] = None if known is None else fingerprint(design.sources[0]) in set(known)
         return out
 
     @staticmethod
@@ -1034,7 +614,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             of the test parts, frames with NaN features (never predicted) too.
         """
         plan = self._cv_plan(features, labels)
-        return self._cv_pool(plan, [self._cv_fold(plan, k) for k in range(plan.n_folds)])
+        return pool_folds(plan, [self._cv_fold(plan, k) for k in range(plan.n_folds)])
 
     def n_cv_folds(self, features: SessionData | int) -> int:
         """Return how many folds :meth:`cross_validate` makes for these sessions (one per session, or ``n_blocks``).
@@ -1043,7 +623,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         """
         self._check_params()
         n = features if isinstance(features, int | np.integer) else len(session_items(features))
-        return self._cv_kind_folds(int(n))[1]
+        return cv_kind(self.cv, self.n_blocks, int(n))[1]
 
     def cross_validate_fold(self, features: SessionData, labels: Any, fold: int) -> CVFold:
         """Fit and test one fold of :meth:`cross_validate` (``0 <= fold < n_cv_folds``).
@@ -1059,113 +639,46 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         return self._cv_fold(plan, int(fold))
 
     def pool_folds(self, features: SessionData, labels: Any, folds: Sequence[CVFold]) -> CVResult:
-        """Combine every fold of :meth:`cross_validate_fold` (for the same sessions) into a :class:`CVResult`."""
+        """Combine every fold of :meth:`cross_validate_fold` (for the same sessions) into a result.
+
+        Returns
+        -------
+        CVResult
+            As :meth:`cross_validate` (:class:`~behaviorlab.behavior.crossval.CVResult`).
+        """
         plan = self._cv_plan(features, labels)
-        found = sorted(int(f.fold) for f in folds)
-        if found != list(range(plan.n_folds)):
-            raise SchemaError(f"pool_folds needs each of the {plan.n_folds} folds once, got folds {found}")
-        for f in folds:
-            if f.cv != plan.kind or f.sessions != tuple(plan.design.names) or f.n_rows != len(plan.design.X):
-                raise SchemaError(
-                    f"fold {f.fold} was computed on other sessions ({list(f.sessions)}, {f.cv}) than these "
-                    f"({plan.design.names}, {plan.kind})"
-                )
-        return self._cv_pool(plan, sorted(folds, key=lambda f: f.fold))
+        check_folds(plan, folds)
+        return pool_folds(plan, sorted(folds, key=lambda f: f.fold))
 
-    def _cv_kind_folds(self, n_sessions: int) -> tuple[str, int]:
-        kind = ("sessions" if n_sessions >= 2 else "blocks") if self.cv == "auto" else self.cv
-        if kind == "sessions" and n_sessions < 2:
-            raise SchemaError("cv='sessions' needs at least two sessions; use cv='blocks' for one session")
-        return kind, (n_sessions if kind == "sessions" else self.n_blocks)
-
-    def _cv_plan(self, features: SessionData, labels: Any) -> _CVPlan:
+    def _cv_plan(self, features: SessionData, labels: Any) -> CVPlan:
         proto = clone(self)  # cross-validation leaves this estimator as it was
         design = proto._prepare(features, labels)
-        kind, n_folds = self._cv_kind_folds(len(design.names))
-        fold = design.session if kind == "sessions" else self._block_of(design, self.n_blocks)
-        return _CVPlan(design, kind, n_folds, fold, list(proto.behaviors_), proto.base_feature_names_)
+        kind, n_folds = cv_kind(self.cv, self.n_blocks, len(design.names))
+        fold = design.session if kind == "sessions" else block_of(design, self.n_blocks)
+        return CVPlan(design, kind, n_folds, fold, list(proto.behaviors_), proto.base_feature_names_)
 
-    def _cv_fold(self, plan: _CVPlan, k: int) -> CVFold:
-        design = plan.design
+    def _cv_fold(self, plan: CVPlan, k: int) -> CVFold:
+        """Fit a clone on every fold but ``k`` and decide fold ``k``'s test rows with its thresholds."""
         test = np.flatnonzero(plan.fold == k)
         train = np.flatnonzero(plan.fold != k)
         est = clone(self).set_params(importance_frames=0)  # a fold's importances are never reported
         est.behaviors_, est.base_feature_names_ = plan.behaviors, plan.base_feature_names
         try:
-            est._fit_design(design, train, constant_ok=True)
+            est._fit_design(plan.design, train, constant_ok=True)
         except SchemaError as err:
             raise SchemaError(f"cross-validation fold {k}: {err}") from None
-        proba = np.full((len(test), len(plan.behaviors)), np.nan)
-        pred = np.zeros((len(test), len(plan.behaviors)), dtype=bool)
-        ok = design.valid[test]
-        if ok.any():
-            X = est._matrix(design.X, test[ok])
-            for b, behavior in enumerate(plan.behaviors):
-                proba[ok, b] = est._proba_rows(est.models_[behavior], X)
-        parts = []
-        for s in np.unique(design.session[test]):
-            here = design.session[test] == s
-            rows = test[here]
-            min_bout = max(1, _frames(self.min_bout_s, design.fps[s]))
-            max_gap = _frames(self.max_gap_s, design.fps[s])
-            segments = design.segments(rows)
-            for b, behavior in enumerate(plan.behaviors):
-                mask = proba[here, b] >= est.thresholds_[behavior]
-                pred[here, b] = postprocess_segments(mask, segments, min_bout, max_gap)
-            times = design.sources[s]["time"].values[np.unique(design.frame[rows])]
-            parts.append((k, design.names[s], float(times[0]), float(times[-1]), len(times)))
+        proba = est._proba_design(plan.design, test)
+        pred, parts = fold_decisions(plan, k, test, proba, est.thresholds_, self.min_bout_s, self.max_gap_s)
         return CVFold(
             fold=k,
             cv=plan.kind,
-            sessions=tuple(design.names),
-            n_rows=len(design.X),
+            sessions=tuple(plan.design.names),
+            n_rows=len(plan.design.X),
             rows=test,
             probabilities=proba,
             predictions=pred,
             thresholds={str(b): float(t) for b, t in est.thresholds_.items()},
             parts=tuple(parts),
-        )
-
-    def _cv_pool(self, plan: _CVPlan, folds: Sequence[CVFold]) -> CVResult:
-        design, behaviors = plan.design, plan.behaviors
-        proba = np.full(design.Y.shape, np.nan)
-        pred = np.zeros(design.Y.shape, dtype=bool)
-        thresholds, fold_scores, fold_rows = [], [], []
-        for f in folds:
-            proba[f.rows], pred[f.rows] = f.probabilities, f.predictions
-            fold_rows.extend(f.parts)
-            thresholds.append({"fold": f.fold, **f.thresholds})
-            tp, fp, fn = _counts(f.predictions, design.Y[f.rows])
-            for b, behavior in enumerate(behaviors):
-                n_true, n_pred = int(tp[b] + fn[b]), int(tp[b] + fp[b])
-                fold_scores.append((f.fold, behavior, *_scores(tp[b], fp[b], fn[b]), n_true, n_pred, len(f.rows)))
-        columns = ["fold", "behavior", "precision", "recall", "f1", "n_true", "n_predicted", "n_frames"]
-        fold_table = pd.DataFrame(fold_scores, columns=columns)
-        tp, fp, fn = _counts(pred, design.Y)
-        pooled = [
-            (b, *_scores(tp[i], fp[i], fn[i]), int(tp[i] + fn[i]), int(tp[i] + fp[i]), len(pred))
-            for i, b in enumerate(behaviors)
-        ]
-        fold_of = {}
-        for s, name in enumerate(design.names):
-            rows = np.flatnonzero(design.session == s)
-            per_frame = np.full(design.n_time[s], -1, dtype=np.int64)
-            per_frame[design.frame[rows]] = plan.fold[rows]
-            fold_of[name] = xr.DataArray(
-                per_frame, dims=("time",), coords={"time": design.sources[s]["time"].values}, name="fold"
-            )
-        log.info(
-            "cross_validate (%s, %d folds): F1 %s", plan.kind, plan.n_folds, {p[0]: round(p[3], 3) for p in pooled}
-        )
-        return CVResult(
-            cv=plan.kind,
-            folds=pd.DataFrame(fold_rows, columns=["fold", "session", "start_s", "stop_s", "n_frames"]),
-            test_fold=fold_of,
-            probabilities=design.unstack(proba, "behavior_probability", behaviors, np.nan),
-            predictions=design.unstack(pred, "behavior_prediction", behaviors, False),
-            thresholds=pd.DataFrame(thresholds).set_index("fold"),
-            fold_scores=fold_table,
-            scores=pd.DataFrame(pooled, columns=columns[1:]),
         )
 
     # ------------------------------------------------------------------ active learning
@@ -1196,7 +709,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         names, probabilities, _ = self._apply(features)
         tables = []
         for name in names:
-            da = probabilities[name].transpose(*_LABEL_DIMS)
+            da = probabilities[name].transpose(*LABEL_DIMS)
             p = np.asarray(da.values)
             t = np.array([self.thresholds_[b] for b in self.behaviors_])
             scale = np.where(p < t, t, 1 - t)

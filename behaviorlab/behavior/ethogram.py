@@ -12,6 +12,10 @@ every frame one state, and the states are put in a canonical order after each
 fit so that two fits on the same data name the same behavior with the same
 number.
 
+Frames as sequences and chunks of them are in
+:mod:`behaviorlab.behavior.hmm_sequences`, the choice of the number of states
+in :mod:`behaviorlab.behavior.hmm_selection`.
+
 Bouts and transitions of the decoded states are in :mod:`behaviorlab.behavior.bouts`,
 their figures in :mod:`behaviorlab.results.plots`.
 """
@@ -27,11 +31,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator
 
 from behaviorlab._persist import SavedEstimator
+from behaviorlab.behavior.hmm_selection import select_n_states
+from behaviorlab.behavior.hmm_sequences import array_samples, is_session_data, pick_fit_rows
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
 from behaviorlab.schema import log_step
@@ -46,138 +51,13 @@ _FORMAT_VERSION = 1
 _VERSION_KEYS = ("behaviorlab", "numpy", "scipy", "scikit-learn", "hmmlearn")
 _COVARIANCE_TYPES = ("diag", "full", "spherical", "tied")
 _CRITERIA = ("bic", "heldout")
-# Frames per chunk when a long recording is subsampled for fitting.
-_FIT_CHUNK_FRAMES = 1000
 # Frames k-means sees when it starts the EM.
 _KMEANS_FRAMES = 10_000
 # Most frames (evenly strided) that define the axis the states are sorted along.
 _ORDER_FRAMES = 20_000
 
 
-# --------------------------------------------------------------------------- sequences and chunks
-def _is_session_data(X: Any) -> bool:
-    if isinstance(X, xr.DataArray | xr.Dataset | Mapping):
-        return True
-    return isinstance(X, list | tuple) and len(X) > 0 and all(isinstance(x, xr.DataArray | xr.Dataset) for x in X)
-
-
-def _array_samples(X: Any, lengths: Any) -> SessionSamples:
-    """Rows of a 2-D array as :class:`SessionSamples`: ``lengths`` (if given) splits it into sequences."""
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise SchemaError(f"X must be a numeric (n_frames, n_features) array: {err}") from None
-    if X.ndim != 2:
-        raise SchemaError(
-            f"X must be a 2-D (n_frames, n_features) array, got shape {X.shape}; "
-            "use X.reshape(-1, 1) for a single feature"
-        )
-    n = len(X)
-    if lengths is None:
-        lengths = np.array([n], dtype=np.int64)
-    else:
-        lengths = np.asarray(lengths)
-        if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 0).any():
-            raise SchemaError(f"lengths must be a 1-D array of non-negative integers, got {lengths!r:.80}")
-        if int(lengths.sum()) != n:
-            raise SchemaError(f"lengths sum to {int(lengths.sum())} but X has {n} rows")
-    sequence = np.repeat(np.arange(len(lengths)), lengths)
-    index = pd.MultiIndex.from_arrays(
-        [
-            pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), categories=["array"]),
-            pd.Categorical.from_codes(sequence, categories=[f"sequence_{i}" for i in range(len(lengths))]),
-            np.arange(n),
-        ],
-        names=["session", "individual", "time"],
-    )
-    return SessionSamples(X, index, np.isfinite(X).all(axis=1))
-
-
-def _split_chunks(lengths: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut consecutive sequences into chunks of at most ``chunk`` rows: ``(starts, stops, sequence)``."""
-    starts, stops, seq = [], [], []
-    offset = 0
-    for i, length in enumerate(lengths):
-        length = int(length)
-        if length == 0:
-            continue
-        k = max(1, math.ceil(length / chunk))
-        bounds = offset + np.round(np.linspace(0, length, k + 1)).astype(np.int64)
-        starts.append(bounds[:-1])
-        stops.append(bounds[1:])
-        seq.append(np.full(k, i, dtype=np.int64))
-        offset += length
-    if not starts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    return np.concatenate(starts), np.concatenate(stops), np.concatenate(seq)
-
-
-def _merge_chunks(starts: np.ndarray, stops: np.ndarray, seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the chosen chunks (in order) and the lengths of their runs; touching chunks of a sequence join."""
-    order = np.argsort(starts, kind="stable")
-    starts, stops, seq = starts[order], stops[order], seq[order]
-    keep = stops > starts
-    starts, stops, seq = starts[keep], stops[keep], seq[keep]
-    if len(starts) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
-    new_run = np.ones(len(starts), dtype=bool)
-    new_run[1:] = (starts[1:] != stops[:-1]) | (seq[1:] != seq[:-1])
-    run = np.cumsum(new_run) - 1
-    lengths = np.bincount(run, weights=stops - starts).astype(np.int64)
-    return rows, lengths
-
-
-def _pick_fit_rows(
-    lengths: np.ndarray, max_frames: int | None, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_frames`` rows as whole random chunks of the sequences: ``(rows, lengths)``, rows in order."""
-    total = int(lengths.sum())
-    if max_frames is None or total <= max_frames:
-        return np.arange(total), np.asarray(lengths, dtype=np.int64)
-    starts, stops, seq = _split_chunks(lengths, _FIT_CHUNK_FRAMES)
-    order = rng.permutation(len(starts))
-    cum = np.cumsum((stops - starts)[order])
-    k = int(np.searchsorted(cum, max_frames)) + 1
-    chosen = order[:k]
-    stops = stops.copy()
-    stops[chosen[-1]] -= int(cum[k - 1]) - max_frames  # trim the last chunk to hit max_frames exactly
-    return _merge_chunks(starts[chosen], stops[chosen], seq[chosen])
-
-
-def _split_heldout(
-    lengths: np.ndarray, fraction: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Hold out whole chunks: ``(train_rows, train_lengths, [(start, stop) of each held-out chunk])``."""
-    total = int(lengths.sum())
-    chunk = int(np.clip(total // 20, 50, _FIT_CHUNK_FRAMES))
-    starts, stops, seq = _split_chunks(lengths, chunk)
-    if len(starts) < 2:
-        raise SchemaError(
-            f"criterion='heldout' needs at least two chunks of frames to hold one out, got {total} frames; "
-            "use criterion='bic'"
-        )
-    order = rng.permutation(len(starts))
-    cum = np.cumsum((stops - starts)[order])
-    k = int(np.clip(np.searchsorted(cum, fraction * total) + 1, 1, len(starts) - 1))
-    held, train = np.sort(order[:k]), order[k:]
-    rows, train_lengths = _merge_chunks(starts[train], stops[train], seq[train])
-    return rows, train_lengths, [(int(starts[i]), int(stops[i])) for i in held]
-
-
-def _n_parameters(n_states: int, n_dims: int, covariance_type: str) -> int:
-    """Free parameters of a Gaussian HMM: start probabilities, transitions, means and covariances."""
-    k = (n_states - 1) + n_states * (n_states - 1) + n_states * n_dims
-    k += {
-        "diag": n_states * n_dims,
-        "spherical": n_states,
-        "full": n_states * n_dims * (n_dims + 1) // 2,
-        "tied": n_dims * (n_dims + 1) // 2,
-    }[covariance_type]
-    return k
-
-
+# --------------------------------------------------------------------------- model parameters
 def _typed_covars(model: Any) -> np.ndarray:
     """Return the covariances of a fitted GaussianHMM shaped as its ``covariance_type`` stores them."""
     full = model.covars_  # hmmlearn always returns full (n, d, d) matrices
@@ -478,16 +358,16 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
 
     def _samples(self, X: Any, lengths: Any = None) -> SessionSamples:
         """Rows of ``X``: arrays (split by ``lengths``) or anything :func:`session_samples` takes."""
-        if _is_session_data(X):
+        if is_session_data(X):
             if lengths is not None:
                 raise SchemaError(
                     "lengths is only for arrays: sessions are split into sequences by individual and at NaN frames"
                 )
             return session_samples(X, self.variable)
-        return _array_samples(X, lengths)
+        return array_samples(X, lengths)
 
     def _feature_names(self, X: Any) -> np.ndarray | None:
-        if not _is_session_data(X):
+        if not is_session_data(X):
             return None
         _, first = session_items(X)[0]
         da = first[self.variable] if isinstance(first, xr.Dataset) else first
@@ -611,9 +491,6 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         EthogramHMM
             ``self``.
         """
-        from sklearn.decomposition import PCA
-        from sklearn.preprocessing import StandardScaler
-
         candidates = self._check_params()
         samples = self._samples(X, lengths)
         valid_rows = np.flatnonzero(samples.valid)  # indices, not a copy of the (possibly huge) valid rows
@@ -628,69 +505,22 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         rng = np.random.default_rng(seed)
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        rows, fit_lengths = _pick_fit_rows(seq_lengths, self.max_fit_frames, rng)
+        rows, fit_lengths = pick_fit_rows(seq_lengths, self.max_fit_frames, rng)
         Xfit = np.asarray(samples.X[valid_rows[rows]], dtype=np.float64)
-        scaler = StandardScaler().fit(Xfit)
-        Z = scaler.transform(Xfit)
-        pca = None
-        if self.n_components is not None:
-            n = self.n_components
-            if not isinstance(n, float):
-                n = int(min(n, Z.shape[1], Z.shape[0]))
-            pca = PCA(n_components=n, svd_solver="covariance_eigh", random_state=seed).fit(Z)  # exact, fast for tall Z
-            Z = pca.transform(Z)
+        scaler, pca, Z = self._fit_reduction(Xfit, seed)
         timings["pca"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        records: list[dict[str, Any]] = []
-        models: dict[int, Any] = {}
-        if self.criterion == "heldout" and len(candidates) > 1:
-            train_rows, train_lengths, held = _split_heldout(fit_lengths, self.heldout_fraction, rng)
-            Ztrain = Z[train_rows]
-            chunk_scores = []
-            for n in candidates:
-                model, ll = self._fit_hmm(Ztrain, train_lengths, n, seed)
-                if model is None:
-                    chunk_scores.append([np.nan] * len(held))
-                else:
-                    chunk_scores.append([model.score(Z[a:b]) / (b - a) for a, b in held])
-                records.append(self._record(n, ll, len(Ztrain), Z.shape[1]))
-            scores = np.asarray(chunk_scores)  # (candidates, held-out chunks), per frame
-            scores[~np.isfinite(scores).all(axis=1)] = -np.inf
-            weights = np.array([b - a for a, b in held], dtype=np.float64)
-            with np.errstate(invalid="ignore"):
-                mean = scores @ weights / weights.sum()
-                best = int(np.argmax(mean))
-                diffs = scores - scores[best]
-                se = diffs.std(axis=1, ddof=1) / np.sqrt(len(held)) if len(held) > 1 else np.zeros(len(candidates))
-            self._check_any_fit(mean, candidates)
-            chosen_i = int(np.flatnonzero(mean >= mean[best] - np.nan_to_num(se))[0])
-            for record, m, s in zip(records, mean, se, strict=True):
-                record["heldout_loglik"], record["heldout_se"] = float(m), float(s)
-            chosen = candidates[chosen_i]
-            final, _ = self._fit_hmm(Z, fit_lengths, chosen, seed)
-            if final is None:
-                raise SchemaError(f"EthogramHMM: EM with {chosen} states failed on the fit frames")
-        else:
-            for n in candidates:
-                models[n], ll = self._fit_hmm(Z, fit_lengths, n, seed)
-                records.append(self._record(n, ll, len(Z), Z.shape[1]))
-            bics = np.array([r["bic"] for r in records])
-            self._check_any_fit(-bics, candidates)
-            chosen = candidates[int(np.nanargmin(bics))]
-            final = models[chosen]
-        for record in records:
-            record["chosen"] = record["n_states"] == chosen
-        selection = pd.DataFrame.from_records(
-            records,
-            columns=["n_states", "n_params", "log_likelihood", "bic", "heldout_loglik", "heldout_se", "chosen"],
+        chosen, final, selection = select_n_states(
+            Z,
+            fit_lengths,
+            candidates,
+            functools.partial(self._fit_hmm, seed=seed),
+            criterion=self.criterion,
+            covariance_type=self.covariance_type,
+            heldout_fraction=self.heldout_fraction,
+            rng=rng,
         )
-        if len(candidates) > 1 and chosen == candidates[-1]:
-            log.warning(
-                "EthogramHMM: %s chose %d states, the most tried; widen n_states_range to see if more fit better",
-                self.criterion,
-                chosen,
-            )
         timings["hmm"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -703,14 +533,7 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         self.selection_ = selection
         for name, value in order.items():
             setattr(self, name, value)
-        self.hmm_ = final
-        self.n_states_ = int(chosen)
-        self.startprob_ = final.startprob_.copy()
-        self.transmat_ = final.transmat_.copy()
-        self.means_ = final.means_.copy()
-        self.n_iter_ = int(final.monitor_.iter)
-        self.converged_ = bool(final.monitor_.converged)
-        self.n_fit_frames_ = len(Z)
+        self._set_model(final, chosen, len(Z))
         timings["order"] = time.perf_counter() - start
         self.timings_ = timings
         log.info(
@@ -724,25 +547,32 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         )
         return self
 
-    @staticmethod
-    def _check_any_fit(goodness: np.ndarray, candidates: list[int]) -> None:
-        if not np.isfinite(goodness).any():
-            raise SchemaError(
-                f"EthogramHMM: EM failed for every number of states in {candidates}; "
-                "check the features for constant or duplicated columns, or try fewer states"
-            )
+    def _fit_reduction(self, Xfit: np.ndarray, seed: int) -> tuple[Any, Any, np.ndarray]:
+        """Standardize the fit frames and reduce them with PCA: ``(scaler, pca or None, reduced frames)``."""
+        from sklearn.decomposition import PCA
+        from sklearn.preprocessing import StandardScaler
 
-    def _record(self, n: int, ll: float, n_frames: int, n_dims: int) -> dict[str, Any]:
-        k = _n_parameters(n, n_dims, self.covariance_type)
-        ok = np.isfinite(ll)
-        return {
-            "n_states": n,
-            "n_params": k,
-            "log_likelihood": ll if ok else np.nan,
-            "bic": -2.0 * ll + k * math.log(n_frames) if ok else np.nan,
-            "heldout_loglik": np.nan,
-            "heldout_se": np.nan,
-        }
+        scaler = StandardScaler().fit(Xfit)
+        Z = scaler.transform(Xfit)
+        pca = None
+        if self.n_components is not None:
+            n = self.n_components
+            if not isinstance(n, float):
+                n = int(min(n, Z.shape[1], Z.shape[0]))
+            pca = PCA(n_components=n, svd_solver="covariance_eigh", random_state=seed).fit(Z)  # exact, fast for tall Z
+            Z = pca.transform(Z)
+        return scaler, pca, Z
+
+    def _set_model(self, final: Any, chosen: int, n_fit_frames: int) -> None:
+        """Set the fitted attributes that come from the chosen (and reordered) GaussianHMM."""
+        self.hmm_ = final
+        self.n_states_ = int(chosen)
+        self.startprob_ = final.startprob_.copy()
+        self.transmat_ = final.transmat_.copy()
+        self.means_ = final.means_.copy()
+        self.n_iter_ = int(final.monitor_.iter)
+        self.converged_ = bool(final.monitor_.converged)
+        self.n_fit_frames_ = n_fit_frames
 
     @staticmethod
     def _order_states(

@@ -13,7 +13,8 @@ from scipy.ndimage import uniform_filter1d
 from sklearn.base import clone
 
 from behaviorlab import _persist
-from behaviorlab.behavior.classify import BehaviorClassifier, CVFold, CVResult, postprocess_bouts, window_features
+from behaviorlab.behavior.classify import BehaviorClassifier, CVFold, postprocess_bouts, window_features
+from behaviorlab.behavior.crossval import CVResult
 from behaviorlab.errors import FileFormatError, SchemaError
 
 FPS = 30.0

@@ -13,7 +13,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from behaviorlab.behavior.bouts import state_bouts, transition_matrix
-from behaviorlab.behavior.ethogram import EthogramHMM, _pick_fit_rows
+from behaviorlab.behavior.ethogram import EthogramHMM
+from behaviorlab.behavior.hmm_sequences import pick_fit_rows as _pick_fit_rows
 from behaviorlab.environment import package_versions
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.results.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
