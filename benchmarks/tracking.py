@@ -12,8 +12,8 @@ frame appear anywhere in the arena.  Three trackers run on the same
 detections: ours with ``max_tracks=2``, ours without a limit, and a naive
 baseline (greedy nearest neighbour to each track's last pose, no motion model,
 at most 2 tracks).  Identity switches come from
-:func:`behaviorlab.trajectories.tracking.identity_switches` against the ground truth, and
-the keypoint error from :func:`behaviorlab.trajectories.tracking.keypoint_error` with one
+:func:`behaviorlab.trajectories.track_scores.identity_switches` against the ground truth, and
+the keypoint error from :func:`behaviorlab.trajectories.track_scores.keypoint_error` with one
 track per animal for the whole session (a switch makes the rest of the
 session wrong) and, for comparison, with matching per frame.
 
@@ -149,7 +149,8 @@ TRACKERS = ("ours_max_tracks_2", "ours_unlimited", "naive_nearest_neighbour")
 def run_trackers(det: np.ndarray, scores: np.ndarray, truth_ds, totals: dict) -> None:
     """Run the three trackers on one clip and add their switches, errors and times to ``totals``."""
     from behaviorlab.schema import from_numpy
-    from behaviorlab.trajectories.tracking import identity_switches, keypoint_error, track_poses
+    from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
+    from behaviorlab.trajectories.tracking import track_poses
 
     kp, fps = truth_ds["keypoint"].values, truth_ds.attrs.get("fps")
     det_ds = from_numpy(det.transpose(0, 3, 2, 1), scores.transpose(0, 2, 1), keypoints=kp, fps=fps)
@@ -319,7 +320,8 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
         return reason
     from behaviorlab.io.load import load_poses
     from behaviorlab.schema import from_numpy
-    from behaviorlab.trajectories.tracking import identity_switches, summarize_tracks, track_poses
+    from behaviorlab.trajectories.track_scores import identity_switches, summarize_tracks
+    from behaviorlab.trajectories.tracking import track_poses
 
     ds = load_poses(SLEAP_FILE)
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values

@@ -50,7 +50,8 @@ from behaviorlab.pose.topdown import (  # noqa: E402
 )
 from behaviorlab.pose.train import TrainConfig  # noqa: E402
 from behaviorlab.schema import Skeleton, from_numpy, get_log  # noqa: E402
-from behaviorlab.trajectories.tracking import identity_switches, track_poses  # noqa: E402
+from behaviorlab.trajectories.track_scores import identity_switches  # noqa: E402
+from behaviorlab.trajectories.tracking import track_poses  # noqa: E402
 
 ANCHOR = "spine"
 
