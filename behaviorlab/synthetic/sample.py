@@ -838,7 +838,7 @@ def _write_session(
 ) -> tuple[dict[str, Path], xr.Dataset, xr.DataArray]:
     from behaviorlab.io.annotations import write_boris_csv
     from behaviorlab.io.save import save_poses
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

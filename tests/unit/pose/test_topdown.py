@@ -403,7 +403,7 @@ def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path)
     from typer.testing import CliRunner
 
     from behaviorlab.cli.app import app
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
 
     clip = write_video(tmp_path / "clip.mp4", [frame[..., 0] for frame in labels.images[:6]], fps=30)
     runner = CliRunner()

@@ -81,7 +81,7 @@ def test_config_rejects_bad_values(kwargs):
 
 # --------------------------------------------------------------------------- determinism
 def test_same_seed_same_poses_and_video_bytes(tmp_path):
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
 
     cfg = SyntheticConfig(duration_s=3, n_animals=2, seed=11)
     a, beh_a = simulate_poses(cfg)
