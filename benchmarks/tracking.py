@@ -1,7 +1,7 @@
 """Identity tracking: switches on generated crossing animals, and track counts on SLEAP's two-fly clip.
 
 Part 1 (generated): ``--sessions`` (8) seeded sessions of two animals from
-:func:`behaviorlab.synthetic.sample.simulate_poses` (``--duration-s`` 60 at 30 fps,
+:func:`behaviorlab.synthetic.simulate.simulate_poses` (``--duration-s`` 60 at 30 fps,
 ``--image-px`` 256: the animals come within half a body length of each other
 many times a minute), turned into untracked detections (seeded): the instance
 order is shuffled in every frame, Gaussian noise of ``--noise-px`` is added,
@@ -200,7 +200,8 @@ def summarize(condition: str, totals: dict, n_frames: int, metrics: dict) -> lis
 
 def sessions(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
     """Part 1a: simulated sessions of two freely moving animals."""
-    from behaviorlab.synthetic.sample import SyntheticConfig, _visible_keypoints, simulate_poses
+    from behaviorlab.synthetic.render import visible_keypoints
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     totals: dict = {}
     n_frames, encounters, close_share = 0, 0, []
@@ -211,7 +212,7 @@ def sessions(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
         poses, _ = simulate_poses(cfg)
         truth = poses["position"].transpose("time", "individual", "keypoint", "space").values
         # keypoints under the other animal (the renderer draws the second animal on top), as in the sample videos
-        hidden = np.stack([~np.isfinite(_visible_keypoints(frame, cfg)).all(axis=-1) for frame in truth])
+        hidden = np.stack([~np.isfinite(visible_keypoints(frame, cfg)).all(axis=-1) for frame in truth])
         det, scores = make_detections(truth, args, np.random.default_rng([args.seed, s]), cfg.arena_box, hidden)
         n_frames += truth.shape[0]
         e, c = crossing_stats(truth, cfg.animal_length_px)
@@ -231,7 +232,7 @@ def sessions(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
 
 def walking_templates(n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` walking poses ``(n, keypoint, 2)`` from simulated animals, centred on the spine, heading +x."""
-    from behaviorlab.synthetic.sample import KEYPOINTS, SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import KEYPOINTS, SyntheticConfig, simulate_poses
 
     poses, behavior = simulate_poses(SyntheticConfig(n_animals=1, duration_s=60, seed=99))
     pos = poses["position"].transpose("time", "individual", "keypoint", "space").values[:, 0]
@@ -247,7 +248,7 @@ def walking_templates(n: int, rng: np.random.Generator) -> np.ndarray:
 def overtakes(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
     """Part 1b: one animal overtakes another on nearly the same lane, same heading."""
     from behaviorlab.schema import from_numpy
-    from behaviorlab.synthetic.sample import KEYPOINTS, SyntheticConfig
+    from behaviorlab.synthetic.simulate import KEYPOINTS, SyntheticConfig
 
     rng = np.random.default_rng([args.seed, 1_000])
     body = SyntheticConfig().animal_length_px
