@@ -40,11 +40,12 @@ from behaviorlab.pose.crops import (  # noqa: E402
 from behaviorlab.pose.data import PoseSequence  # noqa: E402
 from behaviorlab.pose.layers import LocalMaxima2D  # noqa: E402
 from behaviorlab.pose.peaks import find_local_peaks, find_peaks_subpixel  # noqa: E402
-from behaviorlab.pose.predict import PoseModel, load_any_model  # noqa: E402
+from behaviorlab.pose.predict import PoseModel  # noqa: E402
 from behaviorlab.pose.targets import confidence_maps, multi_instance_targets  # noqa: E402
 from behaviorlab.pose.topdown import (  # noqa: E402
     TopDownModel,
     instances_to_poses,
+    load_any_model,
     predict_video_topdown,
     train_topdown,
 )
