@@ -1,7 +1,7 @@
 """Held-out agreement of supervised behavior classifiers with the truth and with human raters.
 
 1. **Generated sessions** (``--sessions`` x ``--minutes`` of
-   :func:`behaviorlab.synthetic.sample.simulate_poses`, seeds 300, 301, ...): one
+   :func:`behaviorlab.synthetic.simulate.simulate_poses`, seeds 300, 301, ...): one
    :class:`~behaviorlab.behavior.classify.BehaviorClassifier` per generated behavior,
    leave-one-session-out cross-validation; pooled held-out frame-wise F1 per
    behavior.  Target: F1 >= 0.9 for each.
@@ -66,7 +66,7 @@ def _one_hot(behavior: Any, names: tuple[str, ...]) -> Any:
 def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     from behaviorlab.behavior.classify import BehaviorClassifier
     from behaviorlab.features.pipeline import compute_session_features
-    from behaviorlab.synthetic.sample import BEHAVIORS, SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import BEHAVIORS, SyntheticConfig, simulate_poses
 
     features, labels = {}, {}
     for i in range(args.sessions):

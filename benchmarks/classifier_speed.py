@@ -2,7 +2,7 @@
 
 108,000 frames (one hour at 30 fps, ``--sessions`` x ``--minutes``) with 50
 per-frame features and 2 behaviors: the features are the first 50 per-frame
-features of :func:`behaviorlab.synthetic.sample.simulate_poses` sessions (seeds
+features of :func:`behaviorlab.synthetic.simulate.simulate_poses` sessions (seeds
 400, 401, ...), the behaviors two of the generated ones (``walk`` and
 ``groom``).  :class:`~behaviorlab.behavior.classify.BehaviorClassifier` with its
 defaults (window features over 3 windows x 4 statistics, histogram gradient
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from behaviorlab.behavior.classify import BehaviorClassifier
     from behaviorlab.features.pipeline import compute_session_features
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     features, labels = {}, {}
     for i in range(args.sessions):

@@ -3,7 +3,7 @@
 The project (built once; ``--project DIR`` keeps it for the next run) has
 ``--sessions`` (100) sessions of ``--minutes`` (5) minutes at 30 fps,
 alternately one and two animals (groups control / treated, days 1 / 2 in the
-metadata), with poses from :func:`behaviorlab.synthetic.sample.simulate_poses`; the
+metadata), with poses from :func:`behaviorlab.synthetic.simulate.simulate_poses`; the
 first ``--videos`` (2) sessions are rendered to video with
 :func:`behaviorlab.synthetic.sample.write_session`, as the Poses and Behavior map
 pages show frames of them.  Every session is stored with its Dataset and four
@@ -160,7 +160,8 @@ def label_variables(behavior: np.ndarray, behaviors: list[str], rng: np.random.G
 def _session(k: int, args: argparse.Namespace, videos: Path) -> tuple[xr.Dataset, np.ndarray, dict[str, str]]:
     """Poses, behavior names ``(time, individual)`` and file links of session ``k``."""
     from behaviorlab.io.load import load_poses
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses, write_session
+    from behaviorlab.synthetic.sample import write_session
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     n_animals = 1 + k % 2
     individuals = tuple(f"mouse{i + 1}" for i in range(n_animals))
@@ -188,7 +189,7 @@ def build_project(path: Path, args: argparse.Namespace) -> dict[str, float]:
     """Write the generated project into ``path`` (a new folder); return the seconds of each part."""
     from behaviorlab.project.example import make_example_project
     from behaviorlab.results.store import ResultsStore
-    from behaviorlab.synthetic.sample import BEHAVIORS
+    from behaviorlab.synthetic.simulate import BEHAVIORS
 
     path.mkdir(parents=True)
     times: dict[str, float] = {}

@@ -1,7 +1,7 @@
 """Speed and memory of poses -> cleaning -> features -> spectrogram on an hour of tracking; cleaning vs movement.
 
 Part 1 (speed, memory): ``--minutes`` (60) of one synthetic animal at
-``--fps`` (30) from :func:`behaviorlab.synthetic.sample.simulate_poses` (seeded), 8
+``--fps`` (30) from :func:`behaviorlab.synthetic.simulate.simulate_poses` (seeded), 8
 of its 10 keypoints, made to look tracked (seeded): jitter, runs of
 low-confidence frames with wrong positions, single-frame jumps with high
 confidence, and NaN gaps.  :func:`behaviorlab.features.pipeline.compute_session_features`
@@ -140,7 +140,7 @@ def make_tracked_poses(minutes: float, fps: float, seed: int) -> tuple[Any, Any]
     frames, up to 90, ~0.6 % of points) with NaN confidence.
     """
     from behaviorlab.schema import log_step
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     truth, _ = simulate_poses(SyntheticConfig(fps=fps, duration_s=minutes * 60.0, seed=seed))
     truth = truth.sel(keypoint=list(KEYPOINTS))

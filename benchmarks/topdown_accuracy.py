@@ -11,9 +11,9 @@ single-animal demo model's settings with more epochs) on ``sample_data/labeled_f
 ``sample_data/session_b_poses.nc``:
 
 - keypoint error with one track per animal for the whole session
-  (:func:`behaviorlab.trajectories.tracking.keypoint_error`, ``matching="session"``: a
+  (:func:`behaviorlab.trajectories.track_scores.keypoint_error`, ``matching="session"``: a
   switch makes the rest of the session wrong) and matched per frame;
-- identity switches (:func:`behaviorlab.trajectories.tracking.identity_switches`) per
+- identity switches (:func:`behaviorlab.trajectories.track_scores.identity_switches`) per
   1,000 frames;
 - the share of (frame, animal) pairs with a matched track, and the same
   keypoint error with the true anchors given to the box model (an oracle
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         train_topdown,
     )
     from behaviorlab.pose.train import TrainConfig
-    from behaviorlab.trajectories.tracking import identity_switches, keypoint_error, track_poses
+    from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
+    from behaviorlab.trajectories.tracking import track_poses
 
     model_dir = Path(args.model_dir)
     training: dict[str, float | int] = {}

@@ -1,7 +1,7 @@
 """Identity tracking: switches on generated crossing animals, and track counts on SLEAP's two-fly clip.
 
 Part 1 (generated): ``--sessions`` (8) seeded sessions of two animals from
-:func:`behaviorlab.synthetic.sample.simulate_poses` (``--duration-s`` 60 at 30 fps,
+:func:`behaviorlab.synthetic.simulate.simulate_poses` (``--duration-s`` 60 at 30 fps,
 ``--image-px`` 256: the animals come within half a body length of each other
 many times a minute), turned into untracked detections (seeded): the instance
 order is shuffled in every frame, Gaussian noise of ``--noise-px`` is added,
@@ -12,8 +12,8 @@ frame appear anywhere in the arena.  Three trackers run on the same
 detections: ours with ``max_tracks=2``, ours without a limit, and a naive
 baseline (greedy nearest neighbour to each track's last pose, no motion model,
 at most 2 tracks).  Identity switches come from
-:func:`behaviorlab.trajectories.tracking.identity_switches` against the ground truth, and
-the keypoint error from :func:`behaviorlab.trajectories.tracking.keypoint_error` with one
+:func:`behaviorlab.trajectories.track_scores.identity_switches` against the ground truth, and
+the keypoint error from :func:`behaviorlab.trajectories.track_scores.keypoint_error` with one
 track per animal for the whole session (a switch makes the rest of the
 session wrong) and, for comparison, with matching per frame.
 
@@ -149,7 +149,8 @@ TRACKERS = ("ours_max_tracks_2", "ours_unlimited", "naive_nearest_neighbour")
 def run_trackers(det: np.ndarray, scores: np.ndarray, truth_ds, totals: dict) -> None:
     """Run the three trackers on one clip and add their switches, errors and times to ``totals``."""
     from behaviorlab.schema import from_numpy
-    from behaviorlab.trajectories.tracking import identity_switches, keypoint_error, track_poses
+    from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
+    from behaviorlab.trajectories.tracking import track_poses
 
     kp, fps = truth_ds["keypoint"].values, truth_ds.attrs.get("fps")
     det_ds = from_numpy(det.transpose(0, 3, 2, 1), scores.transpose(0, 2, 1), keypoints=kp, fps=fps)
@@ -199,7 +200,8 @@ def summarize(condition: str, totals: dict, n_frames: int, metrics: dict) -> lis
 
 def sessions(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
     """Part 1a: simulated sessions of two freely moving animals."""
-    from behaviorlab.synthetic.sample import SyntheticConfig, _visible_keypoints, simulate_poses
+    from behaviorlab.synthetic.render import visible_keypoints
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     totals: dict = {}
     n_frames, encounters, close_share = 0, 0, []
@@ -210,7 +212,7 @@ def sessions(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
         poses, _ = simulate_poses(cfg)
         truth = poses["position"].transpose("time", "individual", "keypoint", "space").values
         # keypoints under the other animal (the renderer draws the second animal on top), as in the sample videos
-        hidden = np.stack([~np.isfinite(_visible_keypoints(frame, cfg)).all(axis=-1) for frame in truth])
+        hidden = np.stack([~np.isfinite(visible_keypoints(frame, cfg)).all(axis=-1) for frame in truth])
         det, scores = make_detections(truth, args, np.random.default_rng([args.seed, s]), cfg.arena_box, hidden)
         n_frames += truth.shape[0]
         e, c = crossing_stats(truth, cfg.animal_length_px)
@@ -230,7 +232,7 @@ def sessions(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
 
 def walking_templates(n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` walking poses ``(n, keypoint, 2)`` from simulated animals, centred on the spine, heading +x."""
-    from behaviorlab.synthetic.sample import KEYPOINTS, SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import KEYPOINTS, SyntheticConfig, simulate_poses
 
     poses, behavior = simulate_poses(SyntheticConfig(n_animals=1, duration_s=60, seed=99))
     pos = poses["position"].transpose("time", "individual", "keypoint", "space").values[:, 0]
@@ -246,7 +248,7 @@ def walking_templates(n: int, rng: np.random.Generator) -> np.ndarray:
 def overtakes(args: argparse.Namespace, metrics: dict) -> tuple[list, str]:
     """Part 1b: one animal overtakes another on nearly the same lane, same heading."""
     from behaviorlab.schema import from_numpy
-    from behaviorlab.synthetic.sample import KEYPOINTS, SyntheticConfig
+    from behaviorlab.synthetic.simulate import KEYPOINTS, SyntheticConfig
 
     rng = np.random.default_rng([args.seed, 1_000])
     body = SyntheticConfig().animal_length_px
@@ -319,7 +321,8 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
         return reason
     from behaviorlab.io.load import load_poses
     from behaviorlab.schema import from_numpy
-    from behaviorlab.trajectories.tracking import identity_switches, summarize_tracks, track_poses
+    from behaviorlab.trajectories.track_scores import identity_switches, summarize_tracks
+    from behaviorlab.trajectories.tracking import track_poses
 
     ds = load_poses(SLEAP_FILE)
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values

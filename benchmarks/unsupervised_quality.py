@@ -1,7 +1,7 @@
 """How well behavior maps and HMM ethograms find behaviors: generated truth, real tracks, human rearing labels.
 
 1. **Generated sessions** (``--sessions`` x ``--minutes`` of
-   :func:`behaviorlab.synthetic.sample.simulate_poses`, seeds 100, 101, ...; the
+   :func:`behaviorlab.synthetic.simulate.simulate_poses`, seeds 100, 101, ...; the
    defaults were never used to tune anything): poses -> cleaning, features,
    spectrogram (:func:`behaviorlab.features.pipeline.compute_session_features`) ->
    :class:`~behaviorlab.behavior.maps.BehaviorMap` and
@@ -85,7 +85,7 @@ def _fit_both(sessions: dict[str, Any], seed: int, **hmm: Any) -> tuple[Any, Any
 # --------------------------------------------------------------------------- 1. generated truth
 def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     from behaviorlab.features.pipeline import compute_session_features
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     sessions, truth = {}, []
     for i in range(args.sessions):

@@ -1,7 +1,7 @@
 """Wall time and peak memory of behavior map + HMM ethogram on one hour of frames, beside keypoint-MoSeq.
 
 One hour at 30 fps (108,000 frames; ``--sessions`` x ``--minutes``, seeds
-200, 201, ...) is simulated by :func:`behaviorlab.synthetic.sample.simulate_poses`
+200, 201, ...) is simulated by :func:`behaviorlab.synthetic.simulate.simulate_poses`
 and turned into features and spectrograms
 (:func:`behaviorlab.features.pipeline.compute_session_features`, timed separately:
 that is the features stage's own benchmark).  Then, in a fresh process (so
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from behaviorlab.features.pipeline import compute_session_features
     from behaviorlab.io.save import save_netcdf
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     tmp = None
     if args.work is None:

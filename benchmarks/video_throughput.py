@@ -80,7 +80,8 @@ def make_model(height: int, width: int, n_keypoints: int = 8):
 
 def generated_video(folder: Path, n_frames: int) -> Path:
     """A seeded synthetic mouse session (behaviorlab.synthetic.sample), 256x256 at 30 fps."""
-    from behaviorlab.synthetic.sample import SyntheticConfig, write_session
+    from behaviorlab.synthetic.sample import write_session
+    from behaviorlab.synthetic.simulate import SyntheticConfig
 
     config = SyntheticConfig(duration_s=n_frames / 30.0 + 1, seed=7)
     return write_session(folder, "generated", config)["video"]

@@ -236,8 +236,7 @@ def predict(
     """Predict keypoints on videos (or a part: --start/--stop); an interrupted run continues where it stopped."""
     from behaviorlab.io.save import save_poses
     from behaviorlab.pose.inference import predict_video
-    from behaviorlab.pose.predict import load_any_model
-    from behaviorlab.pose.topdown import TopDownModel, predict_video_topdown
+    from behaviorlab.pose.topdown import TopDownModel, load_any_model, predict_video_topdown
 
     formats = [f.strip().lower() for f in format.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(PREDICT_FORMATS))

@@ -9,7 +9,7 @@ The names below load on first use, so ``import behaviorlab.io`` stays cheap
 - :class:`LabeledFrames`, :func:`load_labeled_frames`, :func:`save_labeled_frames`:
   training images with keypoints (:mod:`behaviorlab.io.labeled_frames`);
 - :class:`VideoReader`, :func:`probe_video`, :func:`write_video`: video
-  (:mod:`behaviorlab.io.video`);
+  (:mod:`behaviorlab.io.video`, :mod:`behaviorlab.io.video_write`);
 - :func:`load_annotations`, :func:`write_boris_csv`, :func:`consensus`: behavior
   annotations (BORIS, interval tables, per-frame labels; :mod:`behaviorlab.io.annotations`);
 - :func:`write_excel`, :func:`write_session_nwb`, :func:`read_nwb_bouts`,
@@ -32,9 +32,9 @@ _EXPORTS = {
     "load_labeled_frames": "behaviorlab.io.labeled_frames",
     "save_labeled_frames": "behaviorlab.io.labeled_frames",
     "VideoReader": "behaviorlab.io.video",
-    "VideoWriter": "behaviorlab.io.video",
+    "VideoWriter": "behaviorlab.io.video_write",
     "probe_video": "behaviorlab.io.video",
-    "write_video": "behaviorlab.io.video",
+    "write_video": "behaviorlab.io.video_write",
     "load_annotations": "behaviorlab.io.annotations",
     "write_boris_csv": "behaviorlab.io.annotations",
     "consensus": "behaviorlab.io.annotations",

@@ -313,6 +313,59 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _checked_poses_and_fps(
+    path: Path, poses: xr.Dataset | None, fps: float | None
+) -> tuple[xr.Dataset | None, list[str], float | None]:
+    """Check the poses and the frame rate of a session: the checked poses, their individuals and the fps."""
+    pose_individuals: list[str] = []
+    if poses is not None:
+        poses = as_poses(poses, source=f"refusing to write {path}")
+        if poses.sizes["time"] == 0:
+            raise FileFormatError(path, "the pose Dataset has no frames; pass poses=None to write the bouts alone")
+        pose_individuals = [str(i) for i in poses["individual"].values]
+        pose_fps = poses.attrs.get("fps")
+        if fps is None:
+            fps = pose_fps
+        elif pose_fps is not None and not math.isclose(float(fps), float(pose_fps)):
+            raise ValueError(f"{path}: fps={fps} disagrees with the poses' fps attr {pose_fps}")
+    if fps is not None and not float(fps) > 0:
+        raise ValueError(f"{path}: fps must be > 0, got {fps!r}")
+    return poses, pose_individuals, float(fps) if fps is not None else None
+
+
+def _nwb_subject(
+    path: Path, session: str, metadata: Mapping[str, Any], individuals: list[str], pose_individuals: list[str]
+) -> Any:
+    """Build the NWB ``Subject`` of a one-animal session (None when nothing describes it).
+
+    With several individuals the subject metadata is only logged as kept in the notes.
+    """
+    from pynwb.file import Subject
+
+    fields = _subject_fields(path, metadata)
+    subject = None
+    if len(individuals) <= 1:
+        only = pose_individuals[0] if len(pose_individuals) == 1 else None
+        if only is not None and fields.get("subject_id", only) != only:
+            raise ValueError(
+                f"{path}: metadata names the subject {fields['subject_id']!r} but the poses' individual is "
+                f"{only!r}; NWB readers name the individual after the subject, so make them the same"
+            )
+        fields.setdefault("subject_id", only or (individuals[0] if individuals else None))
+        if fields["subject_id"] is None:
+            del fields["subject_id"]
+        subject = Subject(**fields) if fields else None
+    elif fields:
+        logger.warning(
+            "%s: session %r has %d individuals; an NWB subject describes one animal, so the subject "
+            "metadata is kept in the notes only",
+            path,
+            session,
+            len(individuals),
+        )
+    return subject
+
+
 def write_session_nwb(
     path: str | Path,
     *,
@@ -384,7 +437,6 @@ def write_session_nwb(
     import pynwb
     from hdmf.common import VectorData
     from pynwb.epoch import TimeIntervals
-    from pynwb.file import Subject
 
     from behaviorlab.io.save import nwb_file
 
@@ -393,44 +445,11 @@ def write_session_nwb(
         raise FileFormatError(path, f"NWB files end in .nwb, not {path.suffix!r}; rename the file")
     session = str(session)
     metadata = dict(metadata or {})
-    pose_individuals: list[str] = []
-    if poses is not None:
-        poses = as_poses(poses, source=f"refusing to write {path}")
-        if poses.sizes["time"] == 0:
-            raise FileFormatError(path, "the pose Dataset has no frames; pass poses=None to write the bouts alone")
-        pose_individuals = [str(i) for i in poses["individual"].values]
-        pose_fps = poses.attrs.get("fps")
-        if fps is None:
-            fps = pose_fps
-        elif pose_fps is not None and not math.isclose(float(fps), float(pose_fps)):
-            raise ValueError(f"{path}: fps={fps} disagrees with the poses' fps attr {pose_fps}")
-    if fps is not None and not float(fps) > 0:
-        raise ValueError(f"{path}: fps must be > 0, got {fps!r}")
-    fps = float(fps) if fps is not None else None
+    poses, pose_individuals, fps = _checked_poses_and_fps(path, poses, fps)
     columns = _checked_bouts(path, bouts, session, fps)
 
     individuals = sorted(set(pose_individuals) | set(columns["individual"].tolist()))
-    fields = _subject_fields(path, metadata)
-    subject = None
-    if len(individuals) <= 1:
-        only = pose_individuals[0] if len(pose_individuals) == 1 else None
-        if only is not None and fields.get("subject_id", only) != only:
-            raise ValueError(
-                f"{path}: metadata names the subject {fields['subject_id']!r} but the poses' individual is "
-                f"{only!r}; NWB readers name the individual after the subject, so make them the same"
-            )
-        fields.setdefault("subject_id", only or (individuals[0] if individuals else None))
-        if fields["subject_id"] is None:
-            del fields["subject_id"]
-        subject = Subject(**fields) if fields else None
-    elif fields:
-        logger.warning(
-            "%s: session %r has %d individuals; an NWB subject describes one animal, so the subject "
-            "metadata is kept in the notes only",
-            path,
-            session,
-            len(individuals),
-        )
+    subject = _nwb_subject(path, session, metadata, individuals, pose_individuals)
     used = {"session_start_time", "subject", "individual", *_NWB_SUBJECT_FIELDS[1:-1]} if subject else set()
     used |= {"session_start_time", *_NWB_FILE_FIELDS}
     file_fields = {k: metadata[k] for k in _NWB_FILE_FIELDS if not _is_missing(metadata.get(k))}

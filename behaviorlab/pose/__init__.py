@@ -41,7 +41,7 @@ _LAZY = {
     "build_stacked_densenet": "models",
     "build_stacked_hourglass": "models",
     "count_parameters": "models",
-    "load_any_model": "predict",
+    "load_any_model": "topdown",
     "TopDownModel": "topdown",
     "predict_video_topdown": "topdown",
     "train_topdown": "topdown",

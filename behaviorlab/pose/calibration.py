@@ -56,7 +56,7 @@ def fit_calibration(raw: np.ndarray, errors: np.ndarray, radius: float) -> dict[
         :data:`MIN_POINTS` points, or when every point was found (or none):
         nothing to learn from.
     """
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.isotonic import IsotonicRegression  # scikit-learn loads only to fit a calibration, not to apply one
 
     raw, errors = np.asarray(raw, float).ravel(), np.asarray(errors, float).ravel()
     keep = np.isfinite(raw) & np.isfinite(errors)

@@ -21,7 +21,7 @@ The steps, in order:
    :class:`behaviorlab.pose.layers.ImageNormalization`), targets
    ``(batch, H / s, W / s, n_maps)`` float32, repeated once per model output,
    with channels of missing keypoints (or incomplete graph maps) set to NaN
-   so that :func:`behaviorlab.pose.train.masked_mse` ignores them.  Given
+   so that :func:`behaviorlab.pose.losses.masked_mse` ignores them.  Given
    keypoints ``(n, n_individuals, n_keypoints, 2)``, the targets hold every
    individual (:func:`behaviorlab.pose.targets.multi_instance_targets`).
 

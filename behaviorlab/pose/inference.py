@@ -45,8 +45,10 @@ import xarray as xr
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError, FileFormatError, VideoError
+from behaviorlab.io.save import save_poses
 from behaviorlab.io.video import TruncatedVideoWarning, VideoReader
 from behaviorlab.pose.predict import PoseModel
+from behaviorlab.progress import progress_reporter
 from behaviorlab.schema import from_numpy, log_step
 
 __all__ = ["RealtimePredictor", "partial_dir", "predict_video"]
@@ -387,8 +389,6 @@ def write_result(ds: xr.Dataset, out: str | Path | None, stream: _Stream) -> Non
     """Save ``ds`` to ``out`` (netCDF) and remove the finished chunks; nothing without ``out``."""
     if out is None:
         return
-    from behaviorlab.io.save import save_poses
-
     save_poses(ds, out, format="netcdf")
     for path in sorted(stream.folder.glob("*")):
         path.unlink()
@@ -448,8 +448,6 @@ def _run(
 
 def _progress(enabled: bool, total: int, label: str) -> Callable[[int | None], None]:
     """``advance(n)``: a bar on a terminal, lines every 10 s otherwise (``advance(None)`` ends); no-op if disabled."""
-    from behaviorlab.progress import progress_reporter
-
     return progress_reporter(total, f"predicting {label}", enabled=enabled)
 
 

@@ -24,16 +24,15 @@ from typing import Any
 import numpy as np
 
 from behaviorlab.errors import BehaviorlabError
+from behaviorlab.io.labeled_frames import load_labeled_frames
+from behaviorlab.pose.predict import evaluate_model
+from behaviorlab.pose.train import TrainConfig, train_model
 
 __all__ = ["main", "train_from_spec"]
 
 
 def train_from_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Train, evaluate on the validation frames and write ``evaluation.json``; return its content."""
-    from behaviorlab.io.labeled_frames import load_labeled_frames
-    from behaviorlab.pose.predict import evaluate_model
-    from behaviorlab.pose.train import TrainConfig, train_model
-
     out = Path(spec["out"])
     frames = load_labeled_frames(spec["frames"])
     if spec.get("max_animals") is not None:

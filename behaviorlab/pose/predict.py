@@ -1,7 +1,8 @@
 """Load a trained pose model and predict keypoints on images (video inference comes later).
 
-A model folder written by :func:`behaviorlab.pose.train.train_model` holds the
-Keras model and ``pose_config.json`` with everything its inputs need
+A model folder (:mod:`behaviorlab.pose.folder`) written by
+:func:`behaviorlab.pose.train.train_model` holds the Keras model and
+``pose_config.json`` with everything its inputs need
 (channels, grayscale conversion, padding to the input size, output stride,
 sigma, skeleton).  :class:`PoseModel` applies that preprocessing and runs the
 training model's last output through
@@ -16,7 +17,6 @@ padding lies outside the original image.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,16 +24,18 @@ from typing import Any
 import keras
 import numpy as np
 
-from behaviorlab.errors import FileFormatError, SchemaError
+import behaviorlab.pose.losses  # noqa: F401  (registers masked_mse for saved models; models registers the layers)
+from behaviorlab.errors import SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
+from behaviorlab.pose import backend
 from behaviorlab.pose.calibration import calibrate
 from behaviorlab.pose.data import load_frames, pad_image, prepare_images, single_animal_keypoints
 from behaviorlab.pose.evaluate import EvaluationReport, evaluate_predictions
+from behaviorlab.pose.folder import POSE_CONFIG, read_pose_config
+from behaviorlab.pose.models import build_inference_model
 from behaviorlab.schema import Skeleton
 
-__all__ = ["PoseModel", "evaluate_model", "frame_predictions", "load_any_model"]
-
-POSE_CONFIG = "pose_config.json"
+__all__ = ["PoseModel", "evaluate_model", "frame_predictions"]
 
 
 class PoseModel:
@@ -59,8 +61,6 @@ class PoseModel:
     """
 
     def __init__(self, train_model: keras.Model, pose_config: dict[str, Any], model_dir: Path | None = None) -> None:
-        from behaviorlab.pose.models import build_inference_model
-
         self.train_model = train_model
         self.config = pose_config
         self.model_dir = model_dir
@@ -90,9 +90,8 @@ class PoseModel:
         model traces and compiles the network once.
         """
         if self._compiled_predict is None:
-            from behaviorlab.pose.backend import compiled_predict
-
-            self._compiled_predict = compiled_predict(self.inference_model)
+            # looked up on the module at call time, so a replaced backend.compiled_predict takes effect
+            self._compiled_predict = backend.compiled_predict(self.inference_model)
         return self._compiled_predict
 
     @classmethod
@@ -111,9 +110,6 @@ class PoseModel:
         PoseModel
             The model, ready to predict.
         """
-        import behaviorlab.pose.layers
-        import behaviorlab.pose.train  # noqa: F401  (registers masked_mse)
-
         model_dir = Path(model_dir)
         config_path = model_dir / POSE_CONFIG
         if not config_path.is_file():
@@ -121,7 +117,7 @@ class PoseModel:
         model_path = model_dir / checkpoint
         if not model_path.is_file():
             raise FileNotFoundError(f"{model_path} not found; has the training completed an epoch?")
-        pose_config = json.loads(config_path.read_text())
+        pose_config = read_pose_config(model_dir)
         train_model = keras.saving.load_model(model_path, compile=False)
         return cls(train_model, pose_config, model_dir)
 
@@ -196,37 +192,6 @@ class PoseModel:
             Shape ``(n_frames, 1, n_keypoints, 2)``, float64 ``(x, y)``.
         """
         return self.predict(frames.images, batch_size=batch_size)[:, None, :, :2].astype(np.float64)
-
-
-def load_any_model(model_dir: str | Path) -> Any:
-    """Load a single-animal :class:`PoseModel` or a top-down model, whichever the folder holds.
-
-    Parameters
-    ----------
-    model_dir
-        A folder written by :func:`~behaviorlab.pose.train.train_model`
-        (``pose_config.json``) or by :func:`~behaviorlab.pose.topdown.train_topdown`
-        / :meth:`~behaviorlab.pose.topdown.TopDownModel.save` (``topdown_config.json``).
-
-    Returns
-    -------
-    PoseModel or behaviorlab.pose.topdown.TopDownModel
-        The loaded model; predict videos with
-        :func:`~behaviorlab.pose.inference.predict_video` or
-        :func:`~behaviorlab.pose.topdown.predict_video_topdown` respectively.
-    """
-    model_dir = Path(model_dir)
-    from behaviorlab.pose.topdown import TOPDOWN_CONFIG, TopDownModel
-
-    if (model_dir / TOPDOWN_CONFIG).is_file():
-        return TopDownModel.load(model_dir)
-    if (model_dir / POSE_CONFIG).is_file():
-        return PoseModel.load(model_dir)
-    raise FileFormatError(
-        model_dir,
-        f"is not a behaviorlab model folder (neither {POSE_CONFIG} nor {TOPDOWN_CONFIG}); "
-        "train one with `behaviorlab train` or `behaviorlab train-topdown`",
-    )
 
 
 def _reorder_keypoints(frames: LabeledFrames, skeleton: Skeleton) -> np.ndarray:

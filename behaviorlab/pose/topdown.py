@@ -45,7 +45,6 @@ import attrs
 import numpy as np
 import xarray as xr
 
-from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.backend import compiled_predict
@@ -60,16 +59,20 @@ from behaviorlab.pose.crops import (
     uncrop_keypoints,
 )
 from behaviorlab.pose.data import load_frames
+from behaviorlab.pose.folder import BEST_MODEL, POSE_CONFIG, save_model, write_json, write_pose_config
 from behaviorlab.pose.inference import model_fingerprint, predict_stream, write_result
-from behaviorlab.pose.predict import POSE_CONFIG, PoseModel
+from behaviorlab.pose.models import build_local_peaks_model
+from behaviorlab.pose.predict import PoseModel
 from behaviorlab.pose.train import TrainConfig, TrainResult, train_model
 from behaviorlab.schema import Skeleton, from_numpy, log_step
+from behaviorlab.trajectories.tracking import track_poses
 
 __all__ = [
     "TOPDOWN_CONFIG",
     "TopDownModel",
     "TopDownTrainResult",
     "instances_to_poses",
+    "load_any_model",
     "predict_video_topdown",
     "train_topdown",
 ]
@@ -222,12 +225,9 @@ class TopDownModel:
         for sub, model in ((CENTROID_DIR, self.centroid), (POSE_DIR, self.pose)):
             folder = model_dir / sub
             folder.mkdir(parents=True, exist_ok=True)
-            with atomic_path(folder / "model.keras") as tmp:
-                model.train_model.save(tmp)
-            with atomic_path(folder / POSE_CONFIG) as tmp:
-                Path(tmp).write_text(json.dumps(model.config, indent=2, allow_nan=True) + "\n")
-        with atomic_path(model_dir / TOPDOWN_CONFIG) as tmp:
-            Path(tmp).write_text(json.dumps(self.config(), indent=2) + "\n")
+            save_model(model.train_model, folder / BEST_MODEL)
+            write_pose_config(folder, model.config)
+        write_json(model_dir / TOPDOWN_CONFIG, self.config())
         return model_dir
 
     @classmethod
@@ -281,8 +281,6 @@ class TopDownModel:
 
     def _centroid_fn(self) -> Callable[[np.ndarray], np.ndarray]:
         if self._centroid_predict is None:
-            from behaviorlab.pose.models import build_local_peaks_model
-
             network = build_local_peaks_model(
                 self.centroid.train_model,
                 output_stride=self.centroid.output_stride,
@@ -414,6 +412,35 @@ class TopDownModel:
         return self.predict_instances(frames, batch_size=batch_size)
 
 
+def load_any_model(model_dir: str | Path) -> Any:
+    """Load a single-animal :class:`PoseModel` or a top-down model, whichever the folder holds.
+
+    Parameters
+    ----------
+    model_dir
+        A folder written by :func:`~behaviorlab.pose.train.train_model`
+        (``pose_config.json``) or by :func:`train_topdown` / :meth:`TopDownModel.save`
+        (``topdown_config.json``).
+
+    Returns
+    -------
+    PoseModel or TopDownModel
+        The loaded model; predict videos with
+        :func:`~behaviorlab.pose.inference.predict_video` or
+        :func:`predict_video_topdown` respectively.
+    """
+    model_dir = Path(model_dir)
+    if (model_dir / TOPDOWN_CONFIG).is_file():
+        return TopDownModel.load(model_dir)
+    if (model_dir / POSE_CONFIG).is_file():
+        return PoseModel.load(model_dir)
+    raise FileFormatError(
+        model_dir,
+        f"is not a behaviorlab model folder (neither {POSE_CONFIG} nor {TOPDOWN_CONFIG}); "
+        "train one with `behaviorlab train` or `behaviorlab train-topdown`",
+    )
+
+
 # --------------------------------------------------------------------------- poses and video
 def instances_to_poses(
     instances: np.ndarray,
@@ -526,8 +553,6 @@ def predict_video_topdown(
         attrs ``fps``, ``source_software``, ``video``, ``model``; the log
         records the prediction and the tracking.
     """
-    from behaviorlab.trajectories.tracking import track_poses
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     topdown = model if isinstance(model, TopDownModel) else TopDownModel.load(model)
@@ -698,6 +723,5 @@ def train_topdown(
         max_animals=max_animals,
     )
     config = {**model.config(), "n_crops": len(crops), "seconds": round(time.perf_counter() - started, 1)}
-    with atomic_path(out_dir / TOPDOWN_CONFIG) as tmp:
-        Path(tmp).write_text(json.dumps(config, indent=2) + "\n")
+    write_json(out_dir / TOPDOWN_CONFIG, config)
     return TopDownTrainResult(out_dir, centroid, pose, int(crop_size), len(crops))

@@ -2,7 +2,8 @@
 
 :func:`train_model` builds one of :data:`behaviorlab.pose.models.MODEL_BUILDERS`,
 fits it to confidence-map (and posture-graph) targets with Adam, a masked MSE
-loss and intermediate supervision, and writes a model folder::
+loss (:mod:`behaviorlab.pose.losses`) and intermediate supervision, and writes a
+model folder (:mod:`behaviorlab.pose.folder`)::
 
     MODEL_DIR/
       pose_config.json    skeleton, input shape, channels, grayscale, padding, output stride,
@@ -26,7 +27,6 @@ after ``early_stopping_patience`` such epochs.
 
 from __future__ import annotations
 
-import csv
 import inspect
 import json
 import logging
@@ -42,11 +42,12 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from behaviorlab._atomic import atomic_path
+import behaviorlab
 from behaviorlab._config import ConfigBase
 from behaviorlab.errors import OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.augment import AugmentConfig, Augmenter
+from behaviorlab.pose.calibration import calibration_radius, fit_calibration
 from behaviorlab.pose.data import (
     PoseSequence,
     input_multiple,
@@ -59,60 +60,37 @@ from behaviorlab.pose.data import (
     split_frames,
 )
 from behaviorlab.pose.evaluate import EvaluationReport
+from behaviorlab.pose.folder import (
+    BEST_MODEL,
+    LAST_MODEL,
+    POSE_CONFIG,
+    STATE,
+    TRAINING_LOG,
+    append_training_log,
+    read_pose_config,
+    read_training_log,
+    save_model,
+    truncate_training_log,
+    write_json,
+    write_pose_config,
+)
+from behaviorlab.pose.losses import masked_mse
+from behaviorlab.pose.models import MODEL_BUILDERS, build_inference_model, build_local_peaks_model
+from behaviorlab.pose.predict import PoseModel, evaluate_model, frame_predictions
 from behaviorlab.pose.targets import n_target_maps
 
 __all__ = [
-    "LOG_COLUMNS",
     "MODEL_NAMES",
     "TrainConfig",
     "TrainResult",
     "deterministic_ops",
     "fit_confidence_calibration",
-    "masked_mse",
     "train_model",
 ]
 
 log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("stacked_densenet", "stacked_hourglass", "leap", "deeplabcut")
-LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_px_error", "lr", "seconds")
-
-POSE_CONFIG = "pose_config.json"
-BEST_MODEL = "model.keras"
-LAST_MODEL = "last.keras"
-STATE = "state.json"
-TRAINING_LOG = "training_log.csv"
-
-
-# --------------------------------------------------------------------------- loss
-@keras.saving.register_keras_serializable(package="behaviorlab")
-def masked_mse(y_true, y_pred):
-    """Mean squared error over the entries of ``y_true`` that are not NaN.
-
-    Channels of missing keypoints (and incomplete posture-graph maps) are
-    NaN in the targets; they add nothing to the loss or its gradient.
-
-    Parameters
-    ----------
-    y_true
-        Targets ``(batch, height, width, maps)``, NaN = ignore.
-    y_pred
-        Predictions of the same shape.
-
-    Returns
-    -------
-    tensor
-        Shape ``(batch,)``: per sample, the sum of squared errors over valid
-        entries divided by their number (0 when none is valid).
-    """
-    y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-    valid = ops.logical_not(ops.isnan(y_true))
-    diff = ops.where(valid, y_pred - ops.where(valid, y_true, 0.0), 0.0)
-    axes = tuple(range(1, len(y_pred.shape)))
-    total = ops.sum(ops.square(diff), axis=axes)
-    count = ops.sum(ops.cast(valid, "float32"), axis=axes)
-    return total / ops.maximum(count, 1.0)
 
 
 # --------------------------------------------------------------------------- config
@@ -248,7 +226,7 @@ class TrainResult:
     stopped_early
         Whether early stopping ended the training.
     history
-        ``training_log.csv`` as a table (columns :data:`LOG_COLUMNS`).
+        ``training_log.csv`` as a table (columns :data:`behaviorlab.pose.folder.LOG_COLUMNS`).
     val_report
         Accuracy of ``model.keras`` on the validation frames (``None`` without them).
     """
@@ -275,18 +253,16 @@ def deterministic_ops() -> None:
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # only the active Keras backend's package is installed
 
         tf.config.experimental.enable_op_determinism()
     elif backend == "torch":
-        import torch
+        import torch  # only the active Keras backend's package is installed
 
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _builder(name: str):
-    from behaviorlab.pose.models import MODEL_BUILDERS
-
     return MODEL_BUILDERS[name]
 
 
@@ -301,8 +277,6 @@ def resolve_output_stride(config: TrainConfig) -> int:
 
 
 def _versions() -> dict[str, str]:
-    import behaviorlab
-
     backend = keras.backend.backend()
     try:
         backend_version = __import__(backend).__version__
@@ -317,34 +291,8 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
-
-
-def _save_model(model: keras.Model, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-
-
 def _float(value: Any) -> float:
     return math.nan if value is None else float(value)
-
-
-def _read_log(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        return pd.DataFrame(columns=list(LOG_COLUMNS))
-    return pd.read_csv(path)
-
-
-def _truncate_log(path: Path, epochs: int) -> None:
-    """Drop rows after epoch ``epochs`` (written by a run that stopped before its state.json)."""
-    if not path.is_file():
-        return
-    table = _read_log(path)
-    if len(table) and table["epoch"].max() > epochs:
-        with atomic_path(path) as tmp:
-            table[table["epoch"] <= epochs].to_csv(tmp, index=False)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -377,8 +325,6 @@ class _ValidationPixelError(keras.callbacks.Callback):
         self._model = None
 
     def on_train_begin(self, logs=None):
-        from behaviorlab.pose.models import build_inference_model, build_local_peaks_model
-
         if self.keypoints.ndim == 4:
             self._model = build_local_peaks_model(
                 self.model,
@@ -458,24 +404,19 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             self.state.update(
                 best_epoch=completed, best_monitor=value, best_val_px_error=_float(logs.get("val_px_error"))
             )
-            _save_model(self.model, self.model_dir / BEST_MODEL)
-        _save_model(self.model, self.model_dir / LAST_MODEL)
-        log_path = self.model_dir / TRAINING_LOG
-        new = not log_path.is_file()
-        with log_path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(LOG_COLUMNS)
-            writer.writerow(
-                [
-                    completed,
-                    _float(logs.get("loss")),
-                    _float(logs.get("val_loss")),
-                    _float(logs.get("val_px_error")),
-                    lr,
-                    round(seconds, 3),
-                ]
-            )
+            save_model(self.model, self.model_dir / BEST_MODEL)
+        save_model(self.model, self.model_dir / LAST_MODEL)
+        append_training_log(
+            self.model_dir / TRAINING_LOG,
+            [
+                completed,
+                _float(logs.get("loss")),
+                _float(logs.get("val_loss")),
+                _float(logs.get("val_px_error")),
+                lr,
+                round(seconds, 3),
+            ],
+        )
         self.state.update(
             epoch=completed,
             learning_rate=lr,
@@ -494,7 +435,7 @@ class _EpochCheckpoint(keras.callbacks.Callback):
                 },
             },
         )
-        _write_json(self.model_dir / STATE, self.state)
+        write_json(self.model_dir / STATE, self.state)
 
 
 # --------------------------------------------------------------------------- training
@@ -577,24 +518,8 @@ def train_model(
     """
     out_dir = Path(out_dir)
     frames = load_frames(labels)
-    state_path = out_dir / STATE
-    resuming = resume and state_path.is_file()
-    if not resume and (state_path.is_file() or (out_dir / POSE_CONFIG).is_file()):
-        raise OutputExistsError(
-            f"{out_dir} already holds a trained model; pass resume=True (--resume) or choose another folder"
-        )
-    if resume and not resuming:
-        log.info("no %s in %s (no epoch completed): starting a new training", STATE, out_dir)
-        _truncate_log(out_dir / TRAINING_LOG, 0)
-
-    pose_config: dict[str, Any]
-    if resuming:
-        pose_config = json.loads((out_dir / POSE_CONFIG).read_text())
-        config = _check_resume_config(TrainConfig.from_dict(pose_config["train_config"]), config)
-        state = json.loads(state_path.read_text())
-    else:
-        config = TrainConfig() if config is None else config
-        state = {"epoch": 0}
+    resuming = _check_out_dir(out_dir, resume)
+    pose_config, config, state = _start_state(out_dir, config, resuming)
 
     # -- data
     select_keypoints = multi_animal_keypoints if config.multi_instance else single_animal_keypoints
@@ -602,76 +527,24 @@ def train_model(
     channels = 1 if config.grayscale else frames.images[0].shape[2]
     images = prepare_images([frames.images[i] for i in frame_indices], channels, grayscale=config.grayscale)
     if resuming:
-        split = pose_config["split"]
-        _check_same_frames(frames, split, out_dir)
-        position = {int(f): i for i, f in enumerate(frame_indices)}
-        train_pos = np.array([position[int(f)] for f in split["train"]], dtype=np.int64)
-        val_pos = np.array([position[int(f)] for f in split["validation"]], dtype=np.int64)
-        input_shape = tuple(pose_config["input_shape"])
-        stride = int(pose_config["output_stride"])
+        train_pos, val_pos, input_shape, stride = _saved_split(frames, frame_indices, pose_config, out_dir)
     else:
         train_pos, val_pos = split_frames(len(frame_indices), config.val_fraction, config.seed)
-        stride = resolve_output_stride(config)
-        shapes = np.array([img.shape for img in images])
-        multiple = input_multiple(config.model, config.model_kwargs, stride, shapes.max(axis=0))
-        input_shape = padded_input_shape(shapes, multiple)
-        pose_config = {
-            "format": "behaviorlab.pose_model",
-            "format_version": 1,
-            "model": config.model,
-            "skeleton": frames.skeleton.to_dict(),
-            "n_keypoints": frames.skeleton.n_keypoints,
-            "n_maps": n_target_maps(frames.skeleton, graph=config.graph),
-            "input_shape": list(input_shape),
-            "channels": channels,
-            "grayscale": config.grayscale,
-            "padding": {"mode": "bottom_right_zeros", "multiple": multiple},
-            "pixel_range": [0, 255],
-            "output_stride": stride,
-            "sigma": config.sigma,
-            "graph": config.graph,
-            "multi_instance": config.multi_instance,
-            "train_config": config.to_dict(),
-            "split": {
-                "n_frames": len(frames),
-                "train": frame_indices[train_pos].tolist(),
-                "validation": frame_indices[val_pos].tolist(),
-                "validation_sources": [frames.sources[i] for i in frame_indices[val_pos]],
-            },
-            "versions": _versions(),
-        }
+        pose_config, input_shape, stride = _new_pose_config(
+            config, frames, images, channels, frame_indices, train_pos, val_pos
+        )
     pose_config["train_config"] = config.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(out_dir / POSE_CONFIG, pose_config)
+    write_pose_config(out_dir, pose_config)
 
     if resuming and (state["epoch"] >= config.epochs or state.get("stopped_early")):
         log.info("training in %s already finished (%d epochs)", out_dir, state["epoch"])
         return _result(out_dir, state, frames if len(val_pos) and not config.multi_instance else None)
 
     # -- model
-    keras.utils.set_random_seed(config.seed + state["epoch"])
-    deterministic_ops()
-    skeleton = frames.skeleton
-    if resuming:
-        _truncate_log(out_dir / TRAINING_LOG, state["epoch"])
-        _builder(config.model)  # registers the package's layers with Keras before a new process loads the model
-        model = keras.saving.load_model(out_dir / LAST_MODEL)
-        model.optimizer.learning_rate = state["learning_rate"]
-        model.run_eagerly = run_eagerly
-    else:
-        builder = _builder(config.model)
-        kwargs = dict(config.model_kwargs)
-        if "output_stride" in inspect.signature(builder).parameters:
-            kwargs["output_stride"] = stride
-        model = builder(input_shape, pose_config["n_maps"], **kwargs)
-        n_outputs = len(model.outputs)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-            loss=masked_mse if n_outputs == 1 else [masked_mse] * n_outputs,
-            run_eagerly=run_eagerly,
-        )
+    model = _start_model(out_dir, config, state, resuming, input_shape, pose_config["n_maps"], stride, run_eagerly)
     n_outputs = len(model.outputs)
-
+    skeleton = frames.skeleton
     augmenter = Augmenter(config.augment, skeleton, seed=config.seed)
     common = {
         "skeleton": skeleton,
@@ -693,25 +566,11 @@ def train_model(
     )
     has_val = len(val_pos) > 0
     val_seq = PoseSequence([images[i] for i in val_pos], keypoints[val_pos], **common) if has_val else None
-    monitor = "val_loss" if has_val else "loss"
-    best_by = "val_px_error" if has_val and not config.multi_instance else monitor
-
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(
-        monitor=monitor, factor=config.lr_factor, patience=config.lr_patience, verbose=1 if verbose else 0
-    )
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=config.early_stopping_patience, verbose=1 if verbose else 0
-    )
-    callbacks: list[keras.callbacks.Callback] = [_EpochSetter(train_seq)]
+    validation = None
     if has_val:
         val_images = np.stack([pad_image(images[i], input_shape) for i in val_pos]).astype(np.float32)
-        inference = {"output_stride": stride, "sigma": config.sigma, "n_keypoints": skeleton.n_keypoints}
-        callbacks.append(_ValidationPixelError(val_images, keypoints[val_pos], inference, config.batch_size))
-    callbacks += [
-        reduce_lr,
-        early_stopping,
-        _EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, best_by),
-    ]
+        validation = (val_images, keypoints[val_pos])
+    callbacks = _callbacks(out_dir, config, state, train_seq, validation, stride, skeleton.n_keypoints, verbose)
     model.fit(
         train_seq,
         validation_data=val_seq,
@@ -722,6 +581,155 @@ def train_model(
         verbose=verbose,
     )
     return _result(out_dir, state, frames if has_val and not config.multi_instance else None)
+
+
+def _check_out_dir(out_dir: Path, resume: bool) -> bool:
+    """Check that ``out_dir`` may be trained into; return whether a saved training resumes there."""
+    state_path = out_dir / STATE
+    resuming = resume and state_path.is_file()
+    if not resume and (state_path.is_file() or (out_dir / POSE_CONFIG).is_file()):
+        raise OutputExistsError(
+            f"{out_dir} already holds a trained model; pass resume=True (--resume) or choose another folder"
+        )
+    if resume and not resuming:
+        log.info("no %s in %s (no epoch completed): starting a new training", STATE, out_dir)
+        truncate_training_log(out_dir / TRAINING_LOG, 0)
+    return resuming
+
+
+def _start_state(
+    out_dir: Path, config: TrainConfig | None, resuming: bool
+) -> tuple[dict[str, Any], TrainConfig, dict[str, Any]]:
+    """Return the saved pose config (empty for a new training), the config to train with and the state."""
+    if resuming:
+        pose_config = read_pose_config(out_dir)
+        config = _check_resume_config(TrainConfig.from_dict(pose_config["train_config"]), config)
+        return pose_config, config, json.loads((out_dir / STATE).read_text())
+    return {}, TrainConfig() if config is None else config, {"epoch": 0}
+
+
+def _saved_split(
+    frames: LabeledFrames, frame_indices: np.ndarray, pose_config: Mapping[str, Any], out_dir: Path
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], int]:
+    """Positions of the saved training and validation frames among ``frame_indices``, input shape and stride."""
+    split = pose_config["split"]
+    _check_same_frames(frames, split, out_dir)
+    position = {int(f): i for i, f in enumerate(frame_indices)}
+    train_pos = np.array([position[int(f)] for f in split["train"]], dtype=np.int64)
+    val_pos = np.array([position[int(f)] for f in split["validation"]], dtype=np.int64)
+    return train_pos, val_pos, tuple(pose_config["input_shape"]), int(pose_config["output_stride"])
+
+
+def _new_pose_config(
+    config: TrainConfig,
+    frames: LabeledFrames,
+    images: list[np.ndarray],
+    channels: int,
+    frame_indices: np.ndarray,
+    train_pos: np.ndarray,
+    val_pos: np.ndarray,
+) -> tuple[dict[str, Any], tuple[int, ...], int]:
+    """Describe a new training in its ``pose_config.json``; return it with the input shape and output stride."""
+    stride = resolve_output_stride(config)
+    shapes = np.array([img.shape for img in images])
+    multiple = input_multiple(config.model, config.model_kwargs, stride, shapes.max(axis=0))
+    input_shape = padded_input_shape(shapes, multiple)
+    pose_config = {
+        "format": "behaviorlab.pose_model",
+        "format_version": 1,
+        "model": config.model,
+        "skeleton": frames.skeleton.to_dict(),
+        "n_keypoints": frames.skeleton.n_keypoints,
+        "n_maps": n_target_maps(frames.skeleton, graph=config.graph),
+        "input_shape": list(input_shape),
+        "channels": channels,
+        "grayscale": config.grayscale,
+        "padding": {"mode": "bottom_right_zeros", "multiple": multiple},
+        "pixel_range": [0, 255],
+        "output_stride": stride,
+        "sigma": config.sigma,
+        "graph": config.graph,
+        "multi_instance": config.multi_instance,
+        "train_config": config.to_dict(),
+        "split": {
+            "n_frames": len(frames),
+            "train": frame_indices[train_pos].tolist(),
+            "validation": frame_indices[val_pos].tolist(),
+            "validation_sources": [frames.sources[i] for i in frame_indices[val_pos]],
+        },
+        "versions": _versions(),
+    }
+    return pose_config, input_shape, stride
+
+
+def _start_model(
+    out_dir: Path,
+    config: TrainConfig,
+    state: Mapping[str, Any],
+    resuming: bool,
+    input_shape: tuple[int, ...],
+    n_maps: int,
+    stride: int,
+    run_eagerly: bool,
+) -> keras.Model:
+    """Seed the backend, then load the last epoch's model to resume, or build and compile a new one."""
+    keras.utils.set_random_seed(config.seed + state["epoch"])
+    deterministic_ops()
+    if resuming:
+        truncate_training_log(out_dir / TRAINING_LOG, state["epoch"])
+        _builder(config.model)  # checks the model name before loading (the package's layers are registered on import)
+        model = keras.saving.load_model(out_dir / LAST_MODEL)
+        model.optimizer.learning_rate = state["learning_rate"]
+        model.run_eagerly = run_eagerly
+        return model
+    builder = _builder(config.model)
+    kwargs = dict(config.model_kwargs)
+    if "output_stride" in inspect.signature(builder).parameters:
+        kwargs["output_stride"] = stride
+    model = builder(input_shape, n_maps, **kwargs)
+    n_outputs = len(model.outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=masked_mse if n_outputs == 1 else [masked_mse] * n_outputs,
+        run_eagerly=run_eagerly,
+    )
+    return model
+
+
+def _callbacks(
+    out_dir: Path,
+    config: TrainConfig,
+    state: dict[str, Any],
+    train_seq: PoseSequence,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    stride: int,
+    n_keypoints: int,
+    verbose: int | str,
+) -> list[keras.callbacks.Callback]:
+    """Return the training's callbacks in the order Keras runs them.
+
+    The epoch setter, the validation pixel error (on ``validation`` images and keypoints, if any), the learning
+    rate schedule, early stopping and the checkpoint.
+    """
+    monitor = "val_loss" if validation is not None else "loss"
+    best_by = "val_px_error" if validation is not None and not config.multi_instance else monitor
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor, factor=config.lr_factor, patience=config.lr_patience, verbose=1 if verbose else 0
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=config.early_stopping_patience, verbose=1 if verbose else 0
+    )
+    callbacks: list[keras.callbacks.Callback] = [_EpochSetter(train_seq)]
+    if validation is not None:
+        val_images, val_keypoints = validation
+        inference = {"output_stride": stride, "sigma": config.sigma, "n_keypoints": n_keypoints}
+        callbacks.append(_ValidationPixelError(val_images, val_keypoints, inference, config.batch_size))
+    callbacks += [
+        reduce_lr,
+        early_stopping,
+        _EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, best_by),
+    ]
+    return callbacks
 
 
 def _check_same_frames(frames: LabeledFrames, split: Mapping[str, Any], out_dir: Path) -> None:
@@ -743,26 +751,21 @@ def fit_confidence_calibration(out_dir: Path, frames: LabeledFrames) -> dict[str
     ``confidence_calibration``. Too few validation keypoints (or all found,
     or none) leave the model uncalibrated: its confidence is the peak height.
     """
-    from behaviorlab.pose.calibration import calibration_radius, fit_calibration
-    from behaviorlab.pose.predict import PoseModel, frame_predictions
-
     model = PoseModel.load(out_dir)
     pred, true = frame_predictions(model, frames, model.validation_indices, raw_confidence=True)
     errors = np.linalg.norm(pred[..., :2].astype(np.float64) - true, axis=-1)
     calibration = fit_calibration(pred[..., 2], errors, calibration_radius(model.sigma))
-    config = json.loads((out_dir / POSE_CONFIG).read_text())
+    config = read_pose_config(out_dir)
     config.pop("confidence_calibration", None)
     if calibration is not None:
         config["confidence_calibration"] = calibration
         log.info("confidence calibrated on %d validation keypoints", calibration["n_points"])
-    _write_json(out_dir / POSE_CONFIG, config)
+    write_pose_config(out_dir, config)
     return calibration
 
 
 def _result(out_dir: Path, state: Mapping[str, Any], frames: LabeledFrames | None) -> TrainResult:
     """Collect the result; ``frames`` (the training labels) to evaluate on the validation split, else None."""
-    from behaviorlab.pose.predict import evaluate_model
-
     if frames is not None:
         fit_confidence_calibration(out_dir, frames)
     report = None if frames is None else evaluate_model(out_dir, frames)
@@ -773,6 +776,6 @@ def _result(out_dir: Path, state: Mapping[str, Any], frames: LabeledFrames | Non
         best_val_px_error=_float(state.get("best_val_px_error")),
         training_seconds=float(state.get("training_seconds", 0.0)),
         stopped_early=bool(state.get("stopped_early", False)),
-        history=_read_log(out_dir / TRAINING_LOG),
+        history=read_training_log(out_dir / TRAINING_LOG),
         val_report=report,
     )

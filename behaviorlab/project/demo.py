@@ -209,7 +209,7 @@ def demo_config(sample_dir: Path) -> dict[str, Any]:
 
 
 def _behaviors() -> tuple[str, ...]:
-    from behaviorlab.synthetic.sample import BEHAVIORS
+    from behaviorlab.synthetic.simulate import BEHAVIORS
 
     return tuple(BEHAVIORS)
 

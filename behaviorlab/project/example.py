@@ -2,7 +2,7 @@
 
 :func:`make_example_project` writes a project folder like the one
 ``behaviorlab demo`` builds, in seconds instead of minutes: simulated poses
-(:func:`behaviorlab.synthetic.sample.simulate_poses`, or the sample sessions with their
+(:func:`behaviorlab.synthetic.simulate.simulate_poses`, or the sample sessions with their
 videos), features and spectrograms, a behavior map, an HMM and a classifier
 fitted on them (small settings), the generated behaviors as the human
 annotation, and a results store with metadata.  With
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 def _sessions(sample_dir: Path | None, n_sessions: int, minutes: float, seed: int) -> dict[str, dict[str, Any]]:
     """Poses, generated behaviors, video (sample sessions only) and group of every session."""
     from behaviorlab.io.load import load_poses
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     out: dict[str, dict[str, Any]] = {}
     if sample_dir is not None:
@@ -128,7 +128,7 @@ def make_example_project(
     hmm = EthogramHMM(n_states=6, variable="spectrogram", random_state=seed).fit(features)
     hmm.save(models / "hmm.pkl")
     decoded = hmm.label(features)
-    from behaviorlab.synthetic.sample import BEHAVIORS
+    from behaviorlab.synthetic.simulate import BEHAVIORS
 
     labels = {}
     for name, s in sessions.items():

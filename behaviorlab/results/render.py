@@ -6,7 +6,7 @@ thin dark rim so they show on any background), anti-aliased lines for
 skeleton edges (one colour per individual) and optional fading trails of
 the last positions.  :func:`render_poses` streams a video through it, batch by
 batch, into an H.264 MP4 written atomically by
-:class:`~behaviorlab.io.video.VideoWriter`, so memory holds one batch of
+:class:`~behaviorlab.io.video_write.VideoWriter`, so memory holds one batch of
 frames, never the whole video.
 
 Coordinates are ``(x, y)`` pixels with pixel centres at integers, origin at
@@ -274,7 +274,7 @@ def render_poses(
     radius, line_width
         Keypoint disc radius and line width in pixels.
     crf, preset
-        H.264 quality and speed (see :class:`~behaviorlab.io.video.VideoWriter`).
+        H.264 quality and speed (see :class:`~behaviorlab.io.video_write.VideoWriter`).
     batch_size
         Frames decoded at a time.
 
@@ -295,7 +295,8 @@ def render_poses(
         When ``start``/``end`` lie outside the video, or the poses cover none
         of the frames to render (each message names both files).
     """
-    from behaviorlab.io.video import VideoReader, VideoWriter
+    from behaviorlab.io.video import VideoReader
+    from behaviorlab.io.video_write import VideoWriter
 
     if isinstance(poses, str | Path):
         from behaviorlab.io.load import load_poses

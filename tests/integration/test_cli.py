@@ -212,7 +212,7 @@ def test_features_bad_input_names_the_file_without_traceback(tmp_path, tracked_n
 
 def test_predict_writes_poses_in_the_requested_formats_and_skips_done_videos(tmp_path):
     keras = pytest.importorskip("keras")
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
     from behaviorlab.pose.models import build_stacked_densenet
     from behaviorlab.schema import Skeleton
 

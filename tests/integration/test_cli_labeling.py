@@ -10,7 +10,8 @@ from behaviorlab.cli.app import app
 from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
 from behaviorlab.io.load import load_poses
 from behaviorlab.io.save import save_poses
-from behaviorlab.io.video import VideoReader, write_video
+from behaviorlab.io.video import VideoReader
+from behaviorlab.io.video_write import write_video
 from behaviorlab.labeling.select import parse_frame_source
 
 runner = CliRunner()

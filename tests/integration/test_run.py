@@ -173,7 +173,7 @@ def test_a_changed_feature_parameter_reruns_features_and_what_follows_only(tmp_p
 
 
 def _short_video(path: Path, n_frames: int) -> Path:
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
 
     frames = np.zeros((n_frames, 32, 32, 3), np.uint8)
     frames[:, 8:24, 8:24] = np.arange(n_frames, dtype=np.uint8)[:, None, None, None] * 5

@@ -286,7 +286,7 @@ def test_fitted_attributes_describe_the_model(fitted):
 
 def test_generated_poses_are_classified_well_above_chance():
     from behaviorlab.features.pipeline import compute_session_features
-    from behaviorlab.synthetic.sample import BEHAVIORS, SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import BEHAVIORS, SyntheticConfig, simulate_poses
 
     feats, labels = {}, {}
     for seed in (1, 2):

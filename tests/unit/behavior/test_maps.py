@@ -250,7 +250,7 @@ def test_density_figure_has_density_borders_and_labels(fitted):
 
 
 def test_region_examples_figure_draws_one_panel_per_region():
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     poses, _ = simulate_poses(SyntheticConfig(duration_s=2, seed=1))
     import pandas as pd
@@ -286,7 +286,7 @@ def test_fit_label_gives_the_labels_of_fit_then_label(blobs):
 def test_region_examples_figure_with_two_animals_draws_the_named_one():
     import pandas as pd
 
-    from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
     poses, _ = simulate_poses(SyntheticConfig(duration_s=2, seed=3, n_animals=2, individuals=("a", "b")))
     examples = pd.DataFrame(

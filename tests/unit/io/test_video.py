@@ -1,4 +1,4 @@
-"""Tests for behaviorlab.io.video: known-answer videos whose frames encode their own index."""
+"""Tests for behaviorlab.io.video and video_write: known-answer videos whose frames encode their own index."""
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ import numpy as np
 import pytest
 
 from behaviorlab.errors import FileFormatError, VideoError
-from behaviorlab.io.video import (
-    TruncatedVideoWarning,
-    VideoInfo,
-    VideoReader,
-    VideoWriter,
-    probe_video,
-    write_video,
-)
+from behaviorlab.io.video import TruncatedVideoWarning, VideoInfo, VideoReader, probe_video
+from behaviorlab.io.video_write import VideoWriter, write_video
 
 # Frame i shows the bits of i as 16x16 blocks (bright = 1) in a 6-wide grid; the
 # bottom band of an RGB frame is pure red.  Large flat blocks survive lossy coding.

@@ -12,7 +12,8 @@ import pytest
 from behaviorlab.errors import SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames, load_labeled_frames, save_labeled_frames
 from behaviorlab.io.load import load_poses
-from behaviorlab.io.video import VideoReader, write_video
+from behaviorlab.io.video import VideoReader
+from behaviorlab.io.video_write import write_video
 from behaviorlab.labeling.select import (
     downsample_frames,
     frame_source,

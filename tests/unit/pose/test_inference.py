@@ -16,7 +16,8 @@ import keras
 
 from behaviorlab.errors import BehaviorlabError, FileFormatError
 from behaviorlab.io.load import load_poses
-from behaviorlab.io.video import TruncatedVideoWarning, VideoReader, write_video
+from behaviorlab.io.video import TruncatedVideoWarning, VideoReader
+from behaviorlab.io.video_write import write_video
 from behaviorlab.pose import backend
 from behaviorlab.pose.inference import RealtimePredictor, partial_dir, predict_video
 from behaviorlab.pose.models import build_stacked_densenet

@@ -40,17 +40,19 @@ from behaviorlab.pose.crops import (  # noqa: E402
 from behaviorlab.pose.data import PoseSequence  # noqa: E402
 from behaviorlab.pose.layers import LocalMaxima2D  # noqa: E402
 from behaviorlab.pose.peaks import find_local_peaks, find_peaks_subpixel  # noqa: E402
-from behaviorlab.pose.predict import PoseModel, load_any_model  # noqa: E402
+from behaviorlab.pose.predict import PoseModel  # noqa: E402
 from behaviorlab.pose.targets import confidence_maps, multi_instance_targets  # noqa: E402
 from behaviorlab.pose.topdown import (  # noqa: E402
     TopDownModel,
     instances_to_poses,
+    load_any_model,
     predict_video_topdown,
     train_topdown,
 )
 from behaviorlab.pose.train import TrainConfig  # noqa: E402
 from behaviorlab.schema import Skeleton, from_numpy, get_log  # noqa: E402
-from behaviorlab.trajectories.tracking import identity_switches, track_poses  # noqa: E402
+from behaviorlab.trajectories.track_scores import identity_switches  # noqa: E402
+from behaviorlab.trajectories.tracking import track_poses  # noqa: E402
 
 ANCHOR = "spine"
 
@@ -402,7 +404,7 @@ def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path)
     from typer.testing import CliRunner
 
     from behaviorlab.cli.app import app
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
 
     clip = write_video(tmp_path / "clip.mp4", [frame[..., 0] for frame in labels.images[:6]], fps=30)
     runner = CliRunner()

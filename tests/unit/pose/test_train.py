@@ -24,8 +24,10 @@ from behaviorlab.pose.data import (  # noqa: E402
     single_animal_keypoints,
     split_frames,
 )
+from behaviorlab.pose.folder import LOG_COLUMNS  # noqa: E402
+from behaviorlab.pose.losses import masked_mse  # noqa: E402
 from behaviorlab.pose.predict import PoseModel, evaluate_model  # noqa: E402
-from behaviorlab.pose.train import LOG_COLUMNS, TrainConfig, masked_mse, train_model  # noqa: E402
+from behaviorlab.pose.train import TrainConfig, train_model  # noqa: E402
 from behaviorlab.schema import Skeleton  # noqa: E402
 
 NOISY = "ignore::UserWarning:keras"  # keras warns about input structures on some calls

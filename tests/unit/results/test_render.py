@@ -7,7 +7,8 @@ import pytest
 
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.io.save import save_poses
-from behaviorlab.io.video import VideoReader, write_video
+from behaviorlab.io.video import VideoReader
+from behaviorlab.io.video_write import write_video
 from behaviorlab.results.render import (
     INDIVIDUAL_COLORS,
     PoseVideoMismatchWarning,

@@ -15,17 +15,9 @@ import xarray as xr
 
 from behaviorlab.io.annotations import BORIS_COLUMNS, labels_to_bouts, write_boris_csv
 from behaviorlab.schema import get_skeleton, validate_poses
-from behaviorlab.synthetic.sample import (
-    BEHAVIORS,
-    KEYPOINTS,
-    SAMPLE_SESSIONS,
-    SKELETON,
-    SyntheticConfig,
-    _background,
-    generate_sample_data,
-    render_frames,
-    simulate_poses,
-)
+from behaviorlab.synthetic.render import _background, render_frames
+from behaviorlab.synthetic.sample import SAMPLE_SESSIONS, generate_sample_data
+from behaviorlab.synthetic.simulate import BEHAVIORS, KEYPOINTS, SKELETON, SyntheticConfig, simulate_poses
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -81,7 +73,7 @@ def test_config_rejects_bad_values(kwargs):
 
 # --------------------------------------------------------------------------- determinism
 def test_same_seed_same_poses_and_video_bytes(tmp_path):
-    from behaviorlab.io.video import write_video
+    from behaviorlab.io.video_write import write_video
 
     cfg = SyntheticConfig(duration_s=3, n_animals=2, seed=11)
     a, beh_a = simulate_poses(cfg)

@@ -10,17 +10,9 @@ import xarray as xr
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import from_numpy, get_log
-from behaviorlab.synthetic.sample import SyntheticConfig, simulate_poses
-from behaviorlab.trajectories.tracking import (
-    Tracker,
-    identity_switches,
-    keypoint_error,
-    match_identities,
-    merge_fragments,
-    summarize_tracks,
-    track_arrays,
-    track_poses,
-)
+from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
+from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error, match_identities, summarize_tracks
+from behaviorlab.trajectories.tracking import Tracker, merge_fragments, track_arrays, track_poses
 
 
 def shuffle_instances(pos: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
