@@ -51,7 +51,7 @@ def test_a_trained_model_reports_calibrated_confidence(tmp_path):
     from behaviorlab.pose.predict import PoseModel, frame_predictions
     from behaviorlab.pose.train import TrainConfig, train_model
 
-    from .test_pose_train import blob_frames
+    from .test_train import blob_frames
 
     frames = blob_frames(48)
     config = TrainConfig(
