@@ -455,6 +455,89 @@ def _px(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} px"
 
 
+def _input_and_pose_lines(ctx: DemoContext) -> list[str]:
+    """Return the summary's lines on the sample data, the project, the run, the pose model and the features."""
+    lines = []
+    for name, info in ctx.results.get("convert", {}).items():
+        lines.append(
+            f"  {name}: {info['frames']} frames, {info['keypoints']} keypoints, "
+            f"individuals {', '.join(info['individuals'])}; round trips ok: {', '.join(info['round_trips'])}"
+        )
+    lf = ctx.results["project"]["labeled_frames"]
+    lines.append(f"  labeled frames: {lf['labeled']} of {lf['frames']} labeled, {len(lf['keypoints'])} keypoints")
+    lines.append(f"  project: {ctx.results['project']['config']} and sessions.csv (behaviorlab init)")
+    run = ctx.results["run"]
+    lines.append(
+        f"  behaviorlab run: {len(run['completed_sessions'])} sessions in {run['seconds']} s on a local Dask cluster"
+    )
+    checks = ctx.results["checks"]
+    pm = checks["pose_model"]
+    val = pm["validation"]
+    lines.append(
+        f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs; "
+        f"held-out error mean {_px(val.get('mean'))}, median {_px(val.get('median'))} -> {pm['model_dir']}"
+    )
+    for name, info in checks["predict"].items():
+        lines.append(
+            f"  {name}: predicted {info['frames']} frames; error against "
+            f"the true poses mean {_px(info['error_px_mean'])}, median {_px(info['error_px_median'])}"
+        )
+    for name, info in checks["features"].items():
+        lines.append(
+            f"  {name}: cleaning {info['input']}: mean error {info['mean_abs_error_px_before_cleaning']} -> "
+            f"{info['mean_abs_error_px_after_cleaning']} px; {info['n_features']} features x "
+            f"{info['n_frequencies']} wavelet frequencies"
+        )
+    return lines
+
+
+def _behavior_lines(ctx: DemoContext) -> list[str]:
+    """Return the summary's lines on the behavior map, the ethogram, the classifiers and the results store."""
+    lines = []
+    checks = ctx.results["checks"]
+    bm = checks["behavior_map"]
+    if bm:
+        lines.append(
+            f"  behavior map: {bm['n_regions']} regions from {bm['frames']} frames; against the generated "
+            f"behaviors NMI {bm['nmi_vs_generated_behaviors']}, ARI {bm['ari_vs_generated_behaviors']}"
+        )
+    eth = checks["ethogram"]
+    if eth:
+        lines.append(
+            f"  ethogram: {eth['n_states']} HMM states by BIC; "
+            f"against the generated behaviors NMI {eth['nmi_vs_generated_behaviors']}, "
+            f"ARI {eth['ari_vs_generated_behaviors']}"
+        )
+    cl = checks["classify"]
+    if cl:
+        f1 = ", ".join(f"{b} {v:.2f}" for b, v in cl["heldout_f1"].items())
+        lines.append(
+            f"  classifiers ({cl['cv']} cross-validation over the {len(cl['annotated_sessions'])} annotated sessions), "
+            f"held-out F1: {f1}"
+        )
+        for name, scores in cl["applied_f1_vs_truth"].items():
+            shown = ", ".join(f"{b} {v:.2f}" for b, v in scores.items())
+            lines.append(
+                f"  classifiers applied to {name} (not annotated; poses from the demo's pose model), "
+                f"F1 against the generated behaviors: {shown}"
+            )
+    res = ctx.results.get("results")
+    if res:
+        lines.append(f"  results store {res['store']}: {len(res['rows'])} sessions; exports {res['exports']}")
+        lines.append(
+            "  distance travelled (cm): "
+            + ", ".join(f"{r['session']}/{r['individual']} ({r['group']}) {r['distance']}" for r in res["distance_cm"])
+        )
+        lines.append("  group comparison of the classifier's time budgets (Mann-Whitney, BH-adjusted):")
+        for r in res["group_comparison_classifier"]:
+            if r["measure"] == "time_budget_pct":
+                lines.append(
+                    f"    {r['behavior']:>6}: {r['groups']}, n={r['n']}, p={r['p_value']}, "
+                    f"p_adj={r['p_adjusted']}, rank-biserial {r['effect_size']}"
+                )
+    return lines
+
+
 def run_demo(
     out_dir: str | Path = "behaviorlab_demo",
     *,
@@ -498,76 +581,7 @@ def run_demo(
     with atomic_path(summary_path) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=str))
     lines = [f"behaviorlab demo: sample data {ctx.sample_dir} -> {out_dir}"]
-    for name, info in ctx.results.get("convert", {}).items():
-        lines.append(
-            f"  {name}: {info['frames']} frames, {info['keypoints']} keypoints, "
-            f"individuals {', '.join(info['individuals'])}; round trips ok: {', '.join(info['round_trips'])}"
-        )
-    lf = ctx.results["project"]["labeled_frames"]
-    lines.append(f"  labeled frames: {lf['labeled']} of {lf['frames']} labeled, {len(lf['keypoints'])} keypoints")
-    lines.append(f"  project: {ctx.results['project']['config']} and sessions.csv (behaviorlab init)")
-    run = ctx.results["run"]
-    lines.append(
-        f"  behaviorlab run: {len(run['completed_sessions'])} sessions in {run['seconds']} s on a local Dask cluster"
-    )
-    checks = ctx.results["checks"]
-    pm = checks["pose_model"]
-    val = pm["validation"]
-    lines.append(
-        f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs; "
-        f"held-out error mean {_px(val.get('mean'))}, median {_px(val.get('median'))} -> {pm['model_dir']}"
-    )
-    for name, info in checks["predict"].items():
-        lines.append(
-            f"  {name}: predicted {info['frames']} frames; error against "
-            f"the true poses mean {_px(info['error_px_mean'])}, median {_px(info['error_px_median'])}"
-        )
-    for name, info in checks["features"].items():
-        lines.append(
-            f"  {name}: cleaning {info['input']}: mean error {info['mean_abs_error_px_before_cleaning']} -> "
-            f"{info['mean_abs_error_px_after_cleaning']} px; {info['n_features']} features x "
-            f"{info['n_frequencies']} wavelet frequencies"
-        )
-    bm = checks["behavior_map"]
-    if bm:
-        lines.append(
-            f"  behavior map: {bm['n_regions']} regions from {bm['frames']} frames; against the generated "
-            f"behaviors NMI {bm['nmi_vs_generated_behaviors']}, ARI {bm['ari_vs_generated_behaviors']}"
-        )
-    eth = checks["ethogram"]
-    if eth:
-        lines.append(
-            f"  ethogram: {eth['n_states']} HMM states by BIC; "
-            f"against the generated behaviors NMI {eth['nmi_vs_generated_behaviors']}, "
-            f"ARI {eth['ari_vs_generated_behaviors']}"
-        )
-    cl = checks["classify"]
-    if cl:
-        f1 = ", ".join(f"{b} {v:.2f}" for b, v in cl["heldout_f1"].items())
-        lines.append(
-            f"  classifiers ({cl['cv']} cross-validation over the {len(cl['annotated_sessions'])} annotated sessions), "
-            f"held-out F1: {f1}"
-        )
-        for name, scores in cl["applied_f1_vs_truth"].items():
-            shown = ", ".join(f"{b} {v:.2f}" for b, v in scores.items())
-            lines.append(
-                f"  classifiers applied to {name} (not annotated; poses from the demo's pose model), "
-                f"F1 against the generated behaviors: {shown}"
-            )
-    res = ctx.results.get("results")
-    if res:
-        lines.append(f"  results store {res['store']}: {len(res['rows'])} sessions; exports {res['exports']}")
-        lines.append(
-            "  distance travelled (cm): "
-            + ", ".join(f"{r['session']}/{r['individual']} ({r['group']}) {r['distance']}" for r in res["distance_cm"])
-        )
-        lines.append("  group comparison of the classifier's time budgets (Mann-Whitney, BH-adjusted):")
-        for r in res["group_comparison_classifier"]:
-            if r["measure"] == "time_budget_pct":
-                lines.append(
-                    f"    {r['behavior']:>6}: {r['groups']}, n={r['n']}, p={r['p_value']}, "
-                    f"p_adj={r['p_adjusted']}, rank-biserial {r['effect_size']}"
-                )
+    lines += _input_and_pose_lines(ctx) + _behavior_lines(ctx)
     lines.append(f"  stage times (s): {timings}")
     lines.append(f"  summary: {summary_path}")
     lines.append(f"  open the dashboard on this project: behaviorlab dashboard {out_dir}")

@@ -102,7 +102,7 @@ def test_a_run_fills_the_store_and_a_second_run_only_reads_the_cache(finished):
 
 def test_the_classifier_stage_computes_the_folds_no_task_did(tmp_path, finished):
     """Fewer fold tasks than folds (a session lost, so the folds changed): the stage computes the rest itself."""
-    from behaviorlab.project.runner import stage_classifier
+    from behaviorlab.project.fits import stage_classifier
 
     done, report = finished
     project = tmp_path / "project"
