@@ -26,19 +26,20 @@ A missing video is not a configuration error: it fails that session alone
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pandas as pd
 import yaml
 
 from behaviorlab._atomic import atomic_path
-from behaviorlab._config import fits_type, type_name
+from behaviorlab._config import ConfigBase
 from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
 from behaviorlab.features.pipeline import SessionFeaturesConfig
 from behaviorlab.io.load import session_name
@@ -51,38 +52,97 @@ SESSIONS_FILE = "sessions.csv"
 SESSION_COLUMNS = ("session", "video", "poses", "annotations", "fps", "individual")
 _FORMAT_VERSION = 1
 
-#: Plain sections: name -> {key: default}. Estimator sections add the estimator's own parameters.
-_PLAIN: dict[str, dict[str, Any]] = {
-    "pose_model": {"model": None, "training_frames": None, "max_animals": None, "train": {}},
-    "poses": {
-        "keypoints": None,
-        "batch_size": 32,
-        "allow_missing_keypoints": False,
-        "resources": {},
-        "source": None,
-        "csv_columns": None,
-    },
-    "annotations": {"behaviors": None, "clip": False, "rater": None, "min_raters": None},
-    "statistics": {"bin_s": 60.0, "zones": {}, "px_per_cm": None, "keypoint": "centroid"},
-    "exports": {"formats": ["csv"]},
-    "render": {"seconds": 0.0, "trail": 10},
-    "run": {"workers": None, "threads_per_worker": 1, "memory_limit": "auto"},
-}
-_TYPES: dict[str, dict[str, Any]] = {
-    "pose_model": {"model": str | None, "training_frames": str | None, "max_animals": int | None, "train": dict},
-    "poses": {
-        "keypoints": list | None,
-        "batch_size": int,
-        "allow_missing_keypoints": bool,
-        "resources": dict,
-        "source": str | None,
-        "csv_columns": str | None,
-    },
-    "annotations": {"behaviors": list | None, "clip": bool, "rater": str | None, "min_raters": int | None},
-    "statistics": {"bin_s": float | None, "zones": dict, "px_per_cm": float | None, "keypoint": str},
-    "exports": {"formats": list},
-    "render": {"seconds": float, "trail": int},
-    "run": {"workers": int | None, "threads_per_worker": int, "memory_limit": str | int},
+
+# --------------------------------------------------------------------------- sections
+@attrs.frozen
+class PoseModelSection(ConfigBase):
+    """``pose_model``: a pose model to use, or labeled frames to train one from."""
+
+    section: ClassVar[str] = "pose_model"
+
+    model: str | None = None
+    training_frames: str | None = None
+    max_animals: int | None = None
+    train: dict = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class PosesSection(ConfigBase):
+    """``poses``: reading pose files and predicting videos."""
+
+    section: ClassVar[str] = "poses"
+
+    keypoints: list | None = None
+    batch_size: int = 32
+    allow_missing_keypoints: bool = False
+    resources: dict = attrs.field(factory=dict)
+    source: str | None = None
+    csv_columns: str | None = None
+
+
+@attrs.frozen
+class AnnotationsSection(ConfigBase):
+    """``annotations``: reading the label files of the sessions table."""
+
+    section: ClassVar[str] = "annotations"
+
+    behaviors: list | None = None
+    clip: bool = False
+    rater: str | None = None
+    min_raters: int | None = None
+
+
+@attrs.frozen
+class StatisticsSection(ConfigBase):
+    """``statistics``: settings of the results store (time bins, zones, calibration)."""
+
+    section: ClassVar[str] = "statistics"
+
+    bin_s: float | None = 60.0
+    zones: dict = attrs.field(factory=dict)
+    px_per_cm: float | None = None
+    keypoint: str = "centroid"
+
+
+@attrs.frozen
+class ExportsSection(ConfigBase):
+    """``exports``: the formats written from the results store."""
+
+    section: ClassVar[str] = "exports"
+
+    formats: list = attrs.field(factory=lambda: ["csv"])
+
+
+@attrs.frozen
+class RenderSection(ConfigBase):
+    """``render``: labeled videos of each session's first seconds."""
+
+    section: ClassVar[str] = "render"
+
+    seconds: float = 0.0
+    trail: int = 10
+
+
+@attrs.frozen
+class RunSection(ConfigBase):
+    """``run``: how to run (never part of a result's key)."""
+
+    section: ClassVar[str] = "run"
+
+    workers: int | None = None
+    threads_per_worker: int = 1
+    memory_limit: str | int = "auto"
+
+
+#: The plain sections, in the order the YAML file lists them around the stage sections.
+_PLAIN: dict[str, type[ConfigBase]] = {
+    "pose_model": PoseModelSection,
+    "poses": PosesSection,
+    "annotations": AnnotationsSection,
+    "statistics": StatisticsSection,
+    "exports": ExportsSection,
+    "render": RenderSection,
+    "run": RunSection,
 }
 #: Estimator sections: name -> (import path, extra keys with defaults and types).
 _ESTIMATORS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
@@ -133,38 +193,69 @@ def _estimator_defaults(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return defaults, types
 
 
-def _section(name: str, data: Any, defaults: Mapping[str, Any], types: Mapping[str, Any], where: str) -> dict[str, Any]:
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise SchemaError(f"{where}: section {name!r} must be a mapping of option names to values, got {data!r:.80}")
-    unknown = sorted(set(map(str, data)) - set(defaults))
-    if unknown:
-        raise SchemaError(f"{where}: unknown key(s) {unknown} in section {name!r}; known keys: {sorted(defaults)}")
-    out = dict(defaults)
-    for key, value in data.items():
-        if not fits_type(value, types[key]):
-            raise SchemaError(f"{where}: {name}.{key} must be {type_name(types[key])}, got {value!r:.80}")
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
+@functools.cache
+def estimator_section(name: str) -> type[ConfigBase]:
+    """Return the attrs section class of estimator section ``name``: its extra keys and the estimator's parameters."""
+    defaults, types = _estimator_defaults(name)
+
+    def field(default: Any, tp: Any) -> Any:
+        if isinstance(default, list | dict):
+            return attrs.field(factory=lambda d=default: type(d)(d), type=tp)
+        return attrs.field(default=default, type=tp)
+
+    cls = attrs.make_class(
+        "".join(part.title() for part in name.split("_")) + "Section",
+        {k: field(v, types[k]) for k, v in defaults.items()},
+        bases=(ConfigBase,),
+        frozen=True,
+    )
+    cls.section = name
+    cls.__module__, cls.__qualname__ = __name__, cls.__name__  # pickled by name: see __getattr__ below
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    """Return an estimator section class by its name (``ClassifierSection``), so that pickles of a config load."""
+    for section in _ESTIMATORS:
+        cls = estimator_section(section)
+        if cls.__name__ == name:
+            return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @attrs.frozen
 class ProjectConfig:
     """Every stage's parameters of one project (see the module docstring for the sections).
 
+    Each section is an attrs object read the same way everywhere
+    (``config.poses.batch_size``); ``features`` is a
+    :class:`~behaviorlab.features.pipeline.SessionFeaturesConfig` (the
+    ``cleaning``, ``features`` and ``spectrogram`` sections), and the
+    estimator sections (``behavior_map``, ``ethogram``, ``classifier``) hold
+    the estimator's parameters beside their own keys (``enabled``, ...).
+
     Attributes
     ----------
     root
         The project folder; relative paths are relative to it.
-    sections
-        Section name to its validated parameters (every key present, defaults
-        filled in); ``features`` is a
-        :class:`~behaviorlab.features.pipeline.SessionFeaturesConfig`.
+    sessions_file, metadata
+        The sessions table and the optional metadata table (paths as written in the YAML).
     """
 
     root: Path
-    sections: Mapping[str, Any]
+    sessions_file: str = SESSIONS_FILE
+    metadata: str | None = None
+    pose_model: PoseModelSection = attrs.field(factory=PoseModelSection)
+    poses: PosesSection = attrs.field(factory=PosesSection)
+    features: SessionFeaturesConfig = attrs.field(factory=SessionFeaturesConfig)
+    behavior_map: Any = attrs.field(factory=lambda: estimator_section("behavior_map")())
+    ethogram: Any = attrs.field(factory=lambda: estimator_section("ethogram")())
+    classifier: Any = attrs.field(factory=lambda: estimator_section("classifier")())
+    annotations: AnnotationsSection = attrs.field(factory=AnnotationsSection)
+    statistics: StatisticsSection = attrs.field(factory=StatisticsSection)
+    exports: ExportsSection = attrs.field(factory=ExportsSection)
+    render: RenderSection = attrs.field(factory=RenderSection)
+    run: RunSection = attrs.field(factory=RunSection)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -182,7 +273,6 @@ class ProjectConfig:
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
             raise SchemaError(f"{where}: unknown section(s) {unknown}; known sections: {sorted(known)}")
-        sections: dict[str, Any] = {}
         sessions = data.get("sessions", SESSIONS_FILE)
         metadata = data.get("metadata")
         for key, value in (("sessions", sessions), ("metadata", metadata)):
@@ -190,9 +280,7 @@ class ProjectConfig:
                 raise SchemaError(f"{where}: {key} must be a file path (text), got {value!r:.80}")
         if sessions is None:
             raise SchemaError(f"{where}: sessions must name the sessions table")
-        sections["sessions"], sections["metadata"] = sessions, metadata
-        for name in ("pose_model", "poses"):
-            sections[name] = _section(name, data.get(name), _PLAIN[name], _TYPES[name], where)
+        sections: dict[str, Any] = {name: kind.from_dict(data.get(name), where=where) for name, kind in _PLAIN.items()}
         try:
             sections["features"] = SessionFeaturesConfig.from_dict(
                 {k: data[k] for k in ("cleaning", "features", "spectrogram") if k in data}
@@ -200,41 +288,37 @@ class ProjectConfig:
         except SchemaError as err:
             raise SchemaError(f"{where}: {err}") from None
         for name in _ESTIMATORS:
-            defaults, types = _estimator_defaults(name)
-            sections[name] = _section(name, data.get(name), defaults, types, where)
-        for name in ("annotations", "statistics", "exports", "render", "run"):
-            sections[name] = _section(name, data.get(name), _PLAIN[name], _TYPES[name], where)
-        config = cls(root=Path(root), sections=sections)
+            sections[name] = estimator_section(name).from_dict(data.get(name), where=where)
+        config = cls(root=Path(root), sessions_file=sessions, metadata=metadata, **sections)
         config._check(where)
         return config
 
     def _check(self, where: str) -> None:
-        s = self.sections
-        formats = s["exports"]["formats"]
+        formats = self.exports.formats
         bad = [f for f in formats if f not in EXPORT_FORMATS]
         if bad:
             raise SchemaError(f"{where}: exports.formats {bad} unknown; choose from {list(EXPORT_FORMATS)}")
-        stats = s["statistics"]
         for key in ("bin_s", "px_per_cm"):
-            if stats[key] is not None and not stats[key] > 0:
-                raise SchemaError(f"{where}: statistics.{key} must be > 0 or null, got {stats[key]!r}")
-        if s["poses"]["batch_size"] < 1:
-            raise SchemaError(f"{where}: poses.batch_size must be >= 1, got {s['poses']['batch_size']}")
-        if s["run"]["workers"] is not None and s["run"]["workers"] < 1:
-            raise SchemaError(f"{where}: run.workers must be >= 1 or null, got {s['run']['workers']}")
-        pm = s["pose_model"]
-        if pm["model"] and pm["training_frames"]:
+            value = getattr(self.statistics, key)
+            if value is not None and not value > 0:
+                raise SchemaError(f"{where}: statistics.{key} must be > 0 or null, got {value!r}")
+        if self.poses.batch_size < 1:
+            raise SchemaError(f"{where}: poses.batch_size must be >= 1, got {self.poses.batch_size}")
+        if self.run.workers is not None and self.run.workers < 1:
+            raise SchemaError(f"{where}: run.workers must be >= 1 or null, got {self.run.workers}")
+        pm = self.pose_model
+        if pm.model and pm.training_frames:
             raise SchemaError(
                 f"{where}: pose_model gives both a model and training_frames; give one (a model to use, "
                 "or labeled frames to train one from)"
             )
-        if pm["train"] and not pm["training_frames"]:
+        if pm.train and not pm.training_frames:
             raise SchemaError(f"{where}: pose_model.train is set but pose_model.training_frames is not")
-        if pm["training_frames"]:
+        if pm.training_frames:
             from behaviorlab.pose.train import TrainConfig
 
             try:
-                TrainConfig.from_dict(pm["train"])
+                TrainConfig.from_dict(pm.train)
             except (SchemaError, TypeError, ValueError) as err:
                 raise SchemaError(f"{where}: pose_model.train: {err}") from None
         for name in _ESTIMATORS:
@@ -261,15 +345,12 @@ class ProjectConfig:
         return cls.from_dict(data, path.parent, where=str(path))
 
     # ------------------------------------------------------------------ reading
-    def __getitem__(self, section: str) -> Any:
-        return self.sections[section]
-
     def estimator_params(self, name: str) -> dict[str, Any]:
         """Return the constructor parameters of an estimator section (without ``enabled`` and the like)."""
         extra = set(_ESTIMATORS[name][1])
         return {
             k: tuple(v) if isinstance(v, list) and k != "behaviors" else v
-            for k, v in self.sections[name].items()
+            for k, v in getattr(self, name).to_dict().items()
             if k not in extra
         }
 
@@ -282,17 +363,17 @@ class ProjectConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (what ``behaviorlab.yaml`` holds); ``from_dict(to_dict())`` gives it back."""
-        out: dict[str, Any] = {"version": _FORMAT_VERSION}
-        for name, value in self.sections.items():
-            if name == "features":
-                out.update(value.to_dict())
-            else:
-                out[name] = value
+        out: dict[str, Any] = {"version": _FORMAT_VERSION, "sessions": self.sessions_file, "metadata": self.metadata}
+        for name in ("pose_model", "poses"):
+            out[name] = getattr(self, name).to_dict()
+        out.update(self.features.to_dict())
+        for name in (*_ESTIMATORS, "annotations", "statistics", "exports", "render", "run"):
+            out[name] = getattr(self, name).to_dict()
         return out
 
     def sessions(self) -> pd.DataFrame:
         """Return the sessions table (see :func:`read_sessions`)."""
-        return read_sessions(self.path(self.sections["sessions"]), self.root)
+        return read_sessions(self.path(self.sessions_file), self.root)
 
 
 # --------------------------------------------------------------------------- the sessions table

@@ -53,7 +53,7 @@ def _fit_stage(
     """Fit a model on every session's features; its folder holds the model, ``info.json`` and ``labels/``."""
 
     def work() -> StageResult:
-        if not config[name]["enabled"]:
+        if not getattr(config, name).enabled:
             return StageResult(name, PROJECT, info={"disabled": True})
         usable = _usable(features)
         if not usable:
@@ -90,7 +90,7 @@ def stage_behavior_map(config: ProjectConfig, features: Sequence[StageResult]) -
             save_netcdf(ds[["embedding", "cluster"]], folder / "labels" / f"{session}.nc")
         return {"n_regions": int(model.n_regions_), "frames": len(model.labels_), "sessions": sorted(sessions)}
 
-    return _fit_stage("behavior_map", config, features, fit, config["behavior_map"]["variable"])
+    return _fit_stage("behavior_map", config, features, fit, config.behavior_map.variable)
 
 
 def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> StageResult:
@@ -106,7 +106,7 @@ def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> St
             save_netcdf(ds[["state"]], folder / "labels" / f"{session}.nc")
         return {"n_states": int(model.n_states_), "sessions": sorted(sessions)}
 
-    return _fit_stage("ethogram", config, features, fit, config["ethogram"]["variable"])
+    return _fit_stage("ethogram", config, features, fit, config.ethogram.variable)
 
 
 @attrs.frozen
@@ -161,11 +161,11 @@ def _classifier_plan(
     config: ProjectConfig, features: Sequence[StageResult], annotations: Sequence[StageResult]
 ) -> _ClassifierPlan | StageResult:
     """Return the plan of the classifier stages, or the classifier's result when nothing is to be trained."""
-    section = config["classifier"]
-    if not section["enabled"]:
+    section = config.classifier
+    if not section.enabled:
         return StageResult("classifier", PROJECT, info={"disabled": True})
-    if section["trained_model"]:
-        file = config.path(section["trained_model"])
+    if section.trained_model:
+        file = config.path(section.trained_model)
         key = stage_cache(config).digest(file)
         return StageResult("classifier", PROJECT, key=key, path=str(file), info={"trained_model": str(file)})
     feats = {r.session: r for r in _usable(features)}
@@ -175,7 +175,7 @@ def _classifier_plan(
     upstream = {f"{r.session}/features": feats[r.session].key for r in labeled}
     upstream.update({f"{r.session}/annotations": r.key for r in labeled})
     params = config.estimator_params("classifier")
-    return _ClassifierPlan(feats, labeled, params, upstream, bool(section["cross_validate"]))
+    return _ClassifierPlan(feats, labeled, params, upstream, bool(section.cross_validate))
 
 
 def fold_session(fold: int) -> str:
@@ -293,7 +293,7 @@ def stage_classifier(
                 "sessions": sorted(x),
                 "behaviors": [str(b) for b in clf.behaviors_],
                 "skipped_behaviors": plan.labels()[1],
-                "quality_floor": float(config["classifier"]["quality_floor"]),
+                "quality_floor": float(config.classifier.quality_floor),
             }
             if plan.cross_validate:
                 import xarray as xr
@@ -335,9 +335,9 @@ def stage_classifier(
 
 def n_fold_tasks(config: ProjectConfig, rows: list[dict[str, Any]]) -> int:
     """Return how many cross-validation fold tasks to start: the folds of the annotated sessions of the table."""
-    section = config["classifier"]
+    section = config.classifier
     n_annotated = sum(1 for row in rows if row.get("annotations"))
-    if not (section["enabled"] and section["cross_validate"]) or section["trained_model"] or not n_annotated:
+    if not (section.enabled and section.cross_validate) or section.trained_model or not n_annotated:
         return 0
     from behaviorlab.behavior.classify import BehaviorClassifier
 

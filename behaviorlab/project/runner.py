@@ -175,15 +175,15 @@ def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None)
         with Client(scheduler) as client:
             yield _DaskExecutor(client)
         return
-    run = config["run"]
-    n = workers or run["workers"] or max(1, min(os.cpu_count() or 1, 8))
-    resources = config["poses"]["resources"] or None
+    run = config.run
+    n = workers or run.workers or max(1, min(os.cpu_count() or 1, 8))
+    resources = config.poses.resources or None
     with _workers_ignore_interrupt():  # only while the workers start
         cluster = LocalCluster(
             n_workers=n,
-            threads_per_worker=run["threads_per_worker"],
+            threads_per_worker=run.threads_per_worker,
             processes=True,
-            memory_limit=run["memory_limit"],
+            memory_limit=run.memory_limit,
             resources=resources,
             dashboard_address=":0",
             # Dask's own warnings (a nanny killing a slow-to-stop worker at shutdown) only with `behaviorlab -v`
@@ -258,7 +258,7 @@ def _finish(
     store = ResultsStore(config.root / "results")
     for gone in sorted(set(store.sessions) - set(table["session"])):
         store.remove_session(gone)
-    metadata_file = config.path(config["metadata"])
+    metadata_file = config.path(config.metadata)
     if metadata_file is not None:
         store.set_metadata(metadata_file)
     else:
@@ -273,7 +273,7 @@ def _finish(
             src = Path(r.path)
             _publish(src / name if src.is_dir() else src, models / name)
     r = by.get(("pose_model", PROJECT))
-    if r is not None and r.key is not None and config["pose_model"]["training_frames"]:
+    if r is not None and r.key is not None and config.pose_model.training_frames:
         _publish(Path(r.path), models / "pose_model")
     for r in results:
         if r.stage == "render" and r.key is not None:
@@ -285,7 +285,7 @@ def _finish(
 def _exports(config: ProjectConfig, store: Any, stored: Sequence[StageResult]) -> StageResult:
     from behaviorlab.results.export import export_store
 
-    formats = config["exports"]["formats"]
+    formats = config.exports.formats
     if not formats or not stored:
         return StageResult("exports", PROJECT)
     cache = stage_cache(config)
@@ -388,7 +388,7 @@ def _resolve_social(config: ProjectConfig, rows: list[dict[str, Any]]) -> Projec
     sessions computes none (and says so); ``features.social: true`` computes
     them everywhere (NaN for a lone animal).
     """
-    features = config["features"]
+    features = config.features
     if features.features.social != "auto":
         return config
     from behaviorlab.io.load import load_poses
@@ -397,14 +397,12 @@ def _resolve_social(config: ProjectConfig, rows: list[dict[str, Any]]) -> Projec
     for row in rows:
         if row.get("poses"):
             try:
-                ds = load_poses(
-                    Path(row["poses"]), source=config["poses"]["source"], csv_columns=config["poses"]["csv_columns"]
-                )
+                ds = load_poses(Path(row["poses"]), source=config.poses.source, csv_columns=config.poses.csv_columns)
             except BehaviorlabError:
                 continue  # the poses stage reports it
             animals[row["session"]] = int(ds.sizes["individual"])
         else:  # predicted: as many animals as the pose model finds (top-down models find several)
-            animals[row["session"]] = int(config["pose_model"]["max_animals"] or 1)
+            animals[row["session"]] = int(config.pose_model.max_animals or 1)
     social = bool(animals) and min(animals.values()) >= 2
     lone = sorted(s for s, n in animals.items() if n < 2)
     if not social and len(lone) < len(animals):
@@ -414,7 +412,7 @@ def _resolve_social(config: ProjectConfig, rows: list[dict[str, Any]]) -> Projec
             lone[:5],
         )
     chosen = attrs.evolve(features, features=attrs.evolve(features.features, social=social))
-    return attrs.evolve(config, sections={**config.sections, "features": chosen})
+    return attrs.evolve(config, features=chosen)
 
 
 def _run_tasks(
@@ -422,7 +420,7 @@ def _run_tasks(
 ) -> tuple[list[StageResult], str | None]:
     """Submit the whole graph, then collect every result as it finishes."""
     token = uuid.uuid4().hex[:6]
-    pose_resources = config["poses"]["resources"] or None
+    pose_resources = config.poses.resources or None
 
     def submit(fn: Callable[..., Any], name: str, session: str, *args: Any, resources: Any = None) -> Any:
         return ex.submit(fn, *args, key=f"{name}-{session}-{token}", resources=resources)

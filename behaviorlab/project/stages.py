@@ -124,17 +124,17 @@ def stage_pose_model(config: ProjectConfig) -> StageResult:
     """Find the configured pose model, or train one from the configured labeled frames (no model: pose files)."""
 
     def work() -> StageResult:
-        section = config["pose_model"]
+        section = config.pose_model
         cache = stage_cache(config)
-        if section["model"]:
-            folder = config.path(section["model"])
+        if section.model:
+            folder = config.path(section.model)
             if not folder.is_dir():
                 raise SchemaError(f"{folder}: pose_model.model is not a folder")
             return StageResult("pose_model", PROJECT, key=_model_digest(cache, folder), path=str(folder))
-        if not section["training_frames"]:
+        if not section.training_frames:
             return StageResult("pose_model", PROJECT)
-        frames_file = config.path(section["training_frames"])
-        params = {"train": section["train"], "max_animals": section["max_animals"]}
+        frames_file = config.path(section.training_frames)
+        params = {"train": section.train, "max_animals": section.max_animals}
         key = stage_key("pose_model", params, files={"training_frames": cache.digest(frames_file)})
 
         def train(folder: Path) -> None:
@@ -165,8 +165,8 @@ def stage_pose_model(config: ProjectConfig) -> StageResult:
 
 
 def _expected_keypoints(config: ProjectConfig, model: StageResult) -> list[str] | None:
-    if config["poses"]["keypoints"]:
-        return [str(k) for k in config["poses"]["keypoints"]]
+    if config.poses.keypoints:
+        return [str(k) for k in config.poses.keypoints]
     if model.key is not None:
         meta = json.loads((Path(model.path) / "pose_config.json").read_text())
         names = meta.get("skeleton", {}).get("keypoints") or meta.get("keypoints")
@@ -229,12 +229,12 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
         given = row.get("fps")
         fps = float(given) if given and given == given else (info.fps if info is not None else None)  # NaN: none
         keypoints = _expected_keypoints(config, model)
-        allow = config["poses"]["allow_missing_keypoints"]
+        allow = config.poses.allow_missing_keypoints
         files = {"video": cache.digest(video)} if video is not None else {}
         if row.get("poses"):
             pose_file = Path(row["poses"])
             files["poses"] = cache.digest(pose_file)
-            reading = {"source": config["poses"]["source"], "csv_columns": config["poses"]["csv_columns"]}
+            reading = {"source": config.poses.source, "csv_columns": config.poses.csv_columns}
             params = {"fps": fps, "keypoints": keypoints, "allow_missing": allow, **reading}
             key = stage_key("poses", params, files=files)
 
@@ -278,7 +278,7 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
                 work_file = cache.path("poses", session, f".{key}.predicting", ".nc")
                 work_file.parent.mkdir(parents=True, exist_ok=True)
                 ds = predict_video(
-                    Path(model.path), video, work_file, batch_size=config["poses"]["batch_size"], individual=individual
+                    Path(model.path), video, work_file, batch_size=config.poses.batch_size, individual=individual
                 )
                 check_poses(ds, str(video), keypoints=keypoints, n_frames=info.n_frames, allow_missing=allow)
                 os.replace(work_file, tmp)
@@ -307,7 +307,7 @@ def stage_clean(config: ProjectConfig, poses: StageResult) -> StageResult:
         from behaviorlab.trajectories.filtering import clean_poses
 
         cache = stage_cache(config)
-        cleaning = config["features"].cleaning
+        cleaning = config.features.cleaning
         key = stage_key("clean", cleaning.to_dict(), upstream={"poses": poses.key})
         path, ran = cached_output(
             cache,
@@ -339,7 +339,7 @@ def stage_features(config: ProjectConfig, clean: StageResult) -> StageResult:
         from behaviorlab.io.save import save_netcdf
 
         cache = stage_cache(config)
-        features = config["features"]
+        features = config.features
         params = {k: v for k, v in features.to_dict().items() if k != "cleaning"}
         key = stage_key("features", params, upstream={"clean": clean.key})
 
@@ -367,9 +367,9 @@ def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: Stag
 
         cache = stage_cache(config)
         file = Path(row["annotations"])
-        params = dict(config["annotations"])
+        params = config.annotations.to_dict()
         # the classifier's behaviors are in every session's labels (a behavior a file never names did not occur)
-        params["behaviors"] = params["behaviors"] or config["classifier"]["behaviors"]
+        params["behaviors"] = params["behaviors"] or config.classifier.behaviors
         key = stage_key("annotations", params, upstream={"poses": poses.key}, files={"annotations": cache.digest(file)})
 
         def write(tmp: Path) -> None:
@@ -485,7 +485,7 @@ def _model_class(fit_stage: str) -> type:
 # --------------------------------------------------------------------------- the store
 def store_settings(config: ProjectConfig) -> dict[str, Any]:
     """Return the results store's settings from the ``statistics`` section."""
-    return dict(config["statistics"])
+    return config.statistics.to_dict()
 
 
 def open_store(config: ProjectConfig) -> Any:
@@ -591,14 +591,14 @@ def stage_render(config: ProjectConfig, row: Mapping[str, Any], clean: StageResu
     session = row["session"]
 
     def work() -> StageResult:
-        seconds = config["render"]["seconds"]
+        seconds = config.render.seconds
         if not seconds or not row.get("video"):
             return StageResult("render", session)
         from behaviorlab.io.load import load_netcdf
         from behaviorlab.results.render import render_poses
 
         cache = stage_cache(config)
-        params = dict(config["render"])
+        params = config.render.to_dict()
         key = stage_key("render", params, upstream={"clean": clean.key}, files={"video": cache.digest(row["video"])})
 
         def write(tmp: Path) -> None:
