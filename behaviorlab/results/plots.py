@@ -26,7 +26,6 @@ __all__ = [
     "ethogram_raster_figure",
     "evaluation_table",
     "keypoint_error_figure",
-    "pool_sessions",
     "pooled_transition_matrix",
     "pose_timeseries_figure",
     "precision_recall_figure",
@@ -742,59 +741,6 @@ def pooled_transition_matrix(
     )
 
 
-def pool_sessions(arrays: Mapping[str, xr.DataArray]) -> xr.DataArray:
-    """Stack the frames of every session and individual into one ``time`` axis, for pooled scores.
-
-    Parameters
-    ----------
-    arrays
-        Session name to a label or probability DataArray ``([rater,] time,
-        [individual,] behavior)``; every session must have the same
-        behaviors (in any order).
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(time, [rater,] behavior)``: ``time`` numbers the pooled frames
-        ``0 .. n - 1`` (session by session, within a session individual by
-        individual, each in time order), so two arrays pooled from the same
-        sessions line up for :mod:`behaviorlab.results.scoring`; behaviors in the
-        first session's order.
-    """
-    parts: list[np.ndarray] = []
-    other: list[str] = []
-    coords: dict[str, Any] = {}
-    for session, da in arrays.items():
-        if "time" not in da.dims:
-            raise SchemaError(f"session {session!r}: the labels have no 'time' dim (dims {da.dims})")
-        if "individual" not in da.dims:
-            da = da.expand_dims(individual=["individual_0"])
-        dims = [d for d in da.dims if d not in ("time", "individual")]
-        if not parts:
-            other = dims
-            coords = {d: [str(v) for v in da[d].values] if d in da.coords else None for d in other}
-        elif set(dims) != set(other):
-            raise SchemaError(f"session {session!r} has dims {da.dims}; the first session had {other}")
-        if "behavior" in other:
-            names = [str(b) for b in da["behavior"].values]
-            if sorted(names) != sorted(coords["behavior"]):
-                raise SchemaError(
-                    f"session {session!r} has the behaviors {names}, the first session {coords['behavior']}: "
-                    "select the common behaviors first"
-                )
-            da = da.assign_coords(behavior=names).sel(behavior=coords["behavior"])
-        values = da.transpose("individual", "time", *other).values
-        parts.append(values.reshape(-1, *values.shape[2:]))
-    if not parts:
-        raise SchemaError("pool_sessions needs at least one session")
-    pooled = np.concatenate(parts, axis=0)
-    return xr.DataArray(
-        pooled,
-        dims=("time", *other),
-        coords={"time": np.arange(len(pooled)), **{d: v for d, v in coords.items() if v is not None}},
-    )
-
-
 def precision_recall_figure(
     probabilities: xr.DataArray | Mapping[str, xr.DataArray] | xr.Dataset,
     labels: xr.DataArray | Mapping[str, xr.DataArray] | None = None,
@@ -912,7 +858,7 @@ def confusion_figure(confusion: pd.DataFrame, *, normalize: bool = True, title: 
     Parameters
     ----------
     confusion
-        Square count table of :func:`behaviorlab.results.scoring.confusion_matrix`.
+        Square count table of :func:`behaviorlab.results.metrics.confusion_matrix`.
     normalize
         Colour by the share of each true class's frames (rows sum to 1);
         ``False`` colours by the counts.  The cells' text gives the counts.
