@@ -9,9 +9,10 @@ is shown, 0 where it is not and NaN where the frame's label is unknown
 (features missing, frame not annotated); the other functions take that form
 (or anything :func:`frame_labels` accepts) and return pandas tables with one
 row per session, individual, source, behavior (and time bin).
-The distance travelled and the zone statistics of the poses are
-:mod:`behaviorlab.results.movement`'s; :func:`session_tables` gathers every
-table of a session.
+:func:`pooled_transition_matrix` pools the transition counts of many
+sessions into one matrix.  The distance travelled and the zone statistics of
+the poses are :mod:`behaviorlab.results.movement`'s; :func:`session_tables`
+gathers every table of a session.
 
 Conventions
 -----------
@@ -57,6 +58,7 @@ __all__ = [
     "frame_label_rows",
     "frame_labels",
     "label_sources",
+    "pooled_transition_matrix",
     "session_tables",
     "transition_table",
 ]
@@ -516,6 +518,45 @@ def transition_table(
             "probability": prob.ravel(),
         },
         columns=TRANSITION_COLUMNS,
+    )
+
+
+def pooled_transition_matrix(
+    transitions: pd.DataFrame, source: str, *, sessions: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Bout-to-bout transition probabilities of one label source, pooled over sessions, individuals and bins.
+
+    Parameters
+    ----------
+    transitions
+        Table of :func:`transition_table` (the store's
+        ``transitions``).
+    source
+        The label source (``state``, ``cluster``, ``labels``, ``behavior_prediction``).
+    sessions
+        Pool only these sessions (default all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square table, rows ``from_behavior``, columns ``to_behavior``
+        (behaviors in table order): summed counts divided by each row's total
+        (0 for a behavior never left); what
+        :func:`behaviorlab.results.plots.transition_graph_figure` draws.
+    """
+    needed = {"source", "from_behavior", "to_behavior", "count"}
+    if not needed <= set(transitions.columns):
+        raise SchemaError(f"transitions lacks the column(s) {sorted(needed - set(transitions.columns))}")
+    rows = transitions[transitions["source"] == source]
+    if sessions is not None:
+        rows = rows[rows["session"].isin([str(s) for s in sessions])]
+    names = list(pd.unique(pd.concat([rows["from_behavior"], rows["to_behavior"]], ignore_index=True)))
+    counts = rows.pivot_table(index="from_behavior", columns="to_behavior", values="count", aggfunc="sum")
+    counts = counts.reindex(index=names, columns=names).fillna(0.0).astype(np.float64)
+    totals = counts.sum(axis=1).to_numpy()[:, None]
+    values = np.divide(counts.to_numpy(), totals, out=np.zeros(counts.shape), where=totals > 0)
+    return pd.DataFrame(
+        values, index=pd.Index(names, name="from_behavior"), columns=pd.Index(names, name="to_behavior")
     )
 
 
