@@ -121,7 +121,7 @@ def _oft_session(folder: Path, stem: str) -> tuple[Any, Any]:
 def oft(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     from behaviorlab.behavior.classify import BehaviorClassifier
     from behaviorlab.io.annotations import consensus
-    from behaviorlab.results.scoring import classifier_vs_raters
+    from behaviorlab.results.metrics import classifier_vs_raters
 
     folder = args.data_root / "oft-rearing"
     stems = sorted(p.stem for p in folder.glob("*.csv") if "DeepCut" not in p.name)

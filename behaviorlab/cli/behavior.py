@@ -354,7 +354,7 @@ def classify_evaluate(
     """Score a classifier on annotated sessions: frame and bout F1, and against each rater when there are several."""
     from behaviorlab.behavior.classify import BehaviorClassifier
     from behaviorlab.io.annotations import load_annotations
-    from behaviorlab.results.scoring import bout_scores, classifier_vs_raters, frame_scores
+    from behaviorlab.results.metrics import bout_scores, classifier_vs_raters, frame_scores
 
     clf = BehaviorClassifier.load(model)
     sessions, targets = _load_labeled_sessions(features, labels, min_raters, None, clip)

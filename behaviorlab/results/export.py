@@ -163,9 +163,6 @@ def export_store(
     dict of str to list of Path
         The files written, by format.
     """
-    from behaviorlab.io.annotations import write_boris_csv
-    from behaviorlab.io.exports import write_excel, write_session_nwb, write_simba_csv
-
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
     if unknown:
@@ -181,82 +178,124 @@ def export_store(
     con = store.connect()
     try:
         tables = _tables(store, con, sessions)
-        if "csv" in formats:
-            for name, table in tables.items():
-                written["csv"].append(_write_csv(table, out / "csv" / f"{name}.csv"))
-        if "parquet" in formats:
-            for name, table in tables.items():
-                if sessions is None:
-                    written["parquet"].append(_write_parquet(con, name, out / "parquet" / f"{name}.parquet"))
-                else:
-                    path = out / "parquet" / f"{name}.parquet"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    with atomic_path(path) as tmp:
-                        table.to_parquet(tmp, index=False)
-                    written["parquet"].append(path)
-        if "excel" in formats:
-            sheets = {k: v for k, v in tables.items() if k not in _NOT_IN_EXCEL}
-            written["excel"].append(write_excel(sheets, out / f"{_file_stem(store.path.name) or 'results'}.xlsx"))
+        _export_tables(store, con, tables, formats, out, sessions, written)
         bouts = tables.get("bouts", pd.DataFrame(columns=["session", "source"]))
         for session in names:
-            info = infos[session]
-            fps = info.get("fps")
-            session_sources = info.get("sources") or sorted(set(bouts.loc[bouts["session"] == session, "source"]))
-            if sources is not None:
-                session_sources = [s for s in session_sources if s in set(sources)]
-            dataset = store.dataset(session) if info.get("dataset") else None
-            poses = dataset if dataset is not None and "position" in dataset.data_vars else None
-            own_bouts = bouts[bouts["session"] == session].reset_index(drop=True)
-            stem = _file_stem(session)
-            if "nwb" in formats:
-                path = out / "nwb" / f"{stem}.nwb"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                metadata = _session_metadata(tables, session)
-                written["nwb"].append(
-                    write_session_nwb(path, session=session, bouts=own_bouts, poses=poses, metadata=metadata, fps=fps)
-                )
-            for source in session_sources:
-                if "boris" in formats:
-                    mine = own_bouts[own_bouts["source"] == source]
-                    events = pd.DataFrame(
-                        {
-                            "subject": mine["individual"],
-                            "behavior": mine["behavior"],
-                            "start_frame": mine["start_frame"],
-                            "stop_frame": mine["end_frame"] + 1,
-                        }
-                    )
-                    path = out / "boris" / f"{stem}.{source}.csv"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    written["boris"].append(
-                        write_boris_csv(
-                            events,
-                            path,
-                            fps=float(fps),
-                            media_file=f"{session}.mp4",
-                            observation_id=f"{session} ({source})",
-                            total_length_s=(info["n_frames"] / fps) if info.get("n_frames") else None,
-                            description=f"behaviorlab export of {source} bouts",
-                        )
-                    )
-                if "simba" in formats:
-                    labels = session_frame_labels(store, session, source, con, info)
-                    probabilities = None
-                    if (
-                        source == "behavior_prediction"
-                        and dataset is not None
-                        and "behavior_probability" in dataset.data_vars
-                    ):
-                        probabilities = dataset["behavior_probability"].transpose("time", "individual", "behavior")
-                        probabilities = probabilities.assign_coords(time=np.arange(probabilities.sizes["time"]))
-                        probabilities = probabilities.sel(behavior=[str(b) for b in labels["behavior"].values])
-                    labels = labels.assign_coords(time=np.arange(labels.sizes["time"]))
-                    path = out / "simba" / f"{stem}.{source}.csv"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    written["simba"].append(
-                        write_simba_csv(path, labels=labels, poses=poses, probabilities=probabilities)
-                    )
+            _export_session(store, con, session, infos[session], tables, bouts, formats, sources, out, written)
     finally:
         con.close()
     log.info("exported %s to %s", {k: len(v) for k, v in written.items()}, out)
     return written
+
+
+def _export_tables(
+    store: ResultsStore,
+    con: Any,
+    tables: dict[str, pd.DataFrame],
+    formats: Sequence[str],
+    out: Path,
+    sessions: Sequence[str] | None,
+    written: dict[str, list[Path]],
+) -> None:
+    """Write the tables over all sessions: ``csv/``, ``parquet/`` and the Excel workbook, as ``formats`` ask."""
+    from behaviorlab.io.exports import write_excel
+
+    if "csv" in formats:
+        for name, table in tables.items():
+            written["csv"].append(_write_csv(table, out / "csv" / f"{name}.csv"))
+    if "parquet" in formats:
+        for name, table in tables.items():
+            if sessions is None:
+                written["parquet"].append(_write_parquet(con, name, out / "parquet" / f"{name}.parquet"))
+            else:
+                path = out / "parquet" / f"{name}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(path) as tmp:
+                    table.to_parquet(tmp, index=False)
+                written["parquet"].append(path)
+    if "excel" in formats:
+        sheets = {k: v for k, v in tables.items() if k not in _NOT_IN_EXCEL}
+        written["excel"].append(write_excel(sheets, out / f"{_file_stem(store.path.name) or 'results'}.xlsx"))
+
+
+def _export_session(
+    store: ResultsStore,
+    con: Any,
+    session: str,
+    info: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    bouts: pd.DataFrame,
+    formats: Sequence[str],
+    sources: Sequence[str] | None,
+    out: Path,
+    written: dict[str, list[Path]],
+) -> None:
+    """Write one session's files: its NWB file, then the BORIS and SimBA files of each label source."""
+    from behaviorlab.io.exports import write_session_nwb
+
+    fps = info.get("fps")
+    session_sources = info.get("sources") or sorted(set(bouts.loc[bouts["session"] == session, "source"]))
+    if sources is not None:
+        session_sources = [s for s in session_sources if s in set(sources)]
+    dataset = store.dataset(session) if info.get("dataset") else None
+    poses = dataset if dataset is not None and "position" in dataset.data_vars else None
+    own_bouts = bouts[bouts["session"] == session].reset_index(drop=True)
+    stem = _file_stem(session)
+    if "nwb" in formats:
+        path = out / "nwb" / f"{stem}.nwb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = _session_metadata(tables, session)
+        written["nwb"].append(
+            write_session_nwb(path, session=session, bouts=own_bouts, poses=poses, metadata=metadata, fps=fps)
+        )
+    for source in session_sources:
+        if "boris" in formats:
+            written["boris"].append(
+                _write_boris(own_bouts, session, source, info, out / "boris" / f"{stem}.{source}.csv")
+            )
+        if "simba" in formats:
+            labels = session_frame_labels(store, session, source, con, info)
+            path = out / "simba" / f"{stem}.{source}.csv"
+            written["simba"].append(_write_simba(labels, source, dataset, poses, path))
+
+
+def _write_boris(own_bouts: pd.DataFrame, session: str, source: str, info: dict[str, Any], path: Path) -> Path:
+    """Write the bouts of one session and label source as a BORIS tabular event export."""
+    from behaviorlab.io.annotations import write_boris_csv
+
+    fps = info.get("fps")
+    mine = own_bouts[own_bouts["source"] == source]
+    events = pd.DataFrame(
+        {
+            "subject": mine["individual"],
+            "behavior": mine["behavior"],
+            "start_frame": mine["start_frame"],
+            "stop_frame": mine["end_frame"] + 1,
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_boris_csv(
+        events,
+        path,
+        fps=float(fps),
+        media_file=f"{session}.mp4",
+        observation_id=f"{session} ({source})",
+        total_length_s=(info["n_frames"] / fps) if info.get("n_frames") else None,
+        description=f"behaviorlab export of {source} bouts",
+    )
+
+
+def _write_simba(
+    labels: xr.DataArray, source: str, dataset: xr.Dataset | None, poses: xr.Dataset | None, path: Path
+) -> Path:
+    """Write one session's labels of one source as a SimBA-style per-frame file (with classifier probabilities)."""
+    from behaviorlab.io.exports import write_simba_csv
+
+    probabilities = None
+    if source == "behavior_prediction" and dataset is not None and "behavior_probability" in dataset.data_vars:
+        probabilities = dataset["behavior_probability"].transpose("time", "individual", "behavior")
+        probabilities = probabilities.assign_coords(time=np.arange(probabilities.sizes["time"]))
+        probabilities = probabilities.sel(behavior=[str(b) for b in labels["behavior"].values])
+    labels = labels.assign_coords(time=np.arange(labels.sizes["time"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_simba_csv(path, labels=labels, poses=poses, probabilities=probabilities)

@@ -1,5 +1,11 @@
 """Plotly figures of per-frame labels: ethogram rasters, transition graphs, bout durations, region examples.
 
+Also the time-budget heatmap and the raster of every label source of the
+dashboard's Behavior map and Ethogram pages, and the palette
+(:func:`state_color`) every figure module shares.  Figures of poses and
+pose models are in :mod:`behaviorlab.results.pose_figures`, those of a
+classifier's quality in :mod:`behaviorlab.results.classifier_figures`.
+
 Every function returns a :class:`plotly.graph_objects.Figure` and imports
 plotly when called; the dashboard and the CLI write or show them.
 """
@@ -20,20 +26,11 @@ from behaviorlab.errors import SchemaError
 __all__ = [
     "RASTER_SOURCES",
     "budget_heatmap_figure",
-    "confidence_figure",
-    "confusion_figure",
     "duration_histogram_figure",
     "ethogram_raster_figure",
-    "evaluation_table",
-    "keypoint_error_figure",
-    "pool_sessions",
-    "pooled_transition_matrix",
-    "pose_timeseries_figure",
-    "precision_recall_figure",
     "raster_height",
     "region_examples_figure",
     "source_raster_figure",
-    "training_curves_figure",
     "transition_graph_figure",
 ]
 
@@ -48,7 +45,8 @@ def _state_names(names: Sequence[str] | Mapping[int, str] | None, state: int) ->
     return str(names[state])
 
 
-def _state_color(state: int) -> str:
+def state_color(state: int) -> str:
+    """Return the colour of number ``state`` (a state, behavior or line): plotly's qualitative palettes in turn."""
     import plotly.colors
 
     palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
@@ -107,7 +105,7 @@ def ethogram_raster_figure(
                 base=sub[start_col],
                 orientation="h",
                 name=_state_names(names, int(state)),
-                marker={"color": _state_color(int(state)), "line": {"width": 0}},
+                marker={"color": state_color(int(state)), "line": {"width": 0}},
                 customdata=np.stack([sub[start_col], sub[duration_col]], axis=1),
                 hovertemplate="%{y}<br>start %{customdata[0]:.4g}<br>duration %{customdata[1]:.4g}",
             )
@@ -220,7 +218,7 @@ def transition_graph_figure(
             arrowhead=2,
             arrowsize=1,
             arrowwidth=max(8.0 * p / top, 0.5),
-            arrowcolor=_state_color(i),
+            arrowcolor=state_color(i),
             opacity=0.8,
         )
         label_x.append(x0 + 0.35 * (x1 - x0) + 2 * off_x)
@@ -249,7 +247,7 @@ def transition_graph_figure(
             x=x,
             y=y,
             mode="markers+text",
-            marker={"size": 36, "color": [_state_color(i) for i in range(n)], "line": {"width": 1, "color": "white"}},
+            marker={"size": 36, "color": [state_color(i) for i in range(n)], "line": {"width": 1, "color": "white"}},
             text=[_state_names(names, i) for i in range(n)],
             textposition=["top center" if yy >= 0 else "bottom center" for yy in y],
             hovertext=[f"{_state_names(names, i)}: stays with p = {stay[i]:.3f}" for i in range(n)],
@@ -309,7 +307,7 @@ def duration_histogram_figure(
             go.Histogram(
                 x=bouts.loc[bouts["state"] == state, column],
                 name=_state_names(names, state),
-                marker={"color": _state_color(state)},
+                marker={"color": state_color(state)},
                 showlegend=False,
             ),
             row=k + 1,
@@ -399,7 +397,7 @@ def region_examples_figure(
     return fig
 
 
-# --------------------------------------------------------------------------- dashboard pages: models and labels
+# --------------------------------------------------------------------------- dashboard pages: labels of every source
 #: Label variables of a session Dataset drawn by :func:`source_raster_figure`, top to bottom, and their display names.
 RASTER_SOURCES: dict[str, str] = {
     "labels": "human",
@@ -407,137 +405,6 @@ RASTER_SOURCES: dict[str, str] = {
     "state": "HMM",
     "cluster": "map",
 }
-
-
-def training_curves_figure(log: pd.DataFrame, *, title: str = "Training curves") -> Any:
-    """Loss and validation pixel error per epoch of a pose model's ``training_log.csv``.
-
-    Parameters
-    ----------
-    log
-        One row per epoch: ``epoch`` (else the row number from 1) and any of
-        ``loss``, ``val_loss`` (left panel, log scale) and columns ending in
-        ``px_error`` such as ``val_px_error`` (right panel, pixels).
-    title
-        Figure title.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        One line trace per column drawn, named after it, its y values the column's.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    losses = [c for c in ("loss", "val_loss") if c in log.columns]
-    errors = [c for c in log.columns if str(c).endswith("px_error")]
-    if not losses and not errors:
-        raise SchemaError(
-            f"the training log has none of the columns loss, val_loss, val_px_error (it has {list(log.columns)}); "
-            "pass the training_log.csv that `behaviorlab train` writes"
-        )
-    epoch = log["epoch"].to_numpy() if "epoch" in log.columns else np.arange(1, len(log) + 1)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["loss", "validation error (pixels)"])
-    for k, column in enumerate([*losses, *errors]):
-        fig.add_trace(
-            go.Scatter(
-                x=epoch,
-                y=log[column].to_numpy(dtype=np.float64),
-                mode="lines+markers",
-                marker={"size": 4},
-                name=str(column),
-                line={"color": _state_color(k)},
-            ),
-            row=1,
-            col=1 if column in losses else 2,
-        )
-    positive = bool(losses) and bool((log[losses].to_numpy(dtype=np.float64) > 0).all())
-    fig.update_yaxes(type="log" if positive else "linear", row=1, col=1)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(title=title, template="plotly_white", hovermode="x unified")
-    return fig
-
-
-def evaluation_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
-    """Per-keypoint error and PCK of an ``evaluation.json`` as one table.
-
-    Parameters
-    ----------
-    evaluation
-        What ``behaviorlab evaluate MODEL LABELS --json`` prints
-        (:meth:`behaviorlab.pose.evaluate.EvaluationReport.to_dict`): keys
-        ``per_keypoint`` and ``pck``, each keypoint name (and ``"all"``) to
-        its statistics.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per keypoint then the pooled ``all`` row: ``keypoint``,
-        ``n``, ``mean``, ``median``, ``p90``, ``p99``, ``max`` (pixels; NaN
-        where the JSON has null) and a ``pck@<pixels>`` column per threshold.
-    """
-    if not isinstance(evaluation, Mapping) or "per_keypoint" not in evaluation:
-        raise SchemaError(
-            "the evaluation has no 'per_keypoint' table: pass the JSON of `behaviorlab evaluate MODEL LABELS --json`"
-        )
-    per_keypoint = pd.DataFrame.from_dict(dict(evaluation["per_keypoint"]), orient="index")
-    pck_table = pd.DataFrame.from_dict(dict(evaluation.get("pck") or {}), orient="index")
-    table = per_keypoint.join(pck_table) if len(pck_table.columns) else per_keypoint
-    table = table.apply(pd.to_numeric, errors="coerce")
-    table.index = table.index.astype(str)
-    return table.rename_axis("keypoint").reset_index()
-
-
-def keypoint_error_figure(
-    evaluation: pd.DataFrame | Mapping[str, Any], *, title: str = "Keypoint error on the evaluation frames"
-) -> Any:
-    """Mean error per keypoint as bars, with median and 90th-percentile markers; the pooled mean as a dashed line.
-
-    Parameters
-    ----------
-    evaluation
-        The table of :func:`evaluation_table`, or the ``evaluation.json``
-        mapping it reads.
-    title
-        Figure title.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        A bar trace ``mean`` and marker traces ``median`` and ``p90`` (those
-        in the table), one x category per keypoint (the ``all`` row is the
-        horizontal line).
-    """
-    import plotly.graph_objects as go
-
-    table = evaluation_table(evaluation) if isinstance(evaluation, Mapping) else evaluation
-    if "keypoint" not in table.columns or "mean" not in table.columns:
-        raise SchemaError("keypoint_error_figure needs the columns 'keypoint' and 'mean' (see evaluation_table)")
-    per = table[table["keypoint"] != "all"]
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=per["keypoint"], y=per["mean"], name="mean", marker={"color": _state_color(0)}))
-    for k, column in enumerate(("median", "p90")):
-        if column in per.columns:
-            fig.add_trace(
-                go.Scatter(
-                    x=per["keypoint"],
-                    y=per[column],
-                    mode="markers",
-                    name=column,
-                    marker={"symbol": "line-ew-open" if column == "median" else "diamond", "size": 12},
-                    line={"color": _state_color(k + 1)},
-                )
-            )
-    pooled = table.loc[table["keypoint"] == "all", "mean"]
-    if len(pooled) and np.isfinite(pooled.iloc[0]):
-        fig.add_hline(
-            y=float(pooled.iloc[0]),
-            line_dash="dash",
-            annotation_text=f"all keypoints: {pooled.iloc[0]:.2f} px",
-            annotation_position="top left",
-        )
-    fig.update_layout(title=title, template="plotly_white", yaxis_title="error (pixels)", xaxis_title="keypoint")
-    return fig
 
 
 def budget_heatmap_figure(
@@ -680,7 +547,7 @@ def source_raster_figure(
                     name=str(behavior),
                     legendgroup=source,
                     legendgrouptitle_text=RASTER_SOURCES.get(source, source),
-                    marker={"color": _state_color(int(sub["color_index"].iloc[0])), "line": {"width": 0}},
+                    marker={"color": state_color(int(sub["color_index"].iloc[0])), "line": {"width": 0}},
                     customdata=np.stack([sub["start_s"], sub["end_s"], sub["duration_s"]], axis=1).astype(np.float64),
                     hovertemplate=(
                         f"{behavior}<br>%{{y}}<br>%{{customdata[0]:.2f}} – %{{customdata[1]:.2f}} s "
@@ -700,422 +567,4 @@ def source_raster_figure(
     )
     if window_s is not None:
         fig.update_xaxes(range=[float(window_s[0]), float(window_s[1])])
-    return fig
-
-
-def pooled_transition_matrix(
-    transitions: pd.DataFrame, source: str, *, sessions: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Bout-to-bout transition probabilities of one label source, pooled over sessions, individuals and bins.
-
-    Parameters
-    ----------
-    transitions
-        Table of :func:`behaviorlab.results.stats.transition_table` (the store's
-        ``transitions``).
-    source
-        The label source (``state``, ``cluster``, ``labels``, ``behavior_prediction``).
-    sessions
-        Pool only these sessions (default all).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Square table, rows ``from_behavior``, columns ``to_behavior``
-        (behaviors in table order): summed counts divided by each row's total
-        (0 for a behavior never left); what :func:`transition_graph_figure`
-        draws.
-    """
-    needed = {"source", "from_behavior", "to_behavior", "count"}
-    if not needed <= set(transitions.columns):
-        raise SchemaError(f"transitions lacks the column(s) {sorted(needed - set(transitions.columns))}")
-    rows = transitions[transitions["source"] == source]
-    if sessions is not None:
-        rows = rows[rows["session"].isin([str(s) for s in sessions])]
-    names = list(pd.unique(pd.concat([rows["from_behavior"], rows["to_behavior"]], ignore_index=True)))
-    counts = rows.pivot_table(index="from_behavior", columns="to_behavior", values="count", aggfunc="sum")
-    counts = counts.reindex(index=names, columns=names).fillna(0.0).astype(np.float64)
-    totals = counts.sum(axis=1).to_numpy()[:, None]
-    values = np.divide(counts.to_numpy(), totals, out=np.zeros(counts.shape), where=totals > 0)
-    return pd.DataFrame(
-        values, index=pd.Index(names, name="from_behavior"), columns=pd.Index(names, name="to_behavior")
-    )
-
-
-def pool_sessions(arrays: Mapping[str, xr.DataArray]) -> xr.DataArray:
-    """Stack the frames of every session and individual into one ``time`` axis, for pooled scores.
-
-    Parameters
-    ----------
-    arrays
-        Session name to a label or probability DataArray ``([rater,] time,
-        [individual,] behavior)``; every session must have the same
-        behaviors (in any order).
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(time, [rater,] behavior)``: ``time`` numbers the pooled frames
-        ``0 .. n - 1`` (session by session, within a session individual by
-        individual, each in time order), so two arrays pooled from the same
-        sessions line up for :mod:`behaviorlab.results.scoring`; behaviors in the
-        first session's order.
-    """
-    parts: list[np.ndarray] = []
-    other: list[str] = []
-    coords: dict[str, Any] = {}
-    for session, da in arrays.items():
-        if "time" not in da.dims:
-            raise SchemaError(f"session {session!r}: the labels have no 'time' dim (dims {da.dims})")
-        if "individual" not in da.dims:
-            da = da.expand_dims(individual=["individual_0"])
-        dims = [d for d in da.dims if d not in ("time", "individual")]
-        if not parts:
-            other = dims
-            coords = {d: [str(v) for v in da[d].values] if d in da.coords else None for d in other}
-        elif set(dims) != set(other):
-            raise SchemaError(f"session {session!r} has dims {da.dims}; the first session had {other}")
-        if "behavior" in other:
-            names = [str(b) for b in da["behavior"].values]
-            if sorted(names) != sorted(coords["behavior"]):
-                raise SchemaError(
-                    f"session {session!r} has the behaviors {names}, the first session {coords['behavior']}: "
-                    "select the common behaviors first"
-                )
-            da = da.assign_coords(behavior=names).sel(behavior=coords["behavior"])
-        values = da.transpose("individual", "time", *other).values
-        parts.append(values.reshape(-1, *values.shape[2:]))
-    if not parts:
-        raise SchemaError("pool_sessions needs at least one session")
-    pooled = np.concatenate(parts, axis=0)
-    return xr.DataArray(
-        pooled,
-        dims=("time", *other),
-        coords={"time": np.arange(len(pooled)), **{d: v for d, v in coords.items() if v is not None}},
-    )
-
-
-def precision_recall_figure(
-    probabilities: xr.DataArray | Mapping[str, xr.DataArray] | xr.Dataset,
-    labels: xr.DataArray | Mapping[str, xr.DataArray] | None = None,
-    thresholds: Mapping[str, float] | None = None,
-    *,
-    title: str = "Precision-recall per behavior",
-) -> Any:
-    """Precision-recall curve of each behavior's probabilities against the human labels, pooled over sessions.
-
-    Parameters
-    ----------
-    probabilities
-        ``behavior_probability (time, [individual,] behavior)``, or session
-        name to it (sessions pooled); NaN frames (no features) are left out.
-        Or the counts of :func:`behaviorlab.results.scoring.probability_counts` (or
-        :func:`~behaviorlab.results.scoring.score_counts`), summed over sessions with
-        :func:`~behaviorlab.results.scoring.add_counts` or read from the store with
-        :func:`~behaviorlab.results.scoring.counts_from_tables`; ``labels`` then
-        come with the counts, and ``thresholds`` are rounded up to their
-        grid unless the counts were made with them.
-    labels
-        Human labels, bool ``(time, [individual,] behavior)`` of the same
-        frames (or session name to them).
-    thresholds
-        Behavior to decision threshold (the classifier's ``thresholds_``):
-        the precision and recall of ``probability >= threshold`` are marked.
-    title
-        Figure title.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        Per behavior with positive frames (the labels' order): a line trace
-        of its curve (x recall, y precision, thresholds on a grid of 0.001;
-        see :func:`behaviorlab.results.scoring.probability_counts`) named
-        ``"<behavior> (AP <average precision>)"`` and, when it has a
-        threshold, a marker trace at that operating point.
-    """
-    import plotly.graph_objects as go
-
-    from behaviorlab.results.scoring import (
-        add_counts,
-        average_precision,
-        operating_points,
-        precision_recall_curves,
-        probability_counts,
-    )
-
-    chosen = dict(thresholds) if thresholds is not None else None
-    if isinstance(probabilities, xr.Dataset):
-        if labels is not None:
-            raise SchemaError("counts carry their labels: pass no labels with them")
-        counts = probabilities
-    else:
-        if labels is None:
-            raise SchemaError("precision_recall_figure needs the labels of the probabilities")
-        if isinstance(probabilities, Mapping) != isinstance(labels, Mapping):
-            raise SchemaError("give probabilities and labels both per session (mappings) or both as one array")
-        if not isinstance(probabilities, Mapping):
-            probabilities, labels = {"": probabilities}, {"": labels}
-        if set(probabilities) != set(labels):
-            raise SchemaError(f"sessions differ: probabilities {sorted(probabilities)}, labels {sorted(labels)}")
-        counts = add_counts(probability_counts(probabilities[s], labels[s], thresholds=chosen) for s in labels)
-        chosen = None  # exact operating points are in the counts
-    if "positives" not in counts:
-        raise SchemaError("the counts hold no probabilities (score_counts(..., probability=...))")
-    curves = precision_recall_curves(counts)
-    ap = average_precision(counts)
-    points = operating_points(counts, chosen).set_index("behavior")
-    fig = go.Figure()
-    for k, (behavior, curve) in enumerate(curves.groupby("behavior", sort=False)):
-        # as scikit-learn draws it: from the lowest threshold (recall 1) to the point (recall 0, precision 1)
-        recall = np.concatenate([curve["recall"].to_numpy()[::-1], [0.0]])
-        precision = np.concatenate([curve["precision"].to_numpy()[::-1], [1.0]])
-        colour = _state_color(k)
-        fig.add_trace(
-            go.Scatter(
-                x=recall,
-                y=precision,
-                mode="lines",
-                line={"color": colour, "shape": "hv"},
-                name=f"{behavior} (AP {ap[behavior]:.2f})",
-                legendgroup=behavior,
-                hovertemplate=f"{behavior}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}<extra></extra>",
-            )
-        )
-        if behavior in points.index:
-            t, point_p, point_r = (float(points.loc[behavior, c]) for c in ("threshold", "precision", "recall"))
-            fig.add_trace(
-                go.Scatter(
-                    x=[point_r],
-                    y=[1.0 if np.isnan(point_p) else point_p],
-                    mode="markers",
-                    marker={"color": colour, "size": 11, "symbol": "circle", "line": {"width": 1, "color": "black"}},
-                    name=f"{behavior} threshold {t:.2f}",
-                    legendgroup=behavior,
-                    showlegend=False,
-                    hovertemplate=(
-                        f"{behavior}: threshold {t:.2f}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}<extra></extra>"
-                    ),
-                )
-            )
-    fig.update_layout(
-        title=title,
-        template="plotly_white",
-        xaxis={"title": "recall", "range": [0, 1.02]},
-        yaxis={"title": "precision", "range": [0, 1.02]},
-    )
-    return fig
-
-
-def confusion_figure(confusion: pd.DataFrame, *, normalize: bool = True, title: str = "Confusion") -> Any:
-    """Heatmap of a confusion matrix, rows the true class, columns the predicted one.
-
-    Parameters
-    ----------
-    confusion
-        Square count table of :func:`behaviorlab.results.scoring.confusion_matrix`.
-    normalize
-        Colour by the share of each true class's frames (rows sum to 1);
-        ``False`` colours by the counts.  The cells' text gives the counts.
-    title
-        Figure title.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        One heatmap trace, ``z`` the shares (or counts), ``text`` the counts.
-    """
-    import plotly.graph_objects as go
-
-    counts = confusion.to_numpy(dtype=np.float64)
-    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-        raise SchemaError(f"confusion must be a square table, got shape {counts.shape}")
-    if normalize:
-        totals = counts.sum(axis=1, keepdims=True)
-        z = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    else:
-        z = counts
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(c) for c in confusion.columns],
-            y=[str(r) for r in confusion.index],
-            text=counts.astype(np.int64),
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1 if normalize else None,
-            colorbar={"title": "share of true" if normalize else "frames"},
-            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} frames<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=title,
-        template="plotly_white",
-        xaxis={"title": "predicted", "side": "bottom"},
-        yaxis={"title": "true", "autorange": "reversed", "scaleanchor": "x"},
-    )
-    return fig
-
-
-# --------------------------------------------------------------------------- poses over time (Poses page)
-def pose_timeseries_figure(
-    ds: xr.Dataset,
-    individual: str | None = None,
-    keypoints: Sequence[str] | None = None,
-    *,
-    frame: int | None = None,
-    max_points: int = 5000,
-    title: str = "Keypoint positions",
-) -> Any:
-    """Plot the x and y pixel positions of keypoints over frames, with a line at the frame shown.
-
-    Parameters
-    ----------
-    ds
-        Pose Dataset with ``position`` ``(time, space, keypoint, individual)``;
-        the x axis counts rows of ``time`` (frame numbers).
-    individual
-        Whose keypoints; the first individual when omitted.
-    keypoints
-        Which keypoints, one line each; all when omitted.
-    frame
-        Frame to mark with a vertical dotted line.
-    max_points
-        Longer sessions are thinned to every k-th frame so at most this many
-        frames are drawn per line.
-    title
-        Figure title.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        Two stacked panels sharing the frame axis (x on top, y below), one
-        trace per keypoint and panel; NaN positions leave gaps.
-    """
-    import plotly.colors
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from behaviorlab.schema import POSITION_DIMS, check_dims
-
-    if "position" not in ds:
-        raise SchemaError(f"the poses have no 'position' variable; they have {list(ds.data_vars)}")
-    check_dims(ds["position"], POSITION_DIMS, name="position")
-    individuals, names = [str(i) for i in ds["individual"].values], [str(k) for k in ds["keypoint"].values]
-    individual = individuals[0] if individual is None else str(individual)
-    chosen = names if keypoints is None else [str(k) for k in keypoints]
-    if individual not in individuals or not set(chosen) <= set(names):
-        raise SchemaError(
-            f"pose_timeseries_figure: individual {individual!r} / keypoints {chosen} not all in the poses "
-            f"(individuals {individuals}, keypoints {names})"
-        )
-    values = ds["position"].sel(individual=individual, keypoint=chosen).transpose("time", "space", "keypoint").values
-    n = values.shape[0]
-    frames = np.arange(0, n, max(1, math.ceil(n / max(int(max_points), 1))))
-    values = values[frames]
-    palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
-    for row, axis in enumerate(("x", "y")):
-        for k, name in enumerate(chosen):
-            fig.add_trace(
-                go.Scattergl(
-                    x=frames,
-                    y=values[:, row, k],
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=row == 0,
-                    line={"width": 1, "color": palette[k % len(palette)]},
-                    hovertemplate=f"{name}<br>frame %{{x}}<br>{axis} %{{y:.1f}} px<extra></extra>",
-                ),
-                row=row + 1,
-                col=1,
-            )
-        fig.update_yaxes(title_text=f"{axis} (px)", row=row + 1, col=1)
-    if frame is not None:
-        fig.add_vline(x=int(frame), line={"color": "black", "width": 1, "dash": "dot"})
-    fig.update_xaxes(title_text="frame", row=2, col=1)
-    fig.update_layout(
-        title=f"{title} ({individual})", template="plotly_white", height=460, legend_title_text="keypoint"
-    )
-    return fig
-
-
-def confidence_figure(
-    ds: xr.Dataset,
-    individual: str | None = None,
-    keypoints: Sequence[str] | None = None,
-    *,
-    frame: int | None = None,
-    max_points: int = 2000,
-    title: str = "Keypoint confidence",
-) -> Any:
-    """Draw keypoint confidence over frames as a heatmap (one row per keypoint), with a line at the frame shown.
-
-    Parameters
-    ----------
-    ds
-        Pose Dataset with ``confidence`` ``(time, keypoint, individual)``; the
-        x axis counts rows of ``time`` (frame numbers).
-    individual
-        Whose keypoints; the first individual when omitted.
-    keypoints
-        Which keypoints; all when omitted.
-    frame
-        Frame to mark with a vertical dotted line.
-    max_points
-        Longer sessions are summarised in blocks of frames, each drawn with
-        its lowest confidence, so that short drops stay visible.
-    title
-        Figure title.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        One heatmap (``z`` ``(keypoint, frame block)``), 0 red to 1 green as on
-        the drawn frames; where a keypoint has no confidence (NaN) it is blank.
-    """
-    import plotly.graph_objects as go
-
-    from behaviorlab.schema import CONFIDENCE_DIMS, check_dims
-
-    if "confidence" not in ds:
-        raise SchemaError(f"the poses have no 'confidence' variable; they have {list(ds.data_vars)}")
-    check_dims(ds["confidence"], CONFIDENCE_DIMS, name="confidence")
-    individuals, names = [str(i) for i in ds["individual"].values], [str(k) for k in ds["keypoint"].values]
-    individual = individuals[0] if individual is None else str(individual)
-    chosen = names if keypoints is None else [str(k) for k in keypoints]
-    if individual not in individuals or not set(chosen) <= set(names):
-        raise SchemaError(
-            f"confidence_figure: individual {individual!r} / keypoints {chosen} not all in the poses "
-            f"(individuals {individuals}, keypoints {names})"
-        )
-    values = ds["confidence"].sel(individual=individual, keypoint=chosen).transpose("keypoint", "time").values
-    values = values.astype(np.float64)
-    n = values.shape[1]
-    step = max(1, math.ceil(n / max(int(max_points), 1)))
-    starts = np.arange(0, n, step)
-    if step > 1:
-        values = np.fmin.reduceat(values, starts, axis=1)  # the lowest value of each block; NaN only if all are
-    fig = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=starts,
-            y=chosen,
-            zmin=0.0,
-            zmax=1.0,
-            colorscale=[[0.0, "rgb(220,20,20)"], [0.5, "rgb(240,220,20)"], [1.0, "rgb(20,200,40)"]],
-            colorbar={"title": {"text": "confidence"}},
-            hovertemplate="%{y}<br>frame %{x}<br>confidence %{z:.2f}<extra></extra>",
-        )
-    )
-    if frame is not None:
-        fig.add_vline(x=int(frame), line={"color": "black", "width": 1, "dash": "dot"})
-    fig.update_layout(
-        title=f"{title} ({individual})" + (f", lowest of every {step} frames" if step > 1 else ""),
-        template="plotly_white",
-        height=140 + 22 * len(chosen),
-        xaxis_title="frame",
-        yaxis={"autorange": "reversed"},
-    )
     return fig

@@ -1,4 +1,4 @@
-"""Behavior statistics: bouts, time budgets, latencies, transitions, distance and zones, as tidy tables.
+"""Behavior statistics: bouts, time budgets, latencies, transitions, as tidy tables; every table of a session.
 
 Every per-frame label source ends up in the same tables: HMM states
 (``state``), behavior-map regions (``cluster``), classifier decisions
@@ -9,6 +9,10 @@ is shown, 0 where it is not and NaN where the frame's label is unknown
 (features missing, frame not annotated); the other functions take that form
 (or anything :func:`frame_labels` accepts) and return pandas tables with one
 row per session, individual, source, behavior (and time bin).
+:func:`pooled_transition_matrix` pools the transition counts of many
+sessions into one matrix.  The distance travelled and the zone statistics of
+the poses are :mod:`behaviorlab.results.movement`'s; :func:`session_tables`
+gathers every table of a session.
 
 Conventions
 -----------
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,8 +42,10 @@ import xarray as xr
 
 from behaviorlab._runs import runs
 from behaviorlab.errors import SchemaError
+from behaviorlab.results.movement import movement_statistics, zone_statistics
+from behaviorlab.results.time_bins import frame_rate, frame_times, time_bins
 from behaviorlab.schema import BOUT_COLUMNS, check_dims, is_missing_label
-from behaviorlab.trajectories.kinematics import CENTROID, in_zone, keypoint_or_centroid
+from behaviorlab.trajectories.kinematics import CENTROID
 
 __all__ = [
     "BOUT_COLUMNS",
@@ -52,10 +58,9 @@ __all__ = [
     "frame_label_rows",
     "frame_labels",
     "label_sources",
-    "movement_statistics",
+    "pooled_transition_matrix",
     "session_tables",
     "transition_table",
-    "zone_statistics",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,15 +108,6 @@ _COUNT_ATTRS = ("n_states", "n_regions", "n_behaviors")
 def label_sources(ds: xr.Dataset) -> list[str]:
     """Per-frame label variables of a session Dataset, in :data:`LABEL_SOURCES` order."""
     return [name for name in LABEL_SOURCES if name in ds.data_vars]
-
-
-def _frame_rate(obj: xr.Dataset | xr.DataArray, fps: float | None) -> float:
-    rate = fps if fps is not None else obj.attrs.get("fps")
-    if rate is None or not float(rate) > 0:
-        raise SchemaError(
-            f"behavior statistics need the frame rate: the labels have no 'fps' attr; pass fps=... (got {rate!r})"
-        )
-    return float(rate)
 
 
 def _with_individual(da: xr.DataArray) -> xr.DataArray:
@@ -261,24 +257,10 @@ def frame_labels(
             raise SchemaError(f"labels {source!r} have dtype {da.dtype}; expected integers, bools, floats or names")
     out.name = "frame_labels"
     out.attrs = {k: v for k, v in attrs.items() if k in ("fps", "session", "time_unit", "exclusive")}
-    out.attrs["fps"] = _frame_rate(out if "fps" in out.attrs else data, fps)
+    out.attrs["fps"] = frame_rate(out if "fps" in out.attrs else data, fps)
     out.attrs["source"] = source
     out.attrs.setdefault("exclusive", 0)
     return out
-
-
-def _frame_times(labels: xr.DataArray) -> np.ndarray:
-    """Start of every frame in seconds from the first frame's position 0 (time coordinate or frame / fps)."""
-    fps = float(labels.attrs["fps"])
-    n = labels.sizes["time"]
-    if "time" in labels.coords:
-        time_ = np.asarray(labels["time"].values)
-        unit = labels.attrs.get("time_unit")
-        if np.issubdtype(time_.dtype, np.floating) and unit != "frames":
-            return time_.astype(np.float64)
-        if np.issubdtype(time_.dtype, np.number):
-            return time_.astype(np.float64) / fps
-    return np.arange(n) / fps
 
 
 # --------------------------------------------------------------------------- runs
@@ -304,8 +286,8 @@ class _LabelBouts:
         self.known = ~unknown.reshape(self.n_time, self.n_ind, self.n_beh)
         self.unknown_any = ~self.known.all(axis=2)
         self.fps = float(labels.attrs["fps"])
-        self.times = _frame_times(labels)
-        self.frame_bin, self.bin_start, self.bin_end = _bins(self.times, self.fps, bin_s)
+        self.times = frame_times(labels)
+        self.frame_bin, self.bin_start, self.bin_end = time_bins(self.times, self.fps, bin_s)
         self.individuals = np.asarray([str(v) for v in labels["individual"].values], dtype=object)
         self.names = np.asarray([str(v) for v in labels["behavior"].values], dtype=object)
         self.session = session or labels.attrs.get("session")
@@ -382,25 +364,6 @@ def bout_table(
 
 
 # --------------------------------------------------------------------------- statistics
-def _bins(times: np.ndarray, fps: float, bin_s: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin index of every frame, and the start and end (s) of each bin."""
-    n = len(times)
-    end = (times[-1] + 1.0 / fps) if n else 0.0
-    if bin_s is None:
-        start = times[0] if n else 0.0
-        return np.zeros(n, dtype=np.int64), np.array([start]), np.array([end])
-    if not bin_s > 0:
-        raise ValueError(f"bin_s must be > 0 seconds, got {bin_s!r}")
-    # a tolerance of 1e-6 frame keeps frame k * bin_s * fps in its own bin despite float rounding
-    index = np.floor(times / bin_s + 1e-6 / (fps * bin_s)).astype(np.int64)
-    index -= index.min() if n else 0
-    first = np.floor(times[0] / bin_s + 1e-6 / (fps * bin_s)) if n else 0
-    count = int(index.max()) + 1 if n else 1
-    starts = (first + np.arange(count)) * bin_s
-    ends = np.minimum(starts + bin_s, end)
-    return index, starts, ends
-
-
 def behavior_statistics(
     data: xr.Dataset | xr.DataArray,
     source: str | None = None,
@@ -558,193 +521,43 @@ def transition_table(
     )
 
 
-# --------------------------------------------------------------------------- movement and zones
-class _Track(NamedTuple):
-    """One point of every individual with its frames' times and bins."""
-
-    point: xr.DataArray  # (time, space, individual)
-    fps: float
-    times: np.ndarray
-    frame_bin: np.ndarray
-    bin_start: np.ndarray
-    bin_end: np.ndarray
-    tracked: np.ndarray  # (time, individual) bool
-    individuals: np.ndarray
-    session: str | None
-
-    def keys(self, bin_: np.ndarray, individual: np.ndarray) -> dict[str, Any]:
-        """Return the leading columns ``session, individual, bin, bin_start_s, bin_end_s`` of a table."""
-        return {
-            "session": pd.Series([self.session] * len(bin_), dtype=object),
-            "individual": self.individuals[individual],
-            "bin": bin_.astype(np.int64),
-            "bin_start_s": self.bin_start[bin_],
-            "bin_end_s": self.bin_end[bin_],
-        }
-
-
-def _track(poses: xr.Dataset | xr.DataArray, keypoint: str, session: str | None, bin_s: float | None) -> _Track:
-    if isinstance(poses, xr.Dataset):
-        if "position" not in poses:
-            raise SchemaError(f"movement statistics need a pose Dataset with 'position'; got {list(poses.data_vars)}")
-        pos = poses["position"].copy(deep=False)
-        pos.attrs = {**poses["position"].attrs, **poses.attrs}
-    else:
-        pos = poses
-    check_dims(pos, ["time", "space", "keypoint", "individual"], name="poses")
-    point = keypoint_or_centroid(pos, keypoint).transpose("time", "space", "individual")
-    fps = _frame_rate(pos, None)
-    frames = point.isel(space=0, drop=True)
-    frames.attrs = {"fps": fps, **({"time_unit": point.attrs["time_unit"]} if "time_unit" in point.attrs else {})}
-    times = _frame_times(frames)
-    frame_bin, bin_start, bin_end = _bins(times, fps, bin_s)
-    return _Track(
-        point,
-        fps,
-        times,
-        frame_bin,
-        bin_start,
-        bin_end,
-        np.isfinite(np.asarray(point.values)).all(axis=1),
-        np.asarray([str(v) for v in point["individual"].values], dtype=object),
-        session or point.attrs.get("session"),
-    )
-
-
-def movement_statistics(
-    poses: xr.Dataset | xr.DataArray,
-    *,
-    keypoint: str = CENTROID,
-    px_per_cm: float | None = None,
-    session: str | None = None,
-    bin_s: float | None = None,
+def pooled_transition_matrix(
+    transitions: pd.DataFrame, source: str, *, sessions: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Distance travelled and speed of every individual (and time bin).
-
-    The distance is the sum of the steps between consecutive frames where
-    the point is tracked; a step into or out of a missing frame is not
-    counted (gaps are not bridged).  Clean or smooth the poses first: jitter
-    adds length.
+    """Bout-to-bout transition probabilities of one label source, pooled over sessions, individuals and bins.
 
     Parameters
     ----------
-    poses
-        Pose Dataset (or ``position``) with an ``fps`` attr.
-    keypoint
-        Keypoint name, or ``"centroid"`` (mean of the tracked keypoints).
-    px_per_cm
-        Calibration; without it lengths are in pixels.
-    session, bin_s
-        As in :func:`behavior_statistics`; a step belongs to the bin of the
-        frame it ends in.
+    transitions
+        Table of :func:`transition_table` (the store's
+        ``transitions``).
+    source
+        The label source (``state``, ``cluster``, ``labels``, ``behavior_prediction``).
+    sessions
+        Pool only these sessions (default all).
 
     Returns
     -------
     pandas.DataFrame
-        ``session, individual, bin, bin_start_s, bin_end_s, tracked_s,
-        distance, mean_speed, length_unit``: seconds with the point tracked,
-        distance in ``length_unit`` (``cm`` or ``px``), and distance per
-        tracked second.
+        Square table, rows ``from_behavior``, columns ``to_behavior``
+        (behaviors in table order): summed counts divided by each row's total
+        (0 for a behavior never left); what
+        :func:`behaviorlab.results.plots.transition_graph_figure` draws.
     """
-    track = _track(poses, keypoint, session, bin_s)
-    fps_, frame_bin, bin_start, tracked = track.fps, track.frame_bin, track.bin_start, track.tracked
-    xy = np.asarray(track.point.values, dtype=np.float64)  # (time, space, individual)
-    scale, unit = (1.0, "px") if px_per_cm is None else (1.0 / float(px_per_cm), "cm")
-    if px_per_cm is not None and not px_per_cm > 0:
-        raise SchemaError(f"px_per_cm must be > 0, got {px_per_cm!r}")
-    step = np.zeros(tracked.shape)
-    if len(xy) > 1:
-        d = np.sqrt(((xy[1:] - xy[:-1]) ** 2).sum(axis=1)) * scale
-        step[1:] = np.where(np.isfinite(d), d, 0.0)
-    n_bins, n_ind = len(bin_start), tracked.shape[1]
-    dist = np.zeros((n_bins, n_ind))
-    seen = np.zeros((n_bins, n_ind))
-    np.add.at(dist, frame_bin, step)
-    np.add.at(seen, frame_bin, tracked.astype(np.float64))
-    tracked_s = seen / fps_
-    with np.errstate(invalid="ignore", divide="ignore"):
-        speed = np.where(tracked_s > 0, dist / tracked_s, np.nan)
-    b, i = (a.ravel() for a in np.indices((n_bins, n_ind)))
+    needed = {"source", "from_behavior", "to_behavior", "count"}
+    if not needed <= set(transitions.columns):
+        raise SchemaError(f"transitions lacks the column(s) {sorted(needed - set(transitions.columns))}")
+    rows = transitions[transitions["source"] == source]
+    if sessions is not None:
+        rows = rows[rows["session"].isin([str(s) for s in sessions])]
+    names = list(pd.unique(pd.concat([rows["from_behavior"], rows["to_behavior"]], ignore_index=True)))
+    counts = rows.pivot_table(index="from_behavior", columns="to_behavior", values="count", aggfunc="sum")
+    counts = counts.reindex(index=names, columns=names).fillna(0.0).astype(np.float64)
+    totals = counts.sum(axis=1).to_numpy()[:, None]
+    values = np.divide(counts.to_numpy(), totals, out=np.zeros(counts.shape), where=totals > 0)
     return pd.DataFrame(
-        {
-            **track.keys(b, i),
-            "tracked_s": tracked_s.ravel(),
-            "distance": dist.ravel(),
-            "mean_speed": speed.ravel(),
-            "length_unit": unit,
-        }
+        values, index=pd.Index(names, name="from_behavior"), columns=pd.Index(names, name="to_behavior")
     )
-
-
-def zone_statistics(
-    poses: xr.Dataset | xr.DataArray,
-    zones: Mapping[str, Any],
-    *,
-    keypoint: str = CENTROID,
-    session: str | None = None,
-    bin_s: float | None = None,
-) -> pd.DataFrame:
-    """Time in, entries into and latency to every zone, per individual (and time bin).
-
-    Parameters
-    ----------
-    poses
-        Pose Dataset (or ``position``) with an ``fps`` attr.
-    zones
-        Zone name to polygon vertices ``(n, 2)`` in pixels (as
-        :func:`behaviorlab.trajectories.kinematics.in_zone` takes).
-    keypoint
-        Keypoint that must be inside, or ``"centroid"``.
-    session, bin_s
-        As in :func:`behavior_statistics`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``session, individual, zone, bin, bin_start_s, bin_end_s, tracked_s,
-        time_s, time_pct, entries, latency_s``: frames with the point
-        tracked, inside (seconds and share of tracked time), entries (a
-        tracked frame inside after a tracked frame outside; a recording that
-        starts inside counts no entry), and the time from the bin start to
-        the first frame inside (NaN if never).
-    """
-    track = _track(poses, keypoint, session, bin_s)
-    fps_, times, frame_bin, bin_start, tracked = track.fps, track.times, track.frame_bin, track.bin_start, track.tracked
-    n_bins, n_ind = len(bin_start), tracked.shape[1]
-    pos = poses["position"] if isinstance(poses, xr.Dataset) else poses
-    seen = np.zeros((n_bins, n_ind))
-    np.add.at(seen, frame_bin, tracked.astype(np.float64))
-    frames = []
-    for name, polygon in zones.items():
-        inside = np.asarray(in_zone(pos, polygon, keypoint).transpose("time", "individual").values) & tracked
-        within = np.zeros((n_bins, n_ind))
-        np.add.at(within, frame_bin, inside.astype(np.float64))
-        entry = np.zeros_like(inside)
-        entry[1:] = inside[1:] & tracked[:-1] & ~inside[:-1]
-        entries = np.zeros((n_bins, n_ind), dtype=np.int64)
-        np.add.at(entries, frame_bin, entry.astype(np.int64))
-        first = np.full((n_bins, n_ind), np.inf)
-        t_in, i_in = np.nonzero(inside)
-        np.minimum.at(first, (frame_bin[t_in], i_in), times[t_in])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pct = np.where(seen > 0, 100.0 * within / seen, np.nan)
-        b, i = (a.ravel() for a in np.indices((n_bins, n_ind)))
-        frames.append(
-            pd.DataFrame(
-                {
-                    **track.keys(b, i),
-                    "zone": str(name),
-                    "tracked_s": (seen / fps_).ravel(),
-                    "time_s": (within / fps_).ravel(),
-                    "time_pct": pct.ravel(),
-                    "entries": entries.ravel(),
-                    "latency_s": np.where(np.isfinite(first), first - bin_start[:, None], np.nan).ravel(),
-                }
-            )
-        )
-    if not frames:
-        raise SchemaError("zone_statistics needs at least one zone")
-    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- all tables of a session
@@ -774,7 +587,7 @@ def frame_label_rows(
     """
     labels = frame_labels(data, source, behaviors=behaviors, fps=fps)
     values = np.asarray(labels.transpose("individual", "time", "behavior").values)
-    times = _frame_times(labels)
+    times = frame_times(labels)
     i_on, t_on, b_on = np.nonzero(values == 1)
     unknown = np.isnan(values).any(axis=2)
     i_unk, t_unk = np.nonzero(unknown)
@@ -823,7 +636,8 @@ def session_tables(
     bin_s
         Adds the ``*_by_bin`` tables with bins of this many seconds.
     zones, px_per_cm, keypoint
-        As in :func:`zone_statistics` and :func:`movement_statistics`.
+        As in :func:`behaviorlab.results.movement.zone_statistics` and
+        :func:`~behaviorlab.results.movement.movement_statistics`.
     behaviors
         Per source, as in :func:`frame_labels`.
 

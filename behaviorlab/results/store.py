@@ -223,6 +223,36 @@ def _write_parquet(name: str, table: pd.DataFrame, path: Path) -> None:
         pq.write_table(arrow, tmp, compression="zstd")
 
 
+def _write_version(
+    folder: Path, version: str, session: str, out: Mapping[str, pd.DataFrame], data: xr.Dataset | None
+) -> tuple[dict[str, str], str | None]:
+    """Write a session's tables (and ``data``) as the version folder ``folder/version``: its table and Dataset files.
+
+    The files go to ``<version>.partial``, renamed to ``version`` only once all are complete; a failure leaves nothing.
+    """
+    from behaviorlab.io.save import save_netcdf
+
+    partial = folder / f"{version}.partial"
+    partial.mkdir(parents=True)
+    try:
+        table_files = {}
+        for name, table in out.items():
+            table = table.assign(session=session) if "session" in table.columns else table
+            if "session" not in table.columns:
+                table = table.assign(session=session)[["session", *table.columns]]
+            _write_parquet(name, table, partial / f"{name}.parquet")
+            table_files[name] = f"{name}.parquet"
+        dataset_file = None
+        if data is not None:
+            save_netcdf(data.assign_attrs(session=session), partial / "dataset.nc")
+            dataset_file = "dataset.nc"
+        partial.rename(folder / version)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return table_files, dataset_file
+
+
 #: The store's folder inside a project folder (``behaviorlab run`` writes it): a project folder opens as its store.
 PROJECT_STORE = "results"
 
@@ -392,7 +422,6 @@ class ResultsStore:
         dict
             The session's manifest entry.
         """
-        from behaviorlab.io.save import save_netcdf
         from behaviorlab.results.stats import session_tables
 
         if not isinstance(session, str) or not session:
@@ -422,24 +451,7 @@ class ResultsStore:
             raise ValueError(f"session {session!r}: nothing to write (give data or tables)")
         version = _version_id()
         folder = self.path / "sessions" / _folder_name(session)
-        partial = folder / f"{version}.partial"
-        partial.mkdir(parents=True)
-        try:
-            table_files = {}
-            for name, table in out.items():
-                table = table.assign(session=session) if "session" in table.columns else table
-                if "session" not in table.columns:
-                    table = table.assign(session=session)[["session", *table.columns]]
-                _write_parquet(name, table, partial / f"{name}.parquet")
-                table_files[name] = f"{name}.parquet"
-            dataset_file = None
-            if data is not None and save_dataset:
-                save_netcdf(data.assign_attrs(session=session), partial / "dataset.nc")
-                dataset_file = "dataset.nc"
-            partial.rename(folder / version)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+        table_files, dataset_file = _write_version(folder, version, session, out, data if save_dataset else None)
         extra = {
             name: [c for c in t.columns if c not in TABLES[name] and c != "session"]
             for name, t in out.items()

@@ -16,7 +16,7 @@ import streamlit as st
 from _shared import cached_project, need_store, overview, project_key, views
 
 from behaviorlab.errors import BehaviorlabError, FileFormatError
-from behaviorlab.results.plots import confusion_figure, precision_recall_figure
+from behaviorlab.results.classifier_figures import confusion_figure, precision_recall_figure
 from behaviorlab.results.scoring import (
     confusion_table,
     counts_from_tables,

@@ -10,10 +10,10 @@ from _shared import dataset, need_store, overview, table, views
 
 from behaviorlab.results.plots import (
     RASTER_SOURCES,
-    pooled_transition_matrix,
     source_raster_figure,
     transition_graph_figure,
 )
+from behaviorlab.results.stats import pooled_transition_matrix
 
 #: Sessions longer than this (seconds) are drawn a window at a time (every bout is a bar a browser draws).
 FULL_VIEW_S = 120.0

@@ -8,7 +8,7 @@ import streamlit as st
 from _shared import dataset, need_store, pick_session
 
 from behaviorlab.labeling.edit import pose_quality_table, processing_log_table
-from behaviorlab.results.plots import confidence_figure, pose_timeseries_figure
+from behaviorlab.results.pose_figures import confidence_figure, pose_timeseries_figure
 
 
 def _version(proj: Any, session: str) -> str:

@@ -11,7 +11,7 @@ import streamlit as st
 from _shared import project
 
 from behaviorlab.errors import BehaviorlabError
-from behaviorlab.results.plots import evaluation_table, keypoint_error_figure, training_curves_figure
+from behaviorlab.results.pose_figures import evaluation_table, keypoint_error_figure, training_curves_figure
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -261,7 +261,7 @@ def test_processing_log_table():
 
 
 def test_pose_figures_of_the_poses_page():
-    from behaviorlab.results.plots import confidence_figure, pose_timeseries_figure
+    from behaviorlab.results.pose_figures import confidence_figure, pose_timeseries_figure
 
     n = 10
     position = np.zeros((n, 2, 2, 1))

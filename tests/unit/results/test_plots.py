@@ -9,19 +9,12 @@ import xarray as xr
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.pose.evaluate import evaluate_predictions
-from behaviorlab.results.plots import (
-    budget_heatmap_figure,
-    confusion_figure,
-    evaluation_table,
-    keypoint_error_figure,
-    pool_sessions,
-    pooled_transition_matrix,
-    precision_recall_figure,
-    source_raster_figure,
-    training_curves_figure,
-)
-from behaviorlab.results.scoring import confusion_matrix, top_decision
-from behaviorlab.results.stats import bout_table, transition_table
+from behaviorlab.results.classifier_figures import confusion_figure, precision_recall_figure
+from behaviorlab.results.metrics import confusion_matrix, pool_sessions
+from behaviorlab.results.plots import budget_heatmap_figure, source_raster_figure
+from behaviorlab.results.pose_figures import evaluation_table, keypoint_error_figure, training_curves_figure
+from behaviorlab.results.scoring import top_decision
+from behaviorlab.results.stats import bout_table, pooled_transition_matrix, transition_table
 
 FPS = 10.0
 

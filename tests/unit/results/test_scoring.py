@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.results.scoring import (
+from behaviorlab.results.metrics import (
     bout_scores,
     classifier_vs_raters,
     confusion_matrix,

@@ -9,18 +9,15 @@ import xarray as xr
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.results.plots import pool_sessions
+from behaviorlab.results.metrics import classifier_vs_raters, confusion_matrix, frame_scores, pool_sessions
 from behaviorlab.results.scoring import (
     COUNT_TABLES,
     add_counts,
     average_precision,
-    classifier_vs_raters,
-    confusion_matrix,
     confusion_table,
     counts_from_tables,
     counts_tables,
     dataset_counts,
-    frame_scores,
     operating_points,
     precision_recall_curves,
     probability_counts,

@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
+from behaviorlab.results.movement import movement_statistics, zone_statistics
 from behaviorlab.results.stats import (
     BOUT_COLUMNS,
     STAT_COLUMNS,
@@ -15,10 +16,8 @@ from behaviorlab.results.stats import (
     bout_table,
     frame_label_rows,
     frame_labels,
-    movement_statistics,
     session_tables,
     transition_table,
-    zone_statistics,
 )
 
 # one individual, 1 frame per second, states 0..2 (state 2 never shown), frame 4 unknown

@@ -9,7 +9,7 @@ import pytest
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.io.load import load_poses
-from behaviorlab.results.stats import movement_statistics
+from behaviorlab.results.movement import movement_statistics
 from behaviorlab.schema import from_numpy
 from behaviorlab.trajectories.filtering import CleaningConfig, clean_poses, cleaning_report
 from behaviorlab.trajectories.landmarks import arena_landmarks, find_static_keypoints, split_static_keypoints
