@@ -13,6 +13,8 @@ import threading
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import av
+
 __all__ = ["NATIVE_LOG_LINE", "environment_report", "filter_native_logs", "package_versions"]
 
 _PACKAGES = (
@@ -66,11 +68,11 @@ def environment_report() -> dict[str, Any]:
     }
     report.update(package_versions())
     if importlib.util.find_spec("av") is not None:
-        import av
-
         report["ffmpeg (PyAV)"] = ".".join(str(v) for v in av.library_versions.get("libavcodec", ()))
     if importlib.util.find_spec("keras") is not None:
-        from behaviorlab.pose.backend import backend_report
+        from behaviorlab.pose.backend import (
+            backend_report,  # lazy: Keras (the pose extra), through behaviorlab.pose.backend
+        )
 
         report.update(backend_report())
     else:

@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 __all__ = ["LINE_EVERY_S", "progress_reporter"]
 
 #: Seconds between two progress lines when the output is not a terminal.
@@ -50,9 +53,6 @@ def progress_reporter(
         return lambda n: None
     stream = stream if stream is not None else sys.stderr
     if stream.isatty():
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

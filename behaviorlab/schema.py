@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import inspect
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -33,6 +35,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
+from behaviorlab import __version__
 from behaviorlab.errors import SchemaError
 
 __all__ = [
@@ -520,7 +523,6 @@ def log_step(obj: xr.Dataset | xr.DataArray, operation: str, **params: Any) -> x
         ``obj`` with the entry appended to ``attrs["log"]``.
     """
     log = get_log(obj)
-    from behaviorlab import __version__
 
     log.append(
         {
@@ -561,8 +563,6 @@ def logged(operation: str | None = None) -> Callable:
     stage calls (logged functions themselves when a user calls them) add no
     entries of their own, so provenance holds each stage once.
     """
-    import functools
-    import inspect
 
     def decorate(func: Callable) -> Callable:
         sig = inspect.signature(func)

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.metrics import average_precision_score
+from threadpoolctl import threadpool_limits
 
 from behaviorlab.behavior.bouts import postprocess_segments
 from behaviorlab.behavior.classify_features import WindowDesign
@@ -123,12 +127,8 @@ def split_rows(
 def new_model(clf: BehaviorClassifier, n_iter: int | None = None) -> Any:
     """Return an unfitted model of ``clf.model`` (with at most ``n_iter`` boosting iterations for ``"hgb"``)."""
     if not isinstance(clf.model, str):
-        from sklearn.base import clone
-
         return clone(clf.model)
     if clf.model == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
         return RandomForestClassifier(
             n_estimators=100,
             max_features="sqrt",
@@ -137,7 +137,6 @@ def new_model(clf: BehaviorClassifier, n_iter: int | None = None) -> Any:
             n_jobs=clf.n_jobs,
             random_state=clf.random_state,
         )
-    from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
         learning_rate=clf.learning_rate,
@@ -152,8 +151,6 @@ def new_model(clf: BehaviorClassifier, n_iter: int | None = None) -> Any:
 
 def model_threads(n_jobs: int | None) -> Any:
     """Return a context that limits the models' OpenMP threads to ``n_jobs``."""
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=n_jobs, user_api="openmp")
 
 
@@ -210,8 +207,6 @@ def permutation_importance(
     clf: BehaviorClassifier, model: Any, X: np.ndarray, y: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Drop in average precision when each base feature's window columns are permuted together."""
-    from sklearn.metrics import average_precision_score
-
     n_base = len(clf.base_feature_names_)
     out = np.full(n_base, np.nan)
     if clf.importance_frames == 0 or not y.any() or y.all():

@@ -32,7 +32,13 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
+from hmmlearn.hmm import GaussianHMM
 from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.behavior.hmm_selection import select_n_states
@@ -106,7 +112,6 @@ def _one_thread(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1):
             return method(*args, **kwargs)
@@ -352,8 +357,6 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "hmm_"):
-            from sklearn.exceptions import NotFittedError
-
             raise NotFittedError("this EthogramHMM is not fitted yet: call fit first")
 
     def _samples(self, X: Any, lengths: Any = None) -> SessionSamples:
@@ -403,9 +406,6 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         global covariance) often ends in a poor optimum that merges states;
         starting from the k-means partition does not.
         """
-        from hmmlearn.hmm import GaussianHMM
-        from sklearn.cluster import KMeans
-
         rng = np.random.default_rng(seed)
         sub = Z if len(Z) <= _KMEANS_FRAMES else Z[np.sort(rng.choice(len(Z), _KMEANS_FRAMES, replace=False))]
         kmeans = KMeans(n_clusters=n_states, n_init=3, random_state=seed).fit(sub)
@@ -549,9 +549,6 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
 
     def _fit_reduction(self, Xfit: np.ndarray, seed: int) -> tuple[Any, Any, np.ndarray]:
         """Standardize the fit frames and reduce them with PCA: ``(scaler, pca or None, reduced frames)``."""
-        from sklearn.decomposition import PCA
-        from sklearn.preprocessing import StandardScaler
-
         scaler = StandardScaler().fit(Xfit)
         Z = scaler.transform(Xfit)
         pca = None

@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import xarray as xr
+from scipy import ndimage
+from skimage.morphology import h_maxima
+from skimage.segmentation import find_boundaries, watershed
 from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
 
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.errors import SchemaError
@@ -127,10 +134,6 @@ def density_regions(
         (numbered by decreasing peak height, from 0), ``peaks`` ``(n_regions, 2)``
         (x, y) of each region's peak, ``bandwidth`` (scalar).
     """
-    from scipy import ndimage
-    from skimage.morphology import h_maxima
-    from skimage.segmentation import watershed
-
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
         raise SchemaError(f"density_regions needs (n_points, 2) points, got shape {points.shape}")
@@ -189,15 +192,13 @@ def _import_umap() -> Any:
     makes it raise.  The entry is removed afterwards, so an explicit
     ``import umap.parametric_umap`` still works.
     """
-    import sys
-
     if "umap" in sys.modules or "tensorflow" in sys.modules:
-        import umap
+        import umap  # lazy: umap-learn (numba: seconds to import)
 
         return umap
     sys.modules["umap.parametric_umap"] = None  # type: ignore[assignment]
     try:
-        import umap
+        import umap  # lazy: umap-learn (numba: seconds to import)
     finally:
         if sys.modules.get("umap.parametric_umap", 0) is None:
             del sys.modules["umap.parametric_umap"]
@@ -404,9 +405,6 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
 
     def _fit_samples(self, samples: SessionSamples) -> None:
         """Fit on stacked rows (``fit``, ``fit_predict`` and ``fit_label`` stack them once)."""
-        from sklearn.decomposition import PCA
-        from sklearn.preprocessing import StandardScaler
-
         self._check_params()
         rows = np.flatnonzero(samples.valid)
         need = max(self.n_neighbors + 1, 10)
@@ -589,9 +587,6 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
 
     def density_figure(self, *, show_points: bool = False, max_points: int = 5000) -> Any:
         """Draw the density with the watershed borders and region numbers at the peaks (plotly figure)."""
-        import plotly.graph_objects as go
-        from skimage.segmentation import find_boundaries
-
         fig = go.Figure()
         fig.add_trace(
             go.Heatmap(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy.ndimage import uniform_filter1d
 
 from behaviorlab.behavior.bouts import postprocess_bouts, postprocess_segments
 from behaviorlab.behavior.classify_features import LABEL_DIMS
@@ -57,8 +58,6 @@ def best_threshold(proba: np.ndarray, y: np.ndarray, segments: np.ndarray, min_b
     0.005 of the smoothed maximum, so a flat optimum gives a central
     threshold rather than an extreme one that a new session would not bear.
     """
-    from scipy.ndimage import uniform_filter1d
-
     f1 = np.zeros(len(THRESHOLD_GRID))
     for i, t in enumerate(THRESHOLD_GRID):
         pred = postprocess_segments(proba >= t, segments, min_bout, max_gap)

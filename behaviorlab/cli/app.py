@@ -39,8 +39,8 @@ def _options(
     ] = False,
 ) -> None:
     """From animal video to poses, behaviors and statistics."""
-    import logging
-    import os
+    import logging  # lazy: loads when the command runs (a fast --help)
+    import os  # lazy: loads when the command runs (a fast --help)
 
     if verbose:
         os.environ["BEHAVIORLAB_VERBOSE"] = "1"  # read by `run` to keep Dask's warnings
@@ -67,14 +67,14 @@ CsvColumnsOption = Annotated[
 @friendly_errors
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """Show versions, the Keras backend and the compute devices."""
-    from behaviorlab.environment import environment_report
+    from behaviorlab.environment import environment_report  # lazy: loads when the command runs (a fast --help)
 
     report = environment_report()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console  # lazy: loads when the command runs (a fast --help)
+    from rich.table import Table  # lazy: loads when the command runs (a fast --help)
 
     table = Table(title="behaviorlab environment", show_header=False)
     for key, value in report.items():
@@ -94,7 +94,7 @@ def convert(
     csv_columns: CsvColumnsOption = None,
 ) -> None:
     """Convert a pose file between DeepLabCut, SLEAP, NWB, netCDF and CSV tables."""
-    from behaviorlab.io.save import convert_poses
+    from behaviorlab.io.save import convert_poses  # lazy: loads when the command runs (a fast --help)
 
     if source is not None and source not in POSE_SOURCES:
         raise typer.BadParameter(f"--source must be one of {', '.join(POSE_SOURCES)}, got {source!r}")
@@ -123,7 +123,7 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training in OUT.")] = False,
 ) -> None:
     """Train a pose model on labeled frames."""
-    from behaviorlab.pose.train import train_model
+    from behaviorlab.pose.train import train_model  # lazy: Keras (the pose extra), through behaviorlab.pose.train
 
     given = {"model": model, "epochs": epochs, "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size}
     result = train_model(labels, out, _train_config(config, given), resume=resume, verbose=2)
@@ -137,7 +137,7 @@ def train(
 
 def _train_config(config: Path | None, given: dict[str, Any]) -> Any:
     """TrainConfig from an optional YAML/JSON file, overridden by the options given on the command line."""
-    from behaviorlab.pose.train import TrainConfig
+    from behaviorlab.pose.train import TrainConfig  # lazy: Keras (the pose extra), through behaviorlab.pose.train
 
     if given.get("model") not in MODEL_NAMES:
         raise typer.BadParameter(f"--model must be one of {', '.join(MODEL_NAMES)}, got {given.get('model')!r}")
@@ -164,7 +164,7 @@ def train_topdown_command(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training in OUT.")] = False,
 ) -> None:
     """Train a multi-animal top-down model: a centroid model and a pose model of the box around each animal."""
-    from behaviorlab.pose.topdown import train_topdown
+    from behaviorlab.pose.topdown import train_topdown  # lazy: Keras (the pose extra), through behaviorlab.pose.topdown
 
     train_config = _train_config(config, {"model": model, "epochs": epochs})
     result = train_topdown(
@@ -196,13 +196,17 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Per-keypoint error (pixels) and PCK of a trained model."""
-    import numpy as np
+    import numpy as np  # lazy: loads when the command runs (a fast --help)
 
-    from behaviorlab.pose.predict import evaluate_model
+    from behaviorlab.pose.predict import (
+        evaluate_model,  # lazy: Keras (the pose extra), through behaviorlab.pose.predict
+    )
 
     indices = None
     if all_frames:
-        from behaviorlab.io.labeled_frames import load_labeled_frames
+        from behaviorlab.io.labeled_frames import (
+            load_labeled_frames,  # lazy: loads when the command runs (a fast --help)
+        )
 
         indices = np.arange(len(load_labeled_frames(labels)))
     report = evaluate_model(model_dir, labels, indices=indices)
@@ -234,9 +238,15 @@ def predict(
     overwrite: Annotated[bool, typer.Option(help="Predict again when the output exists.")] = False,
 ) -> None:
     """Predict keypoints on videos (or a part: --start/--stop); an interrupted run continues where it stopped."""
-    from behaviorlab.io.save import save_poses
-    from behaviorlab.pose.inference import predict_video
-    from behaviorlab.pose.topdown import TopDownModel, load_any_model, predict_video_topdown
+    from behaviorlab.io.save import save_poses  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.pose.inference import (
+        predict_video,  # lazy: Keras (the pose extra), through behaviorlab.pose.inference
+    )
+    from behaviorlab.pose.topdown import (  # lazy: Keras (the pose extra), through behaviorlab.pose.topdown
+        TopDownModel,
+        load_any_model,
+        predict_video_topdown,
+    )
 
     formats = [f.strip().lower() for f in format.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(PREDICT_FORMATS))
@@ -291,11 +301,17 @@ def features(
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Clean poses, compute per-frame features and their Morlet spectrogram into one netCDF file."""
-    from behaviorlab.errors import FileFormatError, OutputExistsError
-    from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.io.save import save_poses
-    from behaviorlab.trajectories.filtering import cleaning_report
+    from behaviorlab.errors import (  # lazy: loads when the command runs (a fast --help)
+        FileFormatError,
+        OutputExistsError,
+    )
+    from behaviorlab.features.pipeline import (  # lazy: loads when the command runs (a fast --help)
+        SessionFeaturesConfig,
+        compute_session_features,
+    )
+    from behaviorlab.io.load import load_poses  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.save import save_poses  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.trajectories.filtering import cleaning_report  # lazy: loads when the command runs (a fast --help)
 
     if source is not None and source not in POSE_SOURCES:
         raise typer.BadParameter(f"--source must be one of {', '.join(POSE_SOURCES)}, got {source!r}")
@@ -330,7 +346,7 @@ def features(
         f"{report['n_interpolated'].sum() / max(points, 1):.1%} filled by interpolation, "
         f"{report['share_missing'].mean():.1%} still missing"
     )
-    from behaviorlab.trajectories.landmarks import arena_landmarks
+    from behaviorlab.trajectories.landmarks import arena_landmarks  # lazy: loads when the command runs (a fast --help)
 
     landmarks = arena_landmarks(result)
     if landmarks:
@@ -353,7 +369,7 @@ def features(
 
 def _export_formats(export: str | None) -> list[str]:
     """``--export dlc,sleap`` as a list, checked."""
-    from behaviorlab.labeling.select import EXPORT_FORMATS
+    from behaviorlab.labeling.select import EXPORT_FORMATS  # lazy: loads when the command runs (a fast --help)
 
     formats = [f.strip().lower() for f in (export or "").split(",") if f.strip()]
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
@@ -381,8 +397,12 @@ def select_frames_command(
     step: Annotated[int, typer.Option(help="k-means: consider every STEP-th frame only.")] = 1,
 ) -> None:
     """Choose frames to label (k-means or uniform) and write them with empty labels."""
-    from behaviorlab.labeling.select import make_labeling_set, read_skeleton, write_labeling_set
-    from behaviorlab.schema import Skeleton
+    from behaviorlab.labeling.select import (  # lazy: loads when the command runs (a fast --help)
+        make_labeling_set,
+        read_skeleton,
+        write_labeling_set,
+    )
+    from behaviorlab.schema import Skeleton  # lazy: loads when the command runs (a fast --help)
 
     if (keypoints is None) == (skeleton_from is None):
         raise typer.BadParameter("give exactly one of --keypoints and --skeleton-from")
@@ -427,10 +447,14 @@ def refine(
     grayscale: Annotated[bool, typer.Option(help="Store one-channel images (match the training set).")] = False,
 ) -> None:
     """Pick the least trustworthy predicted frames and export them for correction."""
-    from behaviorlab.io.labeled_frames import load_labeled_frames
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.labeling.refine import export_for_correction, score_frames, select_outlier_frames
-    from behaviorlab.labeling.select import parse_frame_source
+    from behaviorlab.io.labeled_frames import load_labeled_frames  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.load import load_poses  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.labeling.refine import (  # lazy: loads when the command runs (a fast --help)
+        export_for_correction,
+        score_frames,
+        select_outlier_frames,
+    )
+    from behaviorlab.labeling.select import parse_frame_source  # lazy: loads when the command runs (a fast --help)
 
     formats = _export_formats(export)
     ds = load_poses(poses)
@@ -470,8 +494,11 @@ def merge_labels(
     ] = None,
 ) -> None:
     """Merge corrected frames into a training set: same frame replaced, new frames appended."""
-    from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
-    from behaviorlab.labeling.refine import merge_corrections
+    from behaviorlab.io.labeled_frames import (  # lazy: loads when the command runs (a fast --help)
+        load_labeled_frames,
+        save_labeled_frames,
+    )
+    from behaviorlab.labeling.refine import merge_corrections  # lazy: loads when the command runs (a fast --help)
 
     train_frames = load_labeled_frames(training)
     merged = merge_corrections(train_frames, corrected, individual=individual)
@@ -496,9 +523,12 @@ def render(
     radius: Annotated[float, typer.Option(help="Keypoint radius in pixels.")] = 3.0,
 ) -> None:
     """Draw keypoints (coloured by confidence) and the skeleton over a video."""
-    import warnings
+    import warnings  # lazy: loads when the command runs (a fast --help)
 
-    from behaviorlab.results.render import PoseVideoMismatchWarning, render_poses
+    from behaviorlab.results.render import (  # lazy: loads when the command runs (a fast --help)
+        PoseVideoMismatchWarning,
+        render_poses,
+    )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PoseVideoMismatchWarning)
@@ -516,7 +546,7 @@ def sample_data(
     out: Annotated[Path, typer.Option(help="Folder to write the generated sample data into.")] = Path("sample_data"),
 ) -> None:
     """Regenerate the sample data (video, poses, labels) bit for bit from its seed."""
-    from behaviorlab.synthetic.sample import generate_sample_data
+    from behaviorlab.synthetic.sample import generate_sample_data  # lazy: loads when the command runs (a fast --help)
 
     manifest = generate_sample_data(out)
     typer.echo(f"wrote {manifest}")
@@ -533,7 +563,7 @@ def demo(
     workers: Annotated[int | None, typer.Option(help="Dask worker processes (default: one per core).")] = None,
 ) -> None:
     """Run the end-to-end job on the sample data: `init` plus `run` on a sample project (no network, no GPU)."""
-    from behaviorlab.project.demo import run_demo
+    from behaviorlab.project.demo import run_demo  # lazy: loads when the command runs (a fast --help)
 
     summary = run_demo(out, sample_dir=sample, workers=workers)
     typer.echo(summary)
@@ -553,7 +583,7 @@ def main() -> None:
     # TensorFlow's C++ log lines (start-up chatter, `cuInit` errors on machines without a GPU) are dropped from the
     # command line's output unless --verbose asks for them; the library itself changes nothing in the process.
     if not {"--verbose", "-v"} & set(sys.argv[1:2]):
-        from behaviorlab.environment import filter_native_logs
+        from behaviorlab.environment import filter_native_logs  # lazy: loads when the command runs (a fast --help)
 
         filter_native_logs()
     app(prog_name="behaviorlab")

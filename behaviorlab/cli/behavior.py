@@ -28,8 +28,8 @@ FeatureFiles = Annotated[list[Path], typer.Argument(help="Features files (.nc) f
 
 def _load_sessions(paths: list[Path], variable: str) -> dict[str, Any]:
     """Features files by session name (the file name without .nc); repeated names are an error."""
-    from behaviorlab.errors import FileFormatError
-    from behaviorlab.io.load import load_netcdf
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.load import load_netcdf  # lazy: loads when the command runs (a fast --help)
 
     sessions: dict[str, Any] = {}
     for path in paths:
@@ -42,7 +42,7 @@ def _load_sessions(paths: list[Path], variable: str) -> dict[str, Any]:
 
 def _estimator(cls: type, config: Path | None, given: dict[str, Any]) -> Any:
     """``cls(**params)`` from a YAML/JSON file of hyperparameters plus the options given on the command line."""
-    from behaviorlab.errors import FileFormatError
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
 
     params = read_config(config) if config is not None else {}
     known = set(cls().get_params())
@@ -54,7 +54,7 @@ def _estimator(cls: type, config: Path | None, given: dict[str, Any]) -> Any:
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
-    from behaviorlab.errors import OutputExistsError
+    from behaviorlab.errors import OutputExistsError  # lazy: loads when the command runs (a fast --help)
 
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it, or choose another path")
@@ -62,7 +62,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 
 def _write_labels(labeled: dict[str, Any], variables: list[str], out_dir: Path, suffix: str, overwrite: bool) -> None:
     """Write each session's new variables (not its features) to ``OUT_DIR/<session>.<suffix>.nc``."""
-    from behaviorlab.io.save import save_netcdf
+    from behaviorlab.io.save import save_netcdf  # lazy: loads when the command runs (a fast --help)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, ds in labeled.items():
@@ -90,7 +90,7 @@ def map_fit(
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Fit a behavior map on one or many sessions' features files and save it."""
-    from behaviorlab.behavior.maps import BehaviorMap
+    from behaviorlab.behavior.maps import BehaviorMap  # lazy: loads when the command runs (a fast --help)
 
     _refuse_existing(out, overwrite)
     sessions = _load_sessions(features, variable)
@@ -121,7 +121,7 @@ def map_predict(
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Embed sessions in a fitted map: per-frame `embedding` and `cluster` (-1 where features are missing)."""
-    from behaviorlab.behavior.maps import BehaviorMap
+    from behaviorlab.behavior.maps import BehaviorMap  # lazy: loads when the command runs (a fast --help)
 
     fitted = BehaviorMap.load(model)
     sessions = _load_sessions(features, fitted.variable)
@@ -148,7 +148,7 @@ def ethogram_fit(
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Fit a Gaussian hidden Markov model on one or many sessions' features files and save it."""
-    from behaviorlab.behavior.ethogram import EthogramHMM
+    from behaviorlab.behavior.ethogram import EthogramHMM  # lazy: loads when the command runs (a fast --help)
 
     _refuse_existing(out, overwrite)
     sessions = _load_sessions(features, variable)
@@ -184,10 +184,14 @@ def ethogram_predict(
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Decode every frame's state; write states, a tidy bouts table and raster/transition/duration figures."""
-    from behaviorlab._atomic import atomic_path
-    from behaviorlab.behavior.bouts import state_bouts
-    from behaviorlab.behavior.ethogram import EthogramHMM
-    from behaviorlab.results.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
+    from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.behavior.bouts import state_bouts  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.behavior.ethogram import EthogramHMM  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.results.plots import (  # lazy: loads when the command runs (a fast --help)
+        duration_histogram_figure,
+        ethogram_raster_figure,
+        transition_graph_figure,
+    )
 
     suffixes = [f.strip().lower().lstrip(".") for f in figure_format.split(",") if f.strip()]
     unknown = [f for f in suffixes if f".{f}" not in FIGURE_SUFFIXES]
@@ -231,8 +235,11 @@ def _load_labeled_sessions(
     features: list[Path], labels: list[Path], min_raters: int, rater: str | None, clip: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Features and 3-D labels per session; multi-rater files become one rater or a consensus."""
-    from behaviorlab.errors import FileFormatError
-    from behaviorlab.io.annotations import consensus, load_annotations
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.annotations import (  # lazy: loads when the command runs (a fast --help)
+        consensus,
+        load_annotations,
+    )
 
     if len(features) != len(labels):
         raise typer.BadParameter(f"give one --labels file per --features file ({len(features)} against {len(labels)})")
@@ -279,7 +286,7 @@ def classify_train(
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Train one classifier per behavior; report cross-validated held-out F1 and save the model."""
-    from behaviorlab.behavior.classify import BehaviorClassifier
+    from behaviorlab.behavior.classify import BehaviorClassifier  # lazy: loads when the command runs (a fast --help)
 
     _refuse_existing(out, overwrite)
     sessions, targets = _load_labeled_sessions(features, labels, min_raters, rater, clip)
@@ -308,12 +315,12 @@ def classify_predict(
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Per-frame behavior probabilities and decisions (threshold + bout cleaning), bouts, uncertain frames."""
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # lazy: loads when the command runs (a fast --help)
+    import pandas as pd  # lazy: loads when the command runs (a fast --help)
 
-    from behaviorlab._atomic import atomic_path
-    from behaviorlab.behavior.classify import BehaviorClassifier
-    from behaviorlab.io.annotations import labels_to_bouts
+    from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.behavior.classify import BehaviorClassifier  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.annotations import labels_to_bouts  # lazy: loads when the command runs (a fast --help)
 
     clf = BehaviorClassifier.load(model)
     sessions = _load_sessions(features, clf.variable)
@@ -352,9 +359,13 @@ def classify_evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Score a classifier on annotated sessions: frame and bout F1, and against each rater when there are several."""
-    from behaviorlab.behavior.classify import BehaviorClassifier
-    from behaviorlab.io.annotations import load_annotations
-    from behaviorlab.results.metrics import bout_scores, classifier_vs_raters, frame_scores
+    from behaviorlab.behavior.classify import BehaviorClassifier  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.annotations import load_annotations  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.results.metrics import (  # lazy: loads when the command runs (a fast --help)
+        bout_scores,
+        classifier_vs_raters,
+        frame_scores,
+    )
 
     clf = BehaviorClassifier.load(model)
     sessions, targets = _load_labeled_sessions(features, labels, min_raters, None, clip)
@@ -382,7 +393,7 @@ def classify_evaluate(
     if as_json:
         typer.echo(json_text(report))
         return
-    import pandas as pd
+    import pandas as pd  # lazy: loads when the command runs (a fast --help)
 
     for name, entry in report.items():
         if entry["training_session"]:

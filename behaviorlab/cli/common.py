@@ -36,9 +36,9 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def read_config(path: Path) -> dict[str, Any]:
     """Read a YAML/JSON mapping of options, with a clear error naming the file."""
-    import yaml
+    import yaml  # lazy: loads when the command runs (a fast --help)
 
-    from behaviorlab.errors import FileFormatError
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
 
     if not path.is_file():
         raise FileFormatError(path, "config file not found")
@@ -53,8 +53,8 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def json_text(obj: Any) -> str:
     """Return ``obj`` as valid JSON: NaN and infinities as ``null`` (JSON has no NaN), NumPy scalars as numbers."""
-    import json
-    import math
+    import json  # lazy: loads when the command runs (a fast --help)
+    import math  # lazy: loads when the command runs (a fast --help)
 
     def plain(value: Any) -> Any:
         if isinstance(value, dict):

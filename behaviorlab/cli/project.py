@@ -54,7 +54,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Replace an existing config and sessions table.")] = False,
 ) -> None:
     """Write PROJECT/behaviorlab.yaml (every stage's parameters) and PROJECT/sessions.csv."""
-    from behaviorlab.project.config import init_project
+    from behaviorlab.project.config import init_project  # lazy: loads when the command runs (a fast --help)
 
     cfg = init_project(
         project,
@@ -104,7 +104,7 @@ def run(
     what depends on it. A failing session is reported while the others
     finish (exit code 1). The report is PROJECT/run_report.json.
     """
-    from behaviorlab.project.runner import run_project
+    from behaviorlab.project.runner import run_project  # lazy: loads when the command runs (a fast --help)
 
     try:
         report = run_project(project, scheduler=scheduler, workers=workers, progress=progress, sessions=session)

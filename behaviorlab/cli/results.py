@@ -23,7 +23,7 @@ Project = Annotated[Path, typer.Argument(help="Results store folder.")]
 
 
 def _print_table(table: Any, limit: int | None = 50) -> None:
-    import pandas as pd
+    import pandas as pd  # lazy: loads when the command runs (a fast --help)
 
     with pd.option_context("display.max_columns", 50, "display.width", 200, "display.max_colwidth", 40):
         shown = table if limit is None or len(table) <= limit else table.head(limit)
@@ -43,10 +43,10 @@ def _session_files(files: list[Path], session: str | None) -> dict[str, list[Pat
 
 def _load_session(paths: list[Path]) -> Any:
     """One Dataset from a session's files: netCDF (poses, labels, features) and pose files, merged."""
-    import xarray as xr
+    import xarray as xr  # lazy: loads when the command runs (a fast --help)
 
-    from behaviorlab.errors import FileFormatError
-    from behaviorlab.io.load import load_netcdf, load_poses
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.io.load import load_netcdf, load_poses  # lazy: loads when the command runs (a fast --help)
 
     parts = []
     for path in paths:
@@ -78,8 +78,8 @@ def store_create(
     keypoint: Annotated[str, typer.Option(help="Point whose movement and zone visits count.")] = "centroid",
 ) -> None:
     """Create an empty results store with its settings."""
-    from behaviorlab.cli.common import read_config
-    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.cli.common import read_config  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.results.store import ResultsStore  # lazy: loads when the command runs (a fast --help)
 
     polygons = read_config(zones) if zones is not None else None
     store = ResultsStore.create(project, bin_s=bin_s or None, zones=polygons, px_per_cm=px_per_cm, keypoint=keypoint)
@@ -101,7 +101,7 @@ def store_add(
     no_dataset: Annotated[bool, typer.Option("--no-dataset", help="Do not keep the merged Dataset.")] = False,
 ) -> None:
     """Add (or replace) sessions: bouts, statistics, transitions, movement and zones from their files."""
-    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore  # lazy: loads when the command runs (a fast --help)
 
     store = ResultsStore(project)
     for name, paths in _session_files(files, session).items():
@@ -117,8 +117,8 @@ def store_metadata(
     csv: Annotated[Path, typer.Argument(help="CSV with session[, subject|individual], group, condition, ...")],
 ) -> None:
     """Set the session metadata (subject, group, condition, day, ...) joined in the question views."""
-    from behaviorlab.errors import FileFormatError
-    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.results.store import ResultsStore  # lazy: loads when the command runs (a fast --help)
 
     if not csv.is_file():
         raise FileFormatError(csv, "metadata file not found")
@@ -130,7 +130,7 @@ def store_metadata(
 @friendly_errors
 def store_list(project: Project) -> None:
     """List the sessions of a store."""
-    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore  # lazy: loads when the command runs (a fast --help)
 
     _print_table(ResultsStore(project).query("SELECT * FROM sessions ORDER BY session"), limit=None)
 
@@ -139,7 +139,7 @@ def store_list(project: Project) -> None:
 @friendly_errors
 def store_vacuum(project: Project) -> None:
     """Delete files left by interrupted writes (no session references them)."""
-    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.results.store import ResultsStore  # lazy: loads when the command runs (a fast --help)
 
     removed = ResultsStore(project).vacuum()
     typer.echo(f"removed {len(removed)} unreferenced files and folders")
@@ -153,8 +153,8 @@ def query(
     limit: Annotated[int, typer.Option(help="Rows to print (0: all).")] = 50,
 ) -> None:
     """Run SQL over a results store and print the result (or write it as CSV)."""
-    from behaviorlab._atomic import atomic_path
-    from behaviorlab.results.store import ResultsStore
+    from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.results.store import ResultsStore  # lazy: loads when the command runs (a fast --help)
 
     table = ResultsStore(project).query(sql)
     if csv is not None:
@@ -179,9 +179,13 @@ def compare(
     ] = None,
 ) -> None:
     """Compare groups per behavior and measure: rank tests, effect sizes, Benjamini-Hochberg correction."""
-    from behaviorlab._atomic import atomic_path
-    from behaviorlab.results.groups import DEFAULT_MEASURES, compare_groups, group_figure
-    from behaviorlab.results.store import ResultsStore, StoreError
+    from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.results.groups import (  # lazy: loads when the command runs (a fast --help)
+        DEFAULT_MEASURES,
+        compare_groups,
+        group_figure,
+    )
+    from behaviorlab.results.store import ResultsStore, StoreError  # lazy: loads when the command runs (a fast --help)
 
     store = ResultsStore(project)
     data = store.table(table)
@@ -205,7 +209,7 @@ def compare(
         fig = group_figure(
             data, metadata, measure=(measures or [result["measure"].iloc[0]])[0], group=group, facet=facet
         )
-        from behaviorlab.results.figure_files import write_figure
+        from behaviorlab.results.figure_files import write_figure  # lazy: loads when the command runs (a fast --help)
 
         write_figure(fig, figure)
         typer.echo(f"wrote {figure}")
@@ -213,7 +217,7 @@ def compare(
 
 def _with_classifier_quality(project: Path, result: Any) -> Any:
     """Add the held-out F1 of each classifier behavior to its rows; say which are below the quality floor."""
-    from behaviorlab.project.view import Project
+    from behaviorlab.project.view import Project  # lazy: loads when the command runs (a fast --help)
 
     if "source" not in result.columns or not (result["source"] == "behavior_prediction").any():
         return result
@@ -246,7 +250,7 @@ def export(
     source: Annotated[list[str] | None, typer.Option(help="Only these label sources for BORIS/SimBA (repeat).")] = None,
 ) -> None:
     """Export a results store: tables as CSV/Excel/Parquet, sessions as NWB, BORIS and SimBA files."""
-    from behaviorlab.results.export import export_store
+    from behaviorlab.results.export import export_store  # lazy: loads when the command runs (a fast --help)
 
     formats = [f.strip().lower() for f in format.split(",") if f.strip()]
     written = export_store(project, out, formats, sessions=session, sources=source)
@@ -255,7 +259,7 @@ def export(
 
 def dashboard_app_path() -> Path:
     """Return the dashboard's Streamlit script (``dashboards/app.py`` of the repository this package runs from)."""
-    import behaviorlab
+    import behaviorlab  # lazy: loads when the command runs (a fast --help)
 
     return Path(behaviorlab.__file__).resolve().parent.parent / "dashboards" / "app.py"
 
@@ -269,12 +273,12 @@ def dashboard(
     browser: Annotated[bool, typer.Option(help="Open a web browser.")] = True,
 ) -> None:
     """Open the dashboard on a project: overview, poses, labeling, training, behavior map, ethograms, statistics."""
-    import importlib.util
-    import os
-    import subprocess
-    import sys
+    import importlib.util  # lazy: loads when the command runs (a fast --help)
+    import os  # lazy: loads when the command runs (a fast --help)
+    import subprocess  # lazy: loads when the command runs (a fast --help)
+    import sys  # lazy: loads when the command runs (a fast --help)
 
-    from behaviorlab.project.view import Project, ProjectError
+    from behaviorlab.project.view import Project, ProjectError  # lazy: loads when the command runs (a fast --help)
 
     Project.open(project)  # a clear error for a missing folder before Streamlit starts
     if importlib.util.find_spec("streamlit") is None:
@@ -299,8 +303,8 @@ def dashboard(
 
 def _serve(server: Any) -> int:
     """Wait for the Streamlit server; stop it when this command is stopped (Ctrl+C, kill, a closed terminal)."""
-    import signal
-    import subprocess
+    import signal  # lazy: loads when the command runs (a fast --help)
+    import subprocess  # lazy: loads when the command runs (a fast --help)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

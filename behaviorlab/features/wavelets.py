@@ -42,8 +42,11 @@ import math
 from typing import Literal
 
 import numpy as np
+import pywt
+import scipy.fft
 import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import check_dims, logged
@@ -140,16 +143,12 @@ def _transform_block(
     blocks when given) so every write is contiguous, then copied into ``out``
     in time blocks.
     """
-    import scipy.fft
-
     n_time, n_cols = x.shape
     scales_s = omega0 / (2 * np.pi * frequencies)  # seconds
     if tmp is None or tmp.shape[1] < n_cols:
         tmp = np.empty((len(frequencies), n_cols, n_time), dtype=np.float32)
     tmp = tmp[:, :n_cols]
     if method == "pywt":
-        import pywt
-
         wavelet = pywt.ContinuousWavelet(f"cmor2.0-{omega0 / (2 * np.pi)}")
         for k, a in enumerate(scales_s * fps):
             coef = pywt.cwt(x.T, [a], wavelet, method="fft", axis=-1)[0][0]
@@ -404,8 +403,6 @@ class WaveletTransformer(TransformerMixin, BaseEstimator):
             ``(n_samples, n_features * n_frequencies)`` float32.
         """
         if not hasattr(self, "frequencies_"):
-            from sklearn.exceptions import NotFittedError
-
             raise NotFittedError("WaveletTransformer is not fitted yet; call fit first")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:

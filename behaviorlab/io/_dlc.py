@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import h5py
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -348,8 +349,6 @@ def _locate_bad_cell(
 
 def is_dlc_h5(path: Path) -> bool:
     """Whether ``path`` is an HDF5 file written by pandas (as DeepLabCut does)."""
-    import h5py
-
     try:
         with h5py.File(path, "r") as f:
             return any("pandas_type" in f[key].attrs for key in f)

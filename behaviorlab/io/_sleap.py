@@ -29,10 +29,13 @@ from typing import Any
 
 import h5py
 import numpy as np
+import sleap_io as sio
 import xarray as xr
+from sleap_io.io import slp as sio_slp
 
 from behaviorlab.errors import FileFormatError
 from behaviorlab.io._dlc import PoseArrays
+from behaviorlab.schema import get_skeleton
 
 __all__ = ["labels_from_poses", "read_sleap_analysis_h5", "read_slp", "sleap_h5_kind", "write_slp"]
 
@@ -190,9 +193,6 @@ def read_slp(path: Path) -> PoseArrays:
     PoseArrays
         Position ``(time, space, keypoint, individual)`` and confidence.
     """
-    import sleap_io as sio
-    from sleap_io.io import slp as sio_slp
-
     with h5py.File(path, "r") as f:
         has_format_id = "format_id" in f["metadata"].attrs
     if has_format_id:
@@ -299,10 +299,6 @@ def labels_from_poses(ds: xr.Dataset) -> Any:
         Tracks named after the individuals; point scores from ``confidence``;
         ``provenance["behaviorlab"]`` holds fps, frame count and individual names.
     """
-    import sleap_io as sio
-
-    from behaviorlab.schema import get_skeleton
-
     keypoints = [str(k) for k in ds["keypoint"].values]
     individuals = [str(i) for i in ds["individual"].values]
     ours = get_skeleton(ds)
@@ -341,8 +337,6 @@ def labels_from_poses(ds: xr.Dataset) -> Any:
 
 def write_slp(ds: xr.Dataset, path: Path) -> None:
     """Write ``ds`` as a SLEAP ``.slp`` predictions file at ``path``."""
-    import sleap_io as sio
-
     if ds.sizes["space"] != 2:
         raise FileFormatError(path, "SLEAP files hold 2-D poses only; this Dataset has 3-D positions")
     sio.save_slp(labels_from_poses(ds), str(path), embed=False, verbose=False)

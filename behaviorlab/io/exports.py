@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +36,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from hdmf.common import VectorData
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError
+from behaviorlab.io.save import nwb_file
 from behaviorlab.schema import BOUT_COLUMNS, as_poses
 
 __all__ = [
@@ -199,7 +203,6 @@ def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     names = [str(n) for n in tables]
     frames = [_excel_frame(path, name, table) for name, table in zip(names, tables.values(), strict=True)]
     sheets = _excel_sheet_names(names)
-    from openpyxl.utils.exceptions import IllegalCharacterError
 
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, sheet, frame in zip(names, sheets, frames, strict=True):
@@ -340,7 +343,7 @@ def _nwb_subject(
 
     With several individuals the subject metadata is only logged as kept in the notes.
     """
-    from pynwb.file import Subject
+    from pynwb.file import Subject  # lazy: pynwb (a second to import)
 
     fields = _subject_fields(path, metadata)
     subject = None
@@ -432,13 +435,8 @@ def write_session_nwb(
         poses, the start time cannot be parsed or the metadata subject id
         is not the poses' one individual.
     """
-    import uuid
-
-    import pynwb
-    from hdmf.common import VectorData
-    from pynwb.epoch import TimeIntervals
-
-    from behaviorlab.io.save import nwb_file
+    import pynwb  # lazy: pynwb (a second to import)
+    from pynwb.epoch import TimeIntervals  # lazy: pynwb (a second to import)
 
     path = Path(path)
     if path.suffix.lower() != ".nwb":
@@ -514,7 +512,7 @@ def read_nwb_bouts(path: str | Path) -> pd.DataFrame:
     FileFormatError
         ``path`` is not an NWB file or has no bouts table.
     """
-    import pynwb
+    import pynwb  # lazy: pynwb (a second to import)
 
     path = Path(path)
     if not path.is_file():

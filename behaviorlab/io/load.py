@@ -27,11 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import xarray as xr
+import yaml
 
 from behaviorlab.errors import BehaviorlabError, FileFormatError
-from behaviorlab.io._dlc import PoseArrays
+from behaviorlab.io._dlc import PoseArrays, is_dlc_h5, read_dlc_csv, read_dlc_h5
+from behaviorlab.io._sleap import read_sleap_analysis_h5, read_slp, sleap_h5_kind
+from behaviorlab.io._tables import read_pose_table, read_sleap_csv, sniff_csv
 from behaviorlab.schema import Skeleton, as_poses, check_fps, from_numpy, log_step, set_skeleton
 
 __all__ = ["SOURCES", "detect_source", "find_dlc_pcutoff", "load_netcdf", "load_poses", "session_name", "stored_fps"]
@@ -112,8 +116,6 @@ def detect_source(path: str | Path) -> str:
     _check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        from behaviorlab.io._tables import sniff_csv
-
         return sniff_csv(path)
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
@@ -129,10 +131,6 @@ def detect_source(path: str | Path) -> str:
 
 
 def _sniff_hdf5(path: Path) -> str:
-    import h5py
-
-    from behaviorlab.io._dlc import is_dlc_h5
-    from behaviorlab.io._sleap import sleap_h5_kind
 
     try:
         with h5py.File(path, "r") as f:
@@ -156,7 +154,6 @@ def _sniff_hdf5(path: Path) -> str:
 
 # --------------------------------------------------------------------------- readers
 def _read_dlc(path: Path) -> PoseArrays:
-    from behaviorlab.io._dlc import read_dlc_csv, read_dlc_h5
 
     if path.suffix.lower() == ".csv" or not _is_hdf5(path):
         return read_dlc_csv(path)
@@ -164,9 +161,6 @@ def _read_dlc(path: Path) -> PoseArrays:
 
 
 def _read_sleap(path: Path) -> PoseArrays:
-    import h5py
-
-    from behaviorlab.io._sleap import read_sleap_analysis_h5, read_slp, sleap_h5_kind
 
     if not _is_hdf5(path):
         raise FileFormatError(path, "is not a SLEAP file: SLEAP .slp and analysis .h5 files are HDF5")
@@ -189,8 +183,8 @@ def _nwb_unescape(name: str) -> str:
 
 
 def _read_nwb(path: Path) -> PoseArrays:
-    import ndx_pose
-    import pynwb
+    import ndx_pose  # lazy: ndx-pose (seconds to import)
+    import pynwb  # lazy: pynwb (a second to import)
 
     with pynwb.NWBHDF5IO(str(path), mode="r", load_namespaces=True) as io:
         nwbfile = io.read()
@@ -445,8 +439,6 @@ def find_dlc_pcutoff(path: str | Path) -> tuple[float, Path] | None:
     folders below the project's ``config.yaml`` (``PROJECT/videos/``); the
     file's own folder and the two above it are searched.
     """
-    import yaml
-
     for folder in list(Path(path).resolve().parents)[:3]:
         config = folder / "config.yaml"
         if not config.is_file():
@@ -541,8 +533,6 @@ def load_poses(
             if fps is not None:
                 ds = _with_fps(ds, fps)
         else:
-            from behaviorlab.io._tables import read_pose_table, read_sleap_csv
-
             readers = {
                 "dlc": _read_dlc,
                 "sleap": _read_sleap,

@@ -25,15 +25,20 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import h5py
 import numpy as np
 import xarray as xr
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError
+from behaviorlab.io._dlc import write_dlc
+from behaviorlab.io._sleap import write_slp
+from behaviorlab.io.load import load_poses
 from behaviorlab.schema import as_poses, get_skeleton
 
 if TYPE_CHECKING:
@@ -102,8 +107,6 @@ def _create_reproducible_hdf5(path: Path) -> None:
     same Dataset always gives the same file.  Link and attribute creation
     order are tracked as netCDF-4 (and h5netcdf) expect.
     """
-    import h5py
-
     fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
     fcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
     fcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
@@ -141,11 +144,9 @@ def nwb_file(ds: xr.Dataset, *, scorer: str, **fields: Any) -> pynwb.NWBFile:
     pynwb.NWBFile
         The in-memory file, ready for ``pynwb.NWBHDF5IO.write``.
     """
-    import uuid
-
-    import ndx_pose
-    import pynwb
-    from pynwb.file import Subject
+    import ndx_pose  # lazy: ndx-pose (seconds to import)
+    import pynwb  # lazy: pynwb (a second to import)
+    from pynwb.file import Subject  # lazy: pynwb (a second to import)
 
     keypoints = [str(k) for k in ds["keypoint"].values]
     individuals = [str(i) for i in ds["individual"].values]
@@ -210,7 +211,7 @@ def nwb_file(ds: xr.Dataset, *, scorer: str, **fields: Any) -> pynwb.NWBFile:
 
 
 def _write_nwb(ds: xr.Dataset, path: Path, *, scorer: str) -> None:
-    import pynwb
+    import pynwb  # lazy: pynwb (a second to import)
 
     nwbfile = nwb_file(ds, scorer=scorer)
     with pynwb.NWBHDF5IO(str(path), mode="w") as io:
@@ -261,12 +262,8 @@ def save_poses(ds: xr.Dataset, path: str | Path, *, format: str | None = None, s
         if fmt == "netcdf":
             _write_netcdf(ds, tmp)
         elif fmt == "dlc":
-            from behaviorlab.io._dlc import write_dlc
-
             write_dlc(ds, tmp, scorer=scorer)
         elif fmt == "sleap":
-            from behaviorlab.io._sleap import write_slp
-
             write_slp(ds, tmp)
         else:
             _write_nwb(ds, tmp, scorer=scorer)
@@ -330,8 +327,6 @@ def convert_poses(
     Path
         ``dst``.
     """
-    from behaviorlab.io.load import load_poses
-
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise FileFormatError(dst, "is the input file too; choose another output path")

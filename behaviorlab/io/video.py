@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from behaviorlab.errors import VideoError
 
@@ -97,8 +99,6 @@ class VideoInfo:
 
 def _open_container(path: Path) -> Any:
     """Open ``path`` for reading or raise a :class:`VideoError` that says why not."""
-    import av
-
     if not path.exists():
         raise VideoError(path, "no such file")
     if path.is_dir():
@@ -189,7 +189,6 @@ class VideoReader:
         self.path = Path(path)
         self.grayscale = bool(grayscale)
         self._format = "gray" if self.grayscale else "rgb24"
-        from av.video.reformatter import VideoReformatter
 
         self._reformatter = VideoReformatter()
         self._container = _open_container(self.path)
@@ -304,8 +303,6 @@ class VideoReader:
         lie on a regular grid (constant frame rate) the grid position is used
         instead, so frames after a gap keep their true index.
         """
-        import av
-
         pts: list[int] = []
         keys: list[bool] = []
         cut = False
@@ -363,8 +360,6 @@ class VideoReader:
     # -- decoding -------------------------------------------------------------------
     def _decode(self) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, frame)`` from the container's current position until the data ends."""
-        import av
-
         if self._pts is None:
             self._build_index(self.n_frames)
         previous = -1

@@ -16,7 +16,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import VideoError
@@ -145,8 +147,6 @@ class VideoWriter:
 
     # -- writing -------------------------------------------------------------
     def _open(self, arr: np.ndarray) -> None:
-        import av
-        from av.video.reformatter import VideoReformatter
 
         self._reformatter = VideoReformatter()
 
@@ -202,8 +202,6 @@ class VideoWriter:
             uint8 array of shape ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` (RGB);
             every frame must have the shape of the first.
         """
-        import av
-
         if self._closed:
             raise ValueError(f"{self.path}: the video writer is closed")
         arr = _check_frame(frame)

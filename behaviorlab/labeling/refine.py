@@ -33,6 +33,7 @@ import xarray as xr
 
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames, load_labeled_frames, to_grayscale
+from behaviorlab.io.video import VideoReader
 from behaviorlab.labeling.select import frame_source, parse_frame_source, write_labeling_set
 from behaviorlab.schema import POSITION_DIMS, Skeleton, as_poses, check_dims, get_skeleton, log_step, pose_frame_numbers
 
@@ -306,8 +307,6 @@ def export_for_correction(
         Keypoints ``(n, n_individuals, n_keypoints, 2)`` from the predictions,
         individuals from the poses, sources ``"<video name>#frame=N"``.
     """
-    from behaviorlab.io.video import VideoReader
-
     poses = as_poses(poses)
     video = Path(video)
     frames = np.asarray(frames, dtype=np.int64).reshape(-1)

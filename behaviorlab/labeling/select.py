@@ -31,11 +31,23 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+import h5py
 import numpy as np
 import pandas as pd
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.decomposition import PCA
 
 from behaviorlab.errors import FileFormatError, SchemaError
-from behaviorlab.io.labeled_frames import LabeledFrames, save_labeled_frames, to_dlc_project, to_sleap_package
+from behaviorlab.io.labeled_frames import (
+    FORMAT_NAME,
+    LabeledFrames,
+    load_labeled_frames,
+    save_labeled_frames,
+    to_dlc_project,
+    to_sleap_package,
+)
+from behaviorlab.io.load import load_poses
+from behaviorlab.io.video import VideoReader, probe_video
 from behaviorlab.schema import Skeleton, get_skeleton
 
 __all__ = [
@@ -140,8 +152,6 @@ def read_skeleton(path: str | Path) -> tuple[Skeleton, tuple[str, ...] | None]:
     individuals : tuple of str or None
         The individuals of a labels or pose file; ``None`` for a model.
     """
-    from behaviorlab.io.labeled_frames import FORMAT_NAME, load_labeled_frames
-
     path = Path(path)
     if not path.exists():
         raise FileFormatError(path, "not found; --skeleton-from needs a model folder, a labels file or a pose file")
@@ -152,14 +162,10 @@ def read_skeleton(path: str | Path) -> tuple[Skeleton, tuple[str, ...] | None]:
         except (KeyError, json.JSONDecodeError, SchemaError) as err:
             raise FileFormatError(config_path, f"holds no valid skeleton: {err}") from None
     if path.suffix.lower() in (".h5", ".hdf5"):
-        import h5py
-
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") == FORMAT_NAME:  # read the names without the images
                 return Skeleton.from_json(f.attrs["skeleton"]), tuple(f["individuals"].asstr()[()])
     if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".nwb", ".csv"):
-        from behaviorlab.io.load import load_poses
-
         poses = load_poses(path)
         names = tuple(str(k) for k in poses["keypoint"].values)
         return get_skeleton(poses) or Skeleton(names), tuple(str(i) for i in poses["individual"].values)
@@ -222,8 +228,6 @@ def video_features(
     features : numpy.ndarray
         uint8 ``(n_kept, h * w)``: the thumbnails, one row per frame.
     """
-    from behaviorlab.io.video import VideoReader
-
     if int(step) < 1:
         raise ValueError(f"step must be at least 1, got {step}")
     indices, rows = [], []
@@ -273,9 +277,6 @@ def _kmeans_pick(
     features: np.ndarray, n: int, n_clusters: int, n_components: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the picked frames and their cluster labels."""
-    from sklearn.cluster import MiniBatchKMeans
-    from sklearn.decomposition import PCA
-
     rng = np.random.default_rng(seed)
     n_rows = len(features)
     data: np.ndarray
@@ -353,8 +354,6 @@ def select_frames(
     ValueError
         If ``n`` is not positive or exceeds the frames available.
     """
-    from behaviorlab.io.video import probe_video
-
     paths = _as_paths(videos)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -400,7 +399,6 @@ def select_frames(
 
 
 def _read_selected(table: pd.DataFrame, grayscale: bool) -> Iterator[tuple[str, list[np.ndarray]]]:
-    from behaviorlab.io.video import VideoReader
 
     for video, group in table.groupby("video", sort=False):
         with VideoReader(video, grayscale=grayscale) as reader:

@@ -23,15 +23,15 @@ def backend_report() -> dict[str, Any]:
     devices: list[str] = []
     try:
         if backend == "tensorflow":
-            import tensorflow as tf  # only the active Keras backend's package is installed
+            import tensorflow as tf  # lazy: only the active Keras backend's package is installed
 
             devices = [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
         elif backend == "jax":
-            import jax  # only the active Keras backend's package is installed
+            import jax  # lazy: only the active Keras backend's package is installed
 
             devices = [str(d) for d in jax.devices()]
         elif backend == "torch":
-            import torch  # only the active Keras backend's package is installed
+            import torch  # lazy: only the active Keras backend's package is installed
 
             devices = ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
         else:
@@ -66,13 +66,13 @@ def compiled_predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf  # only the active Keras backend's package is installed
+        import tensorflow as tf  # lazy: only the active Keras backend's package is installed
 
         spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
         graph = tf.function(lambda x: first(model(x, training=False)), input_signature=[spec], jit_compile=False)
         return lambda images: graph(tf.convert_to_tensor(images, tf.float32)).numpy()
     if backend == "jax":
-        import jax  # only the active Keras backend's package is installed
+        import jax  # lazy: only the active Keras backend's package is installed
 
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
@@ -84,7 +84,7 @@ def compiled_predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
         return lambda images: np.asarray(run(trainable, non_trainable, np.asarray(images, np.float32)))
     if backend == "torch":
-        import torch  # only the active Keras backend's package is installed
+        import torch  # lazy: only the active Keras backend's package is installed
 
         def run_torch(images: np.ndarray) -> np.ndarray:
             with torch.no_grad():

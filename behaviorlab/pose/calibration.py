@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.isotonic import IsotonicRegression
 
 __all__ = ["MIN_POINTS", "calibrate", "calibration_radius", "fit_calibration"]
 
@@ -56,8 +57,6 @@ def fit_calibration(raw: np.ndarray, errors: np.ndarray, radius: float) -> dict[
         :data:`MIN_POINTS` points, or when every point was found (or none):
         nothing to learn from.
     """
-    from sklearn.isotonic import IsotonicRegression  # scikit-learn loads only to fit a calibration, not to apply one
-
     raw, errors = np.asarray(raw, float).ravel(), np.asarray(errors, float).ravel()
     keep = np.isfinite(raw) & np.isfinite(errors)
     raw, found = raw[keep], (errors[keep] <= radius).astype(float)

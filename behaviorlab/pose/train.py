@@ -253,11 +253,11 @@ def deterministic_ops() -> None:
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf  # only the active Keras backend's package is installed
+        import tensorflow as tf  # lazy: only the active Keras backend's package is installed
 
         tf.config.experimental.enable_op_determinism()
     elif backend == "torch":
-        import torch  # only the active Keras backend's package is installed
+        import torch  # lazy: only the active Keras backend's package is installed
 
         torch.use_deterministic_algorithms(True, warn_only=True)
 

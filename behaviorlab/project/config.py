@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import inspect
 import re
 import typing
@@ -42,7 +43,8 @@ from behaviorlab._atomic import atomic_path
 from behaviorlab._config import ConfigBase
 from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
 from behaviorlab.features.pipeline import SessionFeaturesConfig
-from behaviorlab.io.load import session_name
+from behaviorlab.io.load import session_name, stored_fps
+from behaviorlab.io.video import probe_video
 
 __all__ = ["CONFIG_FILE", "SESSIONS_FILE", "ProjectConfig", "init_project", "read_sessions"]
 
@@ -166,7 +168,6 @@ SECTIONS = ("sessions", "metadata", "pose_model", "poses", "cleaning", "features
 
 
 def _estimator_class(name: str) -> type:
-    import importlib
 
     module, cls = _ESTIMATORS[name][0].split(":")
     return getattr(importlib.import_module(module), cls)
@@ -315,7 +316,9 @@ class ProjectConfig:
         if pm.train and not pm.training_frames:
             raise SchemaError(f"{where}: pose_model.train is set but pose_model.training_frames is not")
         if pm.training_frames:
-            from behaviorlab.pose.train import TrainConfig
+            from behaviorlab.pose.train import (
+                TrainConfig,  # lazy: Keras (the pose extra), through behaviorlab.pose.train
+            )
 
             try:
                 TrainConfig.from_dict(pm.train)
@@ -578,9 +581,6 @@ def init_project(
 
 def _session_fps(root: Path, row: Mapping[str, Any]) -> float | None:
     """Return the frame rate of a session's video, else the one its pose file stores (None when neither has one)."""
-    from behaviorlab.io.load import stored_fps
-    from behaviorlab.io.video import probe_video
-
     if row.get("video"):
         with contextlib.suppress(BehaviorlabError):
             return float(probe_video(root / row["video"]).fps)

@@ -24,9 +24,22 @@ from typing import Any
 
 import attrs
 import numpy as np
+import pandas as pd
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError
+from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
+from behaviorlab.io.load import load_netcdf, load_poses
+from behaviorlab.io.save import save_poses
+from behaviorlab.io.video import probe_video
+from behaviorlab.project.config import SESSIONS_FILE, init_project
+from behaviorlab.project.runner import run_project
+from behaviorlab.results.groups import compare_groups
+from behaviorlab.results.store import ResultsStore
+from behaviorlab.synthetic.sample import generate_sample_data
+from behaviorlab.synthetic.simulate import BEHAVIORS
 
 __all__ = ["STAGES", "DemoContext", "find_sample_data", "run_demo"]
 
@@ -60,8 +73,6 @@ def find_sample_data(sample_dir: Path | None, out_dir: Path) -> Path:
     Looks at ``sample_dir`` when given, else ``./sample_data`` (the repository's
     committed copy), else generates a fresh copy into ``out_dir/sample_data``.
     """
-    from behaviorlab.synthetic.sample import generate_sample_data
-
     if sample_dir is not None:
         sample_dir = Path(sample_dir)
         if not (sample_dir / "MANIFEST.json").is_file():
@@ -81,8 +92,6 @@ def find_sample_data(sample_dir: Path | None, out_dir: Path) -> Path:
 
 def _stage_sessions(ctx: DemoContext) -> dict[str, Any]:
     """Find the sample sessions: ground-truth poses each, and a video for those the sample data rendered."""
-    from behaviorlab.io.video import probe_video
-
     manifest = json.loads((ctx.sample_dir / "MANIFEST.json").read_text())["sessions"]
     summary = {}
     for poses in sorted(ctx.sample_dir.glob("*_poses.nc")):
@@ -105,9 +114,6 @@ def _stage_sessions(ctx: DemoContext) -> dict[str, Any]:
 
 def _stage_convert(ctx: DemoContext) -> dict[str, Any]:
     """Write each session's poses in every supported format and read them back."""
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.io.save import save_poses
-
     summary: dict[str, Any] = {}
     for name, paths in ctx.sessions.items():
         ds = load_poses(paths["poses"])
@@ -134,7 +140,6 @@ def _stage_convert(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _load_training_frames(sample_dir: Path) -> Any:
-    from behaviorlab.io.labeled_frames import load_labeled_frames
 
     candidates = sorted(sample_dir.glob("*.labels.h5"))
     if not candidates:
@@ -209,20 +214,12 @@ def demo_config(sample_dir: Path) -> dict[str, Any]:
 
 
 def _behaviors() -> tuple[str, ...]:
-    from behaviorlab.synthetic.simulate import BEHAVIORS
 
     return tuple(BEHAVIORS)
 
 
 def _stage_project(ctx: DemoContext) -> dict[str, Any]:
     """Lay out the demo project as a lab would: labeled frames, tracked poses, then ``init`` writes the config."""
-    import pandas as pd
-
-    from behaviorlab.io.labeled_frames import save_labeled_frames
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.io.save import save_poses
-    from behaviorlab.project.config import SESSIONS_FILE, init_project
-
     frames = _load_training_frames(ctx.sample_dir)
     save_labeled_frames(frames, ctx.out_dir / "labeled_frames.labels.h5")
     tracked = {}
@@ -267,8 +264,6 @@ def _stage_project(ctx: DemoContext) -> dict[str, Any]:
 
 def _stage_run(ctx: DemoContext) -> dict[str, Any]:
     """``behaviorlab run`` on the demo project: every stage of every session on a local Dask cluster."""
-    from behaviorlab.project.runner import run_project
-
     report = run_project(ctx.out_dir, workers=ctx.workers, scheduler=ctx.scheduler)
     ctx.report = report
     if not report.ok:
@@ -284,8 +279,6 @@ def _stage_run(ctx: DemoContext) -> dict[str, Any]:
 
 def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
     """Score what the run made against the sample data's ground truth (poses, behaviors) and summarise it."""
-    from behaviorlab.io.load import load_netcdf, load_poses
-
     report = ctx.report
     pm = report.result("pose_model")
     summary: dict[str, Any] = {
@@ -360,10 +353,6 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
 
 def _applied_f1(ctx: DemoContext, report: Any) -> dict[str, dict[str, float]]:
     """F1 of the classifiers' decisions on each unannotated session against its generated behaviors."""
-    from sklearn.metrics import f1_score
-
-    from behaviorlab.io.load import load_netcdf
-
     out = {}
     for name in ctx.sessions:
         if ctx.sessions_table[name]["annotations"]:
@@ -380,8 +369,6 @@ def _applied_f1(ctx: DemoContext, report: Any) -> dict[str, dict[str, float]]:
 
 def _truth_labels(ctx: DemoContext, name: str, ds: Any) -> np.ndarray:
     """Return the generated behavior codes of a session on ``(time, individual)`` of ``ds`` (labels CSV)."""
-    import pandas as pd
-
     table = pd.read_csv(ctx.sample_dir / f"{name}_labels.csv")
     wide = table.pivot(index="frame", columns="individual", values="behavior")
     individuals = [str(i) for i in ds["individual"].values]
@@ -390,8 +377,6 @@ def _truth_labels(ctx: DemoContext, name: str, ds: Any) -> np.ndarray:
 
 def _agreement(ctx: DemoContext, labeled: dict[str, Any], variable: str) -> dict[str, float]:
     """NMI and ARI between a per-frame ``variable`` of every session and the generated behaviors."""
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
     truth, found = [], []
     for name, ds in labeled.items():
         values = ds[variable].transpose("time", "individual").values
@@ -407,9 +392,6 @@ def _agreement(ctx: DemoContext, labeled: dict[str, Any], variable: str) -> dict
 
 def _stage_results(ctx: DemoContext) -> dict[str, Any]:
     """Query the results store the run filled: time budgets by group, distance travelled, a group comparison."""
-    from behaviorlab.results.groups import compare_groups
-    from behaviorlab.results.store import ResultsStore
-
     store = ResultsStore(ctx.out_dir / "results")
     budget = store.query(
         'SELECT "group", behavior, avg(time_budget_pct) AS time_budget_pct FROM time_budget '
@@ -561,8 +543,6 @@ def run_demo(
     str
         A short human-readable report of what was done.
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sample = find_sample_data(None if sample_dir is None else Path(sample_dir), out_dir)

@@ -13,6 +13,7 @@ pose model (nothing is invented).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -22,6 +23,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from behaviorlab.behavior.classify import BehaviorClassifier
+from behaviorlab.behavior.ethogram import EthogramHMM
+from behaviorlab.behavior.maps import BehaviorMap
+from behaviorlab.features.design import FeatureConfig
+from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
+from behaviorlab.io.labeled_frames import load_labeled_frames
+from behaviorlab.io.load import load_poses
+from behaviorlab.project.demo import DEMO_POSE_TRAINING
+from behaviorlab.results.store import ResultsStore
+from behaviorlab.synthetic.simulate import BEHAVIORS, SyntheticConfig, simulate_poses
+
 __all__ = ["make_example_project"]
 
 log = logging.getLogger(__name__)
@@ -29,9 +41,6 @@ log = logging.getLogger(__name__)
 
 def _sessions(sample_dir: Path | None, n_sessions: int, minutes: float, seed: int) -> dict[str, dict[str, Any]]:
     """Poses, generated behaviors, video (sample sessions only) and group of every session."""
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
-
     out: dict[str, dict[str, Any]] = {}
     if sample_dir is not None:
         metadata = pd.read_csv(sample_dir / "metadata.csv", dtype={"session": str, "subject": str})
@@ -99,13 +108,6 @@ def make_example_project(
     Path
         ``out``.
     """
-    from behaviorlab.behavior.classify import BehaviorClassifier
-    from behaviorlab.behavior.ethogram import EthogramHMM
-    from behaviorlab.behavior.maps import BehaviorMap
-    from behaviorlab.features.design import FeatureConfig
-    from behaviorlab.features.pipeline import SessionFeaturesConfig, compute_session_features
-    from behaviorlab.results.store import ResultsStore
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
     sample = Path(sample_dir) if sample_dir is not None else None
@@ -128,7 +130,6 @@ def make_example_project(
     hmm = EthogramHMM(n_states=6, variable="spectrogram", random_state=seed).fit(features)
     hmm.save(models / "hmm.pkl")
     decoded = hmm.label(features)
-    from behaviorlab.synthetic.simulate import BEHAVIORS
 
     labels = {}
     for name, s in sessions.items():
@@ -182,12 +183,13 @@ def make_example_project(
 
 def _train_tiny_pose_model(labels: Path, folder: Path) -> None:
     """Train the demo's small Stacked DenseNet for a few epochs; write its evaluation as ``evaluation.json``."""
-    import json
-
-    from behaviorlab.io.labeled_frames import load_labeled_frames
-    from behaviorlab.pose.predict import evaluate_model
-    from behaviorlab.pose.train import TrainConfig, train_model
-    from behaviorlab.project.demo import DEMO_POSE_TRAINING
+    from behaviorlab.pose.predict import (
+        evaluate_model,  # lazy: Keras (the pose extra), through behaviorlab.pose.predict
+    )
+    from behaviorlab.pose.train import (  # lazy: Keras (the pose extra), through behaviorlab.pose.train
+        TrainConfig,
+        train_model,
+    )
 
     frames = load_labeled_frames(labels)
     single = frames.select(np.flatnonzero(frames.is_labeled().any(axis=2).sum(axis=1) == 1))

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import xarray as xr
 
 from behaviorlab._persist import read_pickle
+from behaviorlab.behavior.classify import BehaviorClassifier, CVFold
+from behaviorlab.behavior.ethogram import EthogramHMM
+from behaviorlab.behavior.maps import BehaviorMap
 from behaviorlab.errors import SchemaError
+from behaviorlab.io.load import load_netcdf
+from behaviorlab.io.save import save_netcdf
 from behaviorlab.project.cache import StageCache, stage_key
 from behaviorlab.project.config import ProjectConfig
 from behaviorlab.project.report import PROJECT, StageResult, describe_error
@@ -58,7 +64,6 @@ def _fit_stage(
         usable = _usable(features)
         if not usable:
             raise SchemaError(f"no session has features to fit the {name} on")
-        from behaviorlab.io.load import load_netcdf
 
         cache = stage_cache(config)
         key = stage_key(name, config.estimator_params(name), upstream={r.session: r.key for r in usable})
@@ -78,10 +83,8 @@ def _fit_stage(
 
 def stage_behavior_map(config: ProjectConfig, features: Sequence[StageResult]) -> StageResult:
     """Fit the behavior map on every session's spectrograms; keep each fitted session's labels."""
-    from behaviorlab.io.save import save_netcdf
 
     def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
-        from behaviorlab.behavior.maps import BehaviorMap
 
         model = BehaviorMap(**config.estimator_params("behavior_map"))
         labeled = model.fit_label(sessions)
@@ -95,10 +98,8 @@ def stage_behavior_map(config: ProjectConfig, features: Sequence[StageResult]) -
 
 def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> StageResult:
     """Fit the HMM ethogram on every session's spectrograms; keep each fitted session's states."""
-    from behaviorlab.io.save import save_netcdf
 
     def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
-        from behaviorlab.behavior.ethogram import EthogramHMM
 
         model = EthogramHMM(**config.estimator_params("ethogram")).fit(sessions)
         model.save(folder / "hmm.pkl")
@@ -136,8 +137,6 @@ class _ClassifierPlan:
         A behavior that no annotated frame shows (a BORIS ``Start/End`` row, a
         code nobody used) cannot be learned: it is left out and named.
         """
-        from behaviorlab.io.load import load_netcdf
-
         y = {r.session: load_netcdf(r.path)["labels"] for r in self.labeled}
         names = list(dict.fromkeys(str(b) for labels in y.values() for b in labels["behavior"].values))
         y = {s: labels.reindex(behavior=names, fill_value=False) for s, labels in y.items()}  # absent: not seen
@@ -150,8 +149,6 @@ class _ClassifierPlan:
 
     def load(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the annotated sessions' features and the labels of the behaviors they show."""
-        from behaviorlab.io.load import load_netcdf
-
         variable = self.params["variable"]
         x = {r.session: load_netcdf(self.features[r.session].path, select=[variable]) for r in self.labeled}
         return x, self.labels()[0]
@@ -199,7 +196,6 @@ def stage_classifier_fold(
         cache = stage_cache(config)
         if isinstance(plan, StageResult) or not plan.cross_validate or cache.done("classifier", PROJECT, plan.key, ""):
             return StageResult("classifier_fold", session)
-        from behaviorlab.behavior.classify import BehaviorClassifier
 
         clf = BehaviorClassifier(**plan.params)
         if fold >= clf.n_cv_folds(len(plan.labeled)):
@@ -226,7 +222,6 @@ def stage_classifier_model(
         cache = stage_cache(config)
         if isinstance(plan, StageResult) or cache.done("classifier", PROJECT, plan.key, ""):
             return StageResult("classifier_model", PROJECT)
-        from behaviorlab.behavior.classify import BehaviorClassifier
 
         key = plan.model_key()
 
@@ -241,8 +236,6 @@ def stage_classifier_model(
 
 def _read_fold(path: Path) -> Any:
     """Return the :class:`~behaviorlab.behavior.classify.CVFold` a fold task wrote (None when it cannot be read)."""
-    from behaviorlab.behavior.classify import CVFold
-
     try:
         with open(path, "rb") as fh:
             fold = read_pickle(fh)  # the project's own cache file, written by stage_classifier_fold
@@ -283,8 +276,6 @@ def stage_classifier(
         cache = stage_cache(config)
 
         def write(folder: Path) -> None:
-            from behaviorlab.behavior.classify import BehaviorClassifier
-            from behaviorlab.io.save import save_netcdf
 
             x, y = plan.load()
             fitted = model is not None and model.ok and model.key == plan.model_key()
@@ -296,8 +287,6 @@ def stage_classifier(
                 "quality_floor": float(config.classifier.quality_floor),
             }
             if plan.cross_validate:
-                import xarray as xr
-
                 found = {r.info["fold"]: r for r in folds if r.ok and r.key is not None}
                 parts = []
                 for k in range(clf.n_cv_folds(x)):
@@ -339,6 +328,5 @@ def n_fold_tasks(config: ProjectConfig, rows: list[dict[str, Any]]) -> int:
     n_annotated = sum(1 for row in rows if row.get("annotations"))
     if not (section.enabled and section.cross_validate) or section.trained_model or not n_annotated:
         return 0
-    from behaviorlab.behavior.classify import BehaviorClassifier
 
     return BehaviorClassifier(**config.estimator_params("classifier")).n_cv_folds(n_annotated)

@@ -42,6 +42,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,9 +54,12 @@ from typing import Any
 import attrs
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError
+from behaviorlab.io.load import load_poses
 from behaviorlab.project.cache import stage_key
 from behaviorlab.project.config import ProjectConfig
 from behaviorlab.project.fits import (
@@ -83,6 +88,8 @@ from behaviorlab.project.stages import (
     stage_render,
     stage_store,
 )
+from behaviorlab.results.export import export_store
+from behaviorlab.results.store import ResultsStore
 
 __all__ = ["PROJECT", "RunReport", "StageResult", "run_project"]
 
@@ -137,7 +144,7 @@ class _DaskExecutor:
         return self.client.submit(fn, *args, key=key, pure=False, resources=dict(resources) if resources else None)
 
     def as_completed(self, futures: Sequence[Any]) -> Iterator[Any]:
-        from distributed import as_completed
+        from distributed import as_completed  # lazy: Dask (seconds to import)
 
         yield from as_completed(futures)
 
@@ -150,9 +157,6 @@ def _workers_ignore_interrupt() -> Iterator[None]:
     its own), so a Ctrl-C in a terminal no longer prints a traceback from
     every worker; this process's own handler is back as soon as they run.
     """
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -169,7 +173,7 @@ def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None)
     if scheduler == "sync":
         yield _SyncExecutor()
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # lazy: Dask (seconds to import)
 
     if scheduler:
         with Client(scheduler) as client:
@@ -196,7 +200,7 @@ def _executor(config: ProjectConfig, scheduler: str | None, workers: int | None)
 @contextlib.contextmanager
 def _project_lock(root: Path) -> Iterator[None]:
     """Hold ``PROJECT/cache/.run.lock``: one run per project at a time."""
-    import fcntl
+    import fcntl  # lazy: fcntl (POSIX only)
 
     (root / CACHE).mkdir(parents=True, exist_ok=True)
     handle = open(root / CACHE / ".run.lock", "a+")  # noqa: SIM115 - held for the block
@@ -252,8 +256,6 @@ def _finish(
     config: ProjectConfig, table: pd.DataFrame, results: list[StageResult], store_ok: list[str]
 ) -> list[StageResult]:
     """Project steps after the sessions: metadata, sessions removed from the table, models published, exports."""
-    from behaviorlab.results.store import ResultsStore
-
     out: list[StageResult] = []
     store = ResultsStore(config.root / "results")
     for gone in sorted(set(store.sessions) - set(table["session"])):
@@ -283,7 +285,6 @@ def _finish(
 
 
 def _exports(config: ProjectConfig, store: Any, stored: Sequence[StageResult]) -> StageResult:
-    from behaviorlab.results.export import export_store
 
     formats = config.exports.formats
     if not formats or not stored:
@@ -391,7 +392,6 @@ def _resolve_social(config: ProjectConfig, rows: list[dict[str, Any]]) -> Projec
     features = config.features
     if features.features.social != "auto":
         return config
-    from behaviorlab.io.load import load_poses
 
     animals = {}
     for row in rows:
@@ -483,8 +483,6 @@ def _progress(show: bool, total: int, link: str | None) -> Iterator[Callable[[St
     if not show:
         yield lambda result: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     if link:

@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
 import traceback
 import warnings
@@ -27,11 +29,24 @@ from typing import Any
 
 import attrs
 import numpy as np
+import xarray as xr
 
+from behaviorlab.behavior.classify import BehaviorClassifier
+from behaviorlab.behavior.ethogram import EthogramHMM
+from behaviorlab.behavior.maps import BehaviorMap
 from behaviorlab.errors import SchemaError
+from behaviorlab.features.pipeline import session_features
+from behaviorlab.io.annotations import consensus, load_annotations
+from behaviorlab.io.load import load_netcdf, load_poses
+from behaviorlab.io.save import save_netcdf
+from behaviorlab.io.video import TruncatedVideoWarning, VideoReader, probe_video
 from behaviorlab.project.cache import StageCache, stage_key
 from behaviorlab.project.config import ProjectConfig
 from behaviorlab.project.report import PROJECT, RunError, StageResult, describe_error
+from behaviorlab.results.render import render_poses
+from behaviorlab.results.store import MANIFEST, ResultsStore, StoreError
+from behaviorlab.trajectories.filtering import clean_poses
+from behaviorlab.trajectories.landmarks import arena_landmarks
 
 __all__ = [
     "APPLY",
@@ -88,7 +103,6 @@ def guarded(stage: str, session: str, fn: Callable[[], StageResult], upstream: S
 
 
 def _truncated_warning() -> type[Warning]:
-    from behaviorlab.io.video import TruncatedVideoWarning
 
     return TruncatedVideoWarning
 
@@ -140,8 +154,6 @@ def stage_pose_model(config: ProjectConfig) -> StageResult:
         def train(folder: Path) -> None:
             # in a fresh process (behaviorlab.pose.job): trained inside a worker that had run other tasks, the
             # same labels, config and seed gave another model on every run
-            import subprocess
-            import sys
 
             folder.mkdir(parents=True, exist_ok=True)
             spec = folder.parent / f".{folder.name}.job.json"
@@ -220,8 +232,6 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
     session = row["session"]
 
     def work() -> StageResult:
-        from behaviorlab.io.save import save_netcdf
-        from behaviorlab.io.video import probe_video
 
         cache = stage_cache(config)
         video = Path(row["video"]) if row.get("video") else None
@@ -239,11 +249,8 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
             key = stage_key("poses", params, files=files)
 
             def write(tmp: Path) -> None:
-                from behaviorlab.io.load import load_poses
 
                 if info is not None:  # the video must be readable to its last frame (a truncated file is not)
-                    from behaviorlab.io.video import VideoReader
-
                     with VideoReader(video) as reader:
                         reader.read(info.n_frames - 1)
                 ds = load_poses(pose_file, fps=fps, **reading)
@@ -272,7 +279,9 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
             key = stage_key("poses", params, upstream={"pose_model": model.key}, files=files)
 
             def write(tmp: Path) -> None:
-                from behaviorlab.pose.inference import predict_video
+                from behaviorlab.pose.inference import (
+                    predict_video,  # lazy: Keras (the pose extra), through behaviorlab.pose.inference
+                )
 
                 # a fixed name beside the output, so that predict_video's chunk checkpoints resume after a crash
                 work_file = cache.path("poses", session, f".{key}.predicting", ".nc")
@@ -284,7 +293,6 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
                 os.replace(work_file, tmp)
 
         path, ran = cached_output(cache, "poses", session, key, write, ".nc")
-        from behaviorlab.io.load import load_netcdf
 
         ds = load_netcdf(path, select=["confidence"])
         facts = {
@@ -302,9 +310,6 @@ def stage_clean(config: ProjectConfig, poses: StageResult) -> StageResult:
     session = poses.session
 
     def work() -> StageResult:
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.io.save import save_netcdf
-        from behaviorlab.trajectories.filtering import clean_poses
 
         cache = stage_cache(config)
         cleaning = config.features.cleaning
@@ -317,7 +322,6 @@ def stage_clean(config: ProjectConfig, poses: StageResult) -> StageResult:
             lambda tmp: save_netcdf(clean_poses(load_netcdf(poses.path), cleaning), tmp),
             ".nc",
         )
-        from behaviorlab.trajectories.landmarks import arena_landmarks
 
         cleaned = load_netcdf(path, select=["confidence"])
         facts = {
@@ -334,9 +338,6 @@ def stage_features(config: ProjectConfig, clean: StageResult) -> StageResult:
     session = clean.session
 
     def work() -> StageResult:
-        from behaviorlab.features.pipeline import session_features
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.io.save import save_netcdf
 
         cache = stage_cache(config)
         features = config.features
@@ -361,9 +362,6 @@ def stage_annotations(config: ProjectConfig, row: Mapping[str, Any], poses: Stag
     def work() -> StageResult:
         if not row.get("annotations"):
             return StageResult("annotations", session)
-        from behaviorlab.io.annotations import load_annotations
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.io.save import save_netcdf
 
         cache = stage_cache(config)
         file = Path(row["annotations"])
@@ -412,8 +410,6 @@ def _unannotated_unknown(labels: Any) -> Any:
 
 def _one_rating(labels: Any, file: Path, rater: str | None, min_raters: int | None) -> Any:
     """Labels of several raters as one: the ``rater`` named, else a consensus of ``min_raters`` (a majority)."""
-    from behaviorlab.io.annotations import consensus
-
     raters = [str(r) for r in labels["rater"].values]
     if rater is not None:
         if rater not in raters:
@@ -445,8 +441,6 @@ def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: S
     def work() -> StageResult:
         if fit.key is None:
             return StageResult(stage, session)
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.io.save import save_netcdf
 
         cache = stage_cache(config)
         key = stage_key(stage, upstream={fit_stage: fit.key, "features": features.key})
@@ -470,14 +464,9 @@ def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: S
 
 def _model_class(fit_stage: str) -> type:
     if fit_stage == "behavior_map":
-        from behaviorlab.behavior.maps import BehaviorMap
-
         return BehaviorMap
     if fit_stage == "ethogram":
-        from behaviorlab.behavior.ethogram import EthogramHMM
-
         return EthogramHMM
-    from behaviorlab.behavior.classify import BehaviorClassifier
 
     return BehaviorClassifier
 
@@ -490,8 +479,6 @@ def store_settings(config: ProjectConfig) -> dict[str, Any]:
 
 def open_store(config: ProjectConfig) -> Any:
     """Open ``PROJECT/results``, created with the config's statistics settings (re-created when they changed)."""
-    from behaviorlab.results.store import MANIFEST, ResultsStore
-
     path = config.root / "results"
     settings = store_settings(config)
     if (path / MANIFEST).is_file():
@@ -514,10 +501,6 @@ def stage_store(
     session = row["session"]
 
     def work() -> StageResult:
-        import xarray as xr
-
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.results.store import ResultsStore, StoreError
 
         cache = stage_cache(config)
         # a label source that failed (a classifier, a map) is left out: the session's other results are stored
@@ -594,8 +577,6 @@ def stage_render(config: ProjectConfig, row: Mapping[str, Any], clean: StageResu
         seconds = config.render.seconds
         if not seconds or not row.get("video"):
             return StageResult("render", session)
-        from behaviorlab.io.load import load_netcdf
-        from behaviorlab.results.render import render_poses
 
         cache = stage_cache(config)
         params = config.render.to_dict()

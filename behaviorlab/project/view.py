@@ -29,9 +29,13 @@ import attrs
 import numpy as np
 import pandas as pd
 import xarray as xr
+import yaml
 
 from behaviorlab.errors import BehaviorlabError
+from behaviorlab.io.video import VideoReader
+from behaviorlab.results.render import draw_poses
 from behaviorlab.results.store import MANIFEST, ResultsStore
+from behaviorlab.schema import get_skeleton
 
 __all__ = ["STAGE_COLUMNS", "Project", "ProjectError"]
 
@@ -110,8 +114,6 @@ class Project:
     @property
     def quality_floor(self) -> float:
         """The project's ``classifier.quality_floor`` (``behaviorlab.yaml``), else 0.5."""
-        import yaml
-
         config = self.root / "behaviorlab.yaml"
         try:
             floor = (yaml.safe_load(config.read_text()) or {}).get("classifier", {}).get("quality_floor")
@@ -198,10 +200,6 @@ class Project:
     # ------------------------------------------------------------------ poses
     def frame_image(self, session: str, frame: int, individual: str | None = None) -> np.ndarray:
         """Return the video frame with the stored poses drawn on it (keypoints coloured by confidence, skeleton)."""
-        from behaviorlab.io.video import VideoReader
-        from behaviorlab.results.render import draw_poses
-        from behaviorlab.schema import get_skeleton
-
         video = self.video(session)
         if video is None:
             raise ProjectError(f"session {session!r} has no video file in the project")

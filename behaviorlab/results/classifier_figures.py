@@ -13,10 +13,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.results.plots import state_color
+from behaviorlab.results.scoring import (
+    add_counts,
+    average_precision,
+    operating_points,
+    precision_recall_curves,
+    probability_counts,
+)
 
 __all__ = ["confusion_figure", "precision_recall_figure"]
 
@@ -59,16 +67,6 @@ def precision_recall_figure(
         ``"<behavior> (AP <average precision>)"`` and, when it has a
         threshold, a marker trace at that operating point.
     """
-    import plotly.graph_objects as go
-
-    from behaviorlab.results.scoring import (
-        add_counts,
-        average_precision,
-        operating_points,
-        precision_recall_curves,
-        probability_counts,
-    )
-
     chosen = dict(thresholds) if thresholds is not None else None
     if isinstance(probabilities, xr.Dataset):
         if labels is not None:
@@ -150,8 +148,6 @@ def confusion_figure(confusion: pd.DataFrame, *, normalize: bool = True, title: 
     plotly.graph_objects.Figure
         One heatmap trace, ``z`` the shares (or counts), ``text`` the counts.
     """
-    import plotly.graph_objects as go
-
     counts = confusion.to_numpy(dtype=np.float64)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
         raise SchemaError(f"confusion must be a square table, got shape {counts.shape}")

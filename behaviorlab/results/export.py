@@ -32,6 +32,8 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab._atomic import atomic_path
+from behaviorlab.io.annotations import write_boris_csv
+from behaviorlab.io.exports import write_excel, write_session_nwb, write_simba_csv
 from behaviorlab.results.store import QUESTION_VIEWS, ResultsStore, StoreError
 
 __all__ = ["EXPORT_FORMATS", "export_store", "session_frame_labels"]
@@ -198,8 +200,6 @@ def _export_tables(
     written: dict[str, list[Path]],
 ) -> None:
     """Write the tables over all sessions: ``csv/``, ``parquet/`` and the Excel workbook, as ``formats`` ask."""
-    from behaviorlab.io.exports import write_excel
-
     if "csv" in formats:
         for name, table in tables.items():
             written["csv"].append(_write_csv(table, out / "csv" / f"{name}.csv"))
@@ -231,8 +231,6 @@ def _export_session(
     written: dict[str, list[Path]],
 ) -> None:
     """Write one session's files: its NWB file, then the BORIS and SimBA files of each label source."""
-    from behaviorlab.io.exports import write_session_nwb
-
     fps = info.get("fps")
     session_sources = info.get("sources") or sorted(set(bouts.loc[bouts["session"] == session, "source"]))
     if sources is not None:
@@ -261,8 +259,6 @@ def _export_session(
 
 def _write_boris(own_bouts: pd.DataFrame, session: str, source: str, info: dict[str, Any], path: Path) -> Path:
     """Write the bouts of one session and label source as a BORIS tabular event export."""
-    from behaviorlab.io.annotations import write_boris_csv
-
     fps = info.get("fps")
     mine = own_bouts[own_bouts["source"] == source]
     events = pd.DataFrame(
@@ -289,8 +285,6 @@ def _write_simba(
     labels: xr.DataArray, source: str, dataset: xr.Dataset | None, poses: xr.Dataset | None, path: Path
 ) -> Path:
     """Write one session's labels of one source as a SimBA-style per-frame file (with classifier probabilities)."""
-    from behaviorlab.io.exports import write_simba_csv
-
     probabilities = None
     if source == "behavior_prediction" and dataset is not None and "behavior_probability" in dataset.data_vars:
         probabilities = dataset["behavior_probability"].transpose("time", "individual", "behavior")

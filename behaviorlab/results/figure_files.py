@@ -62,7 +62,7 @@ def write_figure(fig: Any, path: str | Path, *, scale: float = 2.0) -> Path:
             fig.write_html(tmp, include_plotlyjs="directory", full_html=True)
         return path
     try:
-        import kaleido  # noqa: F401 - only to say what is missing
+        import kaleido  # noqa: F401  # lazy: kaleido (the figures extra), imported only to say what is missing
     except ImportError:
         raise FigureExportError(
             f"{path}: writing {suffix[1:].upper()} figures needs kaleido (pip install 'behaviorlab[figures]') and "

@@ -35,11 +35,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Hashable, Sequence
 from itertools import pairwise
+from math import comb
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.express as px
 from scipy import stats
 
 from behaviorlab.errors import FileFormatError, SchemaError
@@ -331,8 +333,6 @@ def smallest_p_value(sizes: Sequence[int]) -> float:
     Mann-Whitney, ``1 / multinomial`` for Kruskal-Wallis. With 1 and 2
     animals that is 0.67: no result could ever be significant.
     """
-    from math import comb
-
     sizes = [int(n) for n in sizes if n > 0]
     ways, total = 1, 0
     for n in sizes:
@@ -574,8 +574,6 @@ def group_figure(
         all its points (rows where ``measure`` is NaN are left out); hover
         gives the session and individual.
     """
-    import plotly.express as px
-
     if not isinstance(table, pd.DataFrame):
         raise SchemaError(f"table must be a pandas DataFrame, got {type(table).__name__}")
     if measure not in table.columns:

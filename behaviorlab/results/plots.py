@@ -18,10 +18,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.colors
+import plotly.graph_objects as go
 import xarray as xr
+from plotly.subplots import make_subplots
 
 from behaviorlab.behavior.bouts import STATE_BOUT_COLUMNS, iter_sequences, state_bouts
 from behaviorlab.errors import SchemaError
+from behaviorlab.results.stats import bout_table, frame_labels
+from behaviorlab.schema import get_skeleton
+from behaviorlab.trajectories.kinematics import egocentric_align
 
 __all__ = [
     "RASTER_SOURCES",
@@ -47,8 +53,6 @@ def _state_names(names: Sequence[str] | Mapping[int, str] | None, state: int) ->
 
 def state_color(state: int) -> str:
     """Return the colour of number ``state`` (a state, behavior or line): plotly's qualitative palettes in turn."""
-    import plotly.colors
-
     palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
     return palette[state % len(palette)]
 
@@ -79,8 +83,6 @@ def ethogram_raster_figure(
         lists every session/individual row (``"session / individual"``),
         the x axis is time in seconds (frames when no frame rate is known).
     """
-    import plotly.graph_objects as go
-
     if isinstance(states_by_session, xr.DataArray | xr.Dataset):
         states_by_session = {str(states_by_session.attrs.get("session", "session")): states_by_session}
     rows: list[str] = []
@@ -175,8 +177,6 @@ def transition_graph_figure(
         ``max_labels``, hover on all); one arrow annotation per drawn edge,
         its width ``8 * p / max(p)`` over the drawn edges.
     """
-    import plotly.graph_objects as go
-
     transmat = np.asarray(transmat, dtype=np.float64)
     if transmat.ndim != 2 or transmat.shape[0] != transmat.shape[1]:
         raise SchemaError(f"transmat must be a square (n_states, n_states) matrix, got shape {transmat.shape}")
@@ -282,9 +282,6 @@ def duration_histogram_figure(
         One histogram trace per state present, stacked in rows with a shared
         x axis in seconds (frames when any duration in seconds is missing).
     """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
     missing = {"state", "duration_frames"} - set(bouts.columns)
     if missing:
         raise SchemaError(f"bouts lacks the column(s) {sorted(missing)}: pass the table of state_bouts")
@@ -341,12 +338,6 @@ def region_examples_figure(
     max_regions
         Panels drawn at most.
     """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from behaviorlab.schema import get_skeleton
-    from behaviorlab.trajectories.kinematics import egocentric_align
-
     regions = sorted(examples["region"].unique())[:max_regions]
     n_cols = min(4, max(len(regions), 1))
     n_rows = max(1, -(-len(regions) // n_cols))
@@ -429,8 +420,6 @@ def budget_heatmap_figure(
         One heatmap trace: ``z`` the share of known frames in percent, rows
         ``"session / individual"``, columns the behaviors in table order.
     """
-    import plotly.graph_objects as go
-
     needed = {"session", "individual", "behavior", "time_budget_pct"}
     if not needed <= set(stats.columns):
         raise SchemaError(f"stats lacks the column(s) {sorted(needed - set(stats.columns))}: pass behavior_stats")
@@ -496,10 +485,6 @@ def source_raster_figure(
         ``"session / individual · source"``; the hover gives the behavior,
         its start, end and duration in seconds.
     """
-    import plotly.graph_objects as go
-
-    from behaviorlab.results.stats import bout_table, frame_labels
-
     if window_s is not None and not window_s[1] > window_s[0]:
         raise ValueError(f"window_s must be (start, end) with end > start, got {window_s!r}")
     wanted = None if individuals is None else {str(i) for i in individuals}

@@ -15,10 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.colors
+import plotly.graph_objects as go
 import xarray as xr
+from plotly.subplots import make_subplots
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.results.plots import state_color
+from behaviorlab.schema import CONFIDENCE_DIMS, POSITION_DIMS, check_dims
 
 __all__ = [
     "confidence_figure",
@@ -64,12 +68,6 @@ def pose_timeseries_figure(
         Two stacked panels sharing the frame axis (x on top, y below), one
         trace per keypoint and panel; NaN positions leave gaps.
     """
-    import plotly.colors
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from behaviorlab.schema import POSITION_DIMS, check_dims
-
     if "position" not in ds:
         raise SchemaError(f"the poses have no 'position' variable; they have {list(ds.data_vars)}")
     check_dims(ds["position"], POSITION_DIMS, name="position")
@@ -147,10 +145,6 @@ def confidence_figure(
         One heatmap (``z`` ``(keypoint, frame block)``), 0 red to 1 green as on
         the drawn frames; where a keypoint has no confidence (NaN) it is blank.
     """
-    import plotly.graph_objects as go
-
-    from behaviorlab.schema import CONFIDENCE_DIMS, check_dims
-
     if "confidence" not in ds:
         raise SchemaError(f"the poses have no 'confidence' variable; they have {list(ds.data_vars)}")
     check_dims(ds["confidence"], CONFIDENCE_DIMS, name="confidence")
@@ -211,9 +205,6 @@ def training_curves_figure(log: pd.DataFrame, *, title: str = "Training curves")
     plotly.graph_objects.Figure
         One line trace per column drawn, named after it, its y values the column's.
     """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
     losses = [c for c in ("loss", "val_loss") if c in log.columns]
     errors = [c for c in log.columns if str(c).endswith("px_error")]
     if not losses and not errors:
@@ -293,8 +284,6 @@ def keypoint_error_figure(
         in the table), one x category per keypoint (the ``all`` row is the
         horizontal line).
     """
-    import plotly.graph_objects as go
-
     table = evaluation_table(evaluation) if isinstance(evaluation, Mapping) else evaluation
     if "keypoint" not in table.columns or "mean" not in table.columns:
         raise SchemaError("keypoint_error_figure needs the columns 'keypoint' and 'mean' (see evaluation_table)")

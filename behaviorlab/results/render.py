@@ -24,6 +24,9 @@ import numpy as np
 import xarray as xr
 
 from behaviorlab.errors import FileFormatError, SchemaError
+from behaviorlab.io.load import load_poses
+from behaviorlab.io.video import VideoReader
+from behaviorlab.io.video_write import VideoWriter
 from behaviorlab.schema import POSITION_DIMS, Skeleton, as_poses, check_dims, get_skeleton, pose_frame_numbers
 
 __all__ = [
@@ -295,12 +298,7 @@ def render_poses(
         When ``start``/``end`` lie outside the video, or the poses cover none
         of the frames to render (each message names both files).
     """
-    from behaviorlab.io.video import VideoReader
-    from behaviorlab.io.video_write import VideoWriter
-
     if isinstance(poses, str | Path):
-        from behaviorlab.io.load import load_poses
-
         poses_name = str(poses)
         poses = load_poses(poses)
     else:

@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
+from behaviorlab.io.annotations import consensus
 from behaviorlab.results.metrics import (
     OUTCOMES,
     align_labels,
@@ -388,8 +389,6 @@ def dataset_counts(
     labels = labels.astype(bool)
     raters = None
     if "rater" in labels.dims:
-        from behaviorlab.io.annotations import consensus
-
         raters, labels = labels, consensus(labels, labels.sizes["rater"] // 2 + 1)
     return score_counts(pred, labels, prob, raters=raters, thresholds=thresholds, n_thresholds=n_thresholds)
 

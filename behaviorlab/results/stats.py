@@ -43,9 +43,11 @@ import xarray as xr
 from behaviorlab._runs import runs
 from behaviorlab.errors import SchemaError
 from behaviorlab.results.movement import movement_statistics, zone_statistics
+from behaviorlab.results.scoring import counts_tables, dataset_counts
 from behaviorlab.results.time_bins import frame_rate, frame_times, time_bins
 from behaviorlab.schema import BOUT_COLUMNS, check_dims, is_missing_label
 from behaviorlab.trajectories.kinematics import CENTROID
+from behaviorlab.trajectories.landmarks import arena_landmarks, arena_zones
 
 __all__ = [
     "BOUT_COLUMNS",
@@ -637,7 +639,10 @@ def session_tables(
         Adds the ``*_by_bin`` tables with bins of this many seconds.
     zones, px_per_cm, keypoint
         As in :func:`behaviorlab.results.movement.zone_statistics` and
-        :func:`~behaviorlab.results.movement.movement_statistics`.
+        :func:`~behaviorlab.results.movement.movement_statistics`.  Without
+        zones, poses that carry arena landmarks (static keypoints, see
+        :mod:`behaviorlab.trajectories.landmarks`) get the zones ``arena`` and
+        ``arena_centre`` from them (:func:`~behaviorlab.trajectories.landmarks.arena_zones`).
     behaviors
         Per source, as in :func:`frame_labels`.
 
@@ -669,8 +674,6 @@ def session_tables(
     scored = ("behavior_prediction", "labels")
     annotated = "labels" not in ds or bool(ds["labels"].notnull().any())  # NaN throughout: nobody annotated
     if set(scored) <= set(sources) and all("behavior" in ds[v].dims for v in scored) and annotated:
-        from behaviorlab.results.scoring import counts_tables, dataset_counts
-
         for name, table in counts_tables(dataset_counts(ds), session=session).items():
             add(name, table)
     if "position" in ds.data_vars:
@@ -680,6 +683,7 @@ def session_tables(
                 "movement_by_bin",
                 movement_statistics(ds, keypoint=keypoint, px_per_cm=px_per_cm, session=session, bin_s=bin_s),
             )
+        zones = zones or arena_zones(arena_landmarks(ds))
         if zones:
             add("zones", zone_statistics(ds, zones, keypoint=keypoint, session=session))
             if bin_s is not None:

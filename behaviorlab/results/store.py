@@ -36,12 +36,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xarray as xr
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
+from behaviorlab.io.load import load_netcdf
+from behaviorlab.io.save import save_netcdf
+from behaviorlab.results.groups import read_metadata
+from behaviorlab.results.stats import label_sources, session_tables
 
 __all__ = ["MANIFEST", "QUESTION_VIEWS", "TABLES", "ResultsStore", "StoreError"]
 
@@ -162,9 +169,9 @@ def _locked(folder: Path) -> Iterator[None]:
     handle = open(folder / ".lock", "a+")  # noqa: SIM115 - held for the block
     try:
         try:
-            import fcntl
+            import fcntl  # lazy: fcntl (POSIX only)
         except ImportError:  # Windows: msvcrt locks a byte range
-            import msvcrt
+            import msvcrt  # lazy: msvcrt (Windows only)
 
             msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
             yield
@@ -200,8 +207,6 @@ def _jsonable(value: Any) -> Any:
 
 def _arrow_table(name: str, table: pd.DataFrame) -> Any:
     """Convert a table to Arrow: fixed column types for a known table, pandas' types for any other."""
-    import pyarrow as pa
-
     columns = TABLES.get(name)
     if columns is None:
         return pa.Table.from_pandas(table, preserve_index=False)
@@ -216,7 +221,6 @@ def _arrow_table(name: str, table: pd.DataFrame) -> Any:
 
 
 def _write_parquet(name: str, table: pd.DataFrame, path: Path) -> None:
-    import pyarrow.parquet as pq
 
     arrow = _arrow_table(name, table)
     with atomic_path(path) as tmp:
@@ -230,8 +234,6 @@ def _write_version(
 
     The files go to ``<version>.partial``, renamed to ``version`` only once all are complete; a failure leaves nothing.
     """
-    from behaviorlab.io.save import save_netcdf
-
     partial = folder / f"{version}.partial"
     partial.mkdir(parents=True)
     try:
@@ -422,8 +424,6 @@ class ResultsStore:
         dict
             The session's manifest entry.
         """
-        from behaviorlab.results.stats import session_tables
-
         if not isinstance(session, str) or not session:
             raise ValueError(f"a session name must be a non-empty string, got {session!r}")
         settings = self.settings
@@ -507,8 +507,6 @@ class ResultsStore:
         The table needs a ``session`` column; a ``subject`` column is taken as
         ``individual`` (see :func:`behaviorlab.results.groups.read_metadata`).
         """
-        from behaviorlab.results.groups import read_metadata
-
         table = read_metadata(metadata) if not isinstance(metadata, pd.DataFrame) else metadata.copy()
         if "session" not in table.columns:
             raise SchemaError(f"the metadata table needs a 'session' column; it has {list(table.columns)}")
@@ -611,8 +609,6 @@ class ResultsStore:
         joined on ``session`` (and ``individual`` when the metadata has it).
         The views read the files the manifest names when ``connect`` runs.
         """
-        import duckdb
-
         manifest = self._read_manifest()
         con = duckdb.connect(":memory:")
         files = self._files(manifest)
@@ -668,8 +664,6 @@ class ResultsStore:
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run one SQL query over the store (see :meth:`connect` for the views) and return the result."""
-        import duckdb
-
         con = self.connect()
         try:
             return con.execute(sql).df()
@@ -770,8 +764,6 @@ class ResultsStore:
 
     def dataset(self, session: str, variables: Sequence[str] | None = None) -> xr.Dataset:
         """Read the netCDF Dataset kept for a session (only ``variables`` of it, with its coords, when given)."""
-        from behaviorlab.io.load import load_netcdf
-
         entry = self.session_info(session)
         if not entry.get("dataset"):
             raise StoreError(f"{self.path}: session {session!r} was stored without its Dataset")
@@ -782,7 +774,6 @@ class ResultsStore:
 
 
 def _sources(data: xr.Dataset) -> list[str]:
-    from behaviorlab.results.stats import label_sources
 
     return label_sources(data)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import xarray as xr
+from rich.progress import track
 
 from behaviorlab.synthetic.simulate import (
     KEYPOINTS,
@@ -248,8 +249,6 @@ def render_frames(poses: xr.Dataset, config: SyntheticConfig, *, progress: bool 
     renderer = _Renderer(poses, config)
     indices: Iterable[int] = range(len(renderer))
     if progress:
-        from rich.progress import track
-
         indices = track(indices, description="rendering frames", total=len(renderer), transient=True)
     for t in indices:
         yield renderer.frame(t)

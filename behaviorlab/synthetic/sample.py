@@ -30,10 +30,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import xarray as xr
 
+from behaviorlab import __version__
 from behaviorlab._atomic import atomic_path
+from behaviorlab.io.annotations import write_boris_csv
+from behaviorlab.io.labeled_frames import LabeledFrames, save_labeled_frames
+from behaviorlab.io.save import save_poses
+from behaviorlab.io.video import VideoReader
+from behaviorlab.io.video_write import write_video
 from behaviorlab.synthetic.render import pose_array, render_frames, visible_keypoints
 from behaviorlab.synthetic.simulate import (
     BEHAVIORS,
@@ -78,9 +85,6 @@ def _write_labels_csv(behavior: xr.DataArray, path: Path, fps: float) -> Path:
 def _write_session(
     out_dir: Path, name: str, config: SyntheticConfig, *, video: bool = True
 ) -> tuple[dict[str, Path], xr.Dataset, xr.DataArray]:
-    from behaviorlab.io.annotations import write_boris_csv
-    from behaviorlab.io.save import save_poses
-    from behaviorlab.io.video_write import write_video
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -191,8 +195,6 @@ def write_pose_sessions(
     dict
         ``{"poses": [...], "annotations": [...]}``, paths in the order of ``seeds``.
     """
-    from behaviorlab.io.save import save_poses
-
     out_dir = Path(out_dir)
     written: dict[str, list[Path]] = {"poses": [], "annotations": []}
     for name, seed in seeds.items():
@@ -224,9 +226,6 @@ def _sample_frames(behaviors: Sequence[xr.DataArray], n_frames: int, seed: int) 
 
 
 def _versions() -> dict[str, Any]:
-    import av
-
-    from behaviorlab import __version__
 
     return {
         "behaviorlab": __version__,
@@ -315,9 +314,6 @@ def generate_sample_data(out_dir: str | Path) -> Path:
     Path
         ``out_dir``.
     """
-    from behaviorlab.io.labeled_frames import LabeledFrames, save_labeled_frames
-    from behaviorlab.io.video import VideoReader
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []

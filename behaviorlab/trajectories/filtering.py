@@ -19,6 +19,8 @@ import attrs
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.interpolate import CubicSpline
+from scipy.signal import savgol_filter as _savgol
 
 from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
@@ -154,8 +156,6 @@ def fill_linear(
 
 def _fill_cubic(cols: np.ndarray, fillable: np.ndarray, linear: np.ndarray) -> np.ndarray:
     """Refill the ``fillable`` frames of ``linear`` with a cubic spline through the valid frames of ``cols``."""
-    from scipy.interpolate import CubicSpline
-
     out = linear.copy()
     t = np.arange(cols.shape[0], dtype=np.float64)
     for j in np.flatnonzero(fillable.any(axis=0)):  # loop over columns with gaps, not over frames
@@ -320,8 +320,6 @@ def savgol_filter(data: Data, window: int = 7, polyorder: int = 2) -> Data:
     xarray.Dataset or xarray.DataArray
         Same kind and shape as ``data``.
     """
-    from scipy.signal import savgol_filter as _savgol
-
     window = _check_window(window)
     if not 0 <= int(polyorder) < window:
         raise SchemaError(f"polyorder must be >= 0 and < window={window}, got {polyorder!r}")

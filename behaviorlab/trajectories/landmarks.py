@@ -11,6 +11,11 @@ static when, on its confident frames, it stays within a few pixels of one
 place while the animal's own keypoints travel many body lengths.
 :func:`split_static_keypoints` takes them out of a pose Dataset and keeps
 their median positions as the arena's geometry in ``attrs["arena_landmarks"]``.
+:func:`arena_zones` turns that geometry into zones for the kinematics: the
+arena (the convex hull of the landmarks) and its centre (the hull shrunk to
+half its size about its centroid, a quarter of its area: the open field's
+classic centre zone), so that time in the centre and entries into it come
+without a hand-drawn polygon.
 """
 
 from __future__ import annotations
@@ -24,16 +29,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.spatial import ConvexHull, QhullError
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import CONFIDENCE_DIMS, POSITION_DIMS, check_dims
 
-__all__ = ["ARENA_LANDMARKS", "arena_landmarks", "find_static_keypoints", "split_static_keypoints"]
+__all__ = [
+    "ARENA_LANDMARKS",
+    "CENTRE_SCALE",
+    "arena_landmarks",
+    "arena_zones",
+    "find_static_keypoints",
+    "split_static_keypoints",
+]
 
 log = logging.getLogger(__name__)
 
 #: The attr that holds the landmarks taken out of a pose Dataset: JSON ``{name: [x, y]}`` (median positions, px).
 ARENA_LANDMARKS = "arena_landmarks"
+
+#: The centre zone is the arena's hull scaled by this factor about its centroid (a quarter of the area).
+CENTRE_SCALE = 0.5
 
 #: A static keypoint's 90th-percentile distance from its median position is at most this share of the
 #: smallest such spread among the moving keypoints (measured: 0.036 on oft-rearing, 0.023 on dlc-epm-tracks).
@@ -197,3 +213,38 @@ def arena_landmarks(ds: xr.Dataset | Any) -> dict[str, list[float]]:
     """Return the arena landmarks a Dataset carries (``{name: [x, y]}``, px); empty when none."""
     raw = getattr(ds, "attrs", {}).get(ARENA_LANDMARKS)
     return dict(json.loads(raw)) if raw else {}
+
+
+def arena_zones(landmarks: dict[str, Sequence[float]]) -> dict[str, list[list[float]]]:
+    """Zones from arena landmarks: ``arena`` (their convex hull) and ``arena_centre`` (the hull at half size).
+
+    Parameters
+    ----------
+    landmarks
+        ``{name: [x, y]}`` in px, as :func:`arena_landmarks` returns.
+
+    Returns
+    -------
+    dict
+        Zone name to polygon vertices ``[[x, y], ...]`` (px, counter-clockwise), as
+        :func:`behaviorlab.trajectories.kinematics.in_zone` takes; empty when the
+        landmarks span no area (fewer than three, or all on one line).
+    """
+    points = np.asarray([list(v)[:2] for v in landmarks.values()], dtype=np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) < 3:
+        return {}
+    try:
+        hull = ConvexHull(points)
+    except QhullError:  # collinear or coincident points
+        return {}
+    if not hull.volume > 0:
+        return {}
+    arena = points[hull.vertices]
+    x, y = arena[:, 0], arena[:, 1]
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    centroid = np.array([((x + np.roll(x, -1)) * cross).sum(), ((y + np.roll(y, -1)) * cross).sum()]) / (
+        3.0 * cross.sum()
+    )
+    centre = centroid + CENTRE_SCALE * (arena - centroid)
+    return {"arena": arena.round(3).tolist(), "arena_centre": centre.round(3).tolist()}

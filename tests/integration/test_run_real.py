@@ -7,6 +7,7 @@ import pytest
 
 from behaviorlab.project.config import SESSIONS_FILE, init_project
 from behaviorlab.project.runner import run_project
+from behaviorlab.results.store import ResultsStore
 
 SESSIONS = ["12_01_A_190507144429", "8_01_A_190507134142"]
 
@@ -36,6 +37,12 @@ def test_the_oft_rearing_project_with_three_raters_stores_every_session(shared_d
     assert "Supported" in classifier["behaviors"]
     # three raters, a frame positive when two agree: no groomed frame is left in these 80 s
     assert "Grooming" in classifier["skipped_behaviors"]
+    # the corners give the arena and its centre as zones, with no polygon drawn by hand
+    zones = ResultsStore(project / "results").query("SELECT session, zone, time_pct FROM zones ORDER BY session, zone")
+    assert sorted(set(zones["zone"])) == ["arena", "arena_centre"]
+    assert sorted(set(zones["session"])) == sorted(SESSIONS)
+    arena = zones[zones["zone"] == "arena"]["time_pct"]
+    assert (arena > 90).all()  # the mouse stays in the open field (the hull of its corners)
     summary = report.summary()
     assert "static keypoints, kept as arena landmarks" in summary
     assert "classifier held-out F1" in summary

@@ -148,3 +148,20 @@ def test_runs_by_row_and_value_runs_cover_every_frame():
     assert starts.tolist() == [0, 2, 3, 6]
     assert stops.tolist() == [2, 3, 6, 7]
     assert values.tolist() == [2, -1, 0, 2]
+
+
+def test_function_level_imports_say_why_they_wait():
+    # an import inside a function keeps a heavy or optional stack (Keras, UMAP, Dask, pynwb, ...) out of import
+    # time, or keeps `behaviorlab --help` fast; every other import is at the top, where an import cycle shows
+    silent = []
+    for path, tree in _trees():
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    text = " ".join(lines[node.lineno - 1 : node.end_lineno])
+                    if "# lazy:" not in text and "# kept here:" not in text:
+                        silent.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert sorted(set(silent)) == []

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 import pandas as pd
+import yaml
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError
@@ -65,7 +66,6 @@ def _dlc_collected(folder: Path, scorer: str | None) -> Path | None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
 
     try:
         data = yaml.safe_load(path.read_text())
@@ -251,7 +251,6 @@ def to_dlc_project(frames: LabeledFrames, folder: str | Path, scorer: str = "beh
 def _write_dlc_config(
     frames: LabeledFrames, config_path: Path, scorer: str, videos: dict[str, tuple[int, ...]]
 ) -> None:
-    import yaml
 
     keypoints = list(frames.skeleton.keypoints)
     multi = frames.n_individuals > 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from behaviorlab import __version__
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError
 from behaviorlab.io.labeled_frames._core import LabeledFrames
@@ -35,8 +36,6 @@ def save_labeled_frames(frames: LabeledFrames, path: str | Path, *, compression_
     Path
         ``path``.
     """
-    from behaviorlab import __version__
-
     path = Path(path)
     shapes = frames.image_shapes
     sizes = shapes.prod(axis=1)

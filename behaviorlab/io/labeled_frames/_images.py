@@ -16,7 +16,7 @@ _PNG_LEVEL = 3  # zlib level for written PNGs: lossless, ~4x faster than the def
 
 def read_image(image_path: Path, labels_path: Path) -> np.ndarray:
     """Read an 8-bit image as ``(height, width, channels)``, colour kept; errors name ``labels_path``."""
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # lazy: imageio (optional)
 
     try:
         img = np.asarray(iio.imread(image_path))
@@ -29,7 +29,7 @@ def read_image(image_path: Path, labels_path: Path) -> np.ndarray:
 
 def write_png(img: np.ndarray, path: Path) -> None:
     """Write a ``(height, width, channels)`` uint8 image as PNG, atomically."""
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # lazy: imageio (optional)
 
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, img[..., 0] if img.shape[2] == 1 else img, extension=".png", compress_level=_PNG_LEVEL)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sleap_io as sio
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError
@@ -22,8 +23,6 @@ logger = logging.getLogger(__name__)
 
 def read_sleap(path: Path, include_predictions: bool) -> LabeledFrames:
     """Read the user-labeled frames (and, if asked, unreplaced predictions) of a ``.slp``/``.pkg.slp``."""
-    import sleap_io as sio
-
     try:
         labels = sio.load_slp(str(path))
     except Exception as err:  # sleap-io raises many kinds for a corrupt file
@@ -122,8 +121,6 @@ def to_sleap_package(frames: LabeledFrames, path: str | Path) -> Path:
     Path
         ``path``.
     """
-    import sleap_io as sio
-
     path = Path(path)
     nodes = [sio.Node(k) for k in frames.skeleton.keypoints]
     by_name = dict(zip(frames.skeleton.keypoints, nodes, strict=True))

@@ -484,16 +484,14 @@ def test_sleap_refuses_3d(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ext", FORMATS)
 def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str) -> None:
-    from behaviorlab.io import _dlc, _sleap
-
     def half_write_then_fail(ds: xr.Dataset, path: Path, **kwargs: object) -> None:
         path.write_bytes(b"half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(save_module, "_write_netcdf", half_write_then_fail)
     monkeypatch.setattr(save_module, "_write_nwb", half_write_then_fail)
-    monkeypatch.setattr(_dlc, "write_dlc", half_write_then_fail)
-    monkeypatch.setattr(_sleap, "write_slp", half_write_then_fail)
+    monkeypatch.setattr(save_module, "write_dlc", half_write_then_fail)
+    monkeypatch.setattr(save_module, "write_slp", half_write_then_fail)
     target = tmp_path / f"poses{ext}"
     with pytest.raises(OSError, match="disk full"):
         save_poses(_generated(1), target)

@@ -126,12 +126,11 @@ def test_interrupted_write_leaves_the_previous_store_unchanged(store, monkeypatc
 
         monkeypatch.setattr(store_module, "_write_parquet", failing)
     elif fail_at == "dataset":
-        import behaviorlab.io.save as save_module
 
         def failing_netcdf(ds, path):
             raise Injected("killed while writing the Dataset")
 
-        monkeypatch.setattr(save_module, "save_netcdf", failing_netcdf)
+        monkeypatch.setattr(store_module, "save_netcdf", failing_netcdf)  # the store's writer of Datasets
     else:
         real_write = ResultsStore._write_manifest_to
 

@@ -10,9 +10,15 @@ import pytest
 from behaviorlab.errors import SchemaError
 from behaviorlab.io.load import load_poses
 from behaviorlab.results.movement import movement_statistics
+from behaviorlab.results.stats import session_tables
 from behaviorlab.schema import from_numpy
 from behaviorlab.trajectories.filtering import CleaningConfig, clean_poses, cleaning_report
-from behaviorlab.trajectories.landmarks import arena_landmarks, find_static_keypoints, split_static_keypoints
+from behaviorlab.trajectories.landmarks import (
+    arena_landmarks,
+    arena_zones,
+    find_static_keypoints,
+    split_static_keypoints,
+)
 
 OFT = "oft-rearing/12_01_A_190507144429DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv"
 OFT_8 = "oft-rearing/8_01_A_190507134142DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv"
@@ -81,6 +87,26 @@ def test_a_keypoint_missing_most_of_the_time_is_named(caplog):
         cleaned = clean_poses(ds, CleaningConfig(max_gap=0))
     assert json.loads(cleaned.attrs["mostly_missing_keypoints"]) == ["tail"]
     assert "tail 75%" in caplog.text
+
+
+def test_arena_zones_are_the_hull_and_its_centre_quarter():
+    square = {"tl": [20, 20], "tr": [380, 20], "bl": [20, 380], "br": [380, 380], "mid": [200, 200]}
+    zones = arena_zones(square)
+    assert sorted(map(tuple, zones["arena"])) == [(20, 20), (20, 380), (380, 20), (380, 380)]  # "mid" is inside
+    assert sorted(map(tuple, zones["arena_centre"])) == [(110, 110), (110, 290), (290, 110), (290, 290)]
+    assert arena_zones({"a": [0, 0], "b": [5, 5]}) == {}  # no area
+    assert arena_zones({"a": [0, 0], "b": [5, 5], "c": [10, 10]}) == {}  # on one line
+    assert arena_zones({}) == {}
+
+
+def test_landmarks_give_zone_statistics_without_drawn_zones():
+    cleaned = clean_poses(_walker_with_corners())
+    zones = session_tables(cleaned, session="s")["zones"].set_index("zone")
+    assert zones.loc["arena", "time_pct"].item() == pytest.approx(100.0)  # the walker never leaves the arena
+    # its centroid circles 150 px around the middle of a 360 px arena: mostly outside the 180 px centre square
+    assert 0 < zones.loc["arena_centre", "time_pct"].item() < 50
+    drawn = session_tables(cleaned, session="s", zones={"left": [[0, 0], [200, 0], [200, 400], [0, 400]]})["zones"]
+    assert drawn["zone"].tolist() == ["left"]  # zones that are given replace the landmarks' zones
 
 
 @pytest.mark.shared_data
