@@ -655,12 +655,21 @@ class ResultsStore:
             con.close()
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run one SQL query over the store (see :meth:`connect` for the views) and return the result."""
+        """Run one read-only SQL query over the store (see :meth:`connect` for the views) and return the result.
+
+        Only one statement that reads runs (``SELECT``, ``WITH ... SELECT``,
+        ``DESCRIBE``, ``SHOW``), on a connection that cannot open files
+        outside the store folder (:mod:`behaviorlab.safe_query`); anything
+        else raises :class:`~behaviorlab.safe_query.QueryRefusedError` (a
+        :class:`StoreError`).
+        """
         import duckdb
+
+        from behaviorlab.safe_query import run_read_only
 
         con = self.connect()
         try:
-            return con.execute(sql).df()
+            return run_read_only(con, sql, self.path)
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: the query failed: {exc}") from exc
         finally:
