@@ -52,6 +52,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from behaviorlab import model_trust
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError, SchemaError
 from behaviorlab.runcache import StageCache, stage_key
@@ -668,6 +669,7 @@ def stage_classifier_fold(
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 pickle.dump(clf.cross_validate_fold(*plan.load(), fold), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            model_trust.record(tmp)  # a pickle: read back only while its digest is recorded (model_trust)
 
         path, ran = _output(cache, "classifier_fold", session, key, write, ".pkl")
         return StageResult("classifier_fold", session, key=key, path=str(path), ran=ran, info={"fold": fold})
@@ -703,8 +705,7 @@ def _read_fold(path: Path) -> Any:
     from behaviorlab.classify import CVFold
 
     try:
-        with open(path, "rb") as fh:
-            fold = pickle.load(fh)  # the project's own cache file, written by stage_classifier_fold
+        fold = model_trust.load_pickle(path)  # written by stage_classifier_fold, refused when not recorded
     except Exception as err:  # written by another behaviorlab version, say: the fold is computed again
         log.warning("%s: cannot read the cached fold (%s); computing it again", path, _describe(err))
         return None
@@ -778,7 +779,7 @@ def stage_classifier(
                     )
                     save_netcdf(decisions, folder / "labels" / f"{name}.nc")
             if fitted:
-                shutil.copyfile(model.path, folder / "classifier.pkl")
+                model_trust.copy_model(model.path, folder / "classifier.pkl")
             else:
                 clf.save(folder / "classifier.pkl")
             (folder / "info.json").write_text(json.dumps(info, indent=1))
@@ -1285,6 +1286,7 @@ def _finish(
         if r is not None and r.key is not None:
             src = Path(r.path)
             _publish(src / name if src.is_dir() else src, models / name)
+            model_trust.vouch_copy(src / name if src.is_dir() else src, models / name)  # the copy loads too
     r = by.get(("pose_model", PROJECT))
     if r is not None and r.key is not None and config["pose_model"]["training_frames"]:
         _publish(Path(r.path), models / "pose_model")
