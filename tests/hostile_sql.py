@@ -12,6 +12,31 @@ from pathlib import Path
 SECRET = "TOP-SECRET-7f3a9c"
 
 
+def small_store(folder: Path):
+    """Create a results store of two short one-animal sessions (HMM states) with a group each; return it."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    from behaviorlab.store import ResultsStore
+
+    store = ResultsStore.create(folder)
+    for seed, name in enumerate(("a", "b")):
+        rng = np.random.default_rng(seed)
+        n = 120
+        data = xr.Dataset(
+            {
+                "position": (("time", "space", "keypoint", "individual"), np.cumsum(rng.normal(size=(n, 2, 1, 1)), 0)),
+                "state": (("time", "individual"), np.repeat(rng.integers(0, 3, (n // 10, 1)), 10, 0), {"n_states": 3}),
+            },
+            coords={"time": np.arange(n) / 10.0, "space": ["x", "y"], "keypoint": ["body"], "individual": ["m1"]},
+            attrs={"fps": 10.0},
+        )
+        store.add_session(name, data)
+    store.set_metadata(pd.DataFrame({"session": ["a", "b"], "group": ["control", "treated"]}))
+    return store
+
+
 def outside_folder(root: Path) -> Path:
     """Make ``root/outside`` with a secret text file, a CSV and a Parquet file in it; return the folder."""
     import pandas as pd

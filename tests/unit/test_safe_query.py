@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 from typer.testing import CliRunner
 
 from behaviorlab.cli import app
@@ -16,30 +14,13 @@ from behaviorlab.safe_query import ALLOWED, QueryRefusedError
 from behaviorlab.store import ResultsStore, StoreError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hostile_sql import SECRET, file_digests, hostile_statements, outside_folder
-
-
-def _session(seed: int, n: int = 120) -> xr.Dataset:
-    rng = np.random.default_rng(seed)
-    pos = np.cumsum(rng.normal(size=(n, 2, 1, 1)), axis=0)
-    states = np.repeat(rng.integers(0, 3, size=(n // 10, 1)), 10, axis=0)
-    return xr.Dataset(
-        {
-            "position": (("time", "space", "keypoint", "individual"), pos),
-            "state": (("time", "individual"), states, {"n_states": 3}),
-        },
-        coords={"time": np.arange(n) / 10.0, "space": ["x", "y"], "keypoint": ["body"], "individual": ["m1"]},
-        attrs={"fps": 10.0},
-    )
+from hostile_sql import SECRET, file_digests, hostile_statements, outside_folder, small_store
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> ResultsStore:
     """A store of two sessions with metadata; the working folder is an empty folder beside it."""
-    store = ResultsStore.create(tmp_path / "project" / "results")
-    store.add_session("a", _session(0))
-    store.add_session("b", _session(1))
-    store.set_metadata(pd.DataFrame({"session": ["a", "b"], "group": ["control", "treated"]}))
+    store = small_store(tmp_path / "project" / "results")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
