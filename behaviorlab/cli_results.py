@@ -316,8 +316,8 @@ def dashboard(
     if not access.is_local(host):
         typer.secho(access.tunnel_hint(host, port), fg=typer.colors.YELLOW, err=True)
     url = access.dashboard_url(host, port, token)
-    asks = "" if token is not None else ", it asks for your password"
-    typer.echo(f"dashboard on {url} (only with this link{asks}; Ctrl+C stops it)")
+    how = "the token in this link lets you in" if token is not None else "it asks for your password"
+    typer.echo(f"dashboard on {url} ({how}; Ctrl+C stops it)")
     env = {**os.environ, "BEHAVIORLAB_PROJECT": str(project.resolve()), access.SECRET_ENV: secret or token}
     env.pop(access.PASSWORD_ENV, None)
     server = subprocess.Popen(command, env=env)

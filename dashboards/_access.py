@@ -36,7 +36,7 @@ def _secret() -> str:
 def require_access() -> None:
     """Return when this session may see the project; else show the door and stop the script."""
     secret = _secret()
-    given = st.query_params.get(TOKEN_PARAM)
+    given = st.query_params.get(TOKEN_PARAM) or None
     if st.session_state.get(_GRANTED):
         if st.session_state[_GRANTED] == "token" and given is None:
             st.query_params[TOKEN_PARAM] = secret  # the link keeps working when the page is reloaded

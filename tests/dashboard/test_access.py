@@ -45,11 +45,11 @@ def test_without_the_token_no_page_shows_anything_of_the_project(full_project, r
 
 def test_the_token_in_the_link_or_typed_opens_every_page(full_project, run_app):
     at = run_app(full_project, token=None)
-    at.text_input(key="access_secret").input("wrong password").run()
-    at.button[0].click().run()  # the form's Open button
+    at.text_input(key="access_secret").input("wrong password")
+    at.button[0].click().run()  # the form's Open button sends what was typed
     assert "not this dashboard's token or password" in at.error[0].value
     assert not at.dataframe
-    at.text_input(key="access_secret").input(os.environ[SECRET_ENV]).run()
+    at.text_input(key="access_secret").input(os.environ[SECRET_ENV])
     at.button[0].click().run()
     assert not at.exception
     assert at.title[0].value == "Overview"
@@ -93,22 +93,26 @@ def test_the_label_page_writes_only_the_projects_labels_file(full_project, tmp_p
     shutil.copytree(full_project, project, ignore=shutil.ignore_patterns("cache", "labeled_videos", "exports"))
     labels = project / "labeled_frames.labels.h5"
     before = labels.read_bytes()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copyfile(labels, outside / "other.labels.h5")
+    (project / "linked").symlink_to(outside)  # a folder of the project that leads out of it
+    linked = project / "linked" / "other.labels.h5"
+
     at = run_app(project, "label")
     assert not at.exception
-    outside = tmp_path / "elsewhere" / "evil.labels.h5"
-    outside.parent.mkdir()
-    manifest = project / "results" / "behaviorlab_store.json"
-    for target in (outside, project / ".." / "elsewhere" / "evil.labels.h5", manifest):
-        at.session_state["label_file"] = str(target)
-        at.button(key="label_set").click().run()  # the Set button's callback runs before the page resets the choice
-        assert not at.exception, target
-        assert "Nothing was written" in at.error[0].value, target
-        assert "not one of the project's labels files" in at.error[0].value
-    assert not outside.exists()
-    assert labels.read_bytes() == before
-    assert sorted(p.name for p in outside.parent.iterdir()) == []
+    files = at.selectbox(key="label_file").options  # (a request can only pick one of these: Streamlit sends an index)
+    assert len(files) == 2
+    at.selectbox(key="label_file").select_index(1).run()
+    assert not at.exception
+    assert "leads outside the project" in at.error[0].value
+    assert not at.button  # nothing to click: the page stops before its Set, Undo and Skip buttons
 
-    at.button(key="label_set").click().run()  # the project's own file: written (x, y = 0, 0)
+    at.selectbox(key="label_file").select_index(0).run()
+    at.button(key="label_set").click().run()  # the project's own file: written
     assert not at.exception
     assert "Saved" in at.success[0].value
     assert labels.read_bytes() != before
+    assert (outside / "other.labels.h5").read_bytes() == before  # the file outside was never written
+    assert sorted(p.name for p in outside.iterdir()) == ["other.labels.h5"]
+    assert linked.is_file()
