@@ -5,18 +5,22 @@ A model file is a pickle of ``{"format": ..., "format_version": ...,
 Loading checks the format tag (a clear error naming the file otherwise) and
 warns when the installed versions differ from the saved ones, because
 umap-learn, hmmlearn and scikit-learn do not promise that their pickles
-behave the same across versions.  Pickles run code when loaded: load only
-model files you trust.
+behave the same across versions.  Pickles run code when loaded, so saving
+records the file's digest (:mod:`behaviorlab.model_trust`) and loading
+refuses a file whose digest is not recorded with this user's key (changed
+since, or copied in from elsewhere) unless the user trusts it (``--trust``).
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from behaviorlab import model_trust
 from behaviorlab._atomic import atomic_path
 from behaviorlab.environment import package_versions
 from behaviorlab.errors import FileFormatError
@@ -27,6 +31,7 @@ __all__ = [
     "SavedEstimator",
     "load_estimator",
     "read_pickle",
+    "read_trusted_pickle",
     "save_estimator",
 ]
 
@@ -81,6 +86,7 @@ def save_estimator(obj: Any, path: str | Path, kind: str) -> Path:
     payload = {"format": kind, "format_version": FORMAT_VERSION, "versions": package_versions(), "estimator": obj}
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    model_trust.record(path)
     return path
 
 
@@ -104,6 +110,14 @@ def read_pickle(fh: Any) -> Any:
     Only for the project's own files (cached stage outputs): pickles run code when loaded.
     """
     return _Unpickler(fh).load()
+
+
+def read_trusted_pickle(path: str | Path) -> Any:
+    """Unpickle the file ``path`` once its digest is found recorded (:mod:`behaviorlab.model_trust`).
+
+    Follows :data:`RENAMED_MODULES`; for the project's own cached pickles (classifier folds).
+    """
+    return _Unpickler(io.BytesIO(model_trust.verified_bytes(path))).load()
 
 
 def load_estimator(
@@ -132,6 +146,8 @@ def load_estimator(
         ``path`` does not exist.
     FileFormatError
         ``path`` is not a behaviorlab model file of this kind.
+    behaviorlab.model_trust.UntrustedModelError
+        ``path``'s digest is not recorded with this user's key (see :mod:`behaviorlab.model_trust`).
 
     Warns
     -----
@@ -139,11 +155,10 @@ def load_estimator(
         When a package version differs from the one that saved the model.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
+    data = model_trust.verified_bytes(path)  # FileNotFoundError, or refused before anything is unpickled
     try:
-        with open(path, "rb") as fh:
-            payload = _Unpickler(fh, before_import).load()  # model files are the user's own (module docstring)
+        with io.BytesIO(data) as fh:
+            payload = _Unpickler(fh, before_import).load()  # the bytes whose digest was found recorded
     except Exception as err:
         raise FileFormatError(path, f"not a behaviorlab {kind} model file ({type(err).__name__}: {err})") from err
     if not isinstance(payload, dict) or payload.get("format") != kind:

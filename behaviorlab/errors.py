@@ -17,6 +17,7 @@ __all__ = [
     "MissingExtraError",
     "OutputExistsError",
     "SchemaError",
+    "StoreError",
     "VideoError",
     "missing_extra",
 ]
@@ -49,6 +50,10 @@ class FileFormatError(BehaviorlabError, ValueError):
 
 class VideoError(FileFormatError):
     """A video file is missing, unreadable or truncated."""
+
+
+class StoreError(BehaviorlabError, ValueError):
+    """A results store folder that cannot be used as asked (or bad settings for one)."""
 
 
 class OutputExistsError(BehaviorlabError, FileExistsError):

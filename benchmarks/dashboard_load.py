@@ -56,7 +56,7 @@ from _common import DEFAULT_RESULTS_DIR, format_table, write_results
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "dashboards"))
 from _shared import PAGES  # noqa: E402
-from serve import BROWSER_ARGS, running_dashboard  # noqa: E402
+from serve import BROWSER_ARGS, page_url, running_dashboard  # noqa: E402
 
 FPS = 30.0
 TARGET_S = 3.0
@@ -67,6 +67,8 @@ CHANGED_BOUTS = 0.10
 MODEL_SESSIONS = 6
 GROUPS = ("control", "treated")
 PAGE_TIMEOUT_MS = 120_000
+#: The dashboard's password in this benchmark (its pages are opened with ``?token=``).
+TOKEN = "dashboard-load-benchmark"
 MARKER = "dashboard_load_project.json"
 SCREENSHOT_WIDTH = 900
 # the page's render time, once its title is shown and its script has finished (polled every animation frame)
@@ -277,7 +279,7 @@ def measure(project: Path, args: argparse.Namespace, log: Path, screenshots: boo
 
     results: dict[str, Any] = {}
     with (
-        running_dashboard(project, log) as (port, server_s),
+        running_dashboard(project, log, password=TOKEN) as (port, server_s),
         sync_playwright() as playwright,
         tempfile.TemporaryDirectory(prefix="profile_") as profile,
     ):
@@ -294,7 +296,7 @@ def measure(project: Path, args: argparse.Namespace, log: Path, screenshots: boo
                     first = visit_name == "first" and screenshots
                     shot = Path(args.screenshots) / f"{url_path}.png" if first else None
                     time.sleep(args.pause)  # a person reads a page before the next: the last one's work ends
-                    outcome = visit(context, f"http://localhost:{port}/{url_path}", title, shot)
+                    outcome = visit(context, page_url(port, url_path, TOKEN), title, shot)
                     results.setdefault(url_path, {})[visit_name] = outcome
                     note = f"  {len(outcome['errors'])} exception(s)" if outcome["errors"] else ""
                     print(f"  {visit_name:5s} {url_path:13s} {outcome['render_s']:6.2f} s{note}", flush=True)

@@ -13,9 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `_shared` for the pages, however Streamlit was started
 
 import streamlit as st
+from _access import require_access
 from _shared import PAGES, project_path, warm_up
 
 st.set_page_config(page_title="behaviorlab", layout="wide")
+require_access()  # nothing of the project before the run's token or password
 pages = [st.Page(f"views/{file}", title=title, url_path=url, default=url == "overview") for file, title, url in PAGES]
 navigation = st.navigation(pages)
 st.sidebar.caption(f"project: `{project_path()}`")

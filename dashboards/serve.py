@@ -45,6 +45,15 @@ def dashboard_command(project: Path, port: int) -> list[str]:
     return [*cli, "dashboard", str(project), "--port", str(port), "--no-browser"]
 
 
+def page_url(port: int, path: str = "", token: str | None = None) -> str:
+    """Return the address of a dashboard page on localhost, with the server's token when given."""
+    return f"http://localhost:{port}/{path}" + ("" if token is None else f"?token={token}")
+
+
+def _password_env(password: str | None) -> dict[str, str]:
+    return {} if password is None else {"BEHAVIORLAB_DASHBOARD_PASSWORD": password}
+
+
 def stop(server: subprocess.Popen) -> None:
     """Stop the server's process group (the CLI and the Streamlit server it started): TERM, then KILL after 10 s."""
     if server.poll() is None:
@@ -58,11 +67,18 @@ def stop(server: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running_dashboard(
-    project: Path, log: Path, *, env: Mapping[str, str] | None = None, timeout_s: float = SERVER_START_S
+    project: Path,
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = SERVER_START_S,
+    password: str | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Start a dashboard server on ``project`` and yield ``(port, seconds it took to accept connections)``.
 
     The server's output goes to ``log``; it is stopped when the block ends.
+    ``password`` is its secret (``?token=PASSWORD`` in a page's address, see
+    :func:`page_url`); without one, the server makes a token of its own.
 
     Raises
     ------
@@ -77,7 +93,7 @@ def running_dashboard(
             dashboard_command(project, port),
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=None if env is None else {**os.environ, **env},
+            env=None if env is None and password is None else {**os.environ, **(env or {}), **_password_env(password)},
             start_new_session=True,  # its own process group: the CLI and the Streamlit server stop together
         )
         try:

@@ -41,3 +41,17 @@ def demo_run(tmp_path_factory, sample_data):
     out = tmp_path_factory.mktemp("demo") / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--sample", str(sample_data)])
     return out, result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_key(tmp_path_factory):
+    """Keep the key that signs the records of model files in the session's temporary folder, not in ~/.config.
+
+    Set for the whole session (and so for the subprocesses and Dask workers it starts): every model file the
+    tests write is recorded with this key, as `behaviorlab` records a user's own files with theirs.
+    """
+    from behaviorlab.model_trust import KEY_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_ENV, str(tmp_path_factory.mktemp("behaviorlab_config") / "model_key"))
+        yield

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from behaviorlab.cli.common import friendly_errors, json_text, read_config
+from behaviorlab.cli.trust import TrustOption, apply_trust
 from behaviorlab.results.figure_files import FIGURE_SUFFIXES, write_figure
 
 __all__ = ["classify_app", "ethogram_app", "map_app"]
@@ -119,10 +120,12 @@ def map_predict(
     features: FeatureFiles,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.map.nc files.")],
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    trust: TrustOption = None,
 ) -> None:
     """Embed sessions in a fitted map: per-frame `embedding` and `cluster` (-1 where features are missing)."""
     from behaviorlab.behavior.maps import BehaviorMap  # lazy: loads when the command runs (a fast --help)
 
+    apply_trust(trust)
     fitted = BehaviorMap.load(model)
     sessions = _load_sessions(features, fitted.variable)
     _write_labels(fitted.label(sessions), ["embedding", "cluster"], out_dir, "map", overwrite)
@@ -182,6 +185,7 @@ def ethogram_predict(
         str, typer.Option(help="Comma-separated figure formats: html (interactive), png, svg, pdf.")
     ] = "html",
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    trust: TrustOption = None,
 ) -> None:
     """Decode every frame's state; write states, a tidy bouts table and raster/transition/duration figures."""
     from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
@@ -197,6 +201,7 @@ def ethogram_predict(
     unknown = [f for f in suffixes if f".{f}" not in FIGURE_SUFFIXES]
     if unknown or not suffixes:
         raise typer.BadParameter(f"--figure-format: {unknown or 'none given'}; choose from html, png, svg, pdf")
+    apply_trust(trust)
     fitted = EthogramHMM.load(model)
     sessions = _load_sessions(features, fitted.variable)
     labeled = fitted.label(sessions)
@@ -313,6 +318,7 @@ def classify_predict(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for <session>.behavior.nc and bouts.")],
     uncertain: Annotated[int, typer.Option(help="Also export the N least certain frames for annotation.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    trust: TrustOption = None,
 ) -> None:
     """Per-frame behavior probabilities and decisions (threshold + bout cleaning), bouts, uncertain frames."""
     import numpy as np  # lazy: loads when the command runs (a fast --help)
@@ -322,6 +328,7 @@ def classify_predict(
     from behaviorlab.behavior.classify import BehaviorClassifier  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.io.annotations import labels_to_bouts  # lazy: loads when the command runs (a fast --help)
 
+    apply_trust(trust)
     clf = BehaviorClassifier.load(model)
     sessions = _load_sessions(features, clf.variable)
     labeled = clf.label(sessions)
@@ -357,6 +364,7 @@ def classify_evaluate(
         bool, typer.Option(help="Drop labels that start after the features end and cut those that cross the end.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    trust: TrustOption = None,
 ) -> None:
     """Score a classifier on annotated sessions: frame and bout F1, and against each rater when there are several."""
     from behaviorlab.behavior.classify import BehaviorClassifier  # lazy: loads when the command runs (a fast --help)
@@ -367,6 +375,7 @@ def classify_evaluate(
         frame_scores,
     )
 
+    apply_trust(trust)
     clf = BehaviorClassifier.load(model)
     sessions, targets = _load_labeled_sessions(features, labels, min_raters, None, clip)
     seen = clf.training_sessions(sessions)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from behaviorlab.cli.common import friendly_errors, read_config
+from behaviorlab.cli.trust import TrustOption, apply_trust
 
 
 def _expand(patterns: list[str] | None, what: str) -> list[Path]:
@@ -97,6 +98,7 @@ def run(
         list[str] | None, typer.Option("--session", help="Run only this session (repeat for several).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar and the Dask dashboard link.")] = True,
+    trust: TrustOption = None,
 ) -> None:
     """Run every stage for every session: poses, cleaning, features, behavior models, statistics, store, exports.
 
@@ -106,6 +108,7 @@ def run(
     """
     from behaviorlab.project.runner import run_project  # lazy: loads when the command runs (a fast --help)
 
+    apply_trust(trust)
     try:
         report = run_project(project, scheduler=scheduler, workers=workers, progress=progress, sessions=session)
     except KeyboardInterrupt:

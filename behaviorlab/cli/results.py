@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from behaviorlab.cli.common import friendly_errors
+from behaviorlab.cli.trust import TrustOption, apply_trust
 from behaviorlab.errors import MissingExtraError
 
 __all__ = ["compare", "dashboard", "export", "query", "store_app"]
@@ -271,18 +272,42 @@ def dashboard(
     ],
     port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
     browser: Annotated[bool, typer.Option(help="Open a web browser.")] = True,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; beyond localhost, others on the network can reach it.")
+    ] = "localhost",
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password",
+            help="Ask for a password to set, instead of a new token in the link (or: BEHAVIORLAB_DASHBOARD_PASSWORD).",
+        ),
+    ] = False,
+    trust: TrustOption = None,
 ) -> None:
-    """Open the dashboard on a project: overview, poses, labeling, training, behavior map, ethograms, statistics."""
+    """Open the dashboard on a project: overview, poses, labeling, training, behavior map, ethograms, statistics.
+
+    Only its owner can use it: it listens on localhost, and its pages ask for
+    the run's token (in the link printed here) or the password you set.
+    """
     import importlib.util  # lazy: loads when the command runs (a fast --help)
     import os  # lazy: loads when the command runs (a fast --help)
     import subprocess  # lazy: loads when the command runs (a fast --help)
     import sys  # lazy: loads when the command runs (a fast --help)
 
+    from behaviorlab.project import dashboard_access as access  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.project.view import Project, ProjectError  # lazy: loads when the command runs (a fast --help)
 
     Project.open(project)  # a clear error for a missing folder before Streamlit starts
     if importlib.util.find_spec("streamlit") is None:
         raise MissingExtraError("dashboard", "streamlit")
+    apply_trust(trust)
+    if password:
+        secret = access.check_password(typer.prompt("dashboard password", hide_input=True, confirmation_prompt=True))
+    elif os.environ.get(access.PASSWORD_ENV):
+        secret = access.check_password(os.environ[access.PASSWORD_ENV])
+    else:
+        secret = None
+    token = access.new_token() if secret is None else None
     app = dashboard_app_path()
     if not app.is_file():
         raise ProjectError(
@@ -291,14 +316,22 @@ def dashboard(
         )
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.address", "localhost", "--server.port", str(port),
-        "--server.headless", "false" if browser else "true",
+        "--server.address", host, "--server.port", str(port),
+        "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--", str(project.resolve()),
     ]  # fmt: skip
-    typer.echo(f"dashboard on http://localhost:{port} (Ctrl+C stops it)")
-    env = {**os.environ, "BEHAVIORLAB_PROJECT": str(project.resolve())}
-    raise typer.Exit(_serve(subprocess.Popen(command, env=env)))
+    if not access.is_local(host):
+        typer.secho(access.tunnel_hint(host, port), fg=typer.colors.YELLOW, err=True)
+    url = access.dashboard_url(host, port, token)
+    how = "the token in this link lets you in" if token is not None else "it asks for your password"
+    typer.echo(f"dashboard on {url} ({how}; Ctrl+C stops it)")
+    env = {**os.environ, "BEHAVIORLAB_PROJECT": str(project.resolve()), access.SECRET_ENV: secret or token}
+    env.pop(access.PASSWORD_ENV, None)
+    server = subprocess.Popen(command, env=env)
+    if browser:
+        access.open_browser_when_ready(url, host, port)
+    raise typer.Exit(_serve(server))
 
 
 def _serve(server: Any) -> int:

@@ -20,7 +20,8 @@ from typing import Any
 import attrs
 import xarray as xr
 
-from behaviorlab._persist import read_pickle
+from behaviorlab import model_trust
+from behaviorlab._persist import read_trusted_pickle
 from behaviorlab.behavior.classify import BehaviorClassifier, CVFold
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
@@ -205,6 +206,7 @@ def stage_classifier_fold(
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 pickle.dump(clf.cross_validate_fold(*plan.load(), fold), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            model_trust.record(tmp)  # a pickle: read back only while its digest is recorded (model_trust)
 
         path, ran = cached_output(cache, "classifier_fold", session, key, write, ".pkl")
         return StageResult("classifier_fold", session, key=key, path=str(path), ran=ran, info={"fold": fold})
@@ -237,8 +239,7 @@ def stage_classifier_model(
 def _read_fold(path: Path) -> Any:
     """Return the :class:`~behaviorlab.behavior.classify.CVFold` a fold task wrote (None when it cannot be read)."""
     try:
-        with open(path, "rb") as fh:
-            fold = read_pickle(fh)  # the project's own cache file, written by stage_classifier_fold
+        fold = read_trusted_pickle(path)  # written by stage_classifier_fold, refused when not recorded
     except Exception as err:  # written by another behaviorlab version, say: the fold is computed again
         log.warning("%s: cannot read the cached fold (%s); computing it again", path, describe_error(err))
         return None
@@ -308,7 +309,7 @@ def stage_classifier(
                     )
                     save_netcdf(decisions, folder / "labels" / f"{name}.nc")
             if fitted:
-                shutil.copyfile(model.path, folder / "classifier.pkl")
+                model_trust.copy_model(model.path, folder / "classifier.pkl")
             else:
                 clf.save(folder / "classifier.pkl")
             (folder / "info.json").write_text(json.dumps(info, indent=1))

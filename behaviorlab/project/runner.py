@@ -57,6 +57,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from behaviorlab import model_trust
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.io.load import load_poses
@@ -274,6 +275,7 @@ def _finish(
         if r is not None and r.key is not None:
             src = Path(r.path)
             _publish(src / name if src.is_dir() else src, models / name)
+            model_trust.vouch_copy(src / name if src.is_dir() else src, models / name)  # the copy loads too
     r = by.get(("pose_model", PROJECT))
     if r is not None and r.key is not None and config.pose_model.training_frames:
         _publish(Path(r.path), models / "pose_model")

@@ -44,10 +44,11 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from behaviorlab._atomic import atomic_path
-from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
+from behaviorlab.errors import FileFormatError, SchemaError, StoreError
 from behaviorlab.io.load import load_netcdf
 from behaviorlab.io.save import save_netcdf
 from behaviorlab.results.groups import read_metadata
+from behaviorlab.results.safe_query import run_read_only
 from behaviorlab.results.stats import label_sources, session_tables
 
 __all__ = ["MANIFEST", "QUESTION_VIEWS", "TABLES", "ResultsStore", "StoreError"]
@@ -156,10 +157,6 @@ QUESTION_VIEWS: dict[str, str] = {
         "FROM movement s{meta_join}"
     ),
 }
-
-
-class StoreError(BehaviorlabError, ValueError):
-    """A results store folder that cannot be used as asked (or bad settings for one)."""
 
 
 # --------------------------------------------------------------------------- locking
@@ -663,10 +660,17 @@ class ResultsStore:
             con.close()
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run one SQL query over the store (see :meth:`connect` for the views) and return the result."""
+        """Run one read-only SQL query over the store (see :meth:`connect` for the views) and return the result.
+
+        Only one statement that reads runs (``SELECT``, ``WITH ... SELECT``,
+        ``DESCRIBE``, ``SHOW``), on a connection that cannot open files
+        outside the store folder (:mod:`behaviorlab.results.safe_query`); anything
+        else raises :class:`~behaviorlab.results.safe_query.QueryRefusedError` (a
+        :class:`StoreError`).
+        """
         con = self.connect()
         try:
-            return con.execute(sql).df()
+            return run_read_only(con, sql, self.path)
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: the query failed: {exc}") from exc
         finally:

@@ -21,6 +21,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.io.labeled_frames import load_labeled_frames
 from behaviorlab.labeling import edit as label_edit
+from behaviorlab.project.dashboard_access import writable_labels_file
 
 ss = st.session_state
 
@@ -37,7 +38,7 @@ def _load(path: str, stamp: tuple[int, int, int]) -> Any:
 
 
 def _frames() -> Any:
-    path = Path(ss["label_file"])
+    path = _writable()
     return _load(str(path), _file_stamp(path))
 
 
@@ -49,11 +50,17 @@ def _first_keypoint(frames: Any, index: int, individual: str) -> str:
     return label_edit.next_unlabeled_keypoint(frames, index, individual) or frames.skeleton.keypoints[0]
 
 
+def _writable() -> Path:
+    """The chosen labels file, once it is known to be one of the project's own (nothing else is ever written)."""
+    proj = project()
+    return writable_labels_file(proj.root, [str(p) for p in proj.labels_files], ss["label_file"])
+
+
 def _place(xy: Any, how: str) -> None:
     """Set the chosen keypoint to ``xy`` (None: not visible), save the file and move to the next keypoint."""
-    path, frames = Path(ss["label_file"]), _frames()
     index, individual, keypoint = int(ss["label_frame"]), ss["label_individual"], ss["label_keypoint"]
     try:
+        path, frames = _writable(), _frames()
         changed, history = _history().apply(frames, index, individual, keypoint, xy)
         label_edit.save_labels(changed, path)
     except (BehaviorlabError, OSError) as err:
@@ -75,7 +82,11 @@ def _on_click() -> None:
     value = ss.get("label_image")
     if not value or "x" not in value:
         return
-    frames = _frames()
+    try:
+        frames = _frames()
+    except (BehaviorlabError, OSError) as err:
+        ss["label_message"] = ("error", f"Nothing was written: {err}")
+        return
     height, width = frames.images[int(ss["label_frame"])].shape[:2]
     xy = label_edit.click_to_pixel(value["x"], value["y"], (value["width"], value["height"]), (width, height))
     _place(xy, "click")
@@ -90,8 +101,8 @@ def _on_hide() -> None:
 
 
 def _on_undo() -> None:
-    path, frames = Path(ss["label_file"]), _frames()
     try:
+        path, frames = _writable(), _frames()
         restored, history, edit = _history().undo(frames)
         if edit is None:
             ss["label_message"] = ("info", "Nothing to undo.")

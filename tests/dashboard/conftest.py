@@ -38,15 +38,27 @@ def store_without_sessions(tmp_path) -> Path:
     return tmp_path / "project"
 
 
+#: The dashboard's secret in the AppTest tests (``behaviorlab dashboard`` makes a new one for each run).
+TOKEN = "test-token-0123456789"
+
+
 @pytest.fixture
 def run_app(monkeypatch):
-    """``run_app(project, page=None)``: the dashboard on ``project`` (AppTest), optionally on ``views/<page>.py``."""
+    """``run_app(project, page=None, token=TOKEN)``: the dashboard on ``project`` (AppTest), on ``views/<page>.py``.
 
-    def run(project: Path, page: str | None = None):
+    The link's token is ``token`` (None: no token in the link); the server's is :data:`TOKEN`.
+    """
+
+    def run(project: Path, page: str | None = None, token: str | None = TOKEN):
         from streamlit.testing.v1 import AppTest
 
+        from behaviorlab.project.dashboard_access import SECRET_ENV
+
         monkeypatch.setenv("BEHAVIORLAB_PROJECT", str(project))
+        monkeypatch.setenv(SECRET_ENV, TOKEN)
         at = AppTest.from_file(str(APP), default_timeout=120)
+        if token is not None:
+            at.query_params["token"] = token
         at.run()
         if page is not None:
             at.switch_page(f"views/{page}.py")

@@ -36,6 +36,8 @@ CHROMIUM = next(
     None,
 )
 PAGE_TIMEOUT_MS = 60_000
+#: The server's password (`behaviorlab dashboard` takes it from $BEHAVIORLAB_DASHBOARD_PASSWORD); pages get ?token=
+TOKEN = "browser-test-password"
 DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 pytestmark = [
@@ -50,10 +52,9 @@ def dashboard(full_project, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(full_project, project)
     try:
-        with running_dashboard(project, tmp_path / "server.log", env={"BEHAVIORLAB_PROJECT": str(project)}) as (
-            port,
-            _,
-        ):
+        with running_dashboard(
+            project, tmp_path / "server.log", env={"BEHAVIORLAB_PROJECT": str(project)}, password=TOKEN
+        ) as (port, _):
             yield f"http://localhost:{port}", project
     except RuntimeError as err:
         pytest.fail(str(err))
@@ -87,8 +88,8 @@ def _screenshot(page, name: str, tmp_path: Path) -> None:
 
 
 def _open(page, url: str, title: str) -> None:
-    """Go to ``url`` and wait until the page's title shows and its script has finished."""
-    page.goto(url)
+    """Go to ``url`` (with the server's token) and wait until the page's title shows and its script has finished."""
+    page.goto(f"{url}?token={TOKEN}")
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
     page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_MS)
 
@@ -154,3 +155,29 @@ def test_every_page_renders_and_downloads_queries_and_labeling_work(dashboard, b
     height, width = before.images[frame].shape[:2]
     expected = label_edit.click_to_pixel(*click, (box["width"], box["height"]), (width, height))
     np.testing.assert_allclose(after.keypoints[tuple(changed[0])], expected, atol=1.0)
+
+
+def test_without_the_token_no_page_shows_data(dashboard, browser_page, tmp_path):
+    url, project = dashboard
+    page = browser_page
+    data = '[data-testid="stDataFrame"], [data-testid="stImage"], .js-plotly-plot, [data-testid="stSidebarNav"]'
+    for token in (None, "not-the-token"):
+        for _, _, path in PAGES:
+            page.goto(f"{url}/{path}" + ("" if token is None else f"?token={token}"))
+            page.get_by_text("shows its project only to its owner", exact=False).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_MS)
+            assert page.locator(data).count() == 0, path
+            assert str(project) not in page.content(), path
+            assert not _exceptions(page)
+        _screenshot(page, f"no_token_{token is not None}", tmp_path)
+
+    # the password typed into the page opens it
+    page.goto(f"{url}/overview")
+    box = page.get_by_label("Token or password")
+    box.wait_for(timeout=PAGE_TIMEOUT_MS)
+    box.fill(TOKEN)
+    page.get_by_role("button", name="Open").click()
+    page.get_by_role("heading", name="Overview", exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_MS)
+    assert page.locator('[data-testid="stDataFrame"]').count() > 0
+    assert not _exceptions(page)

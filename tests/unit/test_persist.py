@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import io
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from behaviorlab import _persist
+from behaviorlab import _persist, model_trust
 from behaviorlab.behavior.classify import BehaviorClassifier
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
 
-OLD = Path(__file__).resolve().parents[1] / "fixtures" / "models_flat_layout"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models_flat_layout"
+
+
+@pytest.fixture(scope="module")
+def old(tmp_path_factory) -> Path:
+    """The flat layout's model files, copied out of the repository and trusted (``--trust``) there."""
+    folder = tmp_path_factory.mktemp("models_flat_layout")
+    for file in FIXTURES.iterdir():
+        shutil.copyfile(file, folder / file.name)
+    model_trust.trust([folder])
+    return folder
 
 
 def test_every_renamed_module_exists_and_old_names_are_gone():
@@ -27,21 +38,21 @@ def test_every_renamed_module_exists_and_old_names_are_gone():
             importlib.import_module(old)
 
 
-def test_a_map_saved_by_the_flat_layout_loads_and_gives_the_same_regions():
-    model = BehaviorMap.load(OLD / "map.pkl")
+def test_a_map_saved_by_the_flat_layout_loads_and_gives_the_same_regions(old):
+    model = BehaviorMap.load(old / "map.pkl")
     assert type(model).__module__ == "behaviorlab.behavior.maps"
-    np.testing.assert_array_equal(model.predict(np.load(OLD / "map_x.npy")), np.load(OLD / "map_regions.npy"))
+    np.testing.assert_array_equal(model.predict(np.load(old / "map_x.npy")), np.load(old / "map_regions.npy"))
 
 
-def test_an_hmm_saved_by_the_flat_layout_loads_and_gives_the_same_states():
-    model = EthogramHMM.load(OLD / "hmm.pkl")
-    states = model.predict(np.load(OLD / "hmm_x.npy"), lengths=[100])
-    np.testing.assert_array_equal(states, np.load(OLD / "hmm_states.npy"))
+def test_an_hmm_saved_by_the_flat_layout_loads_and_gives_the_same_states(old):
+    model = EthogramHMM.load(old / "hmm.pkl")
+    states = model.predict(np.load(old / "hmm_x.npy"), lengths=[100])
+    np.testing.assert_array_equal(states, np.load(old / "hmm_states.npy"))
 
 
-def test_a_classifier_saved_by_the_flat_layout_loads_and_gives_the_same_labels():
-    model = BehaviorClassifier.load(OLD / "classifier.pkl")
-    values = np.load(OLD / "classifier_x_s0.npy")  # (time, individual, feature), 30 fps, made by make_models.py
+def test_a_classifier_saved_by_the_flat_layout_loads_and_gives_the_same_labels(old):
+    model = BehaviorClassifier.load(old / "classifier.pkl")
+    values = np.load(old / "classifier_x_s0.npy")  # (time, individual, feature), 30 fps, made by make_models.py
     features = xr.DataArray(
         values,
         dims=("time", "individual", "feature"),
@@ -53,7 +64,7 @@ def test_a_classifier_saved_by_the_flat_layout_loads_and_gives_the_same_labels()
         },
     )
     predicted = model.predict(xr.Dataset({"features": features}, attrs={"fps": 30.0, "session": "s0"}))
-    np.testing.assert_array_equal(np.asarray(predicted.values), np.load(OLD / "classifier_pred.npy"))
+    np.testing.assert_array_equal(np.asarray(predicted.values), np.load(old / "classifier_pred.npy"))
 
 
 def test_read_pickle_follows_the_rename_table():

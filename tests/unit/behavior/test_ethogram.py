@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from behaviorlab import model_trust
 from behaviorlab.behavior.bouts import state_bouts, transition_matrix
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.hmm_sequences import pick_fit_rows as _pick_fit_rows
@@ -312,6 +313,7 @@ def test_loading_a_file_that_is_not_a_model_names_the_file(tmp_path, fitted):
         EthogramHMM.load(text)
     other = tmp_path / "other.pkl"
     other.write_bytes(pickle.dumps({"format": "something else", "estimator": 3}))
+    model_trust.trust([other])  # past the digest check (as --trust), to the format check
     with pytest.raises(FileFormatError, match=r"other\.pkl.*not a behaviorlab\.EthogramHMM"):
         EthogramHMM.load(other)
     with pytest.raises(FileNotFoundError):
@@ -325,6 +327,7 @@ def test_loading_a_model_from_other_versions_warns(tmp_path, fitted):
     payload = pickle.loads(path.read_bytes())
     payload["versions"] = {**payload["versions"], "hmmlearn": "0.0.1"}
     path.write_bytes(pickle.dumps(payload))
+    model_trust.trust([path])  # changed after it was written: loads once trusted
     with pytest.warns(UserWarning, match=r"hmmlearn 0\.0\.1 ->"):
         loaded = EthogramHMM.load(path)
     assert loaded.n_states_ == 3

@@ -10,7 +10,7 @@ import xarray as xr
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
-from behaviorlab import _persist
+from behaviorlab import _persist, model_trust
 from behaviorlab.behavior.maps import BehaviorMap, density_regions, stratified_subsample
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.results.plots import region_examples_figure
@@ -194,6 +194,7 @@ def test_loading_a_file_that_is_not_a_map_names_it(tmp_path):
         BehaviorMap.load(junk)
     other = tmp_path / "other.pkl"
     other.write_bytes(pickle.dumps({"format": "behaviorlab.EthogramHMM", "estimator": None}))
+    model_trust.trust([other])  # past the digest check (as --trust), to the format check
     with pytest.raises(FileFormatError, match=r"not a behaviorlab\.BehaviorMap"):
         BehaviorMap.load(other)
 
