@@ -112,7 +112,6 @@ def _one_thread(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-
         with threadpool_limits(limits=1):
             return method(*args, **kwargs)
 

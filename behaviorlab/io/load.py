@@ -131,7 +131,6 @@ def detect_source(path: str | Path) -> str:
 
 
 def _sniff_hdf5(path: Path) -> str:
-
     try:
         with h5py.File(path, "r") as f:
             keys = sorted(f.keys())
@@ -154,14 +153,12 @@ def _sniff_hdf5(path: Path) -> str:
 
 # --------------------------------------------------------------------------- readers
 def _read_dlc(path: Path) -> PoseArrays:
-
     if path.suffix.lower() == ".csv" or not _is_hdf5(path):
         return read_dlc_csv(path)
     return read_dlc_h5(path)
 
 
 def _read_sleap(path: Path) -> PoseArrays:
-
     if not _is_hdf5(path):
         raise FileFormatError(path, "is not a SLEAP file: SLEAP .slp and analysis .h5 files are HDF5")
     with h5py.File(path, "r") as f:

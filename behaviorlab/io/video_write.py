@@ -147,7 +147,6 @@ class VideoWriter:
 
     # -- writing -------------------------------------------------------------
     def _open(self, arr: np.ndarray) -> None:
-
         self._reformatter = VideoReformatter()
 
         height, width = arr.shape[0] + arr.shape[0] % 2, arr.shape[1] + arr.shape[1] % 2

@@ -399,7 +399,6 @@ def select_frames(
 
 
 def _read_selected(table: pd.DataFrame, grayscale: bool) -> Iterator[tuple[str, list[np.ndarray]]]:
-
     for video, group in table.groupby("video", sort=False):
         with VideoReader(video, grayscale=grayscale) as reader:
             images = reader[group["frame"].to_numpy()]

@@ -168,7 +168,6 @@ SECTIONS = ("sessions", "metadata", "pose_model", "poses", "cleaning", "features
 
 
 def _estimator_class(name: str) -> type:
-
     module, cls = _ESTIMATORS[name][0].split(":")
     return getattr(importlib.import_module(module), cls)
 

@@ -111,7 +111,6 @@ def open_browser_when_ready(url: str, host: str, port: int, timeout_s: float = 6
     """Open ``url`` in a web browser once the server at ``host:port`` accepts connections (in a thread)."""
 
     def wait_then_open() -> None:
-
         target = "localhost" if host in ("0.0.0.0", "::", "") else host.strip("[]")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

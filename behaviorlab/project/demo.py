@@ -140,7 +140,6 @@ def _stage_convert(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _load_training_frames(sample_dir: Path) -> Any:
-
     candidates = sorted(sample_dir.glob("*.labels.h5"))
     if not candidates:
         raise BehaviorlabError(f"{sample_dir}: no labeled frames (*.labels.h5) found")
@@ -214,7 +213,6 @@ def demo_config(sample_dir: Path) -> dict[str, Any]:
 
 
 def _behaviors() -> tuple[str, ...]:
-
     return tuple(BEHAVIORS)
 
 

@@ -86,7 +86,6 @@ def stage_behavior_map(config: ProjectConfig, features: Sequence[StageResult]) -
     """Fit the behavior map on every session's spectrograms; keep each fitted session's labels."""
 
     def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
-
         model = BehaviorMap(**config.estimator_params("behavior_map"))
         labeled = model.fit_label(sessions)
         model.save(folder / "map.pkl")
@@ -101,7 +100,6 @@ def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> St
     """Fit the HMM ethogram on every session's spectrograms; keep each fitted session's states."""
 
     def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
-
         model = EthogramHMM(**config.estimator_params("ethogram")).fit(sessions)
         model.save(folder / "hmm.pkl")
         for session, ds in model.label(sessions).items():
@@ -277,7 +275,6 @@ def stage_classifier(
         cache = stage_cache(config)
 
         def write(folder: Path) -> None:
-
             x, y = plan.load()
             fitted = model is not None and model.ok and model.key == plan.model_key()
             clf = BehaviorClassifier.load(model.path) if fitted else BehaviorClassifier(**plan.params).fit(x, y)

@@ -287,7 +287,6 @@ def _finish(
 
 
 def _exports(config: ProjectConfig, store: Any, stored: Sequence[StageResult]) -> StageResult:
-
     formats = config.exports.formats
     if not formats or not stored:
         return StageResult("exports", PROJECT)

@@ -103,7 +103,6 @@ def guarded(stage: str, session: str, fn: Callable[[], StageResult], upstream: S
 
 
 def _truncated_warning() -> type[Warning]:
-
     return TruncatedVideoWarning
 
 
@@ -154,7 +153,6 @@ def stage_pose_model(config: ProjectConfig) -> StageResult:
         def train(folder: Path) -> None:
             # in a fresh process (behaviorlab.pose.job): trained inside a worker that had run other tasks, the
             # same labels, config and seed gave another model on every run
-
             folder.mkdir(parents=True, exist_ok=True)
             spec = folder.parent / f".{folder.name}.job.json"
             spec.write_text(json.dumps({"frames": str(frames_file), "out": str(folder), **params}))
@@ -232,7 +230,6 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
     session = row["session"]
 
     def work() -> StageResult:
-
         cache = stage_cache(config)
         video = Path(row["video"]) if row.get("video") else None
         info = probe_video(video) if video is not None else None  # a corrupt video fails here, naming the file
@@ -249,7 +246,6 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
             key = stage_key("poses", params, files=files)
 
             def write(tmp: Path) -> None:
-
                 if info is not None:  # the video must be readable to its last frame (a truncated file is not)
                     with VideoReader(video) as reader:
                         reader.read(info.n_frames - 1)
@@ -310,7 +306,6 @@ def stage_clean(config: ProjectConfig, poses: StageResult) -> StageResult:
     session = poses.session
 
     def work() -> StageResult:
-
         cache = stage_cache(config)
         cleaning = config.features.cleaning
         key = stage_key("clean", cleaning.to_dict(), upstream={"poses": poses.key})
@@ -338,7 +333,6 @@ def stage_features(config: ProjectConfig, clean: StageResult) -> StageResult:
     session = clean.session
 
     def work() -> StageResult:
-
         cache = stage_cache(config)
         features = config.features
         params = {k: v for k, v in features.to_dict().items() if k != "cleaning"}
@@ -501,7 +495,6 @@ def stage_store(
     session = row["session"]
 
     def work() -> StageResult:
-
         cache = stage_cache(config)
         # a label source that failed (a classifier, a map) is left out: the session's other results are stored
         present = [p for p in parts if p.ok and p.key is not None]

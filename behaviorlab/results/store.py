@@ -218,7 +218,6 @@ def _arrow_table(name: str, table: pd.DataFrame) -> Any:
 
 
 def _write_parquet(name: str, table: pd.DataFrame, path: Path) -> None:
-
     arrow = _arrow_table(name, table)
     with atomic_path(path) as tmp:
         pq.write_table(arrow, tmp, compression="zstd")
@@ -778,7 +777,6 @@ class ResultsStore:
 
 
 def _sources(data: xr.Dataset) -> list[str]:
-
     return label_sources(data)
 
 

@@ -85,7 +85,6 @@ def _write_labels_csv(behavior: xr.DataArray, path: Path, fps: float) -> Path:
 def _write_session(
     out_dir: Path, name: str, config: SyntheticConfig, *, video: bool = True
 ) -> tuple[dict[str, Path], xr.Dataset, xr.DataArray]:
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     poses, behavior = simulate_poses(config)
@@ -226,7 +225,6 @@ def _sample_frames(behaviors: Sequence[xr.DataArray], n_frames: int, seed: int) 
 
 
 def _versions() -> dict[str, Any]:
-
     return {
         "behaviorlab": __version__,
         "python": platform.python_version(),

@@ -66,7 +66,6 @@ def _dlc_collected(folder: Path, scorer: str | None) -> Path | None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -251,7 +250,6 @@ def to_dlc_project(frames: LabeledFrames, folder: str | Path, scorer: str = "beh
 def _write_dlc_config(
     frames: LabeledFrames, config_path: Path, scorer: str, videos: dict[str, tuple[int, ...]]
 ) -> None:
-
     keypoints = list(frames.skeleton.keypoints)
     multi = frames.n_individuals > 1
     config: dict[str, Any] = {
