@@ -28,7 +28,7 @@ import numpy as np
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
-from behaviorlab.pose.data import load_frames
+from behaviorlab.pose.data import image_hwc, load_frames
 from behaviorlab.schema import Skeleton
 
 __all__ = [
@@ -85,11 +85,7 @@ def downsample_images(images: Sequence[np.ndarray] | np.ndarray, factor: int) ->
         raise ValueError(f"factor must be an integer >= 1, got {factor}")
     out = []
     for i, image in enumerate(images):
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3:
-            raise SchemaError(f"image {i} must have shape (height, width[, channels]), got {image.shape}")
+        image = image_hwc(image, i)
         if factor == 1:
             out.append(image)
             continue

@@ -37,6 +37,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -158,6 +159,22 @@ def multi_animal_keypoints(
     return keypoints[frame_indices], frame_indices
 
 
+def image_hwc(image: Any, index: int) -> np.ndarray:
+    """Return image number ``index`` as an array ``(height, width, channels)``; a 2-D image gets one channel.
+
+    Raises
+    ------
+    SchemaError
+        The image is neither 2-D nor 3-D.
+    """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise SchemaError(f"image {index} must have shape (height, width[, channels]), got {image.shape}")
+    return image
+
+
 def split_frames(n_frames: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random split of ``range(n_frames)`` into training and validation indices.
 
@@ -209,11 +226,7 @@ def prepare_images(images: Sequence[np.ndarray] | np.ndarray, channels: int, *, 
     """
     out = []
     for i, image in enumerate(images):
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3:
-            raise SchemaError(f"image {i} must have shape (height, width, channels), got {image.shape}")
+        image = image_hwc(image, i)
         if image.dtype != np.uint8:
             raise SchemaError(f"image {i} must be uint8 (0-255), got {image.dtype}; rescale and convert it first")
         if grayscale:
