@@ -181,9 +181,9 @@ def _short_video(path: Path, n_frames: int) -> Path:
 
 
 def test_broken_sessions_are_reported_and_the_others_finish(tmp_path, inputs, monkeypatch):
-    from behaviorlab.io import save as save_module
     from behaviorlab.io.load import load_poses
     from behaviorlab.io.save import save_poses
+    from behaviorlab.project import stages as stages_module  # the stages write their outputs with save_netcdf
 
     data = tmp_path / "data"
     data.mkdir()
@@ -221,14 +221,14 @@ def test_broken_sessions_are_reported_and_the_others_finish(tmp_path, inputs, mo
     )
     pd.concat([table, extra]).fillna("").to_csv(project / SESSIONS_FILE, index=False)
 
-    real_save = save_module.save_netcdf
+    real_save = stages_module.save_netcdf
 
     def disk_full(ds, path):
         if "/features/full_disk/" in str(path):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real_save(ds, path)
 
-    monkeypatch.setattr(save_module, "save_netcdf", disk_full)
+    monkeypatch.setattr(stages_module, "save_netcdf", disk_full)
     report = run_project(project, scheduler="sync")
     assert not report.ok
     assert report.completed_sessions() == ["s0", "s1", "s2"]
