@@ -94,7 +94,8 @@ def export_bundle(
     unknown = [f for f in formats if f not in BUNDLE_FORMATS]
     if unknown:
         raise StoreError(f"unknown bundle formats {unknown}; choose from {list(BUNDLE_FORMATS)}")
-    with tempfile.TemporaryDirectory(prefix="behaviorlab_bundle_") as tmp:
+    # built inside the store's folder and removed after: the dashboard writes nothing outside its project
+    with tempfile.TemporaryDirectory(prefix=".bundle_", dir=store.path) as tmp:
         out = Path(tmp)
         written = export_store(store, out, formats, sessions=sessions)
         bundle: dict[str, bytes] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
 
 import numpy as np
@@ -46,9 +47,16 @@ def _members(data: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def test_every_format_reopens(store):
+def test_every_format_reopens(store, tmp_path, monkeypatch):
+    system_tmp = tmp_path / "system_tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))  # where a temporary file would go by default
+    before = sorted(p.relative_to(store.path) for p in store.path.rglob("*"))
     bundle = export_bundle(store)
     assert list(bundle) == list(BUNDLE_FORMATS)
+    # built inside the store and removed: nothing is left, and nothing was written outside the project
+    assert sorted(p.relative_to(store.path) for p in store.path.rglob("*")) == before
+    assert list(system_tmp.iterdir()) == []
 
     csv = _members(bundle["csv"])
     assert {"csv/bouts.csv", "csv/behavior_stats.csv", "csv/sessions.csv", "csv/metadata.csv"} <= set(csv)
