@@ -117,7 +117,7 @@ def read_trusted_pickle(path: str | Path) -> Any:
 
     Follows :data:`RENAMED_MODULES`; for the project's own cached pickles (classifier folds).
     """
-    return _Unpickler(io.BytesIO(model_trust.verified_bytes(path))).load()
+    return read_pickle(io.BytesIO(model_trust.verified_bytes(path)))
 
 
 def load_estimator(
