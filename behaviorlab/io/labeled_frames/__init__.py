@@ -17,17 +17,18 @@ labeled.  The canonical file is one HDF5 file (``*.labels.h5``) written by
 
 :func:`load_labeled_frames` also reads DeepLabCut projects (``config.yaml``,
 a ``labeled-data`` folder or a ``CollectedData_*`` CSV/HDF5 file), SLEAP
-``.slp``/``.pkg.slp`` files and DeepPoseKit annotation files;
-:func:`to_dlc_project`, :func:`to_sleap_package` and :func:`to_deepposekit_h5`
-write them.
+``.slp``/``.pkg.slp`` files, DeepPoseKit annotation files and COCO keypoint
+JSON files; :func:`to_dlc_project`, :func:`to_sleap_package`,
+:func:`to_deepposekit_h5` and :func:`to_coco` write them.
 
 Layout: :mod:`._core` (the :class:`LabeledFrames` object and its checks),
 :mod:`._h5` (the ``*.labels.h5`` file), :mod:`._dlc`, :mod:`._sleap` and
-:mod:`._dpk` (one module per other software), :mod:`._load` (format detection
+:mod:`._dpk` and :mod:`._coco` (one module per other software or format), :mod:`._load` (format detection
 and :func:`load_labeled_frames`).  DeepLabCut tables themselves are parsed and
 written by :mod:`behaviorlab.io._dlc`, shared with the pose-file readers.
 """
 
+from behaviorlab.io.labeled_frames._coco import to_coco
 from behaviorlab.io.labeled_frames._core import LabeledFrames
 from behaviorlab.io.labeled_frames._dlc import to_dlc_project
 from behaviorlab.io.labeled_frames._dpk import to_deepposekit_h5
@@ -42,6 +43,7 @@ __all__ = [
     "LabeledFrames",
     "load_labeled_frames",
     "save_labeled_frames",
+    "to_coco",
     "to_deepposekit_h5",
     "to_dlc_project",
     "to_grayscale",

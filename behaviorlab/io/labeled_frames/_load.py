@@ -7,6 +7,7 @@ from pathlib import Path
 import h5py
 
 from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
+from behaviorlab.io.labeled_frames._coco import is_coco_json, read_coco
 from behaviorlab.io.labeled_frames._core import LabeledFrames, apply_skeleton, with_path
 from behaviorlab.io.labeled_frames._dlc import dlc_label_files, read_dlc_project
 from behaviorlab.io.labeled_frames._dpk import read_deepposekit
@@ -23,6 +24,7 @@ _SOURCES = {
     "sleap": "sleap",
     "deepposekit": "deepposekit",
     "dpk": "deepposekit",
+    "coco": "coco",
 }
 
 
@@ -34,6 +36,7 @@ def load_labeled_frames(
     grayscale: bool = False,
     include_predictions: bool = False,
     use_annotated_mask: bool = False,
+    coco_category: str | None = None,
 ) -> LabeledFrames:
     """Read labeled frames from any supported format.
 
@@ -43,10 +46,11 @@ def load_labeled_frames(
         One of: a behaviorlab ``*.labels.h5``; a DeepLabCut ``config.yaml``,
         project folder, ``labeled-data`` folder (or one video's subfolder) or
         ``CollectedData_*.h5``/``.csv``; a SLEAP ``.slp``/``.pkg.slp``; a
-        DeepPoseKit annotation ``.h5``.
+        DeepPoseKit annotation ``.h5``; a COCO keypoint ``.json`` (mmpose,
+        DeepLabCut 3; several animals per image, unlabeled keypoints as NaN).
     source
         The software that wrote the file (``"behaviorlab"``, ``"deeplabcut"``,
-        ``"sleap"``, ``"deepposekit"``); detected from the file when ``None``.
+        ``"sleap"``, ``"deepposekit"``, ``"coco"``); detected from the file when ``None``.
     skeleton
         Expected skeleton.  The file's keypoints must be the same names (else
         :class:`SchemaError` naming the file); the result uses this skeleton's
@@ -60,6 +64,9 @@ def load_labeled_frames(
         Off by default because DeepPoseKit files keep real (predicted or
         initial) positions for unannotated keypoints; DeepPoseKit's own example
         file flags every keypoint as unannotated.
+    coco_category
+        COCO only: the category (animal kind) to read when the file has
+        several with different keypoints.
 
     Returns
     -------
@@ -87,6 +94,8 @@ def load_labeled_frames(
             frames = read_dlc_project(path, skeleton)
         elif kind == "sleap":
             frames = read_sleap(path, include_predictions)
+        elif kind == "coco":
+            frames = read_coco(path, coco_category)
         else:
             frames = read_deepposekit(path, use_annotated_mask)
         frames = apply_skeleton(frames, skeleton, path)
@@ -111,13 +120,17 @@ def _detect(path: Path) -> str:
     name = path.name.lower()
     if name.endswith(".slp"):
         return "sleap"
+    if name.endswith(".json"):
+        if is_coco_json(path):
+            return "coco"
+        raise FileFormatError(path, "a JSON file that is not COCO keypoints (no 'images', 'annotations', 'categories')")
     if path.suffix.lower() in (".yaml", ".yml", ".csv"):
         return "deeplabcut"
     if not h5py.is_hdf5(path):
         raise FileFormatError(
             path,
             "unknown labeled-frames format: expected a behaviorlab .labels.h5, a DeepLabCut config.yaml/"
-            "CollectedData .csv/.h5, a SLEAP .slp or a DeepPoseKit .h5",
+            "CollectedData .csv/.h5, a SLEAP .slp, a DeepPoseKit .h5 or a COCO keypoint .json",
         )
     try:
         handle = h5py.File(path, "r")
