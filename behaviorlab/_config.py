@@ -11,6 +11,8 @@ configuration's sections too.
 
 from __future__ import annotations
 
+import math
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -20,7 +22,33 @@ import attrs
 
 from behaviorlab.errors import SchemaError
 
-__all__ = ["ConfigBase", "check_section", "fits_type", "type_name"]
+__all__ = ["ConfigBase", "check_section", "duration_seconds", "fits_type", "type_name"]
+
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?)([hms])")
+
+
+def duration_seconds(value: Any) -> float | None:
+    """Seconds of a duration: a number of seconds, or text such as ``"90s"``, ``"30m"``, ``"1.5h"``, ``"1h30m"``.
+
+    >>> duration_seconds("1h30m"), duration_seconds("45s"), duration_seconds(120), duration_seconds(None)
+    (5400.0, 45.0, 120.0, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"a duration must be a number of seconds or text like 30m, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"cannot read {value!r} as a duration; write it like 90s, 30m, 1.5h or 1h30m")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
 
 
 def fits_type(value: Any, tp: Any) -> bool:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from behaviorlab._config import duration_seconds
 from behaviorlab.cli.behavior import classify_app, ethogram_app, map_app
 from behaviorlab.cli.common import friendly_errors, read_config
 from behaviorlab.cli.project import init, run
@@ -121,18 +122,44 @@ def train(
         Path | None, typer.Option(help="YAML or JSON file with TrainConfig fields; options given here win.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training in OUT.")] = False,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(help="Stop at this wall time with the best checkpoint, e.g. 30m, 1h30m, 90s (epochs: at most)."),
+    ] = None,
+    coco_category: Annotated[
+        str | None, typer.Option(help="COCO keypoint files: the category (animal kind) to train on.")
+    ] = None,
 ) -> None:
     """Train a pose model on labeled frames."""
+    from behaviorlab.io.labeled_frames import load_labeled_frames  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.pose.train import train_model  # lazy: Keras (the pose extra), through behaviorlab.pose.train
 
-    given = {"model": model, "epochs": epochs, "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size}
-    result = train_model(labels, out, _train_config(config, given), resume=resume, verbose=2)
+    given = {
+        "model": model,
+        "epochs": epochs,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "batch_size": batch_size,
+        "time_budget": _duration_option(time_budget),
+    }
+    frames = labels if coco_category is None else load_labeled_frames(labels, coco_category=coco_category)
+    result = train_model(frames, out, _train_config(config, given), resume=resume, verbose=2)
+    ended = " (the time budget ended it)" if result.stopped_at_budget else ""
     typer.echo(
-        f"trained {model} for {result.epochs} epochs in {result.training_seconds:.0f} s; best epoch "
-        f"{result.best_epoch}: mean validation error {result.best_val_px_error:.2f} px; model in {result.model_dir}"
+        f"trained {model} for {result.epochs} epochs in {result.training_seconds:.0f} s{ended}; best epoch "
+        f"{result.best_epoch}: mean validation error {result.best_val_px_error:.2f} px; peak memory "
+        f"{result.peak_rss_mib:.0f} MiB; model in {result.model_dir}"
     )
     if result.val_report is not None:
         typer.echo(result.val_report.to_markdown())
+
+
+def _duration_option(value: str | None) -> float | None:
+    """Seconds of a ``--time-budget`` value."""
+    try:
+        return duration_seconds(value)
+    except ValueError as err:
+        raise typer.BadParameter(f"--time-budget: {err}") from None
 
 
 def _train_config(config: Path | None, given: dict[str, Any]) -> Any:

@@ -51,7 +51,7 @@ LAST_MODEL = "last.keras"
 STATE = "state.json"
 TRAINING_LOG = "training_log.csv"
 #: Columns of ``training_log.csv``.
-LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_px_error", "lr", "seconds")
+LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_px_error", "lr", "seconds", "peak_rss_mib")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -84,8 +84,18 @@ def read_training_log(path: Path) -> pd.DataFrame:
 
 
 def append_training_log(path: Path, row: Sequence[Any]) -> None:
-    """Append one epoch's row to ``training_log.csv``, writing the header first into a new file."""
+    """Append one epoch's row to ``training_log.csv``, writing the header first into a new file.
+
+    A log of an older version (fewer columns) gets the missing columns, empty, before the row is added.
+    """
     new = not path.is_file()
+    if not new:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if tuple(header) != LOG_COLUMNS:
+            table = pd.read_csv(path).reindex(columns=list(LOG_COLUMNS))
+            with atomic_path(path) as tmp:
+                table.to_csv(tmp, index=False)
     with path.open("a", newline="") as handle:
         writer = csv.writer(handle)
         if new:

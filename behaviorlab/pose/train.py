@@ -40,14 +40,22 @@ import attrs
 import keras
 import numpy as np
 import pandas as pd
-from keras import ops
 
 import behaviorlab
-from behaviorlab._config import ConfigBase
+from behaviorlab._config import ConfigBase, duration_seconds
 from behaviorlab.errors import OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.augment import AugmentConfig, Augmenter
 from behaviorlab.pose.calibration import calibration_radius, fit_calibration
+from behaviorlab.pose.callbacks import (
+    EpochCheckpoint,
+    EpochSetter,
+    TimeBudget,
+    ValidationPixelError,
+    WarmupCosine,
+    as_float,
+    peak_rss_mib,
+)
 from behaviorlab.pose.data import (
     PoseSequence,
     input_multiple,
@@ -61,21 +69,17 @@ from behaviorlab.pose.data import (
 )
 from behaviorlab.pose.evaluate import EvaluationReport
 from behaviorlab.pose.folder import (
-    BEST_MODEL,
     LAST_MODEL,
     POSE_CONFIG,
     STATE,
     TRAINING_LOG,
-    append_training_log,
     read_pose_config,
     read_training_log,
-    save_model,
     truncate_training_log,
-    write_json,
     write_pose_config,
 )
 from behaviorlab.pose.losses import masked_mse
-from behaviorlab.pose.models import MODEL_BUILDERS, build_inference_model, build_local_peaks_model
+from behaviorlab.pose.models import MODEL_BUILDERS
 from behaviorlab.pose.predict import PoseModel, evaluate_model, frame_predictions
 from behaviorlab.pose.targets import n_target_maps
 
@@ -155,6 +159,17 @@ class TrainConfig(ConfigBase):
         Also learn DeepPoseKit's posture-graph maps.
     augment
         On-the-fly augmentation of the training images (a mapping is converted).
+    lr_schedule
+        ``"plateau"`` (DeepPoseKit's: divide the rate by 5 after ``lr_patience``
+        epochs without a lower validation loss) or ``"cosine"`` (linear warm-up
+        over ``warmup_epochs``, then cosine decay over the planned epochs);
+        see :mod:`behaviorlab.pose.callbacks`.
+    warmup_epochs
+        Epochs of linear warm-up of the cosine schedule.
+    time_budget
+        Stop when the next epoch would end past this many seconds (text such
+        as ``"30m"`` is read too); the best checkpoint is the model.  ``None``:
+        train ``epochs`` epochs (or until early stopping).
     lr_factor
         Factor applied to the learning rate on a plateau of the validation loss.
     lr_patience
@@ -188,6 +203,9 @@ class TrainConfig(ConfigBase):
     output_stride: int | None = attrs.field(default=None, converter=_optional_int, validator=_optional_positive_int)
     graph: bool = attrs.field(default=True, converter=bool)
     augment: AugmentConfig = attrs.field(factory=AugmentConfig, converter=_to_augment)
+    lr_schedule: str = attrs.field(default="plateau")
+    warmup_epochs: int = attrs.field(default=2, converter=int, validator=_non_negative_int)
+    time_budget: float | None = attrs.field(default=None, converter=duration_seconds)
     lr_factor: float = attrs.field(default=0.2, converter=float)
     lr_patience: int = attrs.field(default=10, converter=int, validator=_non_negative_int)
     early_stopping_patience: int = attrs.field(default=50, converter=int, validator=_non_negative_int)
@@ -203,6 +221,8 @@ class TrainConfig(ConfigBase):
             raise ValueError("set TrainConfig.output_stride instead of model_kwargs['output_stride']")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if self.lr_schedule not in ("plateau", "cosine"):
+            raise ValueError(f"TrainConfig.lr_schedule must be 'plateau' or 'cosine', got {self.lr_schedule!r}")
         if not 0.0 < self.lr_factor < 1.0:
             raise ValueError(f"TrainConfig.lr_factor must lie in (0, 1), got {self.lr_factor}")
 
@@ -225,6 +245,10 @@ class TrainResult:
         Wall time spent in training, all runs together.
     stopped_early
         Whether early stopping ended the training.
+    stopped_at_budget
+        Whether the time budget ended the training.
+    peak_rss_mib
+        Peak resident memory of the training process (the last run of a resumed training), MiB.
     history
         ``training_log.csv`` as a table (columns :data:`behaviorlab.pose.folder.LOG_COLUMNS`).
     val_report
@@ -237,6 +261,8 @@ class TrainResult:
     best_val_px_error: float
     training_seconds: float
     stopped_early: bool
+    stopped_at_budget: bool
+    peak_rss_mib: float
     history: pd.DataFrame = attrs.field(eq=False, repr=False)
     val_report: EvaluationReport | None = attrs.field(eq=False, repr=False)
 
@@ -291,156 +317,9 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-# --------------------------------------------------------------------------- callbacks
-class _EpochSetter(keras.callbacks.Callback):
-    """Tell the training sequence which epoch is starting (seeded order and augmentation)."""
-
-    def __init__(self, sequence: PoseSequence) -> None:
-        super().__init__()
-        self.sequence = sequence
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.sequence.set_epoch(epoch)
-
-
-class _ValidationPixelError(keras.callbacks.Callback):
-    """Mean validation keypoint error in image pixels, logged as ``val_px_error``.
-
-    ``keypoints`` ``(n, n_keypoints, 2)``: error of the single peak per map.
-    ``(n, n_individuals, n_keypoints, 2)``: distance from each labeled
-    keypoint to the nearest of the ``n_individuals`` highest local maxima of
-    its map (multi-instance models).
-    """
-
-    def __init__(self, images: np.ndarray, keypoints: np.ndarray, inference: dict[str, Any], batch_size: int) -> None:
-        super().__init__()
-        self.images = images
-        self.keypoints = keypoints
-        self.inference = inference
-        self.batch_size = batch_size
-        self._model = None
-
-    def on_train_begin(self, logs=None):
-        if self.keypoints.ndim == 4:
-            self._model = build_local_peaks_model(
-                self.model,
-                output_stride=self.inference["output_stride"],
-                sigma=self.inference["sigma"],
-                n_keypoints=self.inference["n_keypoints"],
-                max_peaks=self.keypoints.shape[1],
-                threshold=-np.inf,
-                subpixel=False,
-            )
-        else:
-            self._model = build_inference_model(self.model, **self.inference)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or len(self.images) == 0:
-            return
-        pred = np.concatenate(
-            [
-                np.asarray(self._model.predict_on_batch(self.images[i : i + self.batch_size]))
-                for i in range(0, len(self.images), self.batch_size)
-            ]
-        )
-        if self.keypoints.ndim == 4:  # pred (n, K, P, 3); nearest peak of each labeled keypoint
-            distance = np.linalg.norm(pred[:, None, :, :, :2] - self.keypoints[:, :, :, None, :], axis=-1)
-            distance = np.where(np.isnan(distance), np.inf, distance).min(axis=-1)
-            errors = np.where(np.isfinite(distance), distance, np.nan)
-        else:
-            errors = np.linalg.norm(pred[..., :2] - self.keypoints, axis=-1)
-        logs["val_px_error"] = float(np.nanmean(errors)) if np.isfinite(errors).any() else math.nan
-
-
-class _EpochCheckpoint(keras.callbacks.Callback):
-    """Write best/last models, the CSV log and ``state.json`` after every epoch; restore counters on resume."""
-
-    def __init__(
-        self,
-        model_dir: Path,
-        state: dict[str, Any],
-        reduce_lr: keras.callbacks.ReduceLROnPlateau,
-        early_stopping: keras.callbacks.EarlyStopping,
-        monitor: str,
-    ) -> None:
-        super().__init__()
-        self.model_dir = model_dir
-        self.state = state
-        self.reduce_lr = reduce_lr
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self._start = 0.0
-
-    def on_train_begin(self, logs=None):
-        # Runs after the other callbacks reset themselves, so saved counters win.
-        saved = self.state.get("callbacks")
-        if saved:
-            for callback, values in (
-                (self.reduce_lr, saved["reduce_lr"]),
-                (self.early_stopping, saved["early_stopping"]),
-            ):
-                for key, value in values.items():
-                    setattr(callback, key, value)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        seconds = time.perf_counter() - self._start
-        lr = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        completed = epoch + 1
-        value = _float(logs.get(self.monitor))
-        best = self.state.get("best_monitor")
-        if (
-            best is None
-            or (math.isfinite(value) and (not math.isfinite(best) or value < best))
-            or not (self.model_dir / BEST_MODEL).is_file()
-        ):
-            self.state.update(
-                best_epoch=completed, best_monitor=value, best_val_px_error=_float(logs.get("val_px_error"))
-            )
-            save_model(self.model, self.model_dir / BEST_MODEL)
-        save_model(self.model, self.model_dir / LAST_MODEL)
-        append_training_log(
-            self.model_dir / TRAINING_LOG,
-            [
-                completed,
-                _float(logs.get("loss")),
-                _float(logs.get("val_loss")),
-                _float(logs.get("val_px_error")),
-                lr,
-                round(seconds, 3),
-            ],
-        )
-        self.state.update(
-            epoch=completed,
-            learning_rate=lr,
-            stopped_early=bool(self.model.stop_training),
-            training_seconds=self.state.get("training_seconds", 0.0) + seconds,
-            callbacks={
-                "reduce_lr": {
-                    "wait": int(self.reduce_lr.wait),
-                    "cooldown_counter": int(self.reduce_lr.cooldown_counter),
-                    "best": None if self.reduce_lr.best is None else float(self.reduce_lr.best),
-                },
-                "early_stopping": {
-                    "wait": int(self.early_stopping.wait),
-                    "best": None if self.early_stopping.best is None else float(self.early_stopping.best),
-                    "best_epoch": int(self.early_stopping.best_epoch),
-                },
-            },
-        )
-        write_json(self.model_dir / STATE, self.state)
-
-
 # --------------------------------------------------------------------------- training
 #: TrainConfig fields that ``behaviorlab train`` takes as options; the others come from its ``--config`` file.
-_CLI_OPTIONS = ("model", "epochs", "val_fraction", "seed", "batch_size")
+_CLI_OPTIONS = ("model", "epochs", "val_fraction", "seed", "batch_size", "time_budget")
 
 
 def _option_name(field: str) -> str:
@@ -452,14 +331,14 @@ def _check_resume_config(saved: TrainConfig, config: TrainConfig | None) -> Trai
     if config is None:
         return saved
     old, new = saved.to_dict(), config.to_dict()
-    changed = sorted(k for k, v in new.items() if k != "epochs" and old[k] != v)
+    changed = sorted(k for k, v in new.items() if k not in ("epochs", "time_budget") and old.get(k) != v)
     if changed:
         what = ", ".join(f"{_option_name(k)} {new[k]!r} (the saved run has {old[k]!r})" for k in changed)
         raise SchemaError(
-            f"cannot resume with other training options: {what}; only --epochs may change on --resume: "
-            "resume with the saved options, or train into a new --out folder"
+            f"cannot resume with other training options: {what}; only --epochs and --time-budget may change on "
+            "--resume: resume with the saved options, or train into a new --out folder"
         )
-    return attrs.evolve(saved, epochs=config.epochs)
+    return attrs.evolve(saved, epochs=config.epochs, time_budget=config.time_budget)
 
 
 def train_model(
@@ -516,6 +395,7 @@ def train_model(
     Images are fed to the model as float32 in ``[0, 255]``; the models
     normalise them themselves.
     """
+    started = time.perf_counter()
     out_dir = Path(out_dir)
     frames = load_frames(labels)
     resuming = _check_out_dir(out_dir, resume)
@@ -542,6 +422,7 @@ def train_model(
         return _result(out_dir, state, frames if len(val_pos) and not config.multi_instance else None)
 
     # -- model
+    state.pop("stopped_at_budget", None)  # a budget ends one run; a resumed run has its own
     model = _start_model(out_dir, config, state, resuming, input_shape, pose_config["n_maps"], stride, run_eagerly)
     n_outputs = len(model.outputs)
     skeleton = frames.skeleton
@@ -568,9 +449,9 @@ def train_model(
     val_seq = PoseSequence([images[i] for i in val_pos], keypoints[val_pos], **common) if has_val else None
     validation = None
     if has_val:
-        val_images = np.stack([pad_image(images[i], input_shape) for i in val_pos]).astype(np.float32)
+        val_images = np.stack([pad_image(images[i], input_shape) for i in val_pos])  # uint8; float32 per batch
         validation = (val_images, keypoints[val_pos])
-    callbacks = _callbacks(out_dir, config, state, train_seq, validation, stride, skeleton.n_keypoints, verbose)
+    callbacks = _callbacks(out_dir, config, state, train_seq, validation, stride, started, verbose)
     model.fit(
         train_seq,
         validation_data=val_seq,
@@ -580,6 +461,7 @@ def train_model(
         shuffle=False,
         verbose=verbose,
     )
+    log.info("peak memory of the training process: %.0f MiB", peak_rss_mib())
     return _result(out_dir, state, frames if has_val and not config.multi_instance else None)
 
 
@@ -703,13 +585,13 @@ def _callbacks(
     train_seq: PoseSequence,
     validation: tuple[np.ndarray, np.ndarray] | None,
     stride: int,
-    n_keypoints: int,
+    started: float,
     verbose: int | str,
 ) -> list[keras.callbacks.Callback]:
     """Return the training's callbacks in the order Keras runs them.
 
     The epoch setter, the validation pixel error (on ``validation`` images and keypoints, if any), the learning
-    rate schedule, early stopping and the checkpoint.
+    rate schedule, early stopping, the time budget (counted from ``started``) and the checkpoint.
     """
     monitor = "val_loss" if validation is not None else "loss"
     best_by = "val_px_error" if validation is not None and not config.multi_instance else monitor
@@ -719,16 +601,19 @@ def _callbacks(
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor, patience=config.early_stopping_patience, verbose=1 if verbose else 0
     )
-    callbacks: list[keras.callbacks.Callback] = [_EpochSetter(train_seq)]
+    callbacks: list[keras.callbacks.Callback] = [EpochSetter(train_seq)]
     if validation is not None:
         val_images, val_keypoints = validation
-        inference = {"output_stride": stride, "sigma": config.sigma, "n_keypoints": n_keypoints}
-        callbacks.append(_ValidationPixelError(val_images, val_keypoints, inference, config.batch_size))
-    callbacks += [
-        reduce_lr,
-        early_stopping,
-        _EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, best_by),
-    ]
+        inference = {"output_stride": stride, "sigma": config.sigma, "n_keypoints": train_seq.skeleton.n_keypoints}
+        callbacks.append(ValidationPixelError(val_images, val_keypoints, inference, config.batch_size))
+    if config.lr_schedule == "cosine":
+        callbacks.append(WarmupCosine(config.learning_rate, config.warmup_epochs, config.epochs, state))
+    else:
+        callbacks.append(reduce_lr)
+    callbacks.append(early_stopping)
+    if config.time_budget is not None:
+        callbacks.append(TimeBudget(config.time_budget, started, state, config.epochs))
+    callbacks.append(EpochCheckpoint(out_dir, state, reduce_lr, early_stopping, best_by))
     return callbacks
 
 
@@ -773,9 +658,11 @@ def _result(out_dir: Path, state: Mapping[str, Any], frames: LabeledFrames | Non
         model_dir=out_dir,
         epochs=int(state["epoch"]),
         best_epoch=int(state.get("best_epoch", 0)),
-        best_val_px_error=_float(state.get("best_val_px_error")),
+        best_val_px_error=as_float(state.get("best_val_px_error")),
         training_seconds=float(state.get("training_seconds", 0.0)),
         stopped_early=bool(state.get("stopped_early", False)),
+        stopped_at_budget=bool(state.get("stopped_at_budget", False)),
+        peak_rss_mib=peak_rss_mib(),
         history=read_training_log(out_dir / TRAINING_LOG),
         val_report=report,
     )
