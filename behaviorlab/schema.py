@@ -27,6 +27,7 @@ import functools
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,7 @@ __all__ = [
     "from_numpy",
     "get_log",
     "get_skeleton",
+    "guess_symmetry",
     "is_missing_label",
     "log_step",
     "logged",
@@ -223,6 +225,51 @@ class Skeleton:
         raise SchemaError(
             f"{source}: keypoints {list(keypoints)} are not in the skeleton's order {list(self.keypoints)}"
         )
+
+
+_LEFT_WORD = re.compile(r"left", re.IGNORECASE)
+_LEFT_LETTER = (
+    re.compile(r"(?:^|(?<=[_\-. ]))([lL])(?=[_\-. ]|$)"),  # l_ear, ear_l, ear.L
+    re.compile(r"(?<=[a-z0-9])(L)(?=$|[A-Z0-9_])"),  # earL, forepawL2
+    re.compile(r"^(L)(?=[A-Z])"),  # LEar
+)
+
+
+def _mirrored(name: str) -> list[str]:
+    """Each name ``name`` becomes when one of its left marks is made right (``left`` words, ``l``/``L`` letters)."""
+    out = []
+    for match in _LEFT_WORD.finditer(name):
+        word = match.group(0)
+        right = "right" if word.islower() else "RIGHT" if word.isupper() else "Right"
+        out.append(name[: match.start()] + right + name[match.end() :])
+    for pattern in _LEFT_LETTER:
+        for match in pattern.finditer(name):
+            letter = "r" if match.group(1) == "l" else "R"
+            out.append(name[: match.start(1)] + letter + name[match.end(1) :])
+    return out
+
+
+def guess_symmetry(keypoints: Sequence[str]) -> list[tuple[str, str]]:
+    """Left/right keypoint pairs read from the names, for skeletons whose file has none (DeepLabCut's).
+
+    A pair is two names that differ only in a left mark made right: the word
+    ``left``/``right`` in any case (``leftear``/``rightear``, ``Left_paw``/``Right_paw``)
+    or a letter ``l``/``r`` standing alone (``ear_l``/``ear_r``, ``l.ear``) or
+    ``L``/``R`` closing a camel-case name (``earL``/``earR``, ``LEar``/``REar``).
+
+    >>> guess_symmetry(["snout", "leftear", "rightear", "paw_l", "paw_r", "tailbase", "earL", "earR"])
+    [('leftear', 'rightear'), ('paw_l', 'paw_r'), ('earL', 'earR')]
+    """
+    names = list(keypoints)
+    present = set(names)
+    pairs: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for name in names:
+        for other in _mirrored(name):
+            if other in present and other != name and name not in taken and other not in taken:
+                pairs.append((name, other))
+                taken.update((name, other))
+    return pairs
 
 
 # --------------------------------------------------------------------------- helpers

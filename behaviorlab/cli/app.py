@@ -104,13 +104,17 @@ def convert(
 
 
 MODEL_NAMES = ("stacked_densenet", "stacked_hourglass", "leap", "deeplabcut")
+POSE_PATHS = ("auto", "crop", "full-frame")
 
 
 @app.command()
 @friendly_errors
 def train(
     labels: Annotated[
-        Path, typer.Argument(help="Labeled frames: .labels.h5, a DeepLabCut project, .slp or DeepPoseKit .h5.")
+        Path,
+        typer.Argument(
+            help="Labeled frames: .labels.h5, a DeepLabCut project, .slp, DeepPoseKit .h5 or COCO keypoints .json."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write (created).")],
     model: Annotated[str, typer.Option(help=f"Architecture: {', '.join(MODEL_NAMES)}.")] = "stacked_densenet",
@@ -129,11 +133,20 @@ def train(
     coco_category: Annotated[
         str | None, typer.Option(help="COCO keypoint files: the category (animal kind) to train on.")
     ] = None,
+    path: Annotated[
+        str,
+        typer.Option(
+            help="crop: a centroid model finds the animal, the pose model sees a box around it at full resolution; "
+            "full-frame: one model on whole frames; auto: crop when one animal per frame is small in the frame."
+        ),
+    ] = "auto",
 ) -> None:
-    """Train a pose model on labeled frames."""
+    """Train a pose model on labeled frames: around the animal (crop path) or on whole frames."""
     from behaviorlab.io.labeled_frames import load_labeled_frames  # lazy: loads when the command runs (a fast --help)
-    from behaviorlab.pose.train import train_model  # lazy: Keras (the pose extra), through behaviorlab.pose.train
+    from behaviorlab.pose.strategy import train_pose  # lazy: Keras (the pose extra), through behaviorlab.pose
 
+    if path not in POSE_PATHS:
+        raise typer.BadParameter(f"--path must be one of {', '.join(POSE_PATHS)}, got {path!r}")
     given = {
         "model": model,
         "epochs": epochs,
@@ -142,16 +155,17 @@ def train(
         "batch_size": batch_size,
         "time_budget": _duration_option(time_budget),
     }
-    frames = labels if coco_category is None else load_labeled_frames(labels, coco_category=coco_category)
-    result = train_model(frames, out, _train_config(config, given), resume=resume, verbose=2)
-    ended = " (the time budget ended it)" if result.stopped_at_budget else ""
+    frames = load_labeled_frames(labels, coco_category=coco_category)
+    summary = train_pose(frames, out, _train_config(config, given), path=path, resume=resume, verbose=2)
+    ended = " (the time budget ended it)" if summary.stopped_at_budget else ""
+    typer.echo(f"pose path: {summary.choice.path}, because {summary.choice.reason}")
     typer.echo(
-        f"trained {model} for {result.epochs} epochs in {result.training_seconds:.0f} s{ended}; best epoch "
-        f"{result.best_epoch}: mean validation error {result.best_val_px_error:.2f} px; peak memory "
-        f"{result.peak_rss_mib:.0f} MiB; model in {result.model_dir}"
+        f"trained {model} for {summary.epochs} epochs in {summary.training_seconds:.0f} s{ended}; mean validation "
+        f"error {summary.best_val_px_error:.2f} px; peak memory {summary.peak_rss_mib:.0f} MiB; model in {out}"
     )
-    if result.val_report is not None:
-        typer.echo(result.val_report.to_markdown())
+    report = getattr(summary.result, "val_report", None)
+    if report is not None:
+        typer.echo(report.to_markdown())
 
 
 def _duration_option(value: str | None) -> float | None:

@@ -49,7 +49,7 @@ from scipy import ndimage
 
 from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
-from behaviorlab.schema import Skeleton
+from behaviorlab.schema import Skeleton, guess_symmetry
 
 __all__ = [
     "AffineParams",
@@ -355,15 +355,20 @@ class Augmenter:
             raise TypeError(f"config must be an AugmentConfig, got {type(config).__name__}")
         if not isinstance(skeleton, Skeleton):
             raise TypeError(f"skeleton must be a behaviorlab.schema.Skeleton, got {type(skeleton).__name__}")
+        flips = config.flip_lr > 0 or config.flip_ud > 0
+        guessed = guess_symmetry(skeleton.keypoints) if flips and not skeleton.symmetry else []
+        if guessed:  # a flip without swapping left and right would teach the model mirrored labels
+            logger.info("left/right pairs read from the keypoint names, swapped by flips: %s", guessed)
+            skeleton = attrs.evolve(skeleton, symmetry=guessed)
+        elif flips and not skeleton.symmetry:
+            logger.info(
+                "flips are enabled but skeleton %r has no symmetry pairs; no labels will be swapped", skeleton.name
+            )
         self.config = config
         self.skeleton = skeleton
         self.seed = seed
         self._swap = skeleton.swap_indices()
         self._rng = np.random.default_rng(seed)
-        if (config.flip_lr > 0 or config.flip_ud > 0) and not skeleton.symmetry:
-            logger.info(
-                "flips are enabled but skeleton %r has no symmetry pairs; no labels will be swapped", skeleton.name
-            )
 
     def __repr__(self) -> str:
         return (

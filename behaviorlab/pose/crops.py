@@ -32,6 +32,8 @@ from behaviorlab.pose.data import image_hwc, load_frames
 from behaviorlab.schema import Skeleton
 
 __all__ = [
+    "BOX_CENTRE",
+    "BOX_CENTRE_INDEX",
     "anchor_index",
     "centroid_training_frames",
     "choose_crop_size",
@@ -45,6 +47,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Anchor name of the middle of the bounding box of an animal's labeled keypoints (no keypoint of its own).
+BOX_CENTRE = "box_centre"
+BOX_CENTRE_INDEX = -1
 
 
 # --------------------------------------------------------------------------- geometry
@@ -99,14 +105,17 @@ def downsample_images(images: Sequence[np.ndarray] | np.ndarray, factor: int) ->
 
 
 def instance_anchors(keypoints: np.ndarray, anchor_index: int) -> np.ndarray:
-    """Where each labeled animal's box is centred: its anchor, else the mean of its labeled keypoints.
+    """Where each labeled animal's box is centred: its anchor keypoint, or the centre of its keypoints' box.
 
     Parameters
     ----------
     keypoints
         Shape ``(..., n_keypoints, 2)``, e.g. ``(n_frames, n_individuals, n_keypoints, 2)``; NaN = missing.
     anchor_index
-        Index of the anchor keypoint.
+        Index of the anchor keypoint; an animal without it is centred on the
+        mean of its labeled keypoints.  :data:`BOX_CENTRE_INDEX` (``-1``)
+        centres every animal on the middle of the bounding box of its labeled
+        keypoints (SLEAP's centroid when no anchor part is given).
 
     Returns
     -------
@@ -116,9 +125,15 @@ def instance_anchors(keypoints: np.ndarray, anchor_index: int) -> np.ndarray:
     keypoints = np.asarray(keypoints, dtype=np.float64)
     if keypoints.ndim < 2 or keypoints.shape[-1] != 2:
         raise SchemaError(f"keypoints must have shape (..., n_keypoints, 2), got {keypoints.shape}")
-    if not 0 <= anchor_index < keypoints.shape[-2]:
+    if not (0 <= anchor_index < keypoints.shape[-2] or anchor_index == BOX_CENTRE_INDEX):
         raise SchemaError(f"anchor_index {anchor_index} is out of range for {keypoints.shape[-2]} keypoints")
     present = np.isfinite(keypoints).all(axis=-1)
+    any_present = present.any(axis=-1)[..., None]
+    if anchor_index == BOX_CENTRE_INDEX:
+        low = np.where(present[..., None], keypoints, np.inf).min(axis=-2)
+        high = np.where(present[..., None], keypoints, -np.inf).max(axis=-2)
+        with np.errstate(invalid="ignore"):  # inf - inf for an animal with no labeled keypoint
+            return np.where(any_present, (low + high) / 2, np.nan)
     count = present.sum(axis=-1)[..., None]
     total = np.where(present[..., None], keypoints, 0.0).sum(axis=-2)
     centre = np.where(count > 0, total / np.maximum(count, 1), np.nan)
@@ -226,10 +241,19 @@ def uncrop_keypoints(keypoints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- training sets
 def anchor_index(skeleton: Skeleton, anchor: str) -> int:
-    """Index of the keypoint ``anchor`` in ``skeleton``; a clear error when it is not there."""
-    if anchor not in skeleton.keypoints:
-        raise SchemaError(f"anchor {anchor!r} is not a keypoint of the skeleton {list(skeleton.keypoints)}")
-    return skeleton.keypoints.index(anchor)
+    """Index of the keypoint ``anchor`` in ``skeleton``; a clear error when it is not there.
+
+    ``anchor`` :data:`BOX_CENTRE` (``"box_centre"``, unless the skeleton has a
+    keypoint of that name) gives :data:`BOX_CENTRE_INDEX`: the middle of the
+    bounding box of each animal's labeled keypoints.
+    """
+    if anchor in skeleton.keypoints:
+        return skeleton.keypoints.index(anchor)
+    if anchor == BOX_CENTRE:
+        return BOX_CENTRE_INDEX
+    raise SchemaError(
+        f"anchor {anchor!r} is not a keypoint of the skeleton {list(skeleton.keypoints)} (nor {BOX_CENTRE!r})"
+    )
 
 
 def centroid_training_frames(
@@ -271,8 +295,10 @@ def centroid_training_frames(
     )
 
 
-def crop_training_frames(labels: str | Path | LabeledFrames, anchor: str, crop_size: int) -> LabeledFrames:
-    """Training set of the crop model: one box per labeled animal, centred on its anchor.
+def crop_training_frames(
+    labels: str | Path | LabeledFrames, anchor: str, crop_size: int, *, jitter: float = 0.0, seed: int = 0
+) -> LabeledFrames:
+    """Training set of the crop model: one box per labeled animal, centred on its anchor (give or take ``jitter``).
 
     Parameters
     ----------
@@ -284,6 +310,15 @@ def crop_training_frames(labels: str | Path | LabeledFrames, anchor: str, crop_s
     crop_size
         Side of the boxes in pixels; a multiple of the crop model's input
         multiple (32 suits every architecture) avoids padding.
+    jitter
+        Each box centre moves by a whole number of pixels drawn uniformly from
+        ``[-jitter, jitter]`` in x and y (seeded by ``seed``): at prediction
+        time the boxes are centred where the centroid model puts the anchor,
+        which is off by a few pixels, and a crop model trained on perfectly
+        centred boxes would meet those offsets for the first time there.  The
+        labels move with the box, so they stay exact.
+    seed
+        Seed of the jitter.
 
     Returns
     -------
@@ -302,7 +337,11 @@ def crop_training_frames(labels: str | Path | LabeledFrames, anchor: str, crop_s
     frame_index, individual = np.nonzero(np.isfinite(anchors).all(axis=-1))
     if frame_index.size == 0:
         raise SchemaError("no labeled animal in the labels: the crop model needs labeled frames")
-    crops, offsets = crop_images(frames.images, frame_index, anchors[frame_index, individual], size)
+    centres = anchors[frame_index, individual]
+    if jitter > 0:
+        shift = np.random.default_rng(seed).integers(-int(jitter), int(jitter) + 1, size=centres.shape)
+        centres = centres + shift
+    crops, offsets = crop_images(frames.images, frame_index, centres, size)
     keypoints = frames.keypoints[frame_index, individual] - offsets[:, None, :]
     inside = ((keypoints >= -0.5) & (keypoints <= size - 0.5)).all(axis=-1)
     keypoints = np.where(inside[..., None], keypoints, np.nan)

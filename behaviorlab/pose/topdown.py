@@ -646,6 +646,7 @@ def train_topdown(
     peak_threshold: float = 0.2,
     min_distance: int = 1,
     max_animals: int | None = None,
+    jitter: float = 0.0,
     resume: bool = False,
     verbose: int | str = "auto",
     run_eagerly: bool = False,
@@ -676,6 +677,10 @@ def train_topdown(
         Detection settings saved with the model (see :class:`TopDownModel`).
     max_animals
         Animals looked for per frame; default the most labeled animals in one frame.
+    jitter
+        Training boxes are centred up to this many pixels off the anchor
+        (:func:`~behaviorlab.pose.crops.crop_training_frames`), as the centroid
+        model's boxes will be.
     resume
         Continue interrupted trainings in ``out_dir`` (see :func:`train_model`).
     verbose, run_eagerly
@@ -710,7 +715,7 @@ def train_topdown(
         verbose=verbose,
         run_eagerly=run_eagerly,
     )
-    crops = crop_training_frames(frames, anchor, crop_size)
+    crops = crop_training_frames(frames, anchor, crop_size, jitter=jitter, seed=pose_config.seed)
     pose = train_model(crops, out_dir / POSE_DIR, pose_config, resume=resume, verbose=verbose, run_eagerly=run_eagerly)
     model = TopDownModel(
         PoseModel.load(out_dir / CENTROID_DIR),
@@ -722,6 +727,11 @@ def train_topdown(
         min_distance=min_distance,
         max_animals=max_animals,
     )
-    config = {**model.config(), "n_crops": len(crops), "seconds": round(time.perf_counter() - started, 1)}
+    config = {
+        **model.config(),
+        "n_crops": len(crops),
+        "jitter": float(jitter),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     write_json(out_dir / TOPDOWN_CONFIG, config)
     return TopDownTrainResult(out_dir, centroid, pose, int(crop_size), len(crops))

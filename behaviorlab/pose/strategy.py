@@ -1,0 +1,294 @@
+"""Which way to pose a labeled set: a crop around the one animal, or the whole frame; and training that way.
+
+Two paths (``behaviorlab train --path``):
+
+- ``crop`` (SLEAP's centroid + centered-instance, DeepLabCut-Live's dynamic
+  cropping): a small centroid model finds the animal on a shrunk frame, and
+  the pose model sees a box around it at full resolution; keypoints map back
+  to the frame exactly (:mod:`behaviorlab.pose.topdown`).  A 640 x 480 frame
+  with a mouse in a 128 px box costs the pose model a twentieth of the
+  pixels, and the pose model sees the animal at full resolution instead of
+  shrunk;
+- ``full-frame``: one pose model on the whole frame (:func:`~behaviorlab.pose.train.train_model`).
+
+``auto`` (the default) takes the crop path when every labeled frame has one
+animal and the box that holds the animal's keypoints
+(:func:`~behaviorlab.pose.crops.choose_crop_size`, centred on the keypoint or
+the keypoints' bounding-box middle that needs the smallest box) is at most
+half the frame's shorter side; otherwise the full frame.  Keypoints that stay
+put across frames (arena corners labeled as keypoints, the fixed head of a
+head-fixed animal) never centre a box, and a box must still hold them: labeled
+landmarks far from the animal make the box large and the path full-frame.  The
+choice and its reason are logged and written to ``training_path.json`` in
+the model folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from behaviorlab.errors import OutputExistsError, SchemaError
+from behaviorlab.io.labeled_frames import LabeledFrames
+from behaviorlab.pose.crops import BOX_CENTRE, choose_crop_size
+from behaviorlab.pose.data import load_frames
+from behaviorlab.pose.folder import write_json
+from behaviorlab.pose.topdown import train_topdown
+from behaviorlab.pose.train import TrainConfig, train_model
+
+__all__ = [
+    "PATHS",
+    "PathChoice",
+    "PoseTrainSummary",
+    "choose_anchor",
+    "choose_path",
+    "static_keypoints",
+    "train_pose",
+]
+
+log = logging.getLogger(__name__)
+
+PATHS = ("auto", "crop", "full-frame")
+TRAINING_PATH = "training_path.json"
+SMALL_SHARE = 0.5  # the animal's box, as a share of the frame's shorter side, below which the crop path pays
+CENTROID_SIDE = 160  # the centroid model sees frames shrunk to about this many pixels on the shorter side
+CENTROID_BUDGET_SHARE = 0.25  # share of a time budget given to the centroid model
+
+
+@attrs.frozen
+class PathChoice:
+    """The path a labeled set is trained along, and why.
+
+    Parameters
+    ----------
+    path
+        ``"crop"`` or ``"full-frame"``.
+    reason
+        One sentence for the training log.
+    anchor, crop_size, jitter, centroid_scale
+        The crop path's settings (``None`` for the full frame).
+    """
+
+    path: str
+    reason: str
+    anchor: str | None = None
+    crop_size: int | None = None
+    jitter: int | None = None
+    centroid_scale: float | None = None
+
+
+@attrs.frozen
+class PoseTrainSummary:
+    """What :func:`train_pose` did, the same for both paths.
+
+    Parameters
+    ----------
+    model_dir
+        The model folder (a pose model, or a top-down model for the crop path).
+    choice
+        The path and why.
+    epochs
+        Epochs of the pose model (the crop model on the crop path).
+    best_val_px_error
+        Its best mean validation error in pixels (box pixels are frame pixels).
+    training_seconds
+        Wall time of the training (both models on the crop path).
+    peak_rss_mib
+        Peak resident memory of the training process, MiB.
+    stopped_at_budget
+        Whether the time budget ended a training.
+    result
+        The underlying :class:`~behaviorlab.pose.train.TrainResult` or
+        :class:`~behaviorlab.pose.topdown.TopDownTrainResult`.
+    """
+
+    model_dir: Path
+    choice: PathChoice
+    epochs: int
+    best_val_px_error: float
+    training_seconds: float
+    peak_rss_mib: float
+    stopped_at_budget: bool
+    result: Any = attrs.field(repr=False, eq=False)
+
+
+def static_keypoints(frames: LabeledFrames, *, share: float = 0.01) -> list[str]:
+    """Keypoints that stay put across the labeled frames (arena corners, maze landmarks).
+
+    A keypoint labeled in at least three frames whose positions spread (the
+    larger standard deviation of ``x`` and ``y``) by less than ``share`` of
+    the frames' shorter side.
+    """
+    side = float(min(min(img.shape[:2]) for img in frames.images))
+    out = []
+    for k, name in enumerate(frames.skeleton.keypoints):
+        points = frames.keypoints[:, :, k].reshape(-1, 2)
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points) >= 3 and float(points.std(axis=0).max()) < share * side:
+            out.append(name)
+    return out
+
+
+def choose_anchor(frames: LabeledFrames, *, exclude: tuple[str, ...] = ()) -> str:
+    """Choose the keypoint that best centres a box on the animal.
+
+    Among the keypoints labeled in at least 90 % as many animals as the most
+    often labeled one, the one with the smallest median distance to the mean
+    of its animal's labeled keypoints (a body centre rather than a snout or
+    a tail tip); ``exclude`` leaves keypoints out (static ones).
+    """
+    names = [n for n in frames.skeleton.keypoints if n not in exclude]
+    if not names:
+        raise SchemaError("no keypoint left to centre a box on")
+    index = [frames.skeleton.keypoints.index(n) for n in names]
+    keypoints = frames.keypoints[:, :, index]
+    labeled = np.isfinite(keypoints).all(axis=-1)  # (n, I, K)
+    animals = labeled.any(axis=-1)
+    if not animals.any():
+        raise SchemaError("no labeled keypoint in the labels: cannot choose a keypoint to centre boxes on")
+    total = np.where(labeled[..., None], keypoints, 0.0).sum(axis=-2)
+    centre = total / np.maximum(labeled.sum(axis=-1), 1)[..., None]
+    distance = np.linalg.norm(keypoints - centre[..., None, :], axis=-1)[animals]  # (animals, K)
+    counts = labeled[animals].sum(axis=0)
+    eligible = counts >= 0.9 * counts.max()
+    median = np.array([np.nanmedian(d) if np.isfinite(d).any() else np.inf for d in distance.T])
+    median[~eligible] = np.inf
+    return names[int(np.argmin(median))]
+
+
+def choose_path(frames: LabeledFrames, path: str = "auto") -> PathChoice:
+    """Decide between the crop path and the full frame for ``frames`` (see the module docstring).
+
+    ``path`` ``"crop"`` or ``"full-frame"`` forces a path (the crop path
+    still needs one animal per frame); ``"auto"`` decides.
+    """
+    if path not in PATHS:
+        raise ValueError(f"the pose path must be one of {list(PATHS)}, got {path!r} (--path)")
+    if path == "full-frame":
+        return PathChoice("full-frame", "the full-frame path was asked for (--path full-frame)")
+    animals = frames.is_labeled().any(axis=2).sum(axis=1)
+    side = int(min(min(img.shape[:2]) for img in frames.images))
+    if animals.max(initial=0) > 1:
+        reason = f"frames hold up to {animals.max()} labeled animals"
+        if path == "crop":
+            raise SchemaError(f"the crop path trains one animal per frame, but {reason}; use behaviorlab train-topdown")
+        return PathChoice("full-frame", f"{reason} (behaviorlab train-topdown poses several animals by crops)")
+    static = static_keypoints(frames)
+    if len(static) == frames.skeleton.n_keypoints:
+        if path == "crop":
+            raise SchemaError("no labeled keypoint moves across the frames: there is no animal to centre a box on")
+        return PathChoice("full-frame", "no labeled keypoint moves across the frames")
+    anchor = _best_anchor(frames, tuple(static))
+    first = choose_crop_size(frames, anchor)
+    jitter = max(2, round(first / 16))
+    crop_size = choose_crop_size(frames, anchor, margin=4.0 + jitter)
+    factor = max(1, round(side / CENTROID_SIDE))
+    centred = "the middle of its keypoints" if anchor == BOX_CENTRE else repr(anchor)
+    choice = PathChoice(
+        "crop",
+        f"one animal per frame in a {crop_size} px box, {crop_size / side:.0%} of the frames' {side} px side "
+        f"(boxes centred on {centred} by a centroid model at 1/{factor} scale)",
+        anchor=anchor,
+        crop_size=int(crop_size),
+        jitter=int(jitter),
+        centroid_scale=1.0 / factor,
+    )
+    if path == "auto" and crop_size > SMALL_SHARE * side:
+        return PathChoice("full-frame", f"the animal is large in the frame: {choice.reason.split(' (')[0]}")
+    return choice
+
+
+def _best_anchor(frames: LabeledFrames, static: tuple[str, ...]) -> str:
+    """Pick the keypoint of :func:`choose_anchor` or :data:`BOX_CENTRE`, whichever needs the smaller box.
+
+    Static keypoints (landmarks, or the fixed head of a head-fixed animal) are
+    never the anchor, but the box must still hold them.
+    """
+    keypoint = choose_anchor(frames, exclude=static)
+    return min((keypoint, BOX_CENTRE), key=lambda a: (choose_crop_size(frames, a), a == BOX_CENTRE))
+
+
+def train_pose(
+    labels: str | Path | LabeledFrames,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    path: str = "auto",
+    resume: bool = False,
+    verbose: int | str = "auto",
+) -> PoseTrainSummary:
+    """Train a pose model along the path that suits the labels (:func:`choose_path`).
+
+    Parameters
+    ----------
+    labels
+        Labeled frames or a path :func:`~behaviorlab.io.labeled_frames.load_labeled_frames` reads.
+    out_dir
+        Model folder (created): a pose model folder, or a top-down model
+        folder on the crop path; ``training_path.json`` says which and why.
+    config
+        Training of the pose model; on the crop path also of the centroid
+        model (``multi_instance`` and no graph), which gets a quarter of a
+        time budget.
+    path
+        ``"auto"``, ``"crop"`` or ``"full-frame"``; a resumed training keeps its path.
+    resume, verbose
+        As in :func:`~behaviorlab.pose.train.train_model`.
+    """
+    out_dir = Path(out_dir)
+    frames = load_frames(labels)
+    config = config or TrainConfig()
+    saved = out_dir / TRAINING_PATH
+    if saved.is_file() and not resume:
+        raise OutputExistsError(
+            f"{out_dir} already holds a trained model; pass --resume or choose another --out folder"
+        )
+    resumed = resume and saved.is_file()
+    choice = PathChoice(**json.loads(saved.read_text())) if resumed else choose_path(frames, path)
+    log.info("pose path: %s, because %s", choice.path, choice.reason)
+    if choice.path == "full-frame":
+        result = train_model(frames, out_dir, config, resume=resume, verbose=verbose)
+        write_json(saved, attrs.asdict(choice))
+        return PoseTrainSummary(
+            out_dir,
+            choice,
+            result.epochs,
+            result.best_val_px_error,
+            result.training_seconds,
+            result.peak_rss_mib,
+            result.stopped_at_budget,
+            result,
+        )
+    budget = config.time_budget
+    centroid_config = attrs.evolve(config, time_budget=None if budget is None else CENTROID_BUDGET_SHARE * budget)
+    pose_config = attrs.evolve(config, time_budget=None if budget is None else (1 - CENTROID_BUDGET_SHARE) * budget)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(saved, attrs.asdict(choice))
+    result = train_topdown(
+        frames,
+        out_dir,
+        anchor=str(choice.anchor),
+        crop_size=choice.crop_size,
+        centroid_scale=float(choice.centroid_scale or 1.0),
+        centroid_config=centroid_config,
+        pose_config=pose_config,
+        max_animals=1,
+        jitter=float(choice.jitter or 0),
+        resume=resume,
+        verbose=verbose,
+    )
+    return PoseTrainSummary(
+        out_dir,
+        choice,
+        result.pose.epochs,
+        result.pose.best_val_px_error,
+        result.training_seconds,
+        max(result.centroid.peak_rss_mib, result.pose.peak_rss_mib),
+        result.centroid.stopped_at_budget or result.pose.stopped_at_budget,
+        result,
+    )
