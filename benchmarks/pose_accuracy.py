@@ -1,27 +1,40 @@
-"""Held-out accuracy of Stacked DenseNet against DeepLabCut-ResNet50, trained identically on real labeled frames.
+"""Held-out pose error on other labs' frames: behaviorlab's default path, its full frame and DeepLabCut-ResNet50.
 
-For each dataset (``../shared/data/dlc-openfield``, ``../shared/data/lp-mirror-mouse``):
+Protocols (each a seeded split of the labeled frames into training and test
+frames; test frames are never seen in training nor used to pick a checkpoint):
 
-1. the labeled frames are split once, seeded, into 90 % training and 10 % test
-   frames (``--test-fraction``); the test frames are never seen in training
-   nor used to pick a checkpoint;
-2. the images are converted to grayscale and resized by ``--scale`` (the
-   keypoints with them, pixel centres kept), so that both networks train in
-   reasonable time on a CPU (DeepLabCut's own ``global_scale`` does the same);
-3. every model in ``--models`` is trained by :func:`behaviorlab.pose.train.train_model`
-   with one :class:`~behaviorlab.pose.train.TrainConfig`: the same augmentation,
-   learning-rate schedule, early stopping, epochs, batch size, inner seeded
-   validation split (for the best checkpoint) and target sigma; only the
-   architecture (and its output stride) differs;
-4. the best checkpoint predicts the test frames; predictions are mapped back to
-   the original image and compared with the human labels there, so every error
-   is in **full-resolution pixels**.
+- ``dlc_openfield_split50``: ``../shared/data/dlc-openfield``, DeepLabCut's
+  protocol (50 % train / 50 % test; DeepLabCut 3's PyTorch ResNet-50 reaches
+  2.01 px, human labelers differ by 2.69 px);
+- ``dlc_openfield_split90``: the same frames, 90 % train / 10 % test;
+- ``lp_mirror_mouse``: ``../shared/data/lp-mirror-mouse``, 80 % / 20 %.
 
-Training is resumable: each model trains in ``--work/<dataset>/<model>``, an
-interrupted run continues from its last epoch when the script runs again, and a
-finished model is only evaluated again.  DeepLabCut is trained from scratch unless
-``--deeplabcut-weights`` names a local ResNet50 ImageNet weights file (nothing is
-downloaded); the result file records which.
+Methods, trained with one recipe (:class:`~behaviorlab.pose.train.TrainConfig`:
+grayscale, batch 8, warm-up + cosine schedule, the default augmentation, an
+inner 10 % validation split for the best checkpoint) and the same time budget
+(``--budget-minutes``; ``behaviorlab train --time-budget``):
+
+- ``default``: what ``behaviorlab train`` does (:func:`behaviorlab.pose.strategy.train_pose`,
+  ``--path auto``): the crop-centred path when the animal is small in the
+  frame (dlc-openfield), else the full frame at full resolution (lp-mirror-mouse's
+  two mirror views span the frame);
+- ``full_frame``: Stacked DenseNet on whole frames shrunk by ``--full-frame-scale``
+  (0.5, as before this round: whole 640 x 480 frames at full resolution do not
+  fit a laptop's memory with a useful batch);
+- ``deeplabcut``: DeepLabCut's ResNet-50 on the same shrunk frames, from
+  scratch unless ``--deeplabcut-weights`` names a local ImageNet weights file
+  (nothing is downloaded).
+
+Every training runs in a process of its own (``--one``), so its peak resident
+memory is its own; errors are Euclidean distances in full-resolution pixels on
+the test frames.  Runs are resumable: a finished run's ``result.json`` in
+``--work`` is reused, an interrupted training continues.
+
+Metric keys: ``dlc_openfield_split50_mean_px``, ``dlc_openfield_split50_median_px``,
+``dlc_openfield_split90_mean_px``, ``lp_mirror_mouse_mean_px``,
+``dlc_openfield_split50_train_seconds``, ``train_peak_rss_mib`` (the largest
+over the default path's runs) for the default path, and the same keys with the
+prefixes ``full_frame_`` and ``deeplabcut_``.
 
 Run ``python benchmarks/pose_accuracy.py --help``.
 """
@@ -31,6 +44,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,43 +53,50 @@ import numpy as np
 from _common import DEFAULT_RESULTS_DIR, format_table, set_backend, write_results
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DATASETS = {
-    # name: labels file, relative to ../shared/data
-    "dlc-openfield": "dlc-openfield/labeled-data/m4s1/CollectedData_Pranav.h5",
-    "lp-mirror-mouse": "lp-mirror-mouse/CollectedData.csv",
+PROTOCOLS = {
+    # name: (labels file relative to ../shared/data, test fraction)
+    "dlc_openfield_split50": ("dlc-openfield/labeled-data/m4s1/CollectedData_Pranav.h5", 0.5),
+    "dlc_openfield_split90": ("dlc-openfield/labeled-data/m4s1/CollectedData_Pranav.h5", 0.1),
+    "lp_mirror_mouse": ("lp-mirror-mouse/CollectedData.csv", 0.2),
 }
-MODELS = ("stacked_densenet", "deeplabcut")
-TARGET_WITHIN = 0.10  # Stacked DenseNet mean error at most 10 % above DeepLabCut's
-TARGET_OPENFIELD_PX = 5.0  # and at most 5 px on dlc-openfield (human labelers differ by ~2.7 px)
-PCK_THRESHOLDS = (2.0, 5.0, 10.0)
+METHODS = ("default", "full_frame", "deeplabcut")
+PREFIX = {"default": "", "full_frame": "full_frame_", "deeplabcut": "deeplabcut_"}
+TARGETS = {"dlc_openfield_split50_mean_px": 2.7, "lp_mirror_mouse_mean_px": 7.0, "train_peak_rss_mib": 2500.0}
+ANCHORS = {"deeplabcut_pytorch_resnet50_split50_px": 2.01, "human_px": 2.69}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=list(PROTOCOLS))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--data-root", type=Path, default=SHARED, help="the shared data folder")
-    parser.add_argument("--scale", type=float, default=None, help="image scale for training and inference (0.5)")
-    parser.add_argument("--epochs", type=int, default=None, help="most epochs (60)")
+    parser.add_argument("--budget-minutes", type=float, default=60.0, help="training time of every run")
+    parser.add_argument(
+        "--budget", nargs="*", default=[], metavar="PROTOCOL:METHOD=MINUTES", help="another budget for some runs"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], metavar="PROTOCOL:METHOD", help="runs left out (not timed)")
+    parser.add_argument("--full-frame-scale", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--sigma", type=float, default=5.0, help="target sigma in network-input px (>= stride)")
-    parser.add_argument("--lr-patience", type=int, default=8)
-    parser.add_argument("--early-stopping-patience", type=int, default=20)
-    parser.add_argument("--test-fraction", type=float, default=0.1)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one per full repetition")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--deeplabcut-weights", type=Path, default=None, help="local ResNet50 ImageNet weights")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default=None)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/.work/pose_accuracy"), help="model folders")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs at scale 0.25")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1-minute budgets, dlc_openfield_split50 only")
+    parser.add_argument("--one", nargs=2, metavar=("PROTOCOL", "METHOD"), help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(DEFAULT_RESULTS_DIR), help="results directory")
     args = parser.parse_args(argv)
-    defaults = {"scale": 0.25, "epochs": 2} if args.quick else {"scale": 0.5, "epochs": 60}
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if not 0 < args.scale <= 1:
-        parser.error("--scale must lie in (0, 1]")
+    if args.quick:
+        args.budget_minutes = 1.0
+        args.protocols = ["dlc_openfield_split50"]
+    args.budgets = {}
+    for item in args.budget:
+        run, _, minutes = item.partition("=")
+        args.budgets[run] = float(minutes)
     return args
+
+
+def budget_minutes(args: argparse.Namespace, protocol: str, method: str) -> float:
+    return args.budgets.get(f"{protocol}:{method}", args.budget_minutes)
 
 
 def scaled(frames, scale: float):
@@ -92,179 +114,177 @@ def scaled(frames, scale: float):
         resized = ops.image.resize(image[None].astype(np.float32), size, interpolation="bilinear", antialias=True)
         images.append(np.clip(np.rint(ops.convert_to_numpy(resized)[0]), 0, 255).astype(np.uint8))
     keypoints = (frames.keypoints + 0.5) * scale - 0.5
-    return LabeledFrames(
-        images=images,
-        keypoints=keypoints,
-        skeleton=frames.skeleton,
-        individuals=frames.individuals,
-        sources=frames.sources,
-    )
+    return LabeledFrames(images, keypoints, frames.skeleton, frames.individuals, frames.sources)
 
 
-def train_and_test(name: str, model: str, seed: int, frames, args: argparse.Namespace) -> dict:
-    """Train ``model`` on the training split of ``frames`` and score it on the test split at full resolution."""
-    from behaviorlab.pose.data import single_animal_keypoints, split_frames
-    from behaviorlab.pose.evaluate import error_summary, keypoint_errors, pck
-    from behaviorlab.pose.models import count_parameters
-    from behaviorlab.pose.predict import PoseModel
-    from behaviorlab.pose.train import TrainConfig, train_model
+def run_one(protocol: str, method: str, args: argparse.Namespace) -> dict:
+    """Train one method on one protocol's training frames and score it on its test frames (in this process)."""
+    from behaviorlab.io.labeled_frames import load_labeled_frames
+    from behaviorlab.pose.callbacks import peak_rss_mib
+    from behaviorlab.pose.data import split_frames
+    from behaviorlab.pose.strategy import train_pose
+    from behaviorlab.pose.topdown import load_any_model
+    from behaviorlab.pose.train import TrainConfig
 
-    train_idx, test_idx = split_frames(len(frames), args.test_fraction, seed)
-    full_test = frames.select(test_idx)
-    small = scaled(frames, args.scale)
+    labels, test_fraction = PROTOCOLS[protocol]
+    frames = load_labeled_frames(args.data_root / labels).to_grayscale()
+    frames = frames.select(np.flatnonzero(frames.labeled_mask()))
+    train_idx, test_idx = split_frames(len(frames), test_fraction, args.seed)
+    scale = 1.0 if method == "default" else args.full_frame_scale
+    model = "deeplabcut" if method == "deeplabcut" else "stacked_densenet"
     stride = 8 if model == "deeplabcut" else 4
     kwargs = {"weights_path": str(args.deeplabcut_weights)} if model == "deeplabcut" and args.deeplabcut_weights else {}
     config = TrainConfig(
         model=model,
         model_kwargs=kwargs,
-        epochs=args.epochs,
+        epochs=100_000,
         batch_size=args.batch_size,
         val_fraction=0.1,
-        seed=seed,
-        sigma=max(args.sigma, float(stride)),  # the subpixel kernel needs >= 1 map px
+        seed=args.seed,
+        sigma=max(5.0, float(stride)),
         output_stride=stride,
         grayscale=True,
-        lr_patience=args.lr_patience,
-        early_stopping_patience=args.early_stopping_patience,
+        lr_schedule="cosine",
+        time_budget=60.0 * budget_minutes(args, protocol, method),
+        early_stopping_patience=1000,
     )
-    out_dir = args.work / f"{name}_scale{args.scale:g}_seed{seed}" / model
-    resume = (out_dir / "state.json").is_file()
-    print(f"{'resuming' if resume else 'training'} {model} on {name} (seed {seed}) in {out_dir}", flush=True)
-    result = train_model(small.select(train_idx), out_dir, None if resume else config, resume=resume, verbose=2)
-
-    pose_model = PoseModel.load(out_dir)
-    test_small = small.select(test_idx)
+    out_dir = args.work / protocol / method
+    resume = out_dir.is_dir()
+    train_frames = scaled(frames.select(train_idx), scale)
+    summary = train_pose(
+        train_frames,
+        out_dir,
+        config,
+        path="auto" if method == "default" else "full-frame",
+        resume=resume,
+        verbose=2,
+    )
+    model_obj = load_any_model(out_dir)
+    test = scaled(frames.select(test_idx), scale)
     start = time.perf_counter()
-    pred = pose_model.predict(test_small.images, batch_size=args.batch_size)[..., :2]
+    pred = np.asarray(model_obj.predict(np.stack(test.images), batch_size=args.batch_size))
     predict_s = time.perf_counter() - start
-    pred_full = (pred.astype(np.float64) + 0.5) / args.scale - 0.5  # back to the original pixels
-    true_full, used = single_animal_keypoints(full_test.keypoints, full_test.sources)
-    errors = keypoint_errors(pred_full[used], true_full)
-    valid = errors[np.isfinite(errors)]
-    summary = error_summary(errors, frames.skeleton.keypoints)
+    pred = pred[:, 0] if pred.ndim == 4 else pred  # a top-down model's one animal slot
+    pred_full = (pred[..., :2].astype(np.float64) + 0.5) / scale - 0.5
+    errors = np.linalg.norm(pred_full - frames.keypoints[test_idx, 0], axis=-1)
+    valid = errors[np.isfinite(frames.keypoints[test_idx, 0]).all(axis=-1)]
+    valid = np.where(np.isfinite(valid), valid, np.nan)
     return {
+        "protocol": protocol,
+        "method": method,
+        "path": summary.choice.path,
+        "path_reason": summary.choice.reason,
         "n_train": len(train_idx),
         "n_test": len(test_idx),
         "n_test_keypoints": int(valid.size),
-        "mean": float(valid.mean()),
-        "median": float(np.median(valid)),
-        "p90": float(np.percentile(valid, 90)),
-        "p99": float(np.percentile(valid, 99)),
-        "max": float(valid.max()),
-        **{f"pck{t:g}": float(v) for t, v in zip(PCK_THRESHOLDS, pck(errors, PCK_THRESHOLDS).iloc[-1], strict=False)},
-        "training_seconds": result.training_seconds,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "stopped_early": result.stopped_early,
-        "inner_val_error_px_fullres": result.best_val_px_error / args.scale,
-        "params": count_parameters(pose_model.train_model),
+        "missed_keypoints": int(np.isnan(valid).sum()),
+        "mean_px": float(np.nanmean(valid)),
+        "median_px": float(np.nanmedian(valid)),
+        "p90_px": float(np.nanpercentile(valid, 90)),
+        "train_seconds": summary.training_seconds,
+        "budget_minutes": budget_minutes(args, protocol, method),
+        "epochs": summary.epochs,
+        "stopped_at_budget": summary.stopped_at_budget,
+        "inner_val_px": summary.best_val_px_error / scale,
         "test_predict_seconds_per_frame": predict_s / max(1, len(test_idx)),
-        "per_keypoint_mean_px": {str(k): float(v) for k, v in summary["mean"].items()},
-        "input_shape": list(pose_model.input_shape),
+        "peak_rss_mib": max(peak_rss_mib(), summary.peak_rss_mib),
     }
+
+
+def _finite(value):
+    """``None`` for a non-finite float (JSON has no NaN), else the value."""
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+def run_in_process(protocol: str, method: str, args: argparse.Namespace, argv: list[str]) -> dict:
+    """Run :func:`run_one` in a fresh interpreter (its own peak memory); reuse a finished run's result."""
+    result_path = args.work / protocol / method / "result.json"
+    if result_path.is_file():
+        print(f"reusing {result_path}", flush=True)
+        return json.loads(result_path.read_text())
+    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--one", protocol, method]
+    print(f"running {protocol} / {method}: {' '.join(command[2:])}", flush=True)
+    subprocess.run(command, check=True)
+    return json.loads(result_path.read_text())
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     set_backend(args.backend)
-    import keras
-
-    from behaviorlab.io.labeled_frames import load_labeled_frames
-
-    start = time.perf_counter()
+    if args.one:
+        protocol, method = args.one
+        result = run_one(protocol, method, args)
+        path = args.work / protocol / method / "result.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2))
+        os.replace(tmp, path)
+        return
+    for _protocol, (labels, _) in PROTOCOLS.items():
+        if _protocol in args.protocols and not (args.data_root / labels).is_file():
+            raise SystemExit(f"{args.data_root / labels} not found: pose_accuracy needs ../shared/data beside the repo")
+    runs = [(p, m) for p in args.protocols for m in args.methods if f"{p}:{m}" not in args.skip]
+    results = {(p, m): run_in_process(p, m, args, argv) for p, m in runs}
     metrics: dict[str, float | int | str] = {}
-    rows: list = []
-    details: dict = {}
-    for name in args.datasets:
-        path = args.data_root / DATASETS[name]
-        if not path.is_file():
-            raise SystemExit(f"{path} not found: pose_accuracy needs ../shared/data beside the repository")
-        frames = load_labeled_frames(path)
-        key = name.replace("-", "_")
-        metrics[f"{key}_n_labeled_frames"] = len(frames)
-        metrics[f"{key}_image_height_width"] = "x".join(str(d) for d in frames.images[0].shape[:2])
-        results: dict[str, list[dict]] = {m: [] for m in args.models}
-        for seed in args.seeds:
-            for model in args.models:
-                res = train_and_test(name, model, seed, frames, args)
-                results[model].append(res)
-                details[f"{name}/{model}/seed{seed}"] = res
-                keras.backend.clear_session()
-        for model, runs in results.items():
-            prefix = f"{key}_{model}"
-            for stat in ("mean", "median", "p90", "p99", "max"):
-                metrics[f"{prefix}_test_error_{stat}_px_fullres"] = float(np.mean([r[stat] for r in runs]))
-            for t in PCK_THRESHOLDS:
-                metrics[f"{prefix}_test_pck_{t:g}px_fullres"] = float(np.mean([r[f"pck{t:g}"] for r in runs]))
-            metrics[f"{prefix}_training_seconds"] = float(np.mean([r["training_seconds"] for r in runs]))
-            metrics[f"{prefix}_epochs"] = float(np.mean([r["epochs"] for r in runs]))
-            metrics[f"{prefix}_params"] = runs[0]["params"]
-            metrics[f"{prefix}_n_test_keypoints"] = runs[0]["n_test_keypoints"]
-            if len(runs) > 1:
-                metrics[f"{prefix}_test_error_mean_px_fullres_std_over_seeds"] = float(
-                    np.std([r["mean"] for r in runs], ddof=1)
-                )
+    rows = []
+    for method in args.methods:
+        prefix = PREFIX[method]
+        for protocol in args.protocols:
+            if (protocol, method) not in results:
+                continue
+            r = results[(protocol, method)]
+            metrics[f"{prefix}{protocol}_mean_px"] = r["mean_px"]
+            if protocol == "dlc_openfield_split50":
+                metrics[f"{prefix}{protocol}_median_px"] = r["median_px"]
+                metrics[f"{prefix}{protocol}_train_seconds"] = r["train_seconds"]
             rows.append(
                 [
-                    name,
-                    model,
-                    runs[0]["n_train"],
-                    runs[0]["n_test"],
-                    metrics[f"{prefix}_test_error_mean_px_fullres"],
-                    metrics[f"{prefix}_test_error_median_px_fullres"],
-                    metrics[f"{prefix}_test_error_p90_px_fullres"],
-                    metrics[f"{prefix}_test_error_p99_px_fullres"],
-                    metrics[f"{prefix}_test_pck_5px_fullres"],
-                    metrics[f"{prefix}_training_seconds"],
-                    metrics[f"{prefix}_epochs"],
+                    protocol,
+                    method,
+                    r["path"],
+                    f"{r['n_train']}/{r['n_test']}",
+                    r["mean_px"],
+                    r["median_px"],
+                    r["p90_px"],
+                    r["missed_keypoints"],
+                    r["train_seconds"],
+                    r["epochs"],
+                    r["peak_rss_mib"],
                 ]
             )
-        if {"stacked_densenet", "deeplabcut"} <= set(args.models):
-            dense = metrics[f"{key}_stacked_densenet_test_error_mean_px_fullres"]
-            dlc = metrics[f"{key}_deeplabcut_test_error_mean_px_fullres"]
-            metrics[f"{key}_stacked_densenet_vs_deeplabcut_mean_error_ratio"] = dense / dlc
-            metrics[f"{key}_stacked_densenet_vs_deeplabcut_training_time_ratio"] = (
-                metrics[f"{key}_stacked_densenet_training_seconds"] / metrics[f"{key}_deeplabcut_training_seconds"]
-            )
-            metrics[f"target_{key}_stacked_densenet_mean_error_within_10pct_of_deeplabcut"] = (
-                "pass" if dense <= (1 + TARGET_WITHIN) * dlc else "fail"
-            )
-        if name == "dlc-openfield" and "stacked_densenet" in args.models:
-            dense = metrics[f"{key}_stacked_densenet_test_error_mean_px_fullres"]
-            metrics["target_dlc_openfield_stacked_densenet_mean_error_le_5px"] = (
-                "pass" if dense <= TARGET_OPENFIELD_PX else "fail"
-            )
-
+        peaks = [r["peak_rss_mib"] for (_, m), r in results.items() if m == method]
+        if peaks:
+            metrics[f"{prefix}train_peak_rss_mib"] = max(peaks)
+    if {("dlc_openfield_split50", "default"), ("dlc_openfield_split50", "deeplabcut")} <= set(results):
+        metrics["dlc_openfield_split50_default_vs_deeplabcut_mean_px_ratio"] = (
+            metrics["dlc_openfield_split50_mean_px"] / metrics["deeplabcut_dlc_openfield_split50_mean_px"]
+        )
     table = format_table(
-        ["dataset", "model", "train", "test", "mean px", "median", "p90", "p99", "PCK@5px", "train s", "epochs"], rows
+        ["protocol", "method", "path", "train/test", "mean px", "median", "p90", "missed", "train s", "epochs", "MiB"],
+        rows,
     )
-    table = f"Held-out test error at full image resolution (seeds {args.seeds}, scale {args.scale:g})\n{table}"
-    targets = {k: v for k, v in metrics.items() if k.startswith("target_")}
-    if targets:
-        table += "\n" + "\n".join(f"  {k}: {v}" for k, v in targets.items())
+    lines = [f"Held-out error in full-resolution pixels (seed {args.seed}; anchors: humans 2.69 px, DLC 3 2.01 px)"]
+    lines.append(table)
+    for key, target in TARGETS.items():
+        if key in metrics:
+            lines.append(
+                f"  {key}: {metrics[key]:.2f} (target <= {target:g}): {'met' if metrics[key] <= target else 'not met'}"
+            )
     config = {
-        "datasets": {n: DATASETS[n] for n in args.datasets},
-        "models": args.models,
-        "seeds": args.seeds,
-        "scale": args.scale,
-        "test_fraction": args.test_fraction,
-        "epochs_max": args.epochs,
+        "protocols": {p: PROTOCOLS[p] for p in args.protocols},
+        "methods": args.methods,
+        "seed": args.seed,
+        "budget_minutes": {f"{p}:{m}": budget_minutes(args, p, m) for p, m in runs},
+        "not_run": args.skip,
+        "full_frame_scale": args.full_frame_scale,
         "batch_size": args.batch_size,
-        "sigma_network_px": {m: max(args.sigma, 8.0 if m == "deeplabcut" else 4.0) for m in args.models},
-        "output_stride": {m: 8 if m == "deeplabcut" else 4 for m in args.models},
-        "lr_patience": args.lr_patience,
-        "early_stopping_patience": args.early_stopping_patience,
-        "augmentation": "TrainConfig default: symmetric flips, rotation, scale, shift, noise, dropout, blur, contrast",
-        "grayscale": True,
+        "recipe": "grayscale, warm-up + cosine, default augmentation, inner 10 % validation, time budget",
         "deeplabcut_weights": str(args.deeplabcut_weights or "none (from scratch)"),
-        "keras_backend": keras.backend.backend(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "quick": args.quick,
-        "runs": details,
-        "wall_time_s": round(time.perf_counter() - start, 1),
+        "paths": {f"{p}:{m}": results[(p, m)]["path_reason"] for p, m in results},
+        "anchors": ANCHORS,
+        "runs": {f"{p}:{m}": {k: _finite(v) for k, v in r.items()} for (p, m), r in results.items()},
     }
-    json.dumps(config)  # fail before writing if something is not JSON
-    write_results("pose_accuracy", metrics, config=config, table=table, out_dir=args.out)
+    write_results("pose_accuracy", metrics, config=config, table="\n".join(lines), out_dir=args.out)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,24 @@ The ratio end-to-end / model-only is the share of the model's speed that
 reaches the user (target >= 80 %).  Each is timed ``--repeats`` times after a
 warm-up, interleaved; the statistic is the median.
 
+The paths (issue 21), on dlc-openfield's 640x480 video, end to end from the
+mp4 to a written pose file with the batch size each predicting function
+chooses by default, the median of ``--repeats`` runs after a warm-up:
+
+- **crop** (``dlc_openfield_end_to_end_fps``): the model ``behaviorlab train``
+  made on dlc-openfield along the crop path (``--crop-model``, by default the
+  one ``pose_accuracy`` trained on the 50 % split, so its accuracy is that
+  benchmark's): a centroid model on the frame shrunk to 1/3, the pose model
+  on a 160 px box, through :func:`behaviorlab.pose.topdown.predict_video_topdown`;
+- **full frame**: Stacked DenseNet with the same settings on whole 640 x 480
+  frames (``--path full-frame`` at full resolution), through
+  :func:`behaviorlab.pose.inference.predict_video`;
+- **DeepLabCut**: DeepLabCut's ResNet-50 (stride 8) on whole frames, the same way.
+
+The two full-frame models have random weights: their speed does not depend
+on them.  ``crop_vs_full_frame_speedup`` and ``crop_vs_deeplabcut_speedup``
+are the ratios of frames per second.
+
 Batch-1 latency: :class:`~behaviorlab.pose.inference.RealtimePredictor` on
 192x192 frames (Stacked DenseNet, default hyperparameters), p50 and p99 over
 ``--latency-calls`` calls.
@@ -35,6 +53,8 @@ from _common import DEFAULT_RESULTS_DIR, format_table, median, set_backend, writ
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OPENFIELD_VIDEO = "dlc-openfield/videos/m3v1mp4.mp4"
 TARGET_SHARE = 0.8
+TARGET_FPS = 60.0
+CROP_MODEL = Path("benchmarks/.work/pose_accuracy/dlc_openfield_split50/default")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,38 +64,94 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per mode (3)")
     parser.add_argument("--latency-calls", type=int, default=None, help="batch-1 calls (200)")
     parser.add_argument("--data-root", type=Path, default=SHARED)
+    parser.add_argument("--crop-model", type=Path, default=CROP_MODEL, help="a crop-path model of dlc-openfield")
+    parser.add_argument("--path-frames", type=int, default=None, help="frames per path run (900)")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default=None)
     parser.add_argument("--quick", action="store_true", help="smoke run: 48 frames, 1 repeat")
     parser.add_argument("--out", default=str(DEFAULT_RESULTS_DIR), help="results directory")
     args = parser.parse_args(argv)
-    defaults = {"n_frames": 48, "repeats": 1, "latency_calls": 20} if args.quick else {}
-    defaults = {"n_frames": 300, "repeats": 3, "latency_calls": 200, **defaults}
+    defaults = {"n_frames": 48, "repeats": 1, "latency_calls": 20, "path_frames": 64} if args.quick else {}
+    defaults = {"n_frames": 300, "repeats": 3, "latency_calls": 200, "path_frames": 900, **defaults}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     return args
 
 
-def make_model(height: int, width: int, n_keypoints: int = 8):
-    """A random-weight Stacked DenseNet PoseModel for ``height x width`` grayscale frames (padded to a multiple)."""
+def make_model(height: int, width: int, n_keypoints: int = 8, model: str = "stacked_densenet"):
+    """A random-weight PoseModel (Stacked DenseNet or DeepLabCut) for ``height x width`` grayscale frames."""
     from behaviorlab.pose.data import input_multiple, padded_input_shape
-    from behaviorlab.pose.models import build_stacked_densenet
+    from behaviorlab.pose.models import MODEL_BUILDERS
     from behaviorlab.pose.predict import PoseModel
     from behaviorlab.schema import Skeleton
 
-    multiple = input_multiple("stacked_densenet", {}, 4, np.array([height, width, 1]))
+    stride = 8 if model == "deeplabcut" else 4
+    multiple = input_multiple(model, {}, stride, np.array([height, width, 1]))
     shape = padded_input_shape([(height, width, 1)], multiple)
-    net = build_stacked_densenet(shape, n_keypoints)
+    net = MODEL_BUILDERS[model](shape, n_keypoints, output_stride=stride)
     config = {
-        "model": "stacked_densenet",
+        "model": model,
         "skeleton": Skeleton(keypoints=tuple(f"k{i}" for i in range(n_keypoints))).to_dict(),
         "input_shape": list(shape),
         "channels": 1,
         "grayscale": True,
-        "output_stride": 4,
-        "sigma": 5.0,
+        "output_stride": stride,
+        "sigma": max(5.0, float(stride)),
     }
     return PoseModel(net, config)
+
+
+def time_paths(video: Path, args: argparse.Namespace, metrics: dict) -> str:
+    """End-to-end frames/s of the crop path, the full frame and DeepLabCut on ``video``; the table's text."""
+    import inspect
+
+    from behaviorlab.io.video import VideoReader
+    from behaviorlab.pose.inference import predict_video
+    from behaviorlab.pose.topdown import TopDownModel, predict_video_topdown
+
+    if not (args.crop_model / "topdown_config.json").is_file():
+        raise SystemExit(f"{args.crop_model} holds no crop-path model: run benchmarks/pose_accuracy.py first")
+    with VideoReader(video) as reader:
+        height, width, n = reader.height, reader.width, min(args.path_frames, len(reader))
+    crop = TopDownModel.load(args.crop_model)
+    k = crop.skeleton.n_keypoints
+    runs = {
+        "crop": (predict_video_topdown, crop),
+        "full_frame": (predict_video, make_model(height, width, k)),
+        "deeplabcut": (predict_video, make_model(height, width, k, "deeplabcut")),
+    }
+    fps, rows = {}, []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        for name, (function, model) in runs.items():
+            batch = inspect.signature(function).parameters["batch_size"].default
+            target = Path(tmp_name) / f"{name}.nc"
+            function(model, video, target, stop=min(n, 2 * batch))  # warm-up: tracing, first decode
+            times = []
+            for _ in range(args.repeats):
+                target.unlink(missing_ok=True)
+                start = time.perf_counter()
+                function(model, video, target, stop=n)
+                times.append(time.perf_counter() - start)
+            fps[name] = n / median(times)
+            shapes = (
+                f"{crop.centroid.input_shape[0]}x{crop.centroid.input_shape[1]} + {crop.crop_size}x{crop.crop_size}"
+                if name == "crop"
+                else "x".join(str(d) for d in model.input_shape[:2])
+            )
+            rows.append([name, shapes, batch, n, fps[name]])
+    metrics["dlc_openfield_end_to_end_fps"] = fps["crop"]
+    metrics["full_frame_dlc_openfield_end_to_end_fps"] = fps["full_frame"]
+    metrics["deeplabcut_dlc_openfield_end_to_end_fps"] = fps["deeplabcut"]
+    metrics["crop_vs_full_frame_speedup"] = fps["crop"] / fps["full_frame"]
+    metrics["crop_vs_deeplabcut_speedup"] = fps["crop"] / fps["deeplabcut"]
+    table = format_table(["path", "network input", "batch", "frames", "end-to-end fps"], rows)
+    verdict = "met" if fps["crop"] >= TARGET_FPS else "not met"
+    return (
+        f"dlc-openfield {width}x{height}, mp4 -> pose file\n{table}\n"
+        f"  dlc_openfield_end_to_end_fps: {fps['crop']:.1f} (target >= {TARGET_FPS:g}): {verdict}; "
+        f"crop / full frame {fps['crop'] / fps['full_frame']:.2f}x, "
+        f"crop / DeepLabCut {fps['crop'] / fps['deeplabcut']:.2f}x"
+    )
 
 
 def generated_video(folder: Path, n_frames: int) -> Path:
@@ -169,7 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     rows: list = []
     openfield = args.data_root / OPENFIELD_VIDEO
     skipped = []
+    paths_text = ""
     if openfield.is_file():
+        paths_text = time_paths(openfield, args, metrics)
         time_video("dlc-openfield", openfield, args, metrics, rows)
     else:
         skipped.append(f"{openfield} not found: ../shared/data is missing, dlc-openfield skipped")
@@ -179,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         ["video", "size", "frames", "batch", "model-only fps", "end-to-end fps", "end-to-end / model"], rows
     )
     table += f"\ntarget: end to end >= {TARGET_SHARE:.0%} of model-only\n" + latency(args, metrics)
+    if paths_text:
+        table = paths_text + "\n\n" + table
     if skipped:
         table += "\n" + "\n".join(skipped)
     config = {
@@ -188,6 +268,13 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": args.repeats,
         "statistic": "median",
         "end_to_end": "predict_video with an output file (background decoding, chunk checkpoints, netCDF)",
+        "paths": {
+            "crop_model": str(args.crop_model),
+            "full_frame": "stacked_densenet defaults, random weights, 640x480 grayscale",
+            "deeplabcut": "ResNet-50 stride 8, random weights, 640x480 grayscale",
+            "frames": args.path_frames,
+            "batch": "each function's default (predict_video_topdown 16, predict_video 32)",
+        },
         "keras_backend": keras.backend.backend(),
         "quick": args.quick,
         "wall_time_s": round(time.perf_counter() - start, 1),

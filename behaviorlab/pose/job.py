@@ -8,9 +8,11 @@ training back to the system when it ends.
 
 ``SPEC.json`` holds ``frames`` (a labeled-frames file), ``out`` (the model
 folder to write), ``train`` (:class:`~behaviorlab.pose.train.TrainConfig`
-fields) and ``max_animals`` (keep the frames with 1 to that many labeled
-animals; null: all). The folder gets ``evaluation.json`` (the validation
-report and the training summary) beside the model. Errors of the package
+fields), ``max_animals`` (keep the frames with 1 to that many labeled
+animals; null: all) and ``path`` (``auto``, ``crop`` or ``full-frame``:
+:func:`behaviorlab.pose.strategy.train_pose`). The folder gets
+``evaluation.json`` (the validation report and the training summary, with
+the path taken and why) beside the model. Errors of the package
 end the process with code 1 and one line on standard error.
 """
 
@@ -25,8 +27,8 @@ import numpy as np
 
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.io.labeled_frames import load_labeled_frames
-from behaviorlab.pose.predict import evaluate_model
-from behaviorlab.pose.train import TrainConfig, train_model
+from behaviorlab.pose.strategy import evaluate_pose, train_pose
+from behaviorlab.pose.train import TrainConfig
 
 __all__ = ["main", "train_from_spec"]
 
@@ -38,9 +40,18 @@ def train_from_spec(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("max_animals") is not None:
         animals = frames.is_labeled().any(axis=2).sum(axis=1)
         frames = frames.select(np.flatnonzero((animals >= 1) & (animals <= int(spec["max_animals"]))))
-    result = train_model(frames, out, TrainConfig.from_dict(spec["train"]), verbose=0)
-    report = evaluate_model(out, frames).to_dict()
-    report["training"] = {"frames": len(frames), "epochs": result.epochs, "best_epoch": result.best_epoch}
+    summary = train_pose(frames, out, TrainConfig.from_dict(spec["train"]), path=spec.get("path") or "auto", verbose=0)
+    report = evaluate_pose(out, frames).to_dict()
+    result = summary.result.pose if summary.choice.path == "crop" else summary.result
+    report["training"] = {
+        "frames": len(frames),
+        "epochs": summary.epochs,
+        "best_epoch": result.best_epoch,
+        "path": summary.choice.path,
+        "path_reason": summary.choice.reason,
+        "seconds": round(summary.training_seconds, 1),
+        "peak_rss_mib": round(summary.peak_rss_mib, 1),
+    }
     (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
     return report
 

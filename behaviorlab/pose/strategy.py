@@ -37,8 +37,10 @@ from behaviorlab.errors import OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.crops import BOX_CENTRE, choose_crop_size
 from behaviorlab.pose.data import load_frames
+from behaviorlab.pose.evaluate import EvaluationReport, evaluate_predictions
 from behaviorlab.pose.folder import write_json
-from behaviorlab.pose.topdown import train_topdown
+from behaviorlab.pose.predict import evaluate_model
+from behaviorlab.pose.topdown import POSE_DIR, TOPDOWN_CONFIG, TopDownModel, train_topdown
 from behaviorlab.pose.train import TrainConfig, train_model
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "PoseTrainSummary",
     "choose_anchor",
     "choose_path",
+    "evaluate_pose",
     "static_keypoints",
     "train_pose",
 ]
@@ -278,6 +281,7 @@ def train_pose(
         centroid_config=centroid_config,
         pose_config=pose_config,
         max_animals=1,
+        peak_threshold=-1.0,  # one animal in every frame: its box goes where the centroid map is highest
         jitter=float(choice.jitter or 0),
         resume=resume,
         verbose=verbose,
@@ -292,3 +296,32 @@ def train_pose(
         result.centroid.stopped_at_budget or result.pose.stopped_at_budget,
         result,
     )
+
+
+def evaluate_pose(model_dir: str | Path, labels: str | Path | LabeledFrames) -> EvaluationReport:
+    """Accuracy of a trained model on its validation frames, whichever path trained it.
+
+    A full-frame model: :func:`~behaviorlab.pose.predict.evaluate_model`.  A
+    crop-path model: the frames of its crop model's validation boxes, posed
+    end to end (the centroid model finds the animal, the crop model poses the
+    box), in frame pixels; ``labels`` must be the frames it was trained on.
+    """
+    model_dir = Path(model_dir)
+    frames = load_frames(labels)
+    if not (model_dir / TOPDOWN_CONFIG).is_file():
+        return evaluate_model(model_dir, frames)
+    model = TopDownModel.load(model_dir)
+    box_sources = json.loads((model_dir / POSE_DIR / "pose_config.json").read_text())["split"]["validation_sources"]
+    position = {source: i for i, source in enumerate(frames.sources)}
+    try:
+        indices = sorted({position[source.rsplit("#individual=", 1)[0]] for source in box_sources})
+    except KeyError as err:
+        raise SchemaError(
+            f"these labels are not the ones the model in {model_dir} was trained on (no frame {err.args[0]!r})"
+        ) from None
+    if not indices:
+        raise ValueError(f"the model in {model_dir} has no validation frames")
+    selected = frames.select(indices)
+    pred = model.predict(list(selected.images), batch_size=8)[:, 0]
+    true = selected.keypoints[:, 0]
+    return evaluate_predictions(pred[..., :2], true, frames.skeleton.keypoints)

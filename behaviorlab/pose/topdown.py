@@ -508,6 +508,7 @@ def predict_video_topdown(
     stop: int | None = None,
     progress: bool = False,
     prefetch: int = 3,
+    individual: str | None = None,
     **tracker_options: Any,
 ) -> xr.Dataset:
     """Find, pose and track every animal in a video.
@@ -538,6 +539,10 @@ def predict_video_topdown(
         Show a progress bar (rich).
     prefetch
         Batches decoded ahead of the networks.
+    individual
+        For a one-animal model (``max_animals`` 1, the crop-centred path of
+        :mod:`behaviorlab.pose.strategy`): the animal's name; there is nothing
+        to track.  ``None``: ``individual_0`` for one animal.
     **tracker_options
         Keywords of :func:`behaviorlab.trajectories.tracking.track_poses` (``max_cost``,
         ``max_lost_frames``, ``history``, ``animal_size``, ``merge``...);
@@ -548,7 +553,8 @@ def predict_video_topdown(
     xarray.Dataset
         Poses ``position (time, space, keypoint, individual)``, ``confidence
         (time, keypoint, individual)`` with ``individual`` the tracks
-        (``track_0, ...``), ``source_individual (time, individual)`` (the
+        (``track_0, ...``; ``individual`` for a one-animal model, untracked),
+        ``source_individual (time, individual)`` (the
         instance slot each track took, -1 none) and the ``frame`` coordinate;
         attrs ``fps``, ``source_software``, ``video``, ``model``; the log
         records the prediction and the tracking.
@@ -597,6 +603,10 @@ def predict_video_topdown(
         started=stream.started,
         **{k: v for k, v in topdown.config().items() if k not in ("format", "format_version", "keypoints")},
     )
+    if n_slots == 1:  # one animal: its instance is the animal
+        ds = ds.assign_coords(individual=[individual or "individual_0"])
+        write_result(ds, out, stream)
+        return ds
     tracker_options.setdefault("max_tracks", n_slots)
     tracked = track_poses(ds, **tracker_options)
     write_result(tracked, out, stream)

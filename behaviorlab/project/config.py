@@ -65,6 +65,7 @@ class PoseModelSection(ConfigBase):
     model: str | None = None
     training_frames: str | None = None
     max_animals: int | None = None
+    path: str = "auto"
     train: dict = attrs.field(factory=dict)
 
 
@@ -314,6 +315,8 @@ class ProjectConfig:
             )
         if pm.train and not pm.training_frames:
             raise SchemaError(f"{where}: pose_model.train is set but pose_model.training_frames is not")
+        if pm.path not in ("auto", "crop", "full-frame"):
+            raise SchemaError(f"{where}: pose_model.path must be auto, crop or full-frame, got {pm.path!r}")
         if pm.training_frames:
             from behaviorlab.pose.train import (
                 TrainConfig,  # lazy: Keras (the pose extra), through behaviorlab.pose.train

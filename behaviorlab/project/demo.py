@@ -285,6 +285,8 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
             "training_frames": pm.info["training"]["frames"],
             "epochs": pm.info["training"]["epochs"],
             "best_epoch": pm.info["training"]["best_epoch"],
+            "path": pm.info["training"]["path"],
+            "path_reason": pm.info["training"]["path_reason"],
             "validation": pm.info["overall"],
         }
     }
@@ -454,8 +456,9 @@ def _input_and_pose_lines(ctx: DemoContext) -> list[str]:
     pm = checks["pose_model"]
     val = pm["validation"]
     lines.append(
-        f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs; "
-        f"held-out error mean {_px(val.get('mean'))}, median {_px(val.get('median'))} -> {pm['model_dir']}"
+        f"  pose model: Stacked DenseNet trained on {pm['training_frames']} frames for {pm['epochs']} epochs on the "
+        f"{pm['path']} path ({pm['path_reason']}); held-out error mean {_px(val.get('mean'))}, median "
+        f"{_px(val.get('median'))} -> {pm['model_dir']}"
     )
     for name, info in checks["predict"].items():
         lines.append(

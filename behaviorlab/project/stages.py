@@ -123,10 +123,15 @@ def cached_output(
 
 
 # --------------------------------------------------------------------------- pose stages
+TOPDOWN_FILES = ("topdown_config.json", "centroid/pose_config.json", "centroid/model.keras", "pose/pose_config.json")
+
+
 def _model_digest(cache: StageCache, folder: Path) -> str:
-    """Return a digest of a pose model folder: its weights and config."""
+    """Return a digest of a pose model folder (full-frame or crop path): its weights and configs."""
+    topdown = (folder / "topdown_config.json").is_file()
+    names = (*TOPDOWN_FILES, "pose/model.keras") if topdown else ("pose_config.json", "model.keras")
     files = {}
-    for name in ("pose_config.json", "model.keras"):
+    for name in names:
         if not (folder / name).is_file():
             raise SchemaError(f"{folder}: not a pose model folder (no {name})")
         files[name] = cache.digest(folder / name)
@@ -147,7 +152,7 @@ def stage_pose_model(config: ProjectConfig) -> StageResult:
         if not section.training_frames:
             return StageResult("pose_model", PROJECT)
         frames_file = config.path(section.training_frames)
-        params = {"train": section.train, "max_animals": section.max_animals}
+        params = {"train": section.train, "max_animals": section.max_animals, "path": section.path}
         key = stage_key("pose_model", params, files={"training_frames": cache.digest(frames_file)})
 
         def train(folder: Path) -> None:
@@ -178,7 +183,9 @@ def _expected_keypoints(config: ProjectConfig, model: StageResult) -> list[str] 
     if config.poses.keypoints:
         return [str(k) for k in config.poses.keypoints]
     if model.key is not None:
-        meta = json.loads((Path(model.path) / "pose_config.json").read_text())
+        folder = Path(model.path)
+        config_file = "topdown_config.json" if (folder / "topdown_config.json").is_file() else "pose_config.json"
+        meta = json.loads((folder / config_file).read_text())
         names = meta.get("skeleton", {}).get("keypoints") or meta.get("keypoints")
         return [str(k) for k in names] if names else None
     return None
@@ -278,11 +285,17 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
                 from behaviorlab.pose.inference import (
                     predict_video,  # lazy: Keras (the pose extra), through behaviorlab.pose.inference
                 )
+                from behaviorlab.pose.topdown import (
+                    TOPDOWN_CONFIG,  # lazy: Keras (the pose extra), through behaviorlab.pose.topdown
+                    predict_video_topdown,
+                )
 
                 # a fixed name beside the output, so that predict_video's chunk checkpoints resume after a crash
                 work_file = cache.path("poses", session, f".{key}.predicting", ".nc")
                 work_file.parent.mkdir(parents=True, exist_ok=True)
-                ds = predict_video(
+                crop_path = (Path(model.path) / TOPDOWN_CONFIG).is_file()
+                predict = predict_video_topdown if crop_path else predict_video
+                ds = predict(
                     Path(model.path), video, work_file, batch_size=config.poses.batch_size, individual=individual
                 )
                 check_poses(ds, str(video), keypoints=keypoints, n_frames=info.n_frames, allow_missing=allow)

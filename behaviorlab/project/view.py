@@ -4,7 +4,8 @@ A project folder holds a results store (:class:`~behaviorlab.results.store.Resul
 either the folder itself or its ``results/`` subfolder) and, found by
 convention anywhere below it (two levels deep at most):
 
-- pose models: folders with ``pose_config.json`` (and ``training_log.csv``,
+- pose models: folders with ``pose_config.json`` or, trained on the crop path,
+  ``topdown_config.json`` (and ``training_log.csv``,
   ``evaluation.json`` when written);
 - training frames: ``*.labels.h5`` files (what ``behaviorlab train`` reads);
 - behavior models: ``map.pkl`` (:class:`~behaviorlab.behavior.maps.BehaviorMap`),
@@ -59,6 +60,13 @@ def _find(root: Path, pattern: str) -> list[Path]:
     return sorted(p for p in found if ".partial" not in p.as_posix() and "/sessions/" not in p.as_posix())
 
 
+def _pose_model_folders(root: Path) -> tuple[Path, ...]:
+    """Pose model folders under ``root``: full-frame ones, and crop-path (top-down) ones as one model each."""
+    topdown = [p.parent for p in _find(root, "topdown_config.json")]
+    single = [p.parent for p in _find(root, "pose_config.json") if p.parent.parent not in topdown]
+    return tuple(sorted([*single, *topdown]))
+
+
 @attrs.frozen
 class Project:
     """The parts of a project folder (see the module docstring); :meth:`open` finds them.
@@ -104,7 +112,7 @@ class Project:
         return cls(
             root=root,
             store=store,
-            pose_models=tuple(p.parent for p in _find(root, "pose_config.json")),
+            pose_models=_pose_model_folders(root),
             labels_files=tuple(_find(root, "*.labels.h5")),
             map_model=first("map.pkl"),
             hmm_model=first("hmm.pkl"),
@@ -242,8 +250,10 @@ class Project:
 
     # ------------------------------------------------------------------ models
     def training_log(self, model: Path) -> pd.DataFrame:
-        """Read the training curves of a pose model folder (``training_log.csv``)."""
+        """Read the training curves of a pose model folder (``training_log.csv``; the crop model's on the crop path)."""
         path = Path(model) / "training_log.csv"
+        if (Path(model) / "topdown_config.json").is_file():
+            path = Path(model) / "pose" / "training_log.csv"
         if not path.is_file():
             raise ProjectError(f"{model}: no training_log.csv (the model was not trained by behaviorlab)")
         return pd.read_csv(path)

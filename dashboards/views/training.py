@@ -42,8 +42,10 @@ if not proj.pose_models:
 models = {str(p.relative_to(proj.root)) if p.is_relative_to(proj.root) else str(p): p for p in proj.pose_models}
 folder = models[st.sidebar.selectbox("Pose model", list(models), key="training_model")]
 
-config = _json(str(folder / "pose_config.json"), _mtime(folder / "pose_config.json"))
-log = _log(str(folder), _mtime(folder / "training_log.csv"))
+# a crop-path model (topdown_config.json): the curves and config of its pose model, which sees the boxes
+model_files = folder / "pose" if (folder / "topdown_config.json").is_file() else folder
+config = _json(str(model_files / "pose_config.json"), _mtime(model_files / "pose_config.json"))
+log = _log(str(folder), _mtime(model_files / "training_log.csv"))
 
 st.subheader("Training curves")
 if log is None or log.empty:

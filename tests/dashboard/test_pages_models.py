@@ -44,8 +44,8 @@ def test_training_shows_curves_evaluation_and_config(full_project, run_app):
 def test_training_without_evaluation_says_how_to_make_one(full_project, tmp_path, run_app):
     model = tmp_path / "project" / "pose_model"
     model.mkdir(parents=True)
-    for name in ("pose_config.json", "training_log.csv"):
-        shutil.copy2(full_project / "models" / "pose_model" / name, model / name)
+    for name in ("pose_config.json", "training_log.csv"):  # the demo's crop model: a full-frame model's files
+        shutil.copy2(full_project / "models" / "pose_model" / "pose" / name, model / name)
     at = run_app(tmp_path / "project", "training")
     assert not at.exception
     assert len(_figures(at)) == 1  # the curves only

@@ -281,3 +281,17 @@ def test_progress_lines_when_the_output_is_not_a_terminal():
     assert "frames/s" in lines[1]
     assert lines[1].endswith(" s left")
     assert lines[-1].startswith("predicting x.mp4: 100 frames in ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--time-budget", "30"], "--time-budget: cannot read '30' as a duration; write it like 90s, 30m"),
+        (["--path", "boxes"], "--path must be one of auto, crop, full-frame"),
+    ],
+)
+def test_train_options_are_checked_before_anything_loads(tmp_path, args, message):
+    result = runner.invoke(app, ["train", str(tmp_path / "absent.labels.h5"), "--out", str(tmp_path / "m"), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())  # the words, out of rich's box
+    assert not (tmp_path / "m").exists()

@@ -45,7 +45,8 @@ def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
     assert pose["training_frames"] == 61  # the frames with one labeled animal
     assert pose["validation"]["n"] > 0
     assert pose["validation"]["mean"] < 15.0  # px on 256x256 frames; 4.95 px measured, random guessing ~100 px
-    assert (out / "models" / "pose_model" / "model.keras").is_file()
+    assert pose["path"] == "crop"  # one small animal per frame: a centroid model and a box at full resolution
+    assert (out / "models" / "pose_model" / "topdown_config.json").is_file()
     predicted = checks["predict"]["session_a"]
     assert predicted["frames"] == 1800
     assert predicted["error_px_mean"] < 10.0  # against the true poses of the whole video; 5.1 px measured

@@ -13,6 +13,7 @@ import json
 
 import attrs
 import numpy as np
+import pandas as pd
 import pytest
 
 keras = pytest.importorskip("keras")
@@ -35,17 +36,18 @@ from behaviorlab.schema import Skeleton, guess_symmetry  # noqa: E402
 OPENFIELD = "dlc-openfield/labeled-data/m4s1/CollectedData_Pranav.h5"
 
 
-def small_animal_frames(n: int = 12, size: int = 128, seed: int = 0) -> LabeledFrames:
-    """A bright head and a dimmer tail 14 px apart anywhere in a square frame; a third keypoint never labeled."""
+def small_animal_frames(n: int = 12, size: int | tuple[int, int] = 128, seed: int = 0) -> LabeledFrames:
+    """A bright head and a dimmer tail 14 px apart anywhere in the frame; a third keypoint never labeled."""
     rng = np.random.default_rng(seed)
+    height, width = (size, size) if isinstance(size, int) else size
     skeleton = Skeleton(["head", "tail", "corner"], edges=[("head", "tail")])
-    yy, xx = np.mgrid[:size, :size]
+    yy, xx = np.mgrid[:height, :width]
     images, keypoints = [], []
     for _ in range(n):
-        head = rng.uniform(20, size - 20, 2)
+        head = rng.uniform(20, [width - 20, height - 20])
         angle = rng.uniform(0, 2 * np.pi)
         tail = head + 14 * np.array([np.cos(angle), np.sin(angle)])
-        image = np.zeros((size, size))
+        image = np.zeros((height, width))
         for value, p in ((255.0, head), (120.0, tail)):
             image += value * np.exp(-((xx - p[0]) ** 2 + (yy - p[1]) ** 2) / (2 * 2.5**2))
         images.append(np.clip(np.rint(image), 0, 255).astype(np.uint8)[..., None])
@@ -161,3 +163,25 @@ def test_train_pose_takes_the_crop_path_for_a_small_animal(tmp_path):
     assert pred.shape == (2, 1, 3, 3)
     with pytest.raises(OutputExistsError, match="--resume"):
         train_pose(frames, tmp_path / "model", config, verbose=0)
+
+
+@pytest.mark.slow
+def test_training_on_large_frames_stays_under_the_memory_bound(tmp_path):
+    """A benchmark-style check in a subprocess: 1280 x 1024 frames train within 2,500 MiB (the crop path)."""
+    import subprocess
+    import sys
+
+    from behaviorlab.io.labeled_frames import save_labeled_frames
+
+    labels = save_labeled_frames(small_animal_frames(24, (1024, 1280), seed=2), tmp_path / "big.labels.h5")
+    config = tmp_path / "train.yaml"
+    config.write_text("model_kwargs: {growth_rate: 8, n_stacks: 1}\nsteps_per_epoch: 3\nsigma: 3.0\n")
+    command = [sys.executable, "-c", "from behaviorlab.cli.app import main; main()", "train", str(labels)]
+    options = ["--out", str(tmp_path / "model"), "--epochs", "2", "--batch-size", "8", "--config", str(config)]
+    done = subprocess.run([*command, *options], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("pose path: crop, because one animal per frame in a 32 px box")
+    peak = float(done.stdout.split("peak memory ")[1].split(" MiB")[0])
+    assert 100 < peak <= 2500, done.stdout
+    log = pd.read_csv(tmp_path / "model" / "pose" / "training_log.csv")
+    assert (log["peak_rss_mib"] <= peak).all()
