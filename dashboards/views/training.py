@@ -45,7 +45,7 @@ folder = models[st.sidebar.selectbox("Pose model", list(models), key="training_m
 # a crop-path model (topdown_config.json): the curves and config of its pose model, which sees the boxes
 model_files = folder / "pose" if (folder / "topdown_config.json").is_file() else folder
 config = _json(str(model_files / "pose_config.json"), _mtime(model_files / "pose_config.json"))
-log = _log(str(folder), _mtime(model_files / "training_log.csv"))
+log = _log(str(model_files), _mtime(model_files / "training_log.csv"))
 
 st.subheader("Training curves")
 if log is None or log.empty:
