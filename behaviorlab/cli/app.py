@@ -143,7 +143,10 @@ def train(
 ) -> None:
     """Train a pose model on labeled frames: around the animal (crop path) or on whole frames."""
     from behaviorlab.io.labeled_frames import load_labeled_frames  # lazy: loads when the command runs (a fast --help)
-    from behaviorlab.pose.strategy import train_pose  # lazy: Keras (the pose extra), through behaviorlab.pose
+    from behaviorlab.pose.strategy import (  # lazy: Keras (the pose extra), through behaviorlab.pose
+        planned_path,
+        train_pose,
+    )
 
     if path not in POSE_PATHS:
         raise typer.BadParameter(f"--path must be one of {', '.join(POSE_PATHS)}, got {path!r}")
@@ -155,10 +158,12 @@ def train(
         "batch_size": batch_size,
         "time_budget": _duration_option(time_budget),
     }
+    train_config = _train_config(config, given)
     frames = load_labeled_frames(labels, coco_category=coco_category)
-    summary = train_pose(frames, out, _train_config(config, given), path=path, resume=resume, verbose=2)
+    choice = planned_path(frames, out, path, resume=resume)
+    typer.echo(f"pose path: {choice.path}, because {choice.reason}")
+    summary = train_pose(frames, out, train_config, path=path, resume=resume, verbose=2)
     ended = " (the time budget ended it)" if summary.stopped_at_budget else ""
-    typer.echo(f"pose path: {summary.choice.path}, because {summary.choice.reason}")
     typer.echo(
         f"trained {model} for {summary.epochs} epochs in {summary.training_seconds:.0f} s{ended}; mean validation "
         f"error {summary.best_val_px_error:.2f} px; peak memory {summary.peak_rss_mib:.0f} MiB; model in {out}"

@@ -50,6 +50,7 @@ __all__ = [
     "choose_anchor",
     "choose_path",
     "evaluate_pose",
+    "planned_path",
     "static_keypoints",
     "train_pose",
 ]
@@ -216,6 +217,22 @@ def _best_anchor(frames: LabeledFrames, static: tuple[str, ...]) -> str:
     return min((keypoint, BOX_CENTRE), key=lambda a: (choose_crop_size(frames, a), a == BOX_CENTRE))
 
 
+def planned_path(frames: LabeledFrames, out_dir: str | Path, path: str = "auto", *, resume: bool = False) -> PathChoice:
+    """Return the path :func:`train_pose` takes into ``out_dir``: a resumed one's saved path, else :func:`choose_path`.
+
+    Raises :class:`~behaviorlab.errors.OutputExistsError` when ``out_dir``
+    already holds a training and ``resume`` is False.
+    """
+    saved = Path(out_dir) / TRAINING_PATH
+    if saved.is_file() and not resume:
+        raise OutputExistsError(
+            f"{out_dir} already holds a trained model; pass --resume or choose another --out folder"
+        )
+    if resume and saved.is_file():
+        return PathChoice(**json.loads(saved.read_text()))
+    return choose_path(frames, path)
+
+
 def train_pose(
     labels: str | Path | LabeledFrames,
     out_dir: str | Path,
@@ -247,12 +264,7 @@ def train_pose(
     frames = load_frames(labels)
     config = config or TrainConfig()
     saved = out_dir / TRAINING_PATH
-    if saved.is_file() and not resume:
-        raise OutputExistsError(
-            f"{out_dir} already holds a trained model; pass --resume or choose another --out folder"
-        )
-    resumed = resume and saved.is_file()
-    choice = PathChoice(**json.loads(saved.read_text())) if resumed else choose_path(frames, path)
+    choice = planned_path(frames, out_dir, path, resume=resume)
     log.info("pose path: %s, because %s", choice.path, choice.reason)
     if choice.path == "full-frame":
         result = train_model(frames, out_dir, config, resume=resume, verbose=verbose)
