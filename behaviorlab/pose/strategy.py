@@ -16,9 +16,10 @@ animal and the box that holds the animal's keypoints
 (:func:`~behaviorlab.pose.crops.choose_crop_size`, centred on the keypoint or
 the keypoints' bounding-box middle that needs the smallest box) is at most
 half the frame's shorter side; otherwise the full frame.  Keypoints that stay
-put across frames (arena corners labeled as keypoints, the fixed head of a
-head-fixed animal) never centre a box, and a box must still hold them: labeled
-landmarks far from the animal make the box large and the path full-frame.  The
+put while the animal travels (arena corners labeled as keypoints, found by
+:func:`behaviorlab.trajectories.landmarks.find_static_keypoints` as in pose
+files) never centre a box, and a box must still hold them: labeled landmarks
+far from the animal make the box large and the path full-frame.  The
 choice and its reason are logged and written to ``training_path.json`` in
 the model folder.
 """
@@ -42,6 +43,7 @@ from behaviorlab.pose.folder import write_json
 from behaviorlab.pose.predict import evaluate_model
 from behaviorlab.pose.topdown import POSE_DIR, TOPDOWN_CONFIG, TopDownModel, train_topdown
 from behaviorlab.pose.train import TrainConfig, train_model
+from behaviorlab.trajectories.landmarks import find_static_keypoints
 
 __all__ = [
     "PATHS",
@@ -51,7 +53,6 @@ __all__ = [
     "choose_path",
     "evaluate_pose",
     "planned_path",
-    "static_keypoints",
     "train_pose",
 ]
 
@@ -121,23 +122,6 @@ class PoseTrainSummary:
     result: Any = attrs.field(repr=False, eq=False)
 
 
-def static_keypoints(frames: LabeledFrames, *, share: float = 0.01) -> list[str]:
-    """Keypoints that stay put across the labeled frames (arena corners, maze landmarks).
-
-    A keypoint labeled in at least three frames whose positions spread (the
-    larger standard deviation of ``x`` and ``y``) by less than ``share`` of
-    the frames' shorter side.
-    """
-    side = float(min(min(img.shape[:2]) for img in frames.images))
-    out = []
-    for k, name in enumerate(frames.skeleton.keypoints):
-        points = frames.keypoints[:, :, k].reshape(-1, 2)
-        points = points[np.isfinite(points).all(axis=1)]
-        if len(points) >= 3 and float(points.std(axis=0).max()) < share * side:
-            out.append(name)
-    return out
-
-
 def choose_anchor(frames: LabeledFrames, *, exclude: tuple[str, ...] = ()) -> str:
     """Choose the keypoint that best centres a box on the animal.
 
@@ -182,11 +166,8 @@ def choose_path(frames: LabeledFrames, path: str = "auto") -> PathChoice:
         if path == "crop":
             raise SchemaError(f"the crop path trains one animal per frame, but {reason}; use behaviorlab train-topdown")
         return PathChoice("full-frame", f"{reason} (behaviorlab train-topdown poses several animals by crops)")
-    static = static_keypoints(frames)
-    if len(static) == frames.skeleton.n_keypoints:
-        if path == "crop":
-            raise SchemaError("no labeled keypoint moves across the frames: there is no animal to centre a box on")
-        return PathChoice("full-frame", "no labeled keypoint moves across the frames")
+    table = find_static_keypoints(frames.to_poses())  # the landmark finder of pose files, on the labels
+    static = [str(k) for k in table.index[table["static"]]]
     anchor = _best_anchor(frames, tuple(static))
     first = choose_crop_size(frames, anchor)
     jitter = max(2, round(first / 16))
@@ -203,15 +184,17 @@ def choose_path(frames: LabeledFrames, path: str = "auto") -> PathChoice:
         centroid_scale=1.0 / factor,
     )
     if path == "auto" and crop_size > SMALL_SHARE * side:
-        return PathChoice("full-frame", f"the animal is large in the frame: {choice.reason.split(' (')[0]}")
+        box = choice.reason.split(" (")[0]
+        if static:
+            return PathChoice("full-frame", f"keypoints {static} stay put (landmarks) and a box must hold them: {box}")
+        return PathChoice("full-frame", f"the animal is large in the frame: {box}")
     return choice
 
 
 def _best_anchor(frames: LabeledFrames, static: tuple[str, ...]) -> str:
     """Pick the keypoint of :func:`choose_anchor` or :data:`BOX_CENTRE`, whichever needs the smaller box.
 
-    Static keypoints (landmarks, or the fixed head of a head-fixed animal) are
-    never the anchor, but the box must still hold them.
+    Static keypoints (landmarks) are never the anchor, but the box must still hold them.
     """
     keypoint = choose_anchor(frames, exclude=static)
     return min((keypoint, BOX_CENTRE), key=lambda a: (choose_crop_size(frames, a), a == BOX_CENTRE))

@@ -28,7 +28,7 @@ from behaviorlab.pose.crops import (  # noqa: E402
     crop_training_frames,
     instance_anchors,
 )
-from behaviorlab.pose.strategy import choose_anchor, choose_path, static_keypoints, train_pose  # noqa: E402
+from behaviorlab.pose.strategy import choose_anchor, choose_path, train_pose  # noqa: E402
 from behaviorlab.pose.topdown import TopDownModel, load_any_model  # noqa: E402
 from behaviorlab.pose.train import TrainConfig  # noqa: E402
 from behaviorlab.schema import Skeleton, guess_symmetry  # noqa: E402
@@ -36,8 +36,13 @@ from behaviorlab.schema import Skeleton, guess_symmetry  # noqa: E402
 OPENFIELD = "dlc-openfield/labeled-data/m4s1/CollectedData_Pranav.h5"
 
 
-def small_animal_frames(n: int = 12, size: int | tuple[int, int] = 128, seed: int = 0) -> LabeledFrames:
-    """A bright head and a dimmer tail 14 px apart anywhere in the frame; a third keypoint never labeled."""
+def small_animal_frames(
+    n: int = 12, size: int | tuple[int, int] = 128, seed: int = 0, corner: bool = False
+) -> LabeledFrames:
+    """A bright head and a dimmer tail 14 px apart anywhere in the frame; a third keypoint never labeled.
+
+    ``corner``: the third keypoint is an arena corner labeled at (3, 3) in every frame.
+    """
     rng = np.random.default_rng(seed)
     height, width = (size, size) if isinstance(size, int) else size
     skeleton = Skeleton(["head", "tail", "corner"], edges=[("head", "tail")])
@@ -51,7 +56,7 @@ def small_animal_frames(n: int = 12, size: int | tuple[int, int] = 128, seed: in
         for value, p in ((255.0, head), (120.0, tail)):
             image += value * np.exp(-((xx - p[0]) ** 2 + (yy - p[1]) ** 2) / (2 * 2.5**2))
         images.append(np.clip(np.rint(image), 0, 255).astype(np.uint8)[..., None])
-        keypoints.append([head, tail, [np.nan, np.nan]])
+        keypoints.append([head, tail, [3.0, 3.0] if corner else [np.nan, np.nan]])
     return LabeledFrames(images, np.array(keypoints)[:, None], skeleton)
 
 
@@ -111,11 +116,19 @@ def test_real_lab_data_gets_the_path_that_suits_it(shared_data):
     assert choose_path(openfield, "full-frame").path == "full-frame"
 
     mirror = load_labeled_frames(shared_data / "lp-mirror-mouse" / "CollectedData.csv")
-    assert static_keypoints(mirror) == ["nose_top", "nose_bot"]  # a head-fixed mouse
-    choice = choose_path(mirror)
+    choice = choose_path(mirror)  # two mirror views: the box holding both is larger than the frame
     assert choice.path == "full-frame"
-    assert "large in the frame" in choice.reason
+    assert "large in the frame: one animal per frame in a 448 px box" in choice.reason
     assert choose_anchor(mirror, exclude=("nose_top", "nose_bot")) not in ("nose_top", "nose_bot")
+
+
+def test_an_arena_corner_labeled_as_a_keypoint_is_no_body_part():
+    frames = small_animal_frames(12, 256, corner=True)
+    choice = choose_path(frames)
+    assert choice.path == "full-frame"  # a box around the animal must hold the corner too: most of the frame
+    assert "keypoints ['corner'] stay put (landmarks) and a box must hold them" in choice.reason
+    assert choose_anchor(frames, exclude=("corner",)) in ("head", "tail")
+    assert choose_path(small_animal_frames(12, 256)).path == "crop"  # the same animal without the corner
 
 
 def test_several_animals_per_frame_take_the_full_frame_or_topdown():
