@@ -35,6 +35,7 @@ __all__ = [
     "LOG_COLUMNS",
     "POSE_CONFIG",
     "STATE",
+    "TOPDOWN_CONFIG",
     "TRAINING_LOG",
     "append_training_log",
     "read_pose_config",
@@ -51,6 +52,9 @@ LAST_MODEL = "last.keras"
 STATE = "state.json"
 TRAINING_LOG = "training_log.csv"
 #: Columns of ``training_log.csv``.
+#: File of a top-down (crop-path) model folder that holds its settings (:mod:`behaviorlab.pose.topdown`).
+TOPDOWN_CONFIG = "topdown_config.json"
+
 LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_px_error", "lr", "seconds", "peak_rss_mib")
 
 

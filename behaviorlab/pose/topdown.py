@@ -59,7 +59,7 @@ from behaviorlab.pose.crops import (
     uncrop_keypoints,
 )
 from behaviorlab.pose.data import load_frames
-from behaviorlab.pose.folder import BEST_MODEL, POSE_CONFIG, save_model, write_json, write_pose_config
+from behaviorlab.pose.folder import BEST_MODEL, POSE_CONFIG, TOPDOWN_CONFIG, save_model, write_json, write_pose_config
 from behaviorlab.pose.inference import model_fingerprint, predict_stream, write_result
 from behaviorlab.pose.models import build_local_peaks_model
 from behaviorlab.pose.predict import PoseModel
@@ -79,7 +79,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TOPDOWN_CONFIG = "topdown_config.json"
 CENTROID_DIR = "centroid"
 POSE_DIR = "pose"
 

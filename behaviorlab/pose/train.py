@@ -11,7 +11,7 @@ model folder (:mod:`behaviorlab.pose.folder`)::
       model.keras         best epoch by validation error in pixels (val_px_error)
       last.keras          last completed epoch, with the optimizer state (for resume=True)
       state.json          last completed epoch, best error, learning rate, callback counters
-      training_log.csv    epoch, loss, val_loss, val_px_error, lr, seconds (one row per epoch)
+      training_log.csv    epoch, loss, val_loss, val_px_error, lr, seconds, peak_rss_mib (one row per epoch)
 
 With ``TrainConfig(multi_instance=True)`` every labeled animal of a frame
 goes into the same maps (the top-down centroid model of
@@ -19,10 +19,12 @@ goes into the same maps (the top-down centroid model of
 lowest validation loss.
 
 Every file is replaced atomically; ``state.json`` is written last in an epoch,
-so it always describes files that exist.  The schedule follows DeepPoseKit
-(Graving et al. 2019): the learning rate is divided by 5 after
+so it always describes files that exist.  The default schedule follows
+DeepPoseKit (Graving et al. 2019): the learning rate is divided by 5 after
 ``lr_patience`` epochs without a lower validation loss, and training stops
-after ``early_stopping_patience`` such epochs.
+after ``early_stopping_patience`` such epochs.  ``lr_schedule="cosine"``
+warms up, then decays on a cosine, and ``time_budget`` stops the training
+at a wall-clock budget (:mod:`behaviorlab.pose.callbacks`).
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from behaviorlab.io.annotations import consensus, load_annotations
 from behaviorlab.io.load import load_netcdf, load_poses
 from behaviorlab.io.save import save_netcdf
 from behaviorlab.io.video import TruncatedVideoWarning, VideoReader, probe_video
+from behaviorlab.pose.folder import TOPDOWN_CONFIG
 from behaviorlab.project.cache import StageCache, stage_key
 from behaviorlab.project.config import ProjectConfig
 from behaviorlab.project.report import PROJECT, RunError, StageResult, describe_error
@@ -123,13 +124,20 @@ def cached_output(
 
 
 # --------------------------------------------------------------------------- pose stages
-TOPDOWN_FILES = ("topdown_config.json", "centroid/pose_config.json", "centroid/model.keras", "pose/pose_config.json")
+#: What makes a crop-path model (the topdown folder's settings and both models).
+TOPDOWN_FILES = (
+    TOPDOWN_CONFIG,
+    "centroid/pose_config.json",
+    "centroid/model.keras",
+    "pose/pose_config.json",
+    "pose/model.keras",
+)
 
 
 def _model_digest(cache: StageCache, folder: Path) -> str:
     """Return a digest of a pose model folder (full-frame or crop path): its weights and configs."""
-    topdown = (folder / "topdown_config.json").is_file()
-    names = (*TOPDOWN_FILES, "pose/model.keras") if topdown else ("pose_config.json", "model.keras")
+    topdown = (folder / TOPDOWN_CONFIG).is_file()
+    names = TOPDOWN_FILES if topdown else ("pose_config.json", "model.keras")
     files = {}
     for name in names:
         if not (folder / name).is_file():
@@ -184,7 +192,7 @@ def _expected_keypoints(config: ProjectConfig, model: StageResult) -> list[str] 
         return [str(k) for k in config.poses.keypoints]
     if model.key is not None:
         folder = Path(model.path)
-        config_file = "topdown_config.json" if (folder / "topdown_config.json").is_file() else "pose_config.json"
+        config_file = TOPDOWN_CONFIG if (folder / TOPDOWN_CONFIG).is_file() else "pose_config.json"
         meta = json.loads((folder / config_file).read_text())
         names = meta.get("skeleton", {}).get("keypoints") or meta.get("keypoints")
         return [str(k) for k in names] if names else None
@@ -286,8 +294,7 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
                     predict_video,  # lazy: Keras (the pose extra), through behaviorlab.pose.inference
                 )
                 from behaviorlab.pose.topdown import (
-                    TOPDOWN_CONFIG,  # lazy: Keras (the pose extra), through behaviorlab.pose.topdown
-                    predict_video_topdown,
+                    predict_video_topdown,  # lazy: Keras (the pose extra), through behaviorlab.pose.topdown
                 )
 
                 # a fixed name beside the output, so that predict_video's chunk checkpoints resume after a crash

@@ -34,6 +34,7 @@ import yaml
 
 from behaviorlab.errors import BehaviorlabError
 from behaviorlab.io.video import VideoReader
+from behaviorlab.pose.folder import TOPDOWN_CONFIG
 from behaviorlab.results.render import draw_poses
 from behaviorlab.results.store import MANIFEST, ResultsStore
 from behaviorlab.schema import get_skeleton
@@ -62,7 +63,7 @@ def _find(root: Path, pattern: str) -> list[Path]:
 
 def _pose_model_folders(root: Path) -> tuple[Path, ...]:
     """Pose model folders under ``root``: full-frame ones, and crop-path (top-down) ones as one model each."""
-    topdown = [p.parent for p in _find(root, "topdown_config.json")]
+    topdown = [p.parent for p in _find(root, TOPDOWN_CONFIG)]
     single = [p.parent for p in _find(root, "pose_config.json") if p.parent.parent not in topdown]
     return tuple(sorted([*single, *topdown]))
 
@@ -252,7 +253,7 @@ class Project:
     def training_log(self, model: Path) -> pd.DataFrame:
         """Read the training curves of a pose model folder (``training_log.csv``; the crop model's on the crop path)."""
         path = Path(model) / "training_log.csv"
-        if (Path(model) / "topdown_config.json").is_file():
+        if (Path(model) / TOPDOWN_CONFIG).is_file():
             path = Path(model) / "pose" / "training_log.csv"
         if not path.is_file():
             raise ProjectError(f"{model}: no training_log.csv (the model was not trained by behaviorlab)")

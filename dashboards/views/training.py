@@ -11,6 +11,7 @@ import streamlit as st
 from _shared import project
 
 from behaviorlab.errors import BehaviorlabError
+from behaviorlab.pose.folder import TOPDOWN_CONFIG
 from behaviorlab.results.pose_figures import evaluation_table, keypoint_error_figure, training_curves_figure
 
 
@@ -43,7 +44,7 @@ models = {str(p.relative_to(proj.root)) if p.is_relative_to(proj.root) else str(
 folder = models[st.sidebar.selectbox("Pose model", list(models), key="training_model")]
 
 # a crop-path model (topdown_config.json): the curves and config of its pose model, which sees the boxes
-model_files = folder / "pose" if (folder / "topdown_config.json").is_file() else folder
+model_files = folder / "pose" if (folder / TOPDOWN_CONFIG).is_file() else folder
 config = _json(str(model_files / "pose_config.json"), _mtime(model_files / "pose_config.json"))
 log = _log(str(model_files), _mtime(model_files / "training_log.csv"))
 
