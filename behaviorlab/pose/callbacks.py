@@ -74,9 +74,23 @@ def as_float(value: Any) -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB."""
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this
+    program's own memory. ``getrusage``'s ``ru_maxrss`` would do elsewhere,
+    but on Linux it survives ``exec``: a training started as a subprocess of
+    a large process (a test runner, a Dask worker) would report its parent's
+    memory at the fork.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB elsewhere
 
 
 def cosine_factor(epoch: int, warmup_epochs: int, planned_epochs: int) -> float:

@@ -87,7 +87,7 @@ def test_time_budget_stops_within_ten_percent_with_a_usable_model(tmp_path):
     assert log["lr"][1] == pytest.approx(5e-3)
     assert log["lr"].iloc[-1] < 5e-3
     assert (log["peak_rss_mib"] > 100).all()
-    assert result.peak_rss_mib >= log["peak_rss_mib"].max()
+    assert result.peak_rss_mib >= log["peak_rss_mib"].max() - 0.05  # the log keeps 0.1 MiB
     # the best checkpoint is a model that predicts
     model = PoseModel.load(tmp_path / "model")
     pred = model.predict(np.stack([frames.images[1]]))
