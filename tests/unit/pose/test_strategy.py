@@ -197,4 +197,4 @@ def test_training_on_large_frames_stays_under_the_memory_bound(tmp_path):
     peak = float(done.stdout.split("peak memory ")[1].split(" MiB")[0])
     assert 100 < peak <= 2500, done.stdout
     log = pd.read_csv(tmp_path / "model" / "pose" / "training_log.csv")
-    assert (log["peak_rss_mib"] <= peak).all()
+    assert (log["peak_rss_mib"] <= peak + 0.5).all()  # the command prints whole MiB
