@@ -25,12 +25,15 @@ __all__ = [
     "StateData",
     "iter_sequences",
     "postprocess_bouts",
+    "row_probabilities",
     "state_bouts",
     "transition_matrix",
 ]
 
-#: Columns of :func:`state_bouts` (``session`` comes first when sessions are named).
-STATE_BOUT_COLUMNS = ["individual", "state", "start_frame", "stop_frame", "start_s", "duration_frames", "duration_s"]
+#: Columns of :func:`state_bouts` (``session`` comes first when sessions are named): the frames and times follow
+#: :data:`behaviorlab.schema.BOUT_COLUMNS` (``end_frame`` inclusive, the bout's last frame), with the integer
+#: ``state`` in place of a behavior name and the duration in frames beside the one in seconds.
+STATE_BOUT_COLUMNS = ["individual", "state", "start_frame", "end_frame", "start_s", "duration_frames", "duration_s"]
 
 StateData = xr.DataArray | xr.Dataset | Mapping[str, xr.DataArray | xr.Dataset] | np.ndarray
 
@@ -135,8 +138,9 @@ def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
     pandas.DataFrame
         One row per bout, in input order: ``session`` (when known: a
         mapping key or a ``session`` attr), ``individual`` (None for a 1-D
-        array), ``state``, ``start_frame`` and ``stop_frame`` (positions
-        along ``time``, 0 for the first frame; stop exclusive), ``start_s``
+        array), ``state``, ``start_frame`` and ``end_frame`` (positions
+        along ``time``, 0 for the first frame; ``end_frame`` inclusive, the
+        bout's last frame, as in :data:`behaviorlab.schema.BOUT_COLUMNS`), ``start_s``
         (from the time coordinate), ``duration_frames``, ``duration_s``.
     """
     frames = []
@@ -152,7 +156,7 @@ def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
                 "individual": pd.Series([seq.individual] * len(starts), dtype=object),
                 "state": values,
                 "start_frame": starts,
-                "stop_frame": stops,
+                "end_frame": stops - 1,
                 "start_s": seq.start_s[starts] if len(starts) else np.zeros(0),
                 "duration_frames": duration,
                 "duration_s": duration / seq.fps if seq.fps else np.full(len(starts), np.nan),
@@ -164,7 +168,7 @@ def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=np.int64 if "frame" in c or c == "state" else object) for c in columns})
     out = pd.concat(frames, ignore_index=True)[columns]
-    for col in ("state", "start_frame", "stop_frame", "duration_frames"):
+    for col in ("state", "start_frame", "end_frame", "duration_frames"):
         out[col] = out[col].astype(np.int64)
     for col in ("start_s", "duration_s"):
         out[col] = out[col].astype(np.float64)
@@ -222,8 +226,12 @@ def transition_matrix(
     counts = np.zeros((size, size))
     for a, b in pairs:
         np.add.at(counts, (a, b), 1.0)
-    if not normalize:
-        return counts
+    return row_probabilities(counts) if normalize else counts
+
+
+def row_probabilities(counts: np.ndarray) -> np.ndarray:
+    """Transition counts ``(from, to)`` divided by each row's total; a row without transitions stays 0."""
+    counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 

@@ -41,6 +41,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab._runs import runs
+from behaviorlab.behavior.bouts import row_probabilities
 from behaviorlab.errors import SchemaError
 from behaviorlab.results.movement import movement_statistics, zone_statistics
 from behaviorlab.results.scoring import counts_tables, dataset_counts
@@ -554,9 +555,8 @@ def pooled_transition_matrix(
         rows = rows[rows["session"].isin([str(s) for s in sessions])]
     names = list(pd.unique(pd.concat([rows["from_behavior"], rows["to_behavior"]], ignore_index=True)))
     counts = rows.pivot_table(index="from_behavior", columns="to_behavior", values="count", aggfunc="sum")
-    counts = counts.reindex(index=names, columns=names).fillna(0.0).astype(np.float64)
-    totals = counts.sum(axis=1).to_numpy()[:, None]
-    values = np.divide(counts.to_numpy(), totals, out=np.zeros(counts.shape), where=totals > 0)
+    counts = counts.reindex(index=names, columns=names).fillna(0.0)
+    values = row_probabilities(counts.to_numpy())
     return pd.DataFrame(
         values, index=pd.Index(names, name="from_behavior"), columns=pd.Index(names, name="to_behavior")
     )

@@ -108,7 +108,7 @@ def test_ethogram_fit_and_predict_write_states_bouts_and_figures(features, tmp_p
         ("session_b", "mouse1"): 1800,
         ("session_b", "mouse2"): 1800,
     }
-    assert np.all(bouts["stop_frame"] - bouts["start_frame"] == bouts["duration_frames"])
+    assert np.all(bouts["end_frame"] - bouts["start_frame"] + 1 == bouts["duration_frames"])
     for figure in ("ethogram_raster.html", "transitions.html", "durations.html"):
         page = (out / figure).read_text()
         assert '<script charset="utf-8" src="plotly.min.js"></script>' in page  # one shared copy of plotly.js

@@ -273,7 +273,7 @@ def test_fit_on_sessions_and_label_them():
         "individual",
         "state",
         "start_frame",
-        "stop_frame",
+        "end_frame",
         "start_s",
         "duration_frames",
         "duration_s",
@@ -355,14 +355,14 @@ def test_state_bouts_of_a_hand_made_sequence():
         "individual",
         "state",
         "start_frame",
-        "stop_frame",
+        "end_frame",
         "start_s",
         "duration_frames",
         "duration_s",
     ]
     assert bouts["state"].tolist() == [0, 1, 2, 0]
     assert bouts["start_frame"].tolist() == [0, 2, 6, 8]
-    assert bouts["stop_frame"].tolist() == [2, 5, 8, 9]
+    assert bouts["end_frame"].tolist() == [1, 4, 7, 8]  # inclusive: the bout's last frame
     assert bouts["duration_frames"].tolist() == [2, 3, 2, 1]
     np.testing.assert_allclose(bouts["start_s"], [0.0, 0.2, 0.6, 0.8])
     np.testing.assert_allclose(bouts["duration_s"], [0.2, 0.3, 0.2, 0.1])
