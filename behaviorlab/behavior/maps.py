@@ -537,11 +537,7 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
     def fit_label(self, data: SessionData) -> Any:
         """Fit on sessions and label them, embedding every frame once (``fit`` then ``label`` embeds twice).
 
-        Parameters
-        ----------
-        data
-            A Dataset, a list of Datasets or a mapping of session name to
-            Dataset, each holding ``variable``.
+        ``data`` is as in :meth:`label`.
 
         Returns
         -------

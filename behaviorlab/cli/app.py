@@ -22,6 +22,7 @@ from behaviorlab.cli.common import friendly_errors, read_config
 from behaviorlab.cli.project import init, run
 from behaviorlab.cli.results import compare, dashboard, export, query, store_app
 from behaviorlab.errors import SchemaError
+from behaviorlab.pose.folder import POSE_PATHS
 
 app = typer.Typer(
     name="behaviorlab",
@@ -104,7 +105,6 @@ def convert(
 
 
 MODEL_NAMES = ("stacked_densenet", "stacked_hourglass", "leap", "deeplabcut")
-POSE_PATHS = ("auto", "crop", "full-frame")
 
 
 @app.command()

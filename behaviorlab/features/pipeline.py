@@ -45,16 +45,11 @@ class SpectrogramConfig(ConfigBase):
 
     Parameters
     ----------
-    n_frequencies
-        Number of log2-spaced frequencies.
-    f_min
-        Lowest frequency in Hz.
-    f_max
-        Highest frequency in Hz; ``None`` is the Nyquist frequency ``fps / 2``.
+    n_frequencies, f_min, f_max, omega0
+        As in :class:`behaviorlab.features.wavelets.WaveletTransformer` (log2-spaced frequencies from ``f_min``
+        to ``f_max`` Hz, the Nyquist frequency when ``f_max`` is None).
     normalize
         Make each frame's amplitudes sum to 1 over features and frequencies.
-    omega0
-        Non-dimensional frequency of the Morlet wavelet.
     """
 
     section: ClassVar[str] = "spectrogram"

@@ -97,12 +97,7 @@ def frame_status(frames: LabeledFrames) -> np.ndarray:
 
 
 def frame_order(frames: LabeledFrames) -> np.ndarray:
-    """Order the frames for labeling: unlabeled first, then partly labeled, then labeled; file order within each.
-
-    Parameters
-    ----------
-    frames
-        The labeling set.
+    """Order the frames (:func:`frame_status`): unlabeled first, then partly labeled, then labeled; file order within.
 
     Returns
     -------

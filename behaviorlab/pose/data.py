@@ -134,12 +134,7 @@ def multi_animal_keypoints(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints of every individual in the frames that have at least one labeled individual.
 
-    Parameters
-    ----------
-    keypoints
-        Shape ``(n_frames, n_individuals, n_keypoints, 2)``, NaN = missing.
-    sources
-        Names of the frames (unused; the same signature as :func:`single_animal_keypoints`).
+    ``keypoints`` is as in :func:`single_animal_keypoints`; ``sources`` is unused (the same signature).
 
     Returns
     -------

@@ -34,9 +34,11 @@ __all__ = [
     "LAST_MODEL",
     "LOG_COLUMNS",
     "POSE_CONFIG",
+    "POSE_PATHS",
     "STATE",
     "TOPDOWN_CONFIG",
     "TRAINING_LOG",
+    "TRAINING_PATH",
     "append_training_log",
     "read_pose_config",
     "read_training_log",
@@ -51,10 +53,15 @@ BEST_MODEL = "model.keras"
 LAST_MODEL = "last.keras"
 STATE = "state.json"
 TRAINING_LOG = "training_log.csv"
-#: Columns of ``training_log.csv``.
 #: File of a top-down (crop-path) model folder that holds its settings (:mod:`behaviorlab.pose.topdown`).
 TOPDOWN_CONFIG = "topdown_config.json"
+#: File of a model folder that says which path trained it and why (:func:`behaviorlab.pose.strategy.train_pose`).
+TRAINING_PATH = "training_path.json"
+#: The ways to train a single-animal pose model (``--path``, ``pose_model.path``): ``auto`` chooses between the
+#: crop path (a centroid model and a model of the box around the animal) and the full-frame path.
+POSE_PATHS = ("auto", "crop", "full-frame")
 
+#: Columns of ``training_log.csv``.
 LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_px_error", "lr", "seconds", "peak_rss_mib")
 
 

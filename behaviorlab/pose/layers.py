@@ -53,8 +53,32 @@ class ImageNormalization(keras.layers.Layer):
         return {**super().get_config(), "max_value": self.max_value}
 
 
+class _MapPeaks(keras.layers.Layer):
+    """What the peak layers share: the channels used (``index``) and the map-to-image coordinates."""
+
+    index: int | None
+    coordinate_scale: float
+    coordinate_offset: float | None
+
+    def build(self, input_shape) -> None:
+        """Check the number of channels; the layer has no weights."""
+        channels = input_shape[-1]
+        if self.index is not None and channels is not None and self.index > channels:
+            raise ValueError(f"index={self.index} asks for more channels than the input has ({channels})")
+        self.built = True
+
+    def used_maps(self, inputs):
+        """Return the first ``index`` channels (all when ``index`` is None)."""
+        return inputs[..., : self.index] if self.index is not None else inputs
+
+    def to_image(self, xy):
+        """Return map-pixel ``(x, y)`` in input-image pixels: scaled, then offset (pixel centres by default)."""
+        offset = (self.coordinate_scale - 1.0) / 2.0 if self.coordinate_offset is None else self.coordinate_offset
+        return xy * self.coordinate_scale + offset
+
+
 @keras.saving.register_keras_serializable(package="behaviorlab")
-class SubpixelMaxima2D(keras.layers.Layer):
+class SubpixelMaxima2D(_MapPeaks):
     """Subpixel peak of each confidence map (wraps :func:`behaviorlab.pose.peaks.find_peaks_subpixel`).
 
     Parameters
@@ -119,21 +143,13 @@ class SubpixelMaxima2D(keras.layers.Layer):
             self.kernel_size or peaks.default_window(self.sigma), self.sigma, self.upsample_factor
         )
 
-    def build(self, input_shape) -> None:
-        """Check the number of channels; the layer has no weights."""
-        channels = input_shape[-1]
-        if self.index is not None and channels is not None and self.index > channels:
-            raise ValueError(f"index={self.index} asks for more channels than the input has ({channels})")
-        self.built = True
-
     def call(self, inputs):
         """Find the peaks and scale them to image pixels."""
-        maps = inputs[..., : self.index] if self.index is not None else inputs
+        maps = self.used_maps(inputs)
         found = peaks.find_peaks_subpixel(
             maps, kernel_sigma=self.sigma, upsample_factor=self.upsample_factor, window=self.kernel_size
         )
-        offset = (self.coordinate_scale - 1.0) / 2.0 if self.coordinate_offset is None else self.coordinate_offset
-        xy = found[..., :2] * self.coordinate_scale + offset
+        xy = self.to_image(found[..., :2])
         confidence = found[..., 2:] / self.confidence_scale
         return ops.concatenate([xy, confidence], axis=-1)
 
@@ -157,7 +173,7 @@ class SubpixelMaxima2D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="behaviorlab")
-class LocalMaxima2D(keras.layers.Layer):
+class LocalMaxima2D(_MapPeaks):
     """Every local maximum of each map above a threshold (wraps :func:`behaviorlab.pose.peaks.find_local_peaks`).
 
     Parameters
@@ -220,16 +236,9 @@ class LocalMaxima2D(keras.layers.Layer):
         self.coordinate_scale = float(coordinate_scale)
         self.coordinate_offset = None if coordinate_offset is None else float(coordinate_offset)
 
-    def build(self, input_shape) -> None:
-        """Check the number of channels; the layer has no weights."""
-        channels = input_shape[-1]
-        if self.index is not None and channels is not None and self.index > channels:
-            raise ValueError(f"index={self.index} asks for more channels than the input has ({channels})")
-        self.built = True
-
     def call(self, inputs):
         """Find the peaks and scale them to image pixels."""
-        maps = inputs[..., : self.index] if self.index is not None else inputs
+        maps = self.used_maps(inputs)
         found = peaks.find_local_peaks(
             maps,
             max_peaks=self.max_peaks,
@@ -238,8 +247,7 @@ class LocalMaxima2D(keras.layers.Layer):
             kernel_sigma=self.sigma,
             upsample_factor=self.upsample_factor,
         )
-        offset = (self.coordinate_scale - 1.0) / 2.0 if self.coordinate_offset is None else self.coordinate_offset
-        xy = found[..., :2] * self.coordinate_scale + offset
+        xy = self.to_image(found[..., :2])
         return ops.concatenate([xy, found[..., 2:]], axis=-1)
 
     def compute_output_shape(self, input_shape):

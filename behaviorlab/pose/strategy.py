@@ -39,14 +39,13 @@ from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.crops import BOX_CENTRE, choose_crop_size
 from behaviorlab.pose.data import load_frames
 from behaviorlab.pose.evaluate import EvaluationReport, evaluate_predictions
-from behaviorlab.pose.folder import write_json
+from behaviorlab.pose.folder import POSE_PATHS, TRAINING_PATH, write_json
 from behaviorlab.pose.predict import evaluate_model
 from behaviorlab.pose.topdown import POSE_DIR, TOPDOWN_CONFIG, TopDownModel, train_topdown
 from behaviorlab.pose.train import TrainConfig, train_model
 from behaviorlab.trajectories.landmarks import find_static_keypoints
 
 __all__ = [
-    "PATHS",
     "PathChoice",
     "PoseTrainSummary",
     "choose_anchor",
@@ -58,8 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PATHS = ("auto", "crop", "full-frame")
-TRAINING_PATH = "training_path.json"
 SMALL_SHARE = 0.5  # the animal's box, as a share of the frame's shorter side, below which the crop path pays
 CENTROID_SIDE = 160  # the centroid model sees frames shrunk to about this many pixels on the shorter side
 CENTROID_BUDGET_SHARE = 0.25  # share of a time budget given to the centroid model
@@ -155,8 +152,8 @@ def choose_path(frames: LabeledFrames, path: str = "auto") -> PathChoice:
     ``path`` ``"crop"`` or ``"full-frame"`` forces a path (the crop path
     still needs one animal per frame); ``"auto"`` decides.
     """
-    if path not in PATHS:
-        raise ValueError(f"the pose path must be one of {list(PATHS)}, got {path!r} (--path)")
+    if path not in POSE_PATHS:
+        raise ValueError(f"the pose path must be one of {list(POSE_PATHS)}, got {path!r} (--path)")
     if path == "full-frame":
         return PathChoice("full-frame", "the full-frame path was asked for (--path full-frame)")
     animals = frames.is_labeled().any(axis=2).sum(axis=1)

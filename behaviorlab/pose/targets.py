@@ -266,14 +266,8 @@ def training_targets(
 
     Parameters
     ----------
-    keypoints
-        Shape ``(n_keypoints, 2)``: ``(x, y)`` in input-image pixels, NaN missing.
-    skeleton
-        Keypoints (in the order of ``keypoints``) and edges.
-    image_shape
-        ``(height, width)`` or ``(height, width, channels)`` of the input image.
-    output_stride
-        Input pixels per map pixel; must divide the image size.
+    keypoints, skeleton, image_shape, output_stride
+        As in :func:`posture_graph_maps`.
     sigma
         Gaussian standard deviation in input-image pixels.
     graph

@@ -395,12 +395,7 @@ class TopDownModel:
     def predict(self, frames: Sequence[np.ndarray] | np.ndarray, *, batch_size: int = 16) -> np.ndarray:
         """Keypoints of every animal found in each frame (:meth:`predict_instances` with the centroid model).
 
-        Parameters
-        ----------
-        frames
-            uint8 ``(n, height, width, channels)`` or a list of such images.
-        batch_size
-            Frames per forward pass.
+        ``frames`` and ``batch_size`` are as in :meth:`find_anchors`.
 
         Returns
         -------

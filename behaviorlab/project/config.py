@@ -45,6 +45,7 @@ from behaviorlab.errors import BehaviorlabError, FileFormatError, SchemaError
 from behaviorlab.features.pipeline import SessionFeaturesConfig
 from behaviorlab.io.load import session_name, stored_fps
 from behaviorlab.io.video import probe_video
+from behaviorlab.pose.folder import POSE_PATHS
 
 __all__ = ["CONFIG_FILE", "SESSIONS_FILE", "ProjectConfig", "init_project", "read_sessions"]
 
@@ -315,8 +316,8 @@ class ProjectConfig:
             )
         if pm.train and not pm.training_frames:
             raise SchemaError(f"{where}: pose_model.train is set but pose_model.training_frames is not")
-        if pm.path not in ("auto", "crop", "full-frame"):
-            raise SchemaError(f"{where}: pose_model.path must be auto, crop or full-frame, got {pm.path!r}")
+        if pm.path not in POSE_PATHS:
+            raise SchemaError(f"{where}: pose_model.path must be one of {', '.join(POSE_PATHS)}, got {pm.path!r}")
         if pm.training_frames:
             from behaviorlab.pose.train import (
                 TrainConfig,  # lazy: Keras (the pose extra), through behaviorlab.pose.train

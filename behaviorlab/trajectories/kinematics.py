@@ -454,14 +454,8 @@ def distance_to_zone(
 
     Parameters
     ----------
-    data
-        Pose Dataset or ``position`` ``(time, space, keypoint, individual)``, 2-D, px.
-    polygon
-        Zone vertices ``(n_vertices, 2)`` in pixels.
-    keypoint
-        As in :func:`in_zone`.
-    px_per_cm
-        Spatial calibration; when given the result is in cm.
+    data, polygon, keypoint, px_per_cm
+        As in :func:`distance_to_border` (``polygon``: the zone's vertices).
 
     Returns
     -------

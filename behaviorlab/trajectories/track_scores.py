@@ -191,10 +191,8 @@ def keypoint_error(
 
     Parameters
     ----------
-    pred_ds
-        Tracked pose Dataset.
-    true_ds
-        Ground truth with the same frames and keypoints.
+    pred_ds, true_ds
+        As in :func:`identity_switches`.
     matching
         ``"session"``: one track per true individual for the whole session
         (Hungarian on the mean distance over all frames), so identity
