@@ -202,6 +202,7 @@ def build_design(
     windows_s: Sequence[float],
     stats: Sequence[str],
     reference: Sequence[str] | None = None,
+    partial: bool = False,
 ) -> WindowDesign:
     """Window features (and labels, when given) of every session as rows.
 
@@ -215,6 +216,9 @@ def build_design(
         The classifier's feature settings.
     reference
         Base feature names every session must have (put in this order); default the first session's.
+    partial
+        A row with some NaN features is valid (for models that take missing values); only a row
+        without any feature (the animal not tracked around that frame) is not.  Default: complete rows only.
     """
     if labels is None:
         triples = [(n, obj, None) for n, obj in session_items(features)]
@@ -245,6 +249,8 @@ def build_design(
         sources.append(base)
         rates.append(rate)
     samples = session_samples(windowed)
+    if partial:
+        samples = samples._replace(valid=np.isfinite(samples.X).any(axis=1))
     n_time = np.array([s.sizes["time"] for s in sources])
     n_ind = np.array([s.sizes["individual"] for s in sources])
     session = np.repeat(np.arange(len(names)), n_time * n_ind)

@@ -25,7 +25,15 @@ from threadpoolctl import threadpool_limits
 
 from behaviorlab.behavior.bouts import postprocess_segments
 from behaviorlab.behavior.classify_features import WindowDesign
-from behaviorlab.behavior.thresholds import best_threshold, bout_frames, counts, frames, scores
+from behaviorlab.behavior.thresholds import (
+    best_smoothing,
+    best_threshold,
+    bout_frames,
+    counts,
+    frames,
+    scores,
+    smooth_segments,
+)
 from behaviorlab.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_ROWS",
+    "MISSING_BIN",
     "N_BINS",
     "FitSplit",
     "class_weights",
@@ -56,6 +65,18 @@ _SPLIT_DRAWS = 10
 N_BINS = 63
 #: Rows binned or predicted at once (bounds the float64 copies the models make).
 CHUNK_ROWS = 20_000
+#: Bin number of a missing (NaN) feature; the models get NaN there, which gradient boosting and random forests
+#: send down the branch that fits best.
+MISSING_BIN = 255
+
+
+def model_input(X: np.ndarray) -> np.ndarray:
+    """Rows as the model reads them: bin numbers (uint8) become float32 with NaN at :data:`MISSING_BIN`."""
+    if X.dtype != np.uint8:
+        return X
+    out = X.astype(np.float32)
+    out[X == MISSING_BIN] = np.nan
+    return out
 
 
 @attrs.frozen(eq=False)
@@ -145,6 +166,8 @@ def new_model(clf: BehaviorClassifier, n_iter: int | None = None) -> Any:
         max_bins=N_BINS,  # on inputs already binned by _QuantileBins: one bin per bin number
         n_iter_no_change=10,
         tol=1e-4,  # stop when 10 iterations gain less than 1e-4 of validation log-loss
+        min_samples_leaf=clf.min_samples_leaf,
+        l2_regularization=clf.l2_regularization,
         random_state=clf.random_state,
     )
 
@@ -175,8 +198,10 @@ def fit_model(
         kwargs.update(X_val=X_val, y_val=y_val)
         if weight is not None:
             kwargs["sample_weight_val"] = class_weights(y_val, clf.class_weight)
+    if "X_val" in kwargs:
+        kwargs["X_val"] = model_input(kwargs["X_val"])
     with model_threads(clf.n_jobs):
-        return model.fit(X, y, **kwargs)
+        return model.fit(model_input(X), y, **kwargs)
 
 
 def proba_rows(model: Any, X: np.ndarray, n_jobs: int | None) -> np.ndarray:
@@ -185,7 +210,8 @@ def proba_rows(model: Any, X: np.ndarray, n_jobs: int | None) -> np.ndarray:
     out = np.empty(len(X))
     with model_threads(n_jobs):
         for start in range(0, len(X), CHUNK_ROWS):
-            out[start : start + CHUNK_ROWS] = model.predict_proba(X[start : start + CHUNK_ROWS])[:, column]
+            chunk = model_input(X[start : start + CHUNK_ROWS])
+            out[start : start + CHUNK_ROWS] = model.predict_proba(chunk)[:, column]
     return out
 
 
@@ -246,7 +272,7 @@ def fit_behavior(
     Returns
     -------
     tuple
-        ``(model, threshold, importances, summary)``, ``summary`` a row of
+        ``(model, (threshold, smoothing_s), importances, summary)``, ``summary`` a row of
         :attr:`BehaviorClassifier.training_` (with the behavior first).
     """
     behavior = clf.behaviors_[b]
@@ -261,19 +287,34 @@ def fit_behavior(
     if ok.any():
         proba[ok] = proba_rows(first, matrix(val_all[ok]), clf.n_jobs)
     min_bout, max_gap = bout_frames(clf.min_bout_s, clf.max_gap_s, clf.fps_)
-    if clf.threshold == "f1":
-        if y_all[val_all].any():
-            threshold = best_threshold(proba, y_all[val_all], split.segments, min_bout, max_gap)
-        else:
-            log.warning("%s: no positive frame in the validation chunks; threshold 0.5", behavior)
-            threshold = 0.5
-    else:
-        threshold = float(clf.threshold)
+    smoothing, threshold, proba = choose_decision(clf, behavior, proba, y_all[val_all], split.segments)
     pred = postprocess_segments(proba >= threshold, split.segments, min_bout, max_gap)
     precision, recall, f1 = scores(*counts(pred, y_all[val_all]))
     importance = permutation_importance(clf, first, matrix(val_rows), y_all[val_rows], importance_rng)
     n_iter = getattr(first, "n_iter_", None)
     final_rows = pick_rows(every, y_all[every], rng, clf.max_train_frames)
     model = fit_model(clf, matrix(final_rows), y_all[final_rows], n_iter=n_iter)
-    summary = (behavior, int(y_all[every].sum()), len(final_rows), n_iter, threshold, precision, recall, f1)
-    return model, threshold, importance, summary
+    summary = (behavior, int(y_all[every].sum()), len(final_rows), n_iter, threshold, smoothing, precision, recall, f1)
+    return model, (threshold, smoothing), importance, summary
+
+
+def choose_decision(
+    clf: BehaviorClassifier, behavior: str, proba: np.ndarray, y: np.ndarray, segments: np.ndarray
+) -> tuple[float, float, np.ndarray]:
+    """Return the smoothing window (s), the threshold and the smoothed validation probabilities of one behavior.
+
+    ``clf.smoothing_s == "f1"`` tries :data:`~behaviorlab.behavior.thresholds.SMOOTHING_GRID_S`
+    and keeps the window whose decisions have the best validation F1 (with
+    its best threshold when ``clf.threshold == "f1"``); a number fixes it.
+    """
+    min_bout, max_gap = bout_frames(clf.min_bout_s, clf.max_gap_s, clf.fps_)
+    if not y.any():
+        log.warning("%s: no positive frame in the validation chunks; threshold 0.5, no smoothing", behavior)
+        return 0.0, 0.5 if clf.threshold == "f1" else float(clf.threshold), proba
+    if clf.smoothing_s == "f1" and clf.threshold == "f1":
+        return best_smoothing(proba, y, segments, clf.fps_, min_bout, max_gap)
+    seconds = 0.0 if clf.smoothing_s == "f1" else float(clf.smoothing_s)
+    smoothed = smooth_segments(proba, segments, frames(seconds / 2.0, clf.fps_))
+    if clf.threshold == "f1":
+        return seconds, best_threshold(smoothed, y, segments, min_bout, max_gap), smoothed
+    return seconds, float(clf.threshold), smoothed

@@ -20,10 +20,26 @@ from scipy.ndimage import uniform_filter1d
 from behaviorlab.behavior.bouts import postprocess_bouts, postprocess_segments
 from behaviorlab.behavior.classify_features import LABEL_DIMS
 
-__all__ = ["THRESHOLD_GRID", "best_threshold", "bout_frames", "counts", "decide", "frames", "scores"]
+__all__ = [
+    "SMOOTHING_GRID_S",
+    "THRESHOLD_GRID",
+    "best_smoothing",
+    "best_threshold",
+    "bout_frames",
+    "counts",
+    "decide",
+    "frames",
+    "scores",
+    "smooth_segments",
+]
 
 #: Thresholds tried by :func:`best_threshold`: 0.01 to 0.99 by 0.01.
 THRESHOLD_GRID = np.round(np.linspace(0.01, 0.99, 99), 2)
+#: Smoothing windows tried by :func:`best_smoothing`, in seconds (0: none).
+SMOOTHING_GRID_S = (0.0, 0.2, 0.4, 0.8, 1.6)
+#: A longer smoothing window must raise the validation F1 by this much over the best shorter one: validation
+#: chunks are short, and on the real sets a window chosen by a smaller gain lowered the held-out F1.
+SMOOTHING_MARGIN = 0.02
 
 
 def frames(seconds: float, fps: float) -> int:
@@ -71,6 +87,53 @@ def best_threshold(proba: np.ndarray, y: np.ndarray, segments: np.ndarray, min_b
     while hi < len(near) - 1 and near[hi + 1]:
         hi += 1
     return float(THRESHOLD_GRID[(lo + hi) // 2])
+
+
+def smooth_segments(proba: np.ndarray, segments: np.ndarray, half_window: int) -> np.ndarray:
+    """Centred moving average of ``proba`` over ``2 * half_window + 1`` frames, never across a segment change.
+
+    NaN frames are left out of their neighbours' means and stay NaN.  A
+    window cut by the start or end of its segment averages the frames it has.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if half_window <= 0 or len(proba) == 0:
+        return proba.copy()
+    seen = np.isfinite(proba)
+    total = np.concatenate([[0.0], np.cumsum(np.where(seen, proba, 0.0))])
+    count = np.concatenate([[0], np.cumsum(seen)])
+    segments = np.asarray(segments)
+    change = np.flatnonzero(segments[1:] != segments[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [len(proba)]])
+    lengths = stops - starts
+    first, last = np.repeat(starts, lengths), np.repeat(stops, lengths) - 1
+    i = np.arange(len(proba))
+    lo, hi = np.maximum(i - half_window, first), np.minimum(i + half_window, last) + 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (total[hi] - total[lo]) / (count[hi] - count[lo])
+    return np.where(seen, mean, np.nan)
+
+
+def best_smoothing(
+    proba: np.ndarray, y: np.ndarray, segments: np.ndarray, fps: float, min_bout: int, max_gap: int
+) -> tuple[float, float, np.ndarray]:
+    """Return the window (s) of :data:`SMOOTHING_GRID_S` and the threshold with the best F1, and the smoothed values.
+
+    Each window's threshold is :func:`best_threshold` on the smoothed
+    probabilities; a longer window must beat the best shorter one by
+    :data:`SMOOTHING_MARGIN` of F1 to be chosen (a flat optimum keeps the
+    decisions sharp).
+    """
+    best: tuple[float, float, float, np.ndarray] | None = None
+    for seconds in SMOOTHING_GRID_S:
+        smoothed = smooth_segments(proba, segments, frames(seconds / 2.0, fps))
+        threshold = best_threshold(smoothed, y, segments, min_bout, max_gap)
+        pred = postprocess_segments(smoothed >= threshold, segments, min_bout, max_gap)
+        f1 = float(np.nan_to_num(scores(*counts(pred, y))[2]))
+        if best is None or f1 > best[0] + SMOOTHING_MARGIN:
+            best = (f1, float(seconds), threshold, smoothed)
+    assert best is not None
+    return best[1], best[2], best[3]
 
 
 def decide(proba: xr.DataArray, thresholds: np.ndarray, min_bout: int, max_gap: int) -> xr.DataArray:

@@ -21,8 +21,19 @@ import xarray as xr
 
 from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
-from behaviorlab.schema import POSITION_DIMS, check_dims, log_step, unlogged
+from behaviorlab.features.families import (
+    body_area,
+    joint_angle,
+    lag_frames,
+    lagged_rate,
+    lagged_speed,
+    pair_name,
+    skeleton_joints,
+)
+from behaviorlab.schema import POSITION_DIMS, check_dims, get_skeleton, log_step, unlogged
 from behaviorlab.trajectories import kinematics
+from behaviorlab.trajectories.kinematics import CENTROID
+from behaviorlab.trajectories.landmarks import arena_landmarks, arena_zones
 
 __all__ = [
     "FeatureConfig",
@@ -56,33 +67,84 @@ def _auto_or_bool(instance: Any, attribute: attrs.Attribute, value: Any) -> None
         raise SchemaError(f"features.{attribute.name} must be true, false or 'auto', got {value!r}")
 
 
+def _speed_keypoints(value: Any) -> str | tuple[str, ...]:
+    return "all" if isinstance(value, str) and value == "all" else _names(value)
+
+
+def _positive_lags(instance: Any, attribute: attrs.Attribute, value: tuple[float, ...]) -> None:
+    if not value or not all(v > 0 for v in value):
+        raise SchemaError(f"features.{attribute.name} must be one or more lags in seconds > 0, got {list(value)!r}")
+
+
+def _scale_choice(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value not in SCALES:
+        raise SchemaError(f"features.scale must be one of {list(SCALES)}, got {value!r}")
+
+
+#: Length units of the features: each animal's body size (scale-free, the default) or the poses' pixels.
+SCALES = ("body_size", "none")
+
+
 @attrs.frozen
 class FeatureConfig(ConfigBase):
     """Which features :func:`compute_features` computes; the defaults work for any skeleton.
 
-    Keypoint names may be ``"centroid"`` (mean of the valid keypoints).
+    Keypoint names may be ``"centroid"`` (mean of the valid keypoints).  Feature
+    names do not depend on the order of the keypoints in the file (a pair is
+    named with its two keypoints sorted).
 
     Parameters
     ----------
+    scale
+        ``"body_size"`` (default): every length in units of the animal's own
+        size (:func:`~behaviorlab.trajectories.kinematics.body_size`: the
+        median over the session of the median distance between two of its
+        keypoints), speeds in sizes per second, areas in sizes squared, so
+        that a classifier trained at one camera distance or resolution
+        applies at another.  ``"none"``: pixels (or cm with ``px_per_cm``).
     speed_keypoints
-        Keypoints whose speed (px/s, cm/s with ``px_per_cm``) is a feature.
+        Keypoints whose speed is a feature; ``"all"`` (default) is the centroid and every keypoint.
+    speed_lags_s
+        Speeds are measured over these lags (seconds, centred on the frame;
+        at least two frames): the first for every speed keypoint, the others
+        for the centroid too (``speed_centroid_1s``).  Over a lag, tracking
+        jitter averages out: on real tracks the frame-to-frame speed of a
+        freezing mouse is mostly jitter.
+    accelerations
+        Add the rate of change of each speed keypoint's speed (same lag).
+    confidence
+        Add each keypoint's tracking confidence (an occluded keypoint is
+        information: a rearing mouse hides its paws from a top camera); not
+        for poses without any confidence value.
     egocentric
-        Add the egocentric x and y (px or cm) of every keypoint (see
+        Add the egocentric x and y of every keypoint (see
         :func:`behaviorlab.trajectories.kinematics.egocentric_align`), except the origin's.
     origin_keypoint
         Origin of the egocentric frame.
     axis_from, axis_to
-        Body axis of the egocentric frame and of the heading; default the
-        last and the first keypoint of the Dataset (tail -> nose when
-        keypoints are listed nose first).
+        Body axis of the egocentric frame and of the heading;
+        default the last and the first keypoint of the Dataset (tail -> nose
+        when keypoints are listed nose first).
     distances
         ``"all"`` for every pair of keypoints, or a list of ``(a, b)`` pairs, or ``()``.
     joint_angles
-        ``(a, b, c)`` triplets; the angle at ``b`` in radians.
+        ``"auto"`` (default): the angle at every joint of the Dataset's
+        skeleton (``attrs["skeleton"]``, each keypoint with each pair of its
+        neighbours) and the body's bend (``axis_to`` - centroid -
+        ``axis_from``); or a list of ``(a, b, c)`` triplets, the angle at ``b``
+        in radians (0 to pi).
+    body_area
+        Add the area of the body outline (keypoints joined around their centroid).
+    walls
+        Distances of ``axis_to`` and the centroid to the arena's walls (positive
+        inside), when the poses carry arena landmarks (static keypoints found
+        by the cleaning, :mod:`behaviorlab.trajectories.landmarks`).  ``"auto"``
+        (default): when there are landmarks; ``True``: always (NaN without
+        landmarks); ``False``: never.
     heading_velocity
         Add the angular velocity of the body axis (rad/s, wrapped differences).
     px_per_cm
-        Spatial calibration for speeds and distances.
+        Spatial calibration for speeds and distances (``scale: none`` only).
     social
         Add features relative to the nearest other individual (Datasets with
         several animals): centroid-to-centroid distance, own nose (``axis_to``)
@@ -97,7 +159,15 @@ class FeatureConfig(ConfigBase):
 
     section: ClassVar[str] = "features"
 
-    speed_keypoints: tuple[str, ...] = attrs.field(default=("centroid",), converter=_names)
+    scale: str = attrs.field(default="body_size", validator=_scale_choice)
+    speed_keypoints: str | tuple[str, ...] = attrs.field(default="all", converter=_speed_keypoints)
+    speed_lags_s: tuple[float, ...] = attrs.field(
+        default=(0.2, 1.0),
+        converter=lambda v: tuple(float(x) for x in ([v] if np.isscalar(v) else v)),
+        validator=_positive_lags,
+    )
+    accelerations: bool = True
+    confidence: bool = True
     egocentric: bool = True
     origin_keypoint: str = "centroid"
     axis_from: str | None = None
@@ -105,7 +175,11 @@ class FeatureConfig(ConfigBase):
     distances: str | tuple[tuple[str, ...], ...] = attrs.field(
         default="all", converter=lambda v: v if isinstance(v, str) else _groups(v)
     )
-    joint_angles: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_groups)
+    joint_angles: str | tuple[tuple[str, ...], ...] = attrs.field(
+        default="auto", converter=lambda v: v if isinstance(v, str) else _groups(v)
+    )
+    body_area: bool = True
+    walls: bool | str = attrs.field(default="auto", validator=_auto_or_bool)
     heading_velocity: bool = True
     px_per_cm: float | None = None
     social: bool | str = attrs.field(default="auto", validator=_auto_or_bool)
@@ -122,7 +196,11 @@ class FeatureConfig(ConfigBase):
             )
         if not isinstance(self.distances, str) and any(len(p) != 2 for p in self.distances):
             raise SchemaError("FeatureConfig.distances: each entry must be a pair (a, b) of keypoint names")
-        if any(len(t) != 3 for t in self.joint_angles):
+        if isinstance(self.joint_angles, str) and self.joint_angles != "auto":
+            raise SchemaError(
+                f"FeatureConfig.joint_angles must be 'auto' or (a, b, c) triplets, got {self.joint_angles!r}"
+            )
+        if not isinstance(self.joint_angles, str) and any(len(t) != 3 for t in self.joint_angles):
             raise SchemaError("FeatureConfig.joint_angles: each entry must be a triplet (a, b, c) of keypoint names")
 
 
@@ -141,11 +219,66 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
     xarray.Dataset
         A shallow copy of ``ds`` with the variable ``features (time,
         individual, feature)`` (float64, NaN where a keypoint it needs is
-        missing) and a ``units`` coordinate on ``feature``; the ``log`` attr
+        missing), a ``units`` coordinate on ``feature`` and, with ``scale:
+        body_size``, ``body_size_px (individual)``; the ``log`` attr
         records the call and its config.
     """
     with unlogged():  # the kinematics below are building blocks: the features log once, at the end
         return _compute_features(ds, config)
+
+
+class _Columns:
+    """Feature columns as they are computed: ``(time, individual)`` values with a name and a unit."""
+
+    def __init__(self) -> None:
+        self.values: list[np.ndarray] = []
+        self.names: list[str] = []
+        self.units: list[str] = []
+
+    def add(self, values: np.ndarray | xr.DataArray, name: str, unit: str) -> None:
+        if isinstance(values, xr.DataArray):
+            values = values.transpose("time", "individual").values
+        self.values.append(np.asarray(values, dtype=np.float64))
+        self.names.append(name)
+        self.units.append(unit)
+
+
+class _Body(NamedTuple):
+    """What every feature family reads: positions, the axis, the frame rate and the length unit."""
+
+    pos: xr.DataArray  # (time, space, keypoint, individual) of the 2-D poses
+    xy: np.ndarray  # (time, 2, keypoint, individual)
+    keypoints: list[str]
+    axis_from: str
+    axis_to: str
+    fps: float | None
+    divisor: np.ndarray  # (individual,): lengths are divided by this (body size, 1, or px per cm)
+    length: str  # unit of lengths
+
+    def point(self, keypoint: str) -> np.ndarray:
+        """``(time, 2, individual)`` of a keypoint or of the centroid."""
+        return (
+            kinematics.keypoint_or_centroid(self.pos, keypoint).transpose("time", "space", "individual").values[:, :2]
+        )
+
+    @property
+    def rate_unit(self) -> str:
+        return "/s" if self.fps else "/frame"
+
+
+def _body(ds: xr.Dataset, config: FeatureConfig) -> _Body:
+    pos = kinematics.position_of(ds, "compute_features input")
+    keypoints = [str(k) for k in ds["keypoint"].values]
+    axis_from = config.axis_from or keypoints[-1]
+    axis_to = config.axis_to or keypoints[0]
+    fps = pos.attrs.get("fps")
+    body = _Body(pos, pos.transpose(*POSITION_DIMS).values[:, :2], keypoints, axis_from, axis_to, fps, None, "px")
+    n_ind = ds.sizes["individual"]
+    if config.scale == "body_size" and len(keypoints) > 1:
+        return body._replace(divisor=kinematics.body_size(body.xy), length="body sizes")
+    if config.px_per_cm:
+        return body._replace(divisor=np.full(n_ind, float(config.px_per_cm)), length="cm")
+    return body._replace(divisor=np.ones(n_ind))
 
 
 def _compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None) -> xr.Dataset:
@@ -156,76 +289,116 @@ def _compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] 
         config = FeatureConfig()
     elif isinstance(config, Mapping):
         config = FeatureConfig.from_dict(config)
-    keypoints = [str(k) for k in ds["keypoint"].values]
-    axis_from = config.axis_from or keypoints[-1]
-    axis_to = config.axis_to or keypoints[0]
     raw = ds.copy(deep=False)
     raw.attrs = {k: v for k, v in ds.attrs.items() if k != "log"}  # the steps below are internal: log only once
-    length = "cm" if config.px_per_cm else "px"
-    columns: list[xr.DataArray] = []
-    names: list[str] = []
-    units: list[str] = []
-
-    def add(da: xr.DataArray, name: str, unit: str) -> None:
-        columns.append(da.transpose("time", "individual").drop_vars(da.coords.keys() - {"time", "individual"}))
-        names.append(name)
-        units.append(unit)
-
-    pos = kinematics.position_of(raw, "compute_features input")
-    for kp in config.speed_keypoints:
-        point = kinematics.keypoint_or_centroid(pos, kp).expand_dims(keypoint=[kp]).transpose(*POSITION_DIMS)
-        point.attrs = pos.attrs
-        speed = kinematics.compute_speed(point, px_per_cm=config.px_per_cm)
-        add(speed.sel(keypoint=kp, drop=True), f"speed_{kp}", speed.attrs["units"])
-    if config.egocentric and len(keypoints) > 1:
-        ego = kinematics.egocentric_align(pos, config.origin_keypoint, axis_from, axis_to)
-        scale = 1.0 / config.px_per_cm if config.px_per_cm else 1.0
-        for kp in keypoints:
-            if kp == config.origin_keypoint:
-                continue
-            for axis in ("x", "y"):
-                add(ego.sel(keypoint=kp, space=axis, drop=True) * scale, f"ego_{axis}_{kp}", length)
-    pairs = itertools.combinations(keypoints, 2) if config.distances == "all" else config.distances
-    for a, b in pairs:
-        dist = kinematics.compute_keypoint_distance(pos, a, b, px_per_cm=config.px_per_cm)
-        add(dist, f"distance_{a}_{b}", length)
-    for a, b, c in config.joint_angles:
-        add(kinematics.compute_joint_angle(pos, a, b, c), f"angle_{a}_{b}_{c}", "rad")
-    if config.heading_velocity and len(keypoints) > 1:
-        heading = kinematics.compute_heading(pos, axis_from, axis_to)
-        fps = pos.attrs.get("fps")
-        dt = 1.0 / float(fps) if fps else 1.0
-        h = heading.values
-        turn = np.full_like(h, np.nan)
-        if h.shape[0] > 1:
-            step = np.angle(np.exp(1j * np.diff(h, axis=0)))  # wrapped to (-pi, pi]
-            turn[1:-1] = (step[1:] + step[:-1]) / (2 * dt)
-            turn[0], turn[-1] = step[0] / dt, step[-1] / dt
-        add(heading.copy(data=turn), "heading_velocity", "rad/s" if fps else "rad/frame")
-    if config.social_for(ds.sizes["individual"]):
-        for name, values, unit in _social_features(pos, axis_from, axis_to, config.px_per_cm):
-            add(pos.isel(space=0, keypoint=0, drop=True).copy(data=values), name, unit)
-    if not columns:
+    body = _body(raw, config)
+    columns = _Columns()
+    _motion_features(columns, body, config)
+    _posture_features(columns, body, config, raw)
+    _context_features(columns, body, config, raw)
+    if not columns.names:
         raise SchemaError("the feature config selects no feature for this Dataset")
-    features = xr.concat(columns, dim="feature", coords="minimal", compat="override").transpose(*_FEATURE_DIMS)
-    features = features.assign_coords(feature=names, units=("feature", units)).rename("features")
-    features.attrs = {}
+    values = np.stack(columns.values, axis=-1)  # (time, individual, feature)
+    features = xr.DataArray(
+        values,
+        dims=_FEATURE_DIMS,
+        coords={"time": ds["time"].values, "individual": ds["individual"].values, "feature": columns.names},
+        name="features",
+    ).assign_coords(units=("feature", columns.units))
+    for coord in ("time", "individual"):
+        features[coord].attrs = ds[coord].attrs
     out = ds.copy(deep=False)
     out["features"] = features
-    log.debug("compute_features: %d features for %d individuals", len(names), ds.sizes["individual"])
+    if config.scale == "body_size":
+        out["body_size_px"] = xr.DataArray(body.divisor, dims=("individual",), attrs={"units": "px"})
+    log.debug("compute_features: %d features for %d individuals", len(columns.names), ds.sizes["individual"])
     return log_step(out, "compute_features", config=config.to_dict())
 
 
-def _social_features(
-    pos: xr.DataArray, axis_from: str, axis_to: str, px_per_cm: float | None
-) -> list[tuple[str, np.ndarray, str]]:
+def _motion_features(columns: _Columns, body: _Body, config: FeatureConfig) -> None:
+    """Speeds (over the lags), accelerations and the heading's angular velocity."""
+    speed_unit = f"{body.length}{body.rate_unit}"
+    chosen = [CENTROID, *body.keypoints] if config.speed_keypoints == "all" else list(config.speed_keypoints)
+    first, *longer = [lag_frames(lag, body.fps) for lag in config.speed_lags_s]
+    speeds = {}
+    for kp in chosen:
+        speeds[kp] = lagged_speed(body.point(kp), first, body.fps) / body.divisor
+        columns.add(speeds[kp], f"speed_{kp}", speed_unit)
+    if CENTROID in chosen:
+        for lag_s, lag in zip(config.speed_lags_s[1:], longer, strict=True):
+            columns.add(
+                lagged_speed(body.point(CENTROID), lag, body.fps) / body.divisor,
+                f"speed_{CENTROID}_{lag_s:g}s",
+                speed_unit,
+            )
+    if config.accelerations:
+        for kp in chosen:
+            columns.add(lagged_rate(speeds[kp], first, body.fps), f"acceleration_{kp}", f"{speed_unit}{body.rate_unit}")
+    if config.heading_velocity and len(body.keypoints) > 1:
+        heading = (
+            kinematics.compute_heading(body.pos, body.axis_from, body.axis_to).transpose("time", "individual").values
+        )
+        dt = 1.0 / float(body.fps) if body.fps else 1.0
+        turn = np.full_like(heading, np.nan)
+        if heading.shape[0] > 1:
+            step = np.angle(np.exp(1j * np.diff(heading, axis=0)))  # wrapped to (-pi, pi]
+            turn[1:-1] = (step[1:] + step[:-1]) / (2 * dt)
+            turn[0], turn[-1] = step[0] / dt, step[-1] / dt
+        columns.add(turn, "heading_velocity", "rad/s" if body.fps else "rad/frame")
+
+
+def _posture_features(columns: _Columns, body: _Body, config: FeatureConfig, ds: xr.Dataset) -> None:
+    """Egocentric positions, pair distances, joint angles and the body's area."""
+    if config.egocentric and len(body.keypoints) > 1:
+        ego = kinematics.egocentric_align(body.pos, config.origin_keypoint, body.axis_from, body.axis_to)
+        ego = ego.transpose(*POSITION_DIMS).values
+        for k, kp in enumerate(body.keypoints):
+            if kp == config.origin_keypoint:
+                continue
+            for s, axis in enumerate(("x", "y")):
+                columns.add(ego[:, s, k] / body.divisor, f"ego_{axis}_{kp}", body.length)
+    pairs = itertools.combinations(body.keypoints, 2) if config.distances == "all" else config.distances
+    for a, b in sorted(pairs, key=lambda p: sorted(p)):
+        dist = np.linalg.norm(body.point(a) - body.point(b), axis=1) / body.divisor
+        columns.add(dist, pair_name("distance", a, b), body.length)
+    if config.joint_angles == "auto":
+        triplets = skeleton_joints(get_skeleton(ds), body.keypoints)
+        if len(body.keypoints) > 2:
+            triplets.append((body.axis_to, CENTROID, body.axis_from))
+    else:
+        triplets = list(config.joint_angles)
+    for a, b, c in triplets:
+        a, c = sorted((a, c))
+        columns.add(joint_angle(body.point(a), body.point(b), body.point(c)), f"angle_{a}_{b}_{c}", "rad")
+    if config.body_area and len(body.keypoints) > 2:
+        columns.add(body_area(body.xy) / body.divisor**2, "body_area", f"{body.length}^2")
+
+
+def _context_features(columns: _Columns, body: _Body, config: FeatureConfig, ds: xr.Dataset) -> None:
+    """Tracking confidence, distances to the arena's walls and the social features."""
+    conf = ds["confidence"].transpose("time", "keypoint", "individual").values if "confidence" in ds else None
+    if config.confidence and conf is not None and np.isfinite(conf).any():  # poses without confidence: no column
+        for k, kp in enumerate(body.keypoints):
+            columns.add(conf[:, k], f"confidence_{kp}", "1")
+    arena = arena_zones(arena_landmarks(ds)).get("arena")
+    if config.walls is True or (config.walls == "auto" and arena is not None):
+        for kp in dict.fromkeys((body.axis_to, CENTROID)):
+            if arena is None:
+                wall = np.full((*body.xy.shape[::3][:1], body.xy.shape[3]), np.nan)
+            else:
+                wall = kinematics.distance_to_border(body.pos, arena, kp).transpose("time", "individual").values
+            columns.add(wall / body.divisor, f"wall_distance_{kp}", body.length)
+    if config.social_for(ds.sizes["individual"]):
+        for name, values, unit in _social_features(body):
+            columns.add(values, name, unit)
+
+
+def _social_features(body: _Body) -> list[tuple[str, np.ndarray, str]]:
     """Features of each individual relative to its nearest other individual; ``(name, (time, individual), unit)``."""
-    centroid = kinematics.keypoint_or_centroid(pos, "centroid").transpose("time", "space", "individual").values[:, :2]
-    nose = kinematics.keypoint_or_centroid(pos, axis_to).transpose("time", "space", "individual").values[:, :2]
-    tail = kinematics.keypoint_or_centroid(pos, axis_from).transpose("time", "space", "individual").values[:, :2]
+    centroid = body.point(CENTROID)
+    nose = body.point(body.axis_to)
+    tail = body.point(body.axis_from)
     n_time, _, n_ind = centroid.shape
-    scale = 1.0 / px_per_cm if px_per_cm else 1.0
-    length = "cm" if px_per_cm else "px"
     # (time, individual a, individual b) centroid distances; an animal is not its own neighbour
     diff = centroid[:, :, None, :] - centroid[:, :, :, None]  # (time, space, a, b): b minus a
     dist = np.sqrt((diff**2).sum(axis=1))
@@ -246,17 +419,17 @@ def _social_features(
     with np.errstate(invalid="ignore", divide="ignore"):
         facing = (heading * to_other).sum(axis=2) / norms
     d = np.where(none, np.nan, d_min)
-    fps = pos.attrs.get("fps")
     rate = np.full_like(d, np.nan)
     if n_time > 1:  # central differences, one-sided at the ends (as heading_velocity)
         rate[1:-1] = (d[2:] - d[:-2]) / 2.0
         rate[0], rate[-1] = d[1] - d[0], d[-1] - d[-2]
-    rate *= float(fps) if fps else 1.0
+    rate *= float(body.fps) if body.fps else 1.0
+    length = body.length
     return [
-        ("social_distance", d * scale, length),
-        ("social_nose_to_other", np.where(none, np.nan, nose_to_other) * scale, length),
-        ("social_other_nose_to_me", np.where(none, np.nan, other_nose_to_me) * scale, length),
-        ("social_distance_rate", rate * scale, f"{length}/s" if fps else f"{length}/frame"),
+        ("social_distance", d / body.divisor, length),
+        ("social_nose_to_other", np.where(none, np.nan, nose_to_other) / body.divisor, length),
+        ("social_other_nose_to_me", np.where(none, np.nan, other_nose_to_me) / body.divisor, length),
+        ("social_distance_rate", rate / body.divisor, f"{length}{body.rate_unit}"),
         ("social_facing", np.where(none, np.nan, facing), "cos"),
     ]
 

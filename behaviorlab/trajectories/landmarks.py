@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +32,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import CONFIDENCE_DIMS, POSITION_DIMS, check_dims
+from behaviorlab.trajectories.kinematics import body_size
 
 __all__ = [
     "ARENA_LANDMARKS",
@@ -95,20 +95,14 @@ def _spreads(ds: xr.Dataset, min_confidence: float) -> pd.DataFrame:
 
 
 def _body_length(ds: xr.Dataset, keypoints: Sequence[str]) -> float:
-    """Return a robust body size (px): the median over frames of the median distance between two ``keypoints``.
+    """Return a robust body size (px): :func:`~behaviorlab.trajectories.kinematics.body_size` of the typical frame.
 
-    The median pair, not the farthest, so one mistracked keypoint (a tail tip
-    on the far wall) does not make the body as long as the arena.
+    The median frame (the thresholds below were measured with it), median over animals.
     """
     if len(keypoints) < 2:
         return np.nan
-    pos = ds["position"].sel(keypoint=list(keypoints)).transpose(*POSITION_DIMS).values[:, :2]
-    i, j = np.triu_indices(len(keypoints), k=1)
-    dist = np.linalg.norm(pos[:, :, i] - pos[:, :, j], axis=1)  # (time, pair, individual)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames
-        per_frame = np.nanmedian(dist, axis=1)
-    return float(np.nanmedian(per_frame)) if np.isfinite(per_frame).any() else np.nan
+    sizes = body_size(ds["position"].sel(keypoint=list(keypoints)).transpose(*POSITION_DIMS).values[:, :2], 50.0)
+    return float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else np.nan
 
 
 def find_static_keypoints(ds: xr.Dataset, *, min_confidence: float = MIN_CONFIDENCE) -> pd.DataFrame:

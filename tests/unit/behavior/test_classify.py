@@ -304,16 +304,18 @@ def test_generated_poses_are_classified_well_above_chance():
 def test_predict_proba_and_predict_keep_the_container_and_mark_nan_frames(fitted, sessions):
     feats, _ = sessions
     ds = feats["s2"].copy(deep=True)
-    ds["features"][100:110, 0, 2] = np.nan
+    ds["features"][100:110, 0, 2] = np.nan  # one feature missing: still predicted (gradient boosting takes NaN)
+    ds["features"][300:340, 0, :] = np.nan  # the animal lost for 40 frames: nothing to predict from in the middle
     proba = fitted.predict_proba(ds)
     assert isinstance(proba, xr.DataArray)
     assert proba.dims == ("time", "individual", "behavior")
     assert proba.shape == (1800, 1, 2)
     np.testing.assert_array_equal(proba["time"].values, ds["time"].values)
     assert list(proba["behavior"].values) == ["A", "B"]
-    assert np.isnan(proba.values[100:110]).all()
-    assert np.isfinite(proba.values[:100]).all()
-    assert np.isfinite(proba.values[110:]).all()
+    assert np.isfinite(proba.values[100:110]).all()
+    assert np.isnan(proba.values[320]).all()  # no feature in a whole second around it
+    assert np.isfinite(proba.values[:300]).all()
+    assert np.isfinite(proba.values[360:]).all()
     assert proba["threshold"].values.tolist() == [fitted.thresholds_["A"], fitted.thresholds_["B"]]
     pred = fitted.predict(ds)
     assert pred.dtype == bool
@@ -475,3 +477,23 @@ def test_get_params_clone_and_unfitted_errors():
         BehaviorClassifier(cv="random").fit(*_session(0, n=300))
     with pytest.raises(SchemaError, match="cv='sessions' needs at least two sessions"):
         BehaviorClassifier(cv="sessions", **FAST).cross_validate(*_session(0, n=300))
+
+
+def test_a_keypoint_hidden_for_ten_frames_still_gets_a_prediction_on_every_frame():
+    from behaviorlab.features.pipeline import compute_session_features
+    from behaviorlab.synthetic.simulate import BEHAVIORS, SyntheticConfig, simulate_poses
+
+    poses, behavior = simulate_poses(SyntheticConfig(duration_s=40, seed=5))
+    feats = compute_session_features(poses, {"spectrogram": False})
+    onehot = xr.concat([behavior == b for b in BEHAVIORS], dim="behavior").assign_coords(behavior=list(BEHAVIORS))
+    clf = BehaviorClassifier(behaviors=["walk"], windows_s=(0.5,), stats=("mean",), **FAST)
+    clf.fit(feats, onehot.transpose("time", "individual", "behavior"))
+    hidden = poses.copy(deep=True)
+    hidden["position"].loc[{"keypoint": "nose"}][200:210] = np.nan
+    assert np.isnan(hidden["position"].sel(keypoint="nose").values[200:210]).all()
+    config = {"spectrogram": False, "cleaning": {"max_gap": 0}}  # no interpolation: the nose's features stay NaN
+    hidden_features = compute_session_features(hidden, config)
+    assert np.isnan(hidden_features["features"].values[200:210]).any()
+    proba = clf.predict_proba(hidden_features)
+    assert np.isfinite(proba.values).all()
+    assert clf.predict(hidden_features).shape == proba.shape

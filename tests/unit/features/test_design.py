@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -11,6 +13,17 @@ from behaviorlab.features.design import FeatureConfig, compute_features, from_sa
 from behaviorlab.schema import from_numpy, get_log
 
 KEYPOINTS = ["nose", "neck", "body", "tail"]
+#: The families of the first feature set only, in pixels (for tests of one family).
+_FEW = {
+    "scale": "none",
+    "speed_lags_s": [0.0667],
+    "accelerations": False,
+    "confidence": False,
+    "joint_angles": [],
+    "body_area": False,
+    "walls": False,
+    "social": False,
+}
 
 
 def _poses(seed=0, n_time=120, rotate=0.0, shift=(0.0, 0.0), individuals=("b", "a")):
@@ -34,11 +47,22 @@ def test_default_features_work_for_any_skeleton():
     assert names[0] == "speed_centroid"
     assert "ego_x_nose" in names
     assert "distance_nose_tail" in names
-    assert names[-1] == "heading_velocity"
-    assert len(names) == 1 + 2 * 4 + 6 + 1
+    speeds = 1 + 4 + 1  # centroid and every keypoint over 0.2 s, the centroid over 1 s too
+    accelerations = 1 + 4
+    posture = 2 * 4 + 6 + 1 + 1  # egocentric x/y, pair distances, the body's bend, its area
+    assert len(names) == speeds + accelerations + 1 + posture  # and the heading velocity
+    assert "angle_nose_centroid_tail" in names
+    assert "body_area" in names
+    assert not any(n.startswith("confidence_") for n in names)  # these poses have no confidence values
+    assert not any(n.startswith("wall_") for n in names)  # no arena landmarks: no walls (features.walls: auto)
     assert not np.isnan(features.values).any()
     units = dict(zip(features["feature"].values, features["units"].values, strict=True))
-    assert units["speed_centroid"] == "px/s"
+    assert units["speed_centroid"] == "body sizes/s"
+    assert units["distance_nose_tail"] == "body sizes"
+    assert out["body_size_px"].dims == ("individual",)
+    with_confidence = ds.assign(confidence=ds["confidence"].fillna(0.9))
+    named = compute_features(with_confidence)["features"]["feature"].values
+    assert {f"confidence_{k}" for k in KEYPOINTS} <= set(map(str, named))
     assert [e["operation"] for e in get_log(out)] == ["compute_features"]
     assert "position" in out  # features are added to the pose Dataset
 
@@ -55,20 +79,12 @@ def test_features_do_not_change_when_the_whole_trajectory_is_rotated_and_transla
 
 def test_feature_config_choices_and_calibration():
     config = FeatureConfig.from_dict(
-        {
-            "speed_keypoints": ["nose"],
-            "egocentric": False,
-            "distances": [["nose", "tail"]],
-            "px_per_cm": 10.0,
-            "social": False,
-        }
+        {**_FEW, "speed_keypoints": ["nose"], "egocentric": False, "distances": [["nose", "tail"]], "px_per_cm": 10.0}
     )
     features = compute_features(_poses(), config)["features"]
-    assert list(features["feature"].values) == ["speed_nose", "distance_nose_tail", "heading_velocity"]
-    assert list(features["units"].values) == ["cm/s", "cm", "rad/s"]
-    px = compute_features(
-        _poses(), {"speed_keypoints": ["nose"], "egocentric": False, "distances": (), "social": False}
-    )
+    assert list(features["feature"].values) == ["speed_nose", "heading_velocity", "distance_nose_tail"]
+    assert list(features["units"].values) == ["cm/s", "rad/s", "cm"]
+    px = compute_features(_poses(), {**_FEW, "speed_keypoints": ["nose"], "egocentric": False, "distances": ()})
     np.testing.assert_allclose(features.sel(feature="speed_nose"), px["features"].sel(feature="speed_nose") / 10.0)
     with pytest.raises(SchemaError, match=r"unknown key.*features"):
         FeatureConfig.from_dict({"speeds": ["nose"]})
@@ -113,7 +129,7 @@ def test_nan_rows_are_reported_not_dropped():
     pos = ds["position"].values.copy()
     pos[5, :, 0, 1] = np.nan  # nose of "a" missing in frame 5
     features = compute_features(
-        from_numpy(pos, keypoints=KEYPOINTS, individuals=["b", "a"], fps=30.0), FeatureConfig(social=False)
+        from_numpy(pos, keypoints=KEYPOINTS, individuals=["b", "a"], fps=30.0), FeatureConfig(**_FEW)
     )
     samples = to_samples(features)
     X, index = samples
@@ -201,7 +217,7 @@ def test_social_features_have_their_known_values_for_two_animals_approaching_fac
     pos[:, 0, 0, 1] = 9.0 + np.arange(n)  # b: centroid 10 + t, facing -x (towards a)
     pos[:, 0, 1, 1] = 11.0 + np.arange(n)
     ds = from_numpy(pos, np.ones((n, 2, 2)), keypoints=["nose", "tail"], individuals=["a", "b"], fps=10)
-    f = compute_features(ds, FeatureConfig(social=True, axis_from="tail", axis_to="nose"))["features"]
+    f = compute_features(ds, FeatureConfig(social=True, scale="none", axis_from="tail", axis_to="nose"))["features"]
     social = f.sel(feature=[str(n) for n in f["feature"].values if str(n).startswith("social_")])
     assert list(social["feature"].values) == [
         "social_distance",
@@ -224,3 +240,92 @@ def test_social_features_have_their_known_values_for_two_animals_approaching_fac
     assert not any(str(n).startswith("social_") for n in compute_features(ds.isel(individual=[0]))["feature"].values)
     with pytest.raises(SchemaError, match="social"):
         FeatureConfig(social="yes")
+
+
+# --------------------------------------------------------------------------- feature families with known answers
+def test_scale_free_features_are_the_same_at_two_camera_distances():
+    near = _poses(seed=3)
+    far = near.copy(deep=True)
+    far["position"] = near["position"] * 0.5 + 17.0  # the camera twice as far, the arena elsewhere in the frame
+    a = compute_features(near, FeatureConfig(social=False))
+    b = compute_features(far, FeatureConfig(social=False))
+    np.testing.assert_allclose(b["body_size_px"].values, a["body_size_px"].values * 0.5)
+    np.testing.assert_allclose(b["features"].values, a["features"].values, rtol=1e-9, atol=1e-9)
+    px = compute_features(near, FeatureConfig(social=False, scale="none"))["features"].sel(feature="distance_nose_tail")
+    size = a["body_size_px"].values
+    np.testing.assert_allclose(a["features"].sel(feature="distance_nose_tail").values, px.values / size)
+
+
+def test_feature_names_and_values_do_not_depend_on_the_keypoint_order_in_the_file():
+    ds = _poses(seed=4)
+    config = FeatureConfig(axis_from="tail", axis_to="nose", social=False)
+    reordered = ds.sel(keypoint=["tail", "body", "nose", "neck"])
+    a = compute_features(ds, config)["features"]
+    b = compute_features(reordered, config)["features"]
+    assert sorted(map(str, a["feature"].values)) == sorted(map(str, b["feature"].values))
+    assert "distance_body_tail" in set(map(str, a["feature"].values))  # a pair is named with its keypoints sorted
+    np.testing.assert_allclose(b.sel(feature=a["feature"].values).values, a.values, rtol=1e-9, atol=1e-12)
+
+
+def test_lagged_speed_averages_out_jitter_and_keeps_the_true_speed():
+    from behaviorlab.features.families import lag_frames, lagged_speed
+
+    fps, n = 25.0, 500
+    rng = np.random.default_rng(0)
+    still = rng.normal(scale=1.0, size=(n, 2, 1))  # a still animal tracked with 1 px jitter
+    moving = np.zeros((n, 2, 1))
+    moving[:, 0, 0] = 40.0 * np.arange(n) / fps  # 40 px/s along x
+    per_frame = lagged_speed(still, 2, fps)
+    lagged = lagged_speed(still, lag_frames(1.0, fps), fps)
+    assert np.median(per_frame) > 15.0  # the jitter looks like ~20 px/s frame to frame
+    assert np.median(lagged) < 2.0  # over one second it is ~1.4 px/s
+    np.testing.assert_allclose(lagged_speed(moving, lag_frames(0.2, fps), fps), 40.0)
+    assert lag_frames(0.2, fps) == 5
+    assert lag_frames(0.01, fps) == 2
+
+
+def test_joint_angle_body_area_and_skeleton_joints_of_hand_made_shapes():
+    from behaviorlab.features.families import body_area, joint_angle, skeleton_joints
+    from behaviorlab.schema import Skeleton
+
+    a, b, c = (np.array([[[x], [y]]], dtype=float) for x, y in ((1, 0), (0, 0), (0, 2)))
+    np.testing.assert_allclose(joint_angle(a, b, c), np.pi / 2)
+    np.testing.assert_allclose(joint_angle(c, b, a), np.pi / 2)  # unsigned: a mirrored animal has the same angles
+    assert np.isnan(joint_angle(a, a, c)).all()
+    square = np.array([[0, 0], [2, 0], [2, 2], [0, 2]], dtype=float).T[None, :, :, None]  # (1, 2, 4, 1)
+    np.testing.assert_allclose(body_area(square), 4.0)
+    shuffled = square[:, :, [2, 0, 3, 1]]
+    np.testing.assert_allclose(body_area(shuffled), 4.0)  # joined around the centroid, not in file order
+    hidden = square.copy()
+    hidden[0, :, 1] = np.nan  # a triangle is left
+    np.testing.assert_allclose(body_area(hidden), 2.0)
+    two = square.copy()
+    two[0, :, :2] = np.nan
+    assert np.isnan(body_area(two)).all()
+    skeleton = Skeleton(["nose", "neck", "tail", "ear"], edges=[("neck", "nose"), ("tail", "neck"), ("ear", "neck")])
+    assert skeleton_joints(skeleton, ["nose", "neck", "tail", "ear"]) == [
+        ("ear", "neck", "nose"),
+        ("ear", "neck", "tail"),
+        ("nose", "neck", "tail"),
+    ]
+    assert skeleton_joints(skeleton, ["nose", "neck"]) == []
+    assert skeleton_joints(None, ["nose"]) == []
+
+
+def test_wall_distances_come_from_the_arena_landmarks_the_cleaning_found():
+    from behaviorlab.trajectories.landmarks import ARENA_LANDMARKS
+
+    n = 10
+    pos = np.zeros((n, 2, 2, 1))
+    pos[:, 0, 0, 0], pos[:, 0, 1, 0] = 30.0, 10.0  # nose at x=30, tail at x=10, y=50: 10 px from the left wall
+    pos[:, 1] = 50.0
+    ds = from_numpy(pos, np.ones((n, 2, 1)), keypoints=["nose", "tail"], individuals=["m"], fps=10.0)
+    arena = {"tl": [0, 0], "tr": [100, 0], "br": [100, 100], "bl": [0, 100]}
+    ds.attrs[ARENA_LANDMARKS] = json.dumps(arena)
+    f = compute_features(ds, FeatureConfig(scale="none"))["features"]
+    np.testing.assert_allclose(f.sel(feature="wall_distance_nose").values, 30.0)
+    np.testing.assert_allclose(f.sel(feature="wall_distance_centroid").values, 20.0)
+    ds.attrs.pop(ARENA_LANDMARKS)
+    assert "wall_distance_nose" not in set(map(str, compute_features(ds)["features"]["feature"].values))
+    always = compute_features(ds, FeatureConfig(walls=True))["features"]
+    assert np.isnan(always.sel(feature="wall_distance_nose")).all()
