@@ -50,11 +50,13 @@ __all__ = [
     "from_numpy",
     "get_log",
     "get_skeleton",
+    "guess_body_axis",
     "guess_symmetry",
     "is_missing_label",
     "log_step",
     "logged",
     "pose_frame_numbers",
+    "rename_keypoints",
     "set_skeleton",
     "to_movement",
     "unlogged",
@@ -270,6 +272,41 @@ def guess_symmetry(keypoints: Sequence[str]) -> list[tuple[str, str]]:
                 pairs.append((name, other))
                 taken.update((name, other))
     return pairs
+
+
+#: Name fragments of the body axis' ends, most wanted first (matched in lower case, ``_ -.`` removed).
+_HEAD_NAMES = ("nose", "snout", "head", "neck")
+_TAIL_NAMES = ("tailbase", "baseoftail", "tailroot", "tailstart", "tail", "rump", "hip")
+
+
+def guess_body_axis(keypoints: Sequence[str]) -> tuple[str, str]:
+    """Return the body axis ``(tail end, head end)`` read from the names, whatever their order in the file.
+
+    The head end is the first of ``nose``, ``snout``, ``head``, ``neck``
+    found in a name (``Snout``, ``nose_tip``, ``lab2_nose``), the tail end the
+    first of ``tailbase``, ``base of tail``, ``tail``, ... (a tail base before a
+    tail tip); without such names, the last and the first keypoint.
+
+    >>> guess_body_axis(["tail_tip", "Tail_base", "earL", "snout"])
+    ('Tail_base', 'snout')
+    >>> guess_body_axis(["a", "b", "c"])
+    ('c', 'a')
+    """
+    names = [str(k) for k in keypoints]
+    plain = [re.sub(r"[_\-. ]", "", n.lower()) for n in names]
+
+    def first(fragments: Sequence[str], avoid: str | None, tips: bool = True) -> str | None:
+        for fragment in fragments:
+            for name, flat in zip(names, plain, strict=True):
+                if fragment in flat and name != avoid and (tips or "tip" not in flat):
+                    return name
+        return None
+
+    head = first(_HEAD_NAMES, None)
+    tail = first(_TAIL_NAMES, head, tips=False) or first(_TAIL_NAMES, head)  # a tail base before a tail tip
+    if head is None or tail is None:
+        return names[-1], names[0]
+    return tail, head
 
 
 # --------------------------------------------------------------------------- helpers
@@ -637,6 +674,47 @@ def get_skeleton(ds: xr.Dataset) -> Skeleton | None:
     """Return the skeleton stored in ``ds.attrs["skeleton"]``, or ``None``."""
     text = ds.attrs.get("skeleton")
     return None if text is None else Skeleton.from_json(text)
+
+
+def rename_keypoints(ds: xr.Dataset, mapping: Mapping[str, str] | None, source: str = "the poses") -> xr.Dataset:
+    """Return a copy of ``ds`` whose keypoints carry other names (``{name in the file: new name}``).
+
+    Keypoints the mapping does not name keep theirs; the skeleton attr, when
+    present, is renamed too.  A saved classifier or pose model applies to
+    another lab's file once its keypoints carry the names it was trained on.
+
+    Raises
+    ------
+    SchemaError
+        The mapping names a keypoint ``ds`` lacks, or two keypoints would
+        share a name; the message names ``source`` and the keypoints.
+    """
+    if not mapping:
+        return ds
+    names = [str(k) for k in ds["keypoint"].values]
+    mapping = {str(k): str(v) for k, v in mapping.items()}
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise SchemaError(
+            f"{source}: the keypoint map names {unknown}, which the file does not have (its keypoints: {names}); "
+            "fix the map's left-hand names (--keypoint-map, or poses.keypoint_map in the project config)"
+        )
+    renamed = [mapping.get(k, k) for k in names]
+    twice = sorted({k for k in renamed if renamed.count(k) > 1})
+    if twice:
+        raise SchemaError(f"{source}: after the keypoint map, several keypoints are called {twice}; map each once")
+    out = ds.assign_coords(keypoint=renamed)
+    skeleton = get_skeleton(ds)
+    if skeleton is not None:
+        out.attrs = {
+            **ds.attrs,
+            "skeleton": Skeleton(
+                [mapping.get(k, k) for k in skeleton.keypoints],
+                edges=[(mapping.get(a, a), mapping.get(b, b)) for a, b in skeleton.edges],
+                symmetry=[(mapping.get(a, a), mapping.get(b, b)) for a, b in skeleton.symmetry],
+            ).to_json(),
+        }
+    return out
 
 
 def set_skeleton(ds: xr.Dataset, skeleton: Skeleton) -> xr.Dataset:

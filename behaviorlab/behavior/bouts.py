@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from behaviorlab._runs import value_runs
+from behaviorlab._runs import runs, value_runs
 from behaviorlab.errors import SchemaError
 
 __all__ = [
     "STATE_BOUT_COLUMNS",
     "StateData",
     "iter_sequences",
+    "match_bouts",
     "postprocess_bouts",
     "row_probabilities",
     "state_bouts",
@@ -304,3 +305,30 @@ def postprocess_bouts(mask: np.ndarray, min_bout: int, max_gap: int) -> np.ndarr
     segment = np.repeat(np.arange(len(columns)), mask.shape[0])
     flat = postprocess_segments(columns.ravel(), segment, int(min_bout), int(max_gap))
     return np.moveaxis(flat.reshape(*np.moveaxis(mask, 0, -1).shape), -1, 0)
+
+
+def match_bouts(pred: np.ndarray, truth: np.ndarray, min_overlap: float) -> list[float]:
+    """Return the IoUs of the one-to-one greedy matches between the bouts of two 1-D bool arrays.
+
+    A predicted and a true bout are a candidate pair when they overlap with an
+    intersection over union of at least ``min_overlap`` (any overlap for 0);
+    pairs are taken greedily by decreasing IoU, each bout in one pair at most.
+    """
+    _, ps, pe = runs(pred)
+    _, ts, te = runs(truth)
+    candidates = []
+    for j, (a, b) in enumerate(zip(ps, pe, strict=True)):
+        lo = np.searchsorted(te, a, side="right")  # first true bout ending after a
+        hi = np.searchsorted(ts, b, side="left")  # true bouts starting before b
+        for k in range(lo, hi):
+            inter = min(b, te[k]) - max(a, ts[k])
+            iou = inter / (max(b, te[k]) - min(a, ts[k]))
+            if inter > 0 and iou >= min_overlap:
+                candidates.append((-iou, j, k))
+    used_p, used_t, ious = set(), set(), []
+    for neg_iou, j, k in sorted(candidates):
+        if j not in used_p and k not in used_t:
+            used_p.add(j)
+            used_t.add(k)
+            ious.append(-neg_iou)
+    return ious

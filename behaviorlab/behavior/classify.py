@@ -33,7 +33,6 @@ the estimator and the classes pickled with it or with its folds.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -48,7 +47,6 @@ from sklearn.base import BaseEstimator, clone
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.behavior.bouts import postprocess_bouts
 from behaviorlab.behavior.classify_features import (
-    LABEL_DIMS,
     WindowDesign,
     build_design,
     fingerprint,
@@ -64,6 +62,7 @@ from behaviorlab.behavior.crossval import (
     fold_decisions,
     pool_folds,
 )
+from behaviorlab.behavior.suggest import spread_picks, uncertainty_table
 from behaviorlab.behavior.thresholds import bout_frames, decide, frames, smooth_segments
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.design import SessionData, session_items
@@ -84,6 +83,15 @@ log = logging.getLogger(__name__)
 _KIND = "behaviorlab.BehaviorClassifier"
 # Packages whose version change can alter a loaded classifier's predictions.
 _VERSION_KEYS = ("behaviorlab", "numpy", "scipy", "pandas", "scikit-learn")
+
+
+def _keypoints_of(features: Any) -> list[str] | None:
+    """Return the keypoints of the first session's poses (a Dataset with a keypoint coordinate), else None."""
+    items = session_items(features)
+    obj = items[0][1] if items else None
+    if isinstance(obj, xr.Dataset) and "keypoint" in obj.coords:
+        return [str(k) for k in obj["keypoint"].values]
+    return None
 
 
 # --------------------------------------------------------------------------- pickled with the classifier and its folds
@@ -257,6 +265,10 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         ``fps``: what a session needs to be labeled.
     fps_
         Frame rate of the training sessions.
+    keypoints_
+        Keypoints of the training poses (None when fitted on bare features):
+        a session to label must have them (under these names; see
+        ``behaviorlab features --keypoint-map``).
     cv_
         How the validation chunks were made (kind, chunk length, frames).
     feature_importances_
@@ -508,6 +520,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             ``self``.
         """
         design = self._prepare(features, labels)
+        self.keypoints_ = _keypoints_of(features)
         self._fit_design(design, np.arange(len(design.X)))
         self.training_fingerprints_ = sorted({fingerprint(source) for source in design.sources})
         if len(set(np.round(design.fps, 6))) > 1:
@@ -538,6 +551,7 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         self._check_fitted()
         probabilities, decisions, names = {}, {}, []
         for name, obj in session_items(features):
+            self._check_keypoints(name, obj)
             design = self._design({name: obj})
             proba = design.unstack(self._proba_design(design), "behavior_probability", self.behaviors_, np.nan)[name]
             if abs(design.fps[0] - self.fps_) > 0.01 * self.fps_:
@@ -549,6 +563,20 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
             decisions[name] = decide(proba, np.array(thresholds), *bouts)
             names.append(name)
         return names, probabilities, decisions
+
+    def _check_keypoints(self, name: str, obj: Any) -> None:
+        """Refuse a session whose poses lack keypoints the classifier was trained on, naming them and the fix."""
+        trained = getattr(self, "keypoints_", None)  # None: trained on bare features, or saved before it was kept
+        if trained is None or not isinstance(obj, xr.Dataset) or "keypoint" not in obj.coords:
+            return
+        present = {str(k) for k in obj["keypoint"].values}
+        missing = [k for k in trained if k not in present]
+        if missing:
+            raise SchemaError(
+                f"session {name!r} lacks the keypoint(s) {missing} this classifier was trained on (its keypoints: "
+                f"{sorted(present)}); if they carry other names, map them: behaviorlab features --keypoint-map "
+                "MAP.yaml, or poses.keypoint_map in the project config ({name in the file: name in the classifier})"
+            )
 
     def training_sessions(self, features: SessionData) -> dict[str, bool | None]:
         """Whether each session was among the sessions this model was fitted on (its scores are then not held out).
@@ -756,46 +784,6 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         """
         if not (int(n) == n and n >= 0 and min_separation_s >= 0):
             raise SchemaError(f"n must be a whole number >= 0 and min_separation_s >= 0, got {n}, {min_separation_s}")
-        names, probabilities, _ = self._apply(features)
-        tables = []
-        for name in names:
-            da = probabilities[name].transpose(*LABEL_DIMS)
-            p = np.asarray(da.values)
-            t = np.array([self.thresholds_[b] for b in self.behaviors_])
-            scale = np.where(p < t, t, 1 - t)
-            unc = 1 - np.abs(p - t) / scale
-            ti, ii, bi = np.nonzero(np.isfinite(unc))
-            tables.append(
-                pd.DataFrame(
-                    {
-                        "session": name,
-                        "individual": da["individual"].values[ii].astype(str),
-                        "time": np.asarray(da["time"].values, float)[ti],
-                        "frame": ti,
-                        "behavior": np.asarray(self.behaviors_, dtype=object)[bi],
-                        "probability": p[ti, ii, bi],
-                        "threshold": t[bi],
-                        "uncertainty": unc[ti, ii, bi],
-                    }
-                )
-            )
-        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-        if table.empty:
-            return table
-        order = np.argsort(-table["uncertainty"].to_numpy(), kind="stable")
-        picked: list[int] = []
-        taken: dict[tuple[str, str], list[float]] = {}
-        sessions, individuals = table["session"].to_numpy(), table["individual"].to_numpy()
-        times = table["time"].to_numpy()
-        for i in order:
-            if len(picked) >= n:
-                break
-            near = taken.setdefault((sessions[i], individuals[i]), [])
-            j = bisect.bisect_left(near, times[i])
-            if (j < len(near) and near[j] - times[i] < min_separation_s) or (
-                j > 0 and times[i] - near[j - 1] < min_separation_s
-            ):
-                continue
-            near.insert(j, times[i])
-            picked.append(i)
-        return table.iloc[picked].reset_index(drop=True)
+        _, probabilities, _ = self._apply(features)
+        table = uncertainty_table(probabilities, self.thresholds_, self.behaviors_)
+        return spread_picks(table, int(n), min_separation_s)

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from behaviorlab.behavior.bouts import postprocess_segments
+from behaviorlab._runs import runs
+from behaviorlab.behavior.bouts import match_bouts, postprocess_segments
 from behaviorlab.behavior.classify_features import WindowDesign
 from behaviorlab.behavior.thresholds import bout_frames, counts, scores
 from behaviorlab.errors import SchemaError
@@ -57,7 +58,10 @@ class CVResult:
         ``fold, behavior, precision, recall, f1, n_true, n_predicted, n_frames`` per fold.
     scores
         The same pooled over every fold's test frames: ``behavior, precision,
-        recall, f1, n_true, n_predicted, n_frames``, one row per behavior.
+        recall, f1, n_true, n_predicted, n_frames``, one row per behavior,
+        and the bout-wise measures of :func:`bout_table` (``bout_f1``,
+        ``n_true_bouts``, ``n_predicted_bouts``, ``bout_count_error``,
+        ``duration_error``).
     """
 
     cv: str
@@ -176,6 +180,7 @@ def pool_folds(plan: CVPlan, folds: Sequence[CVFold]) -> CVResult:
         (b, *scores(tp[i], fp[i], fn[i]), int(tp[i] + fn[i]), int(tp[i] + fp[i]), len(pred))
         for i, b in enumerate(behaviors)
     ]
+    bouts = bout_table(pred, design.Y, design.segments(np.arange(len(pred))), behaviors)
     log.info("cross_validate (%s, %d folds): F1 %s", plan.kind, plan.n_folds, {p[0]: round(p[3], 3) for p in pooled})
     return CVResult(
         cv=plan.kind,
@@ -185,5 +190,34 @@ def pool_folds(plan: CVPlan, folds: Sequence[CVFold]) -> CVResult:
         predictions=design.unstack(pred, "behavior_prediction", behaviors, False),
         thresholds=pd.DataFrame(thresholds).set_index("fold"),
         fold_scores=fold_table,
-        scores=pd.DataFrame(pooled, columns=columns[1:]),
+        scores=pd.DataFrame(pooled, columns=columns[1:]).merge(bouts, on="behavior"),
     )
+
+
+#: Bout-wise columns of :attr:`CVResult.scores`, beside the frame-wise ones.
+BOUT_SCORE_COLUMNS = ["bout_f1", "n_true_bouts", "n_predicted_bouts", "bout_count_error", "duration_error"]
+
+
+def bout_table(pred: np.ndarray, truth: np.ndarray, segments: np.ndarray, behaviors: Sequence[str]) -> pd.DataFrame:
+    """Bout-wise F1 (bouts matched one to one by any overlap), and the errors in bout count and total duration.
+
+    ``pred`` and ``truth`` are bool ``(rows, behavior)``; a bout never spans
+    two ``segments`` (animals or sessions).  ``bout_count_error`` is
+    ``(predicted - true bouts) / true bouts`` and ``duration_error`` the same
+    for frames: signed, so a classifier that splits bouts shows a positive count error.
+    """
+    cuts = np.flatnonzero(segments[1:] != segments[:-1]) + 1
+    rows = []
+    for b, behavior in enumerate(behaviors):
+        n_pred = n_true = matched = 0
+        for p, t in zip(np.split(pred[:, b], cuts), np.split(truth[:, b], cuts), strict=True):
+            n_pred += len(runs(p)[1])
+            n_true += len(runs(t)[1])
+            matched += len(match_bouts(p, t, 0.0))
+        f1 = scores(matched, n_pred - matched, n_true - matched)[2]
+        frames_true, frames_pred = int(truth[:, b].sum()), int(pred[:, b].sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            count_error = (n_pred - n_true) / n_true if n_true else np.nan
+            duration_error = (frames_pred - frames_true) / frames_true if frames_true else np.nan
+        rows.append((behavior, f1, n_true, n_pred, count_error, duration_error))
+    return pd.DataFrame(rows, columns=["behavior", *BOUT_SCORE_COLUMNS])

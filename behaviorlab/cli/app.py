@@ -344,6 +344,13 @@ def features(
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second, for formats that do not store it.")] = None,
     csv_columns: CsvColumnsOption = None,
+    keypoint_map: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML or JSON file mapping keypoint names of the file to the names to use ({snout: nose, ...}), "
+            "e.g. those a saved classifier was trained on."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Clean poses, compute per-frame features and their Morlet spectrogram into one netCDF file."""
@@ -357,6 +364,7 @@ def features(
     )
     from behaviorlab.io.load import load_poses  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.io.save import save_poses  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.schema import rename_keypoints  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.trajectories.filtering import cleaning_report  # lazy: loads when the command runs (a fast --help)
 
     if source is not None and source not in POSE_SOURCES:
@@ -374,6 +382,11 @@ def features(
         except SchemaError as err:
             raise FileFormatError(config, str(err)) from None
     ds = load_poses(poses, source=source, fps=fps, csv_columns=csv_columns)
+    if keypoint_map is not None:
+        mapping = read_config(keypoint_map)
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise FileFormatError(keypoint_map, "must map keypoint names to names ({name in the file: new name})")
+        ds = rename_keypoints(ds, mapping, str(poses))
     if settings.spectrogram is not None and ds.attrs.get("fps") is None:
         raise FileFormatError(
             poses, "stores no frame rate, which the spectrogram needs; pass --fps (or spectrogram: false in --config)"

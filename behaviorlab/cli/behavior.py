@@ -353,6 +353,39 @@ def classify_predict(
         typer.echo(f"wrote {path} ({uncertain} frames to annotate next)")
 
 
+@classify_app.command("suggest")
+@friendly_errors
+def classify_suggest(
+    model: Annotated[Path, typer.Argument(help="Model file from `behaviorlab classify train`.")],
+    features: FeatureFiles,
+    out: Annotated[Path, typer.Option("--out", help="CSV of the suggested bouts to label next.")],
+    n: Annotated[int, typer.Option("-n", help="How many bouts to suggest.")] = 20,
+    min_separation_s: Annotated[
+        float, typer.Option(help="Two suggestions of one animal at least this many seconds apart.")
+    ] = 2.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    trust: TrustOption = None,
+) -> None:
+    """Propose the bouts whose labels would help the classifier most: where it is least sure, spread in time."""
+    from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.behavior.classify import BehaviorClassifier  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.behavior.suggest import (  # lazy: loads when the command runs (a fast --help)
+        spread_picks,
+        suggested_bouts,
+        uncertainty_table,
+    )
+
+    apply_trust(trust)
+    clf = BehaviorClassifier.load(model)
+    sessions = _load_sessions(features, clf.variable)
+    table = uncertainty_table(clf.predict_proba(sessions), clf.thresholds_, clf.behaviors_)
+    picks = suggested_bouts(spread_picks(table, n, min_separation_s), table)
+    _refuse_existing(out, overwrite)
+    with atomic_path(out) as tmp:
+        picks.to_csv(tmp, index=False)
+    typer.echo(f"wrote {out}: {len(picks)} bouts to label next (label them, add them to the labels and train again)")
+
+
 @classify_app.command("evaluate")
 @friendly_errors
 def classify_evaluate(

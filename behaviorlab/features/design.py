@@ -30,7 +30,7 @@ from behaviorlab.features.families import (
     pair_name,
     skeleton_joints,
 )
-from behaviorlab.schema import POSITION_DIMS, check_dims, get_skeleton, log_step, unlogged
+from behaviorlab.schema import POSITION_DIMS, check_dims, get_skeleton, guess_body_axis, log_step, unlogged
 from behaviorlab.trajectories import kinematics
 from behaviorlab.trajectories.kinematics import CENTROID
 from behaviorlab.trajectories.landmarks import arena_landmarks, arena_zones
@@ -122,17 +122,19 @@ class FeatureConfig(ConfigBase):
     origin_keypoint
         Origin of the egocentric frame.
     axis_from, axis_to
-        Body axis of the egocentric frame and of the heading;
-        default the last and the first keypoint of the Dataset (tail -> nose
-        when keypoints are listed nose first).
+        Body axis of the egocentric frame and of the heading; default read
+        from the keypoint names (:func:`behaviorlab.schema.guess_body_axis`:
+        tail base -> nose, snout or head), else the last and the first keypoint.
     distances
         ``"all"`` for every pair of keypoints, or a list of ``(a, b)`` pairs, or ``()``.
     joint_angles
-        ``"auto"`` (default): the angle at every joint of the Dataset's
-        skeleton (``attrs["skeleton"]``, each keypoint with each pair of its
-        neighbours) and the body's bend (``axis_to`` - centroid -
-        ``axis_from``); or a list of ``(a, b, c)`` triplets, the angle at ``b``
-        in radians (0 to pi).
+        ``"auto"`` (default): the body's bend, the angle at the centroid
+        between ``axis_to`` and ``axis_from``; ``"skeleton"``: that and the
+        angle at every joint of the Dataset's skeleton (``attrs["skeleton"]``,
+        each keypoint with each pair of its neighbours; for projects whose
+        every pose file carries the same skeleton, since files without one
+        would get other columns); or a list of ``(a, b, c)`` triplets, the
+        angle at ``b`` in radians (0 to pi).
     body_area
         Add the area of the body outline (keypoints joined around their centroid).
     walls
@@ -196,9 +198,10 @@ class FeatureConfig(ConfigBase):
             )
         if not isinstance(self.distances, str) and any(len(p) != 2 for p in self.distances):
             raise SchemaError("FeatureConfig.distances: each entry must be a pair (a, b) of keypoint names")
-        if isinstance(self.joint_angles, str) and self.joint_angles != "auto":
+        if isinstance(self.joint_angles, str) and self.joint_angles not in ("auto", "skeleton"):
             raise SchemaError(
-                f"FeatureConfig.joint_angles must be 'auto' or (a, b, c) triplets, got {self.joint_angles!r}"
+                "FeatureConfig.joint_angles must be 'auto', 'skeleton' or (a, b, c) triplets, "
+                f"got {self.joint_angles!r}"
             )
         if not isinstance(self.joint_angles, str) and any(len(t) != 3 for t in self.joint_angles):
             raise SchemaError("FeatureConfig.joint_angles: each entry must be a triplet (a, b, c) of keypoint names")
@@ -269,8 +272,9 @@ class _Body(NamedTuple):
 def _body(ds: xr.Dataset, config: FeatureConfig) -> _Body:
     pos = kinematics.position_of(ds, "compute_features input")
     keypoints = [str(k) for k in ds["keypoint"].values]
-    axis_from = config.axis_from or keypoints[-1]
-    axis_to = config.axis_to or keypoints[0]
+    guessed_from, guessed_to = guess_body_axis(keypoints)
+    axis_from = config.axis_from or guessed_from
+    axis_to = config.axis_to or guessed_to
     fps = pos.attrs.get("fps")
     body = _Body(pos, pos.transpose(*POSITION_DIMS).values[:, :2], keypoints, axis_from, axis_to, fps, None, "px")
     n_ind = ds.sizes["individual"]
@@ -361,8 +365,8 @@ def _posture_features(columns: _Columns, body: _Body, config: FeatureConfig, ds:
     for a, b in sorted(pairs, key=lambda p: sorted(p)):
         dist = np.linalg.norm(body.point(a) - body.point(b), axis=1) / body.divisor
         columns.add(dist, pair_name("distance", a, b), body.length)
-    if config.joint_angles == "auto":
-        triplets = skeleton_joints(get_skeleton(ds), body.keypoints)
+    if isinstance(config.joint_angles, str):
+        triplets = skeleton_joints(get_skeleton(ds), body.keypoints) if config.joint_angles == "skeleton" else []
         if len(body.keypoints) > 2:
             triplets.append((body.axis_to, CENTROID, body.axis_from))
     else:

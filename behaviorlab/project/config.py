@@ -82,6 +82,8 @@ class PosesSection(ConfigBase):
     resources: dict = attrs.field(factory=dict)
     source: str | None = None
     csv_columns: str | None = None
+    # {name in the pose files: name to use}: another lab's names onto those a saved model was trained on
+    keypoint_map: dict = attrs.field(factory=dict)
 
 
 @attrs.frozen

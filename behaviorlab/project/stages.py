@@ -46,6 +46,7 @@ from behaviorlab.project.config import ProjectConfig
 from behaviorlab.project.report import PROJECT, RunError, StageResult, describe_error
 from behaviorlab.results.render import render_poses
 from behaviorlab.results.store import MANIFEST, ResultsStore, StoreError
+from behaviorlab.schema import rename_keypoints
 from behaviorlab.trajectories.filtering import clean_poses
 from behaviorlab.trajectories.landmarks import arena_landmarks
 
@@ -258,13 +259,17 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
             files["poses"] = cache.digest(pose_file)
             reading = {"source": config.poses.source, "csv_columns": config.poses.csv_columns}
             params = {"fps": fps, "keypoints": keypoints, "allow_missing": allow, **reading}
+            if config.poses.keypoint_map:
+                params["keypoint_map"] = dict(config.poses.keypoint_map)
             key = stage_key("poses", params, files=files)
 
             def write(tmp: Path) -> None:
                 if info is not None:  # the video must be readable to its last frame (a truncated file is not)
                     with VideoReader(video) as reader:
                         reader.read(info.n_frames - 1)
-                ds = load_poses(pose_file, fps=fps, **reading)
+                ds = rename_keypoints(
+                    load_poses(pose_file, fps=fps, **reading), config.poses.keypoint_map, str(pose_file)
+                )
                 if ds.attrs.get("fps") is None:
                     raise SchemaError(
                         f"{pose_file}: the file stores no frame rate and session {session!r} has none: fill its fps "

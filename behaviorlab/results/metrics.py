@@ -43,6 +43,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab._runs import runs
+from behaviorlab.behavior.bouts import match_bouts
 from behaviorlab.errors import SchemaError
 
 __all__ = [
@@ -181,28 +182,6 @@ def frame_score_table(behaviors: list[str], outcomes: np.ndarray) -> pd.DataFram
     return table.assign(precision=precision, recall=recall, f1=f1, support=table["tp"] + table["fn"])
 
 
-def _match_bouts(pred: np.ndarray, truth: np.ndarray, min_overlap: float) -> list[float]:
-    """Return the IoUs of the one-to-one greedy matches between the bouts of two 1-D bool arrays."""
-    _, ps, pe = runs(pred)
-    _, ts, te = runs(truth)
-    candidates = []
-    for j, (a, b) in enumerate(zip(ps, pe, strict=True)):
-        lo = np.searchsorted(te, a, side="right")  # first true bout ending after a
-        hi = np.searchsorted(ts, b, side="left")  # true bouts starting before b
-        for k in range(lo, hi):
-            inter = min(b, te[k]) - max(a, ts[k])
-            iou = inter / (max(b, te[k]) - min(a, ts[k]))
-            if inter > 0 and iou >= min_overlap:
-                candidates.append((-iou, j, k))
-    used_p, used_t, ious = set(), set(), []
-    for neg_iou, j, k in sorted(candidates):
-        if j not in used_p and k not in used_t:
-            used_p.add(j)
-            used_t.add(k)
-            ious.append(-neg_iou)
-    return ious
-
-
 def bout_scores(pred: Any, truth: Any, *, min_overlap: float = 0.5) -> pd.DataFrame:
     """Bout-wise precision, recall and F1 per behavior.
 
@@ -236,7 +215,7 @@ def bout_scores(pred: Any, truth: Any, *, min_overlap: float = 0.5) -> pd.DataFr
     for k, behavior in enumerate(t["behavior"].values):
         n_pred = sum(len(runs(pv[i, k])[1]) for i in range(pv.shape[0]))
         n_true = sum(len(runs(tv[i, k])[1]) for i in range(tv.shape[0]))
-        ious = [iou for i in range(pv.shape[0]) for iou in _match_bouts(pv[i, k], tv[i, k], min_overlap)]
+        ious = [iou for i in range(pv.shape[0]) for iou in match_bouts(pv[i, k], tv[i, k], min_overlap)]
         tp = len(ious)
         rows.append((str(behavior), tp, n_pred - tp, n_true - tp, n_pred, n_true, np.mean(ious) if ious else np.nan))
     table = pd.DataFrame(rows, columns=["behavior", "tp", "fp", "fn", "n_pred", "n_true", "mean_iou"])

@@ -26,7 +26,7 @@ from plotly.subplots import make_subplots
 from behaviorlab.behavior.bouts import STATE_BOUT_COLUMNS, iter_sequences, state_bouts
 from behaviorlab.errors import SchemaError
 from behaviorlab.results.stats import bout_table, frame_labels
-from behaviorlab.schema import get_skeleton
+from behaviorlab.schema import get_skeleton, guess_body_axis
 from behaviorlab.trajectories.kinematics import egocentric_align
 
 __all__ = [
@@ -351,10 +351,8 @@ def region_examples_figure(
                 raise SchemaError(f"region_examples_figure: no poses for session {session!r}")
             if session not in aligned:
                 ds = poses[session]
-                keypoints = [str(k) for k in ds["keypoint"].values]
-                aligned[session] = egocentric_align(
-                    ds, origin_keypoint, axis_from or keypoints[-1], axis_to or keypoints[0]
-                )
+                tail, head = guess_body_axis([str(k) for k in ds["keypoint"].values])
+                aligned[session] = egocentric_align(ds, origin_keypoint, axis_from or tail, axis_to or head)
             ds = aligned[session]
             frame = ds["position"].sel(individual=ex["individual"]).sel(time=ex["time"], method="nearest")
             xy = frame.transpose("keypoint", "space").values

@@ -101,3 +101,77 @@ def test_labels_outside_the_video_are_refused_naming_the_file(features, tmp_path
     )
     assert result.exit_code == 1
     assert "late.csv" in result.output
+
+
+def test_a_saved_classifier_applies_to_renamed_keypoints_through_a_keypoint_map(features, sample_data, tmp_path):
+    import numpy as np
+
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.io.save import save_poses
+    from behaviorlab.schema import Skeleton, get_skeleton, rename_keypoints, set_skeleton
+
+    boris = [sample_data / f"{s}_boris.csv" for s in ("session_a", "session_b")]
+    model = tmp_path / "clf.pkl"
+    config = tmp_path / "classifier.yaml"
+    config.write_text("windows_s: [0.5]\nstats: [mean]\nmax_iter: 30\n")
+    args = ["classify", "train", "--out", str(model), "--behaviors", "walk", "--config", str(config)]
+    args += ["--features", str(features[0]), "--labels", str(boris[0])]
+    args += ["--features", str(features[1]), "--labels", str(boris[1])]
+    assert _run(*args).exit_code == 0
+    # another lab's file: the same animal, its keypoints named otherwise and listed in another order
+    poses = load_poses(sample_data / "session_b_poses.nc")
+    names = [str(k) for k in poses["keypoint"].values]
+    theirs = {k: f"lab2_{k}" for k in names}
+    other = rename_keypoints(poses, theirs).isel(keypoint=slice(None, None, -1))
+    skeleton = get_skeleton(other)  # their skeleton: the same joints under their names, in their order
+    other = set_skeleton(other, Skeleton(skeleton.keypoints[::-1], edges=skeleton.edges, symmetry=skeleton.symmetry))
+    other_file = tmp_path / "other_lab.nc"
+    save_poses(other, other_file)
+    feature_config = tmp_path / "features.yaml"
+    feature_config.write_text("spectrogram: false\n")
+    unmapped = tmp_path / "unmapped.nc"
+    assert _run("features", str(other_file), "--out", str(unmapped), "--config", str(feature_config)).exit_code == 0
+    result = _run("classify", "predict", str(model), str(unmapped), "--out-dir", str(tmp_path / "no"))
+    assert result.exit_code != 0
+    message = " ".join(result.output.replace("│", " ").split())
+    assert "lacks the keypoint(s)" in message
+    assert names[0] in message
+    assert "--keypoint-map" in message
+    keypoint_map = tmp_path / "map.yaml"
+    keypoint_map.write_text("".join(f"{v}: {k}\n" for k, v in theirs.items()))
+    mapped = tmp_path / "session_b.nc"
+    args = ["features", str(other_file), "--out", str(mapped), "--config", str(feature_config)]
+    assert _run(*args, "--keypoint-map", str(keypoint_map)).exit_code == 0
+    result = _run("classify", "predict", str(model), str(mapped), "--out-dir", str(tmp_path / "yes"))
+    assert result.exit_code == 0, result.output
+    theirs_pred = xr.load_dataset(tmp_path / "yes" / "session_b.behavior.nc")["behavior_probability"]
+    ours = _run("classify", "predict", str(model), str(features[1]), "--out-dir", str(tmp_path / "ours"))
+    assert ours.exit_code == 0
+    ours_pred = xr.load_dataset(tmp_path / "ours" / "session_b.behavior.nc")["behavior_probability"]
+    np.testing.assert_allclose(theirs_pred.values, ours_pred.values, atol=1e-9)  # the same decisions as at home
+    bad_map = tmp_path / "bad.yaml"
+    bad_map.write_text("tail_tip_typo: tail\n")
+    result = _run("features", str(other_file), "--out", str(tmp_path / "x.nc"), "--keypoint-map", str(bad_map))
+    assert result.exit_code != 0
+    assert "tail_tip_typo" in " ".join(result.output.replace("│", " ").split())
+
+
+def test_classify_suggest_proposes_uncertain_bouts_spread_in_time(features, sample_data, tmp_path):
+    boris = [sample_data / f"{s}_boris.csv" for s in ("session_a", "session_b")]
+    model = tmp_path / "clf.pkl"
+    config = tmp_path / "classifier.yaml"
+    config.write_text("windows_s: [0.5]\nstats: [mean]\nmax_iter: 30\n")
+    args = ["classify", "train", "--out", str(model), "--behaviors", "walk,rest", "--config", str(config)]
+    args += ["--features", str(features[0]), "--labels", str(boris[0]), "--features", str(features[1])]
+    args += ["--labels", str(boris[1])]
+    assert _run(*args).exit_code == 0
+    out = tmp_path / "suggest.csv"
+    result = _run("classify", "suggest", str(model), str(features[1]), "--out", str(out), "-n", "5")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert 1 <= len(table) <= 5
+    assert (table["start_frame"] <= table["frame"]).all()
+    assert (table["frame"] <= table["end_frame"]).all()
+    assert table["uncertainty"].is_monotonic_decreasing
+    times = table.sort_values("time")["time"].to_numpy()
+    assert (times[1:] - times[:-1] >= 2.0).all() or table["behavior"].nunique() > 1 or len(times) == 1

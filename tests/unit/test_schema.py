@@ -263,3 +263,29 @@ def test_skeleton_travels_in_dataset_attrs():
         set_skeleton(from_numpy(pos), sk)
     with pytest.raises(SchemaError, match="disagree"):
         from_numpy(pos, keypoints=["a", "b", "c", "d"], skeleton=sk)
+
+
+def test_rename_keypoints_maps_names_and_the_skeleton_and_refuses_unknown_or_doubled_names():
+    from behaviorlab.schema import rename_keypoints
+
+    ds = from_numpy(np.zeros((3, 2, 3, 1)), keypoints=["snout", "ear", "tailbase"], individuals=["m"], fps=10.0)
+    ds = set_skeleton(ds, Skeleton(["snout", "ear", "tailbase"], edges=[("snout", "ear"), ("ear", "tailbase")]))
+    out = rename_keypoints(ds, {"snout": "nose", "tailbase": "tail_base"}, "lab2.csv")
+    assert list(out["keypoint"].values) == ["nose", "ear", "tail_base"]
+    assert get_skeleton(out).edges == (("nose", "ear"), ("ear", "tail_base"))
+    assert list(ds["keypoint"].values) == ["snout", "ear", "tailbase"]  # the input is not changed
+    assert rename_keypoints(ds, {}) is ds
+    with pytest.raises(SchemaError, match=r"lab2.csv.*\['nozze'\].*--keypoint-map"):
+        rename_keypoints(ds, {"nozze": "nose"}, "lab2.csv")
+    with pytest.raises(SchemaError, match="several keypoints are called"):
+        rename_keypoints(ds, {"snout": "ear"})
+
+
+def test_the_body_axis_is_read_from_the_names_whatever_their_order():
+    from behaviorlab.schema import guess_body_axis
+
+    names = ["nose", "headcentre", "neck", "earl", "bodycentre", "tailbase", "tailcentre", "tailtip"]
+    assert guess_body_axis(names) == ("tailbase", "nose")
+    assert guess_body_axis(names[::-1]) == ("tailbase", "nose")
+    assert guess_body_axis(["Snout", "leftear", "rightear", "Tail_Tip"]) == ("Tail_Tip", "Snout")
+    assert guess_body_axis(["thorax", "head", "abdomen"]) == ("abdomen", "thorax")  # no tail name: last and first

@@ -329,3 +329,19 @@ def test_wall_distances_come_from_the_arena_landmarks_the_cleaning_found():
     assert "wall_distance_nose" not in set(map(str, compute_features(ds)["features"]["feature"].values))
     always = compute_features(ds, FeatureConfig(walls=True))["features"]
     assert np.isnan(always.sel(feature="wall_distance_nose")).all()
+
+
+def test_skeleton_joint_angles_are_asked_for_and_the_bend_is_always_there():
+    from behaviorlab.schema import Skeleton, set_skeleton
+
+    ds = set_skeleton(_poses(seed=5), Skeleton(KEYPOINTS, edges=[("nose", "neck"), ("neck", "body"), ("body", "tail")]))
+    default = set(map(str, compute_features(ds, FeatureConfig(social=False))["features"]["feature"].values))
+    asked = set(map(str, compute_features(ds, FeatureConfig(social=False, joint_angles="skeleton"))["feature"].values))
+    assert {n for n in default if n.startswith("angle_")} == {"angle_nose_centroid_tail"}
+    assert {n for n in asked if n.startswith("angle_")} == {
+        "angle_nose_centroid_tail",
+        "angle_neck_body_tail",
+        "angle_body_neck_nose",
+    }
+    with pytest.raises(SchemaError, match="skeleton"):
+        FeatureConfig(joint_angles="all")
