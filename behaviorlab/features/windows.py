@@ -18,10 +18,13 @@ import xarray as xr
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import check_dims, log_step
 
-__all__ = ["STATS", "window_feature_names", "window_features"]
+__all__ = ["ALL_STATS", "STATS", "window_feature_names", "window_features"]
 
-#: Window statistics :func:`window_features` can compute.
+#: Window statistics of the classifiers by default: over a window centred on the frame.
 STATS: tuple[str, ...] = ("mean", "std", "min", "max")
+#: Every statistic :func:`window_features` can compute: the centred ones, and the mean over the window that ends
+#: at the frame (``past_mean``) or starts at it (``future_mean``): what came before and what follows.
+ALL_STATS: tuple[str, ...] = (*STATS, "past_mean", "future_mean")
 _FEATURE_DIMS = ("time", "individual", "feature")
 
 
@@ -53,9 +56,9 @@ def check_windows(windows_s: Sequence[float], stats: Sequence[str]) -> tuple[tup
     if any(not w > 0 for w in windows):
         raise SchemaError(f"window lengths must be positive seconds, got {list(windows_s)}")
     stats = tuple(str(s) for s in stats)
-    unknown = [s for s in stats if s not in STATS]
+    unknown = [s for s in stats if s not in ALL_STATS]
     if unknown:
-        raise SchemaError(f"unknown window statistic(s) {unknown}; choose from {list(STATS)}")
+        raise SchemaError(f"unknown window statistic(s) {unknown}; choose from {list(ALL_STATS)}")
     if len(set(windows)) != len(windows) or len(set(stats)) != len(stats):
         raise SchemaError(f"windows_s and stats must not repeat, got {list(windows)} and {list(stats)}")
     return windows, stats
@@ -87,9 +90,11 @@ def window_features(
         frames centred on each frame, ``h = floor(w * fps / 2 + 0.5)`` (so
         0.2 s at 30 fps is 7 frames).
     stats
-        Statistics among :data:`STATS`: ``"mean"``, ``"std"`` (population
-        standard deviation, ``ddof=0``, so 0 for a single value), ``"min"``,
-        ``"max"``.
+        Statistics among :data:`ALL_STATS`: over the centred window
+        ``"mean"``, ``"std"`` (population standard deviation, ``ddof=0``, so
+        0 for a single value), ``"min"``, ``"max"``; ``"past_mean"``, the mean
+        over the same number of frames ending at the frame, and
+        ``"future_mean"``, starting at it.
     fps
         Frames per second; default the ``fps`` attr, else the spacing of the
         time coordinate (seconds).
@@ -133,9 +138,15 @@ def window_features(
     table = pd.DataFrame(values.reshape(n_time, n_ind * n_feat).astype(np.float64, copy=False))  # columns: series
     k = 1
     for w in windows:
-        rolling = table.rolling(2 * _half_width(w, rate) + 1, center=True, min_periods=1)
+        span = 2 * _half_width(w, rate) + 1
+        rolling = table.rolling(span, center=True, min_periods=1)
         for stat in stats:
-            result = rolling.std(ddof=0) if stat == "std" else getattr(rolling, stat)()
+            if stat == "past_mean":
+                result = table.rolling(span, min_periods=1).mean()
+            elif stat == "future_mean":
+                result = table[::-1].rolling(span, min_periods=1).mean()[::-1]
+            else:
+                result = rolling.std(ddof=0) if stat == "std" else getattr(rolling, stat)()
             out[..., k * n_feat : (k + 1) * n_feat] = result.to_numpy().reshape(n_time, n_ind, n_feat)
             k += 1
     names = window_feature_names(ordered["feature"].values, windows, stats)
