@@ -7,7 +7,10 @@ features of :func:`behaviorlab.synthetic.simulate.simulate_poses` sessions (seed
 ``groom``).  :class:`~behaviorlab.behavior.classify.BehaviorClassifier` with its
 defaults (window features over 3 windows x 4 statistics, histogram gradient
 boosting, F1 thresholds) is timed on fit and on predict, with its peak memory;
-the random forest option is timed beside it.
+the random forest option is timed beside it.  With ``--all-features`` the
+gradient-boosting model is timed again on every default pose feature (the
+scale-free families of issue 22), beside the 50-feature run of the same
+process: the richer features may cost at most twice the time.
 
 Run ``python benchmarks/classifier_speed.py --help``.
 """
@@ -32,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--models", nargs="+", default=["hgb", "rf"], choices=["hgb", "rf"])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 sessions x 1 minute")
+    parser.add_argument("--all-features", action="store_true", help="also time hgb on every default feature")
     parser.add_argument("--out", default=str(DEFAULT_RESULTS_DIR))
     args = parser.parse_args(argv)
     if args.quick:
@@ -44,6 +48,16 @@ def _peak_rss_mib() -> float:
     return int(fields["VmHWM"].split()[0]) / 1024.0
 
 
+def _time_fit_predict(clf: Any, features: dict, labels: dict) -> tuple[Any, float, float]:
+    """Fit ``clf`` and predict the same sessions; return it with the seconds of each."""
+    start = time.perf_counter()
+    clf.fit(features, labels)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    clf.predict(features)
+    return clf, fit_s, time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     import xarray as xr
@@ -52,12 +66,14 @@ def main(argv: list[str] | None = None) -> None:
     from behaviorlab.features.pipeline import compute_session_features
     from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 
-    features, labels = {}, {}
+    features, labels, every = {}, {}, {}
     for i in range(args.sessions):
         poses, behavior = simulate_poses(SyntheticConfig(duration_s=args.minutes * 60, seed=400 + i))
         ds = compute_session_features(poses, {"spectrogram": False})
         name = f"session_{i}"
         features[name] = ds[["features"]].isel(feature=slice(0, N_FEATURES)).assign_attrs(fps=ds.attrs["fps"])
+        if args.all_features:
+            every[name] = ds[["features"]].assign_attrs(fps=ds.attrs["fps"])
         labels[name] = xr.DataArray(
             np.stack([behavior.values == b for b in BEHAVIORS], axis=-1),
             dims=("time", "individual", "behavior"),
@@ -68,18 +84,21 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     rss_before = _peak_rss_mib()
     for model in args.models:
-        clf = BehaviorClassifier(model=model, random_state=0)
-        start = time.perf_counter()
-        clf.fit(features, labels)
-        fit_s = time.perf_counter() - start
-        start = time.perf_counter()
-        clf.predict(features)
-        predict_s = time.perf_counter() - start
+        clf, fit_s, predict_s = _time_fit_predict(BehaviorClassifier(model=model, random_state=0), features, labels)
         metrics[f"{model}_fit_seconds"] = fit_s
         metrics[f"{model}_predict_seconds"] = predict_s
         metrics[f"{model}_predict_frames_per_second"] = n_frames / predict_s
         metrics[f"{model}_n_window_features"] = len(clf.feature_names_in_)
         rows.append((model, fit_s, predict_s, n_frames / predict_s, len(clf.feature_names_in_)))
+    if args.all_features:
+        clf, fit_s, predict_s = _time_fit_predict(BehaviorClassifier(random_state=0), every, labels)
+        n_base = next(iter(every.values())).sizes["feature"]
+        metrics["hgb_all_features_n_base_features"] = n_base
+        metrics["hgb_all_features_fit_seconds"] = fit_s
+        metrics["hgb_all_features_predict_seconds"] = predict_s
+        metrics["hgb_all_features_vs_50_fit_time_ratio"] = fit_s / metrics["hgb_fit_seconds"]
+        metrics["hgb_all_features_vs_50_predict_time_ratio"] = predict_s / metrics["hgb_predict_seconds"]
+        rows.append((f"hgb, all {n_base} features", fit_s, predict_s, n_frames / predict_s, len(clf.feature_names_in_)))
     metrics["peak_rss_mib"] = _peak_rss_mib()
     metrics["rss_mib_before_fitting"] = rss_before
     if "hgb" in args.models and "rf" in args.models:

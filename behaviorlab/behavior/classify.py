@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -327,6 +327,13 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.importance_frames = importance_frames
         self.n_jobs = n_jobs
+
+    #: Parameters added after models were first saved, with the value an older model was fitted with.
+    _ADDED_PARAMS: ClassVar[dict[str, Any]] = {"smoothing_s": 0.0, "min_samples_leaf": 20, "l2_regularization": 0.0}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled classifier; one saved before a parameter existed gets the value it was fitted with."""
+        super().__setstate__({**self._ADDED_PARAMS, **state})
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:

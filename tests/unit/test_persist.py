@@ -65,6 +65,11 @@ def test_a_classifier_saved_by_the_flat_layout_loads_and_gives_the_same_labels(o
     )
     predicted = model.predict(xr.Dataset({"features": features}, attrs={"fps": 30.0, "session": "s0"}))
     np.testing.assert_array_equal(np.asarray(predicted.values), np.load(old / "classifier_pred.npy"))
+    # parameters added since keep the values the old model was fitted with: no smoothing, scikit-learn's trees
+    params = model.get_params()
+    assert (params["smoothing_s"], params["min_samples_leaf"], params["l2_regularization"]) == (0.0, 20, 0.0)
+    labeled = model.label(xr.Dataset({"features": features}, attrs={"fps": 30.0, "session": "s0"}))
+    np.testing.assert_array_equal(labeled["behavior_prediction"].values, np.load(old / "classifier_pred.npy"))
 
 
 def test_read_pickle_follows_the_rename_table():
