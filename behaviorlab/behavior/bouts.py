@@ -19,6 +19,7 @@ import xarray as xr
 
 from behaviorlab._runs import runs, value_runs
 from behaviorlab.errors import SchemaError
+from behaviorlab.schema import BOUT_COLUMNS
 
 __all__ = [
     "STATE_BOUT_COLUMNS",
@@ -31,10 +32,9 @@ __all__ = [
     "transition_matrix",
 ]
 
-#: Columns of :func:`state_bouts` (``session`` comes first when sessions are named): the frames and times follow
-#: :data:`behaviorlab.schema.BOUT_COLUMNS` (``end_frame`` inclusive, the bout's last frame), with the integer
-#: ``state`` in place of a behavior name and the duration in frames beside the one in seconds.
-STATE_BOUT_COLUMNS = ["individual", "state", "start_frame", "end_frame", "start_s", "duration_frames", "duration_s"]
+#: Columns of :func:`state_bouts`: :data:`behaviorlab.schema.BOUT_COLUMNS` (the store's bout table, ``end_frame``
+#: inclusive; ``behavior`` the state's number as text), then the integer ``state`` and the duration in frames.
+STATE_BOUT_COLUMNS = [*BOUT_COLUMNS, "state", "duration_frames"]
 
 StateData = xr.DataArray | xr.Dataset | Mapping[str, xr.DataArray | xr.Dataset] | np.ndarray
 
@@ -118,8 +118,8 @@ def iter_sequences(states: Any, fps: float | None = None, session: str | None = 
             yield LabelSequence(session, str(j), values[:, j], start_s, rate)
 
 
-def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
-    """Bouts (runs of one state) of every individual, as a tidy table.
+def state_bouts(states: StateData, fps: float | None = None, *, source: str = "state") -> pd.DataFrame:
+    """Bouts (runs of one state) of every individual, as a tidy table in the store's bout columns.
 
     Parameters
     ----------
@@ -133,46 +133,58 @@ def state_bouts(states: StateData, fps: float | None = None) -> pd.DataFrame:
     fps
         Frames per second; overrides the attrs.  Without it (and without
         times in seconds) the columns in seconds are NaN.
+    source
+        The ``source`` column (the label source: ``state``, ``cluster``, ...).
 
     Returns
     -------
     pandas.DataFrame
-        One row per bout, in input order: ``session`` (when known: a
-        mapping key or a ``session`` attr), ``individual`` (None for a 1-D
-        array), ``state``, ``start_frame`` and ``end_frame`` (positions
+        :data:`STATE_BOUT_COLUMNS`, one row per bout in input order:
+        ``session`` (a mapping key or a ``session`` attr; None when unnamed),
+        ``individual`` (None for a 1-D array), ``source``, ``behavior`` (the
+        state's number as text), ``start_frame`` and ``end_frame`` (positions
         along ``time``, 0 for the first frame; ``end_frame`` inclusive, the
-        bout's last frame, as in :data:`behaviorlab.schema.BOUT_COLUMNS`), ``start_s``
-        (from the time coordinate), ``duration_frames``, ``duration_s``.
+        bout's last frame), ``start_s`` (from the time coordinate),
+        ``duration_s``, ``truncated`` (the bout touches the recording's edge
+        or a frame without a state, so its true length is unknown), ``state``
+        and ``duration_frames``.
     """
     frames = []
-    has_session = False
     for seq in iter_sequences(states, fps):
         starts, stops, values = value_runs(seq.states)
         keep = values >= 0
+        n = len(seq.states)
+        before = np.r_[True, seq.states[:-1] < 0] if n else np.zeros(0, dtype=bool)  # edge or no state before
+        after = np.r_[seq.states[1:] < 0, True] if n else np.zeros(0, dtype=bool)
         starts, stops, values = starts[keep], stops[keep], values[keep]
         duration = stops - starts
-        frame = pd.DataFrame(
-            {
-                "session": seq.session,
-                "individual": pd.Series([seq.individual] * len(starts), dtype=object),
-                "state": values,
-                "start_frame": starts,
-                "end_frame": stops - 1,
-                "start_s": seq.start_s[starts] if len(starts) else np.zeros(0),
-                "duration_frames": duration,
-                "duration_s": duration / seq.fps if seq.fps else np.full(len(starts), np.nan),
-            }
+        frames.append(
+            pd.DataFrame(
+                {
+                    "session": pd.Series([seq.session] * len(starts), dtype=object),
+                    "individual": pd.Series([seq.individual] * len(starts), dtype=object),
+                    "source": source,
+                    "behavior": values.astype(str).astype(object),
+                    "start_frame": starts,
+                    "end_frame": stops - 1,
+                    "start_s": seq.start_s[starts] if len(starts) else np.zeros(0),
+                    "duration_s": duration / seq.fps if seq.fps else np.full(len(starts), np.nan),
+                    "truncated": before[starts] | after[stops - 1] if len(starts) else np.zeros(0, dtype=bool),
+                    "state": values,
+                    "duration_frames": duration,
+                }
+            )
         )
-        has_session |= seq.session is not None
-        frames.append(frame)
-    columns = (["session"] if has_session else []) + STATE_BOUT_COLUMNS
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=np.int64 if "frame" in c or c == "state" else object) for c in columns})
-    out = pd.concat(frames, ignore_index=True)[columns]
+        return pd.DataFrame(
+            {c: pd.Series(dtype=np.int64 if "frame" in c or c == "state" else object) for c in STATE_BOUT_COLUMNS}
+        )
+    out = pd.concat(frames, ignore_index=True)[STATE_BOUT_COLUMNS]
     for col in ("state", "start_frame", "end_frame", "duration_frames"):
         out[col] = out[col].astype(np.int64)
     for col in ("start_s", "duration_s"):
         out[col] = out[col].astype(np.float64)
+    out["truncated"] = out["truncated"].astype(bool)
     return out
 
 

@@ -19,7 +19,7 @@ from behaviorlab.behavior.hmm_sequences import pick_fit_rows as _pick_fit_rows
 from behaviorlab.environment import package_versions
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.results.plots import duration_histogram_figure, ethogram_raster_figure, transition_graph_figure
-from behaviorlab.schema import get_log
+from behaviorlab.schema import BOUT_COLUMNS, get_log
 
 MEANS = np.array(
     [
@@ -268,16 +268,8 @@ def test_fit_on_sessions_and_label_them():
     assert model.predict(sessions).shape == (1200 * 2 + 700,)
     # bouts of labelled sessions carry the session and times in seconds
     bouts = state_bouts(labelled)
-    assert list(bouts.columns) == [
-        "session",
-        "individual",
-        "state",
-        "start_frame",
-        "end_frame",
-        "start_s",
-        "duration_frames",
-        "duration_s",
-    ]
+    assert list(bouts.columns) == [*BOUT_COLUMNS, "state", "duration_frames"]  # the store's bout table
+    assert set(bouts["source"]) == {"state"}
     assert set(bouts["session"]) == {"day1", "day2"}
     assert bouts["duration_frames"].sum() == 1200 * 2 + 700 - 10
     np.testing.assert_allclose(bouts["duration_s"], bouts["duration_frames"] / 30.0)
@@ -351,16 +343,11 @@ def test_sticky_prior_makes_longer_bouts_on_noisy_data():
 def test_state_bouts_of_a_hand_made_sequence():
     states = np.array([0, 0, 1, 1, 1, -1, 2, 2, 0])
     bouts = state_bouts(states, fps=10.0)
-    assert list(bouts.columns) == [
-        "individual",
-        "state",
-        "start_frame",
-        "end_frame",
-        "start_s",
-        "duration_frames",
-        "duration_s",
-    ]
+    assert list(bouts.columns) == [*BOUT_COLUMNS, "state", "duration_frames"]
     assert bouts["state"].tolist() == [0, 1, 2, 0]
+    assert bouts["behavior"].tolist() == ["0", "1", "2", "0"]
+    assert bouts["truncated"].tolist() == [True, True, True, True]  # each touches the edge or the unknown frame 5
+    assert state_bouts(np.array([0, 0, 1, 1, 0]))["truncated"].tolist() == [True, False, True]
     assert bouts["start_frame"].tolist() == [0, 2, 6, 8]
     assert bouts["end_frame"].tolist() == [1, 4, 7, 8]  # inclusive: the bout's last frame
     assert bouts["duration_frames"].tolist() == [2, 3, 2, 1]
