@@ -48,9 +48,9 @@ def value_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     v = np.asarray(values)
     if v.ndim != 1:
         raise ValueError(f"value_runs: expected a (time,) array, got shape {v.shape}")
-    found = [(runs(v == u)[1:], u) for u in np.unique(v)]
-    starts = np.concatenate([s for (s, _), _ in found]) if found else np.zeros(0, np.int64)
-    stops = np.concatenate([e for (_, e), _ in found]) if found else np.zeros(0, np.int64)
-    labels = np.concatenate([np.full(len(s), u) for (s, _), u in found]) if found else v[:0]
-    order = np.argsort(starts, kind="stable")
-    return starts[order], stops[order], labels[order]
+    if len(v) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), v[:0]
+    change = np.flatnonzero(v[1:] != v[:-1]) + 1  # one pass: fast however many distinct values there are
+    starts = np.concatenate([[0], change]).astype(np.int64)
+    stops = np.concatenate([change, [len(v)]]).astype(np.int64)
+    return starts, stops, v[starts]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from behaviorlab._runs import runs
+from behaviorlab._runs import runs, value_runs
 from behaviorlab.behavior.bouts import match_bouts, postprocess_segments
 from behaviorlab.behavior.classify_features import WindowDesign
 from behaviorlab.behavior.thresholds import bout_frames, counts, scores
@@ -206,7 +206,7 @@ def bout_table(pred: np.ndarray, truth: np.ndarray, segments: np.ndarray, behavi
     ``(predicted - true bouts) / true bouts`` and ``duration_error`` the same
     for frames: signed, so a classifier that splits bouts shows a positive count error.
     """
-    cuts = np.flatnonzero(segments[1:] != segments[:-1]) + 1
+    cuts = value_runs(np.asarray(segments))[0][1:]  # where each segment after the first starts
     rows = []
     for b, behavior in enumerate(behaviors):
         n_pred = n_true = matched = 0

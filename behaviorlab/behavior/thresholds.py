@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import uniform_filter1d
 
+from behaviorlab._runs import value_runs
 from behaviorlab.behavior.bouts import postprocess_bouts, postprocess_segments
 from behaviorlab.behavior.classify_features import LABEL_DIMS
 
@@ -101,10 +102,7 @@ def smooth_segments(proba: np.ndarray, segments: np.ndarray, half_window: int) -
     seen = np.isfinite(proba)
     total = np.concatenate([[0.0], np.cumsum(np.where(seen, proba, 0.0))])
     count = np.concatenate([[0], np.cumsum(seen)])
-    segments = np.asarray(segments)
-    change = np.flatnonzero(segments[1:] != segments[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    stops = np.concatenate([change, [len(proba)]])
+    starts, stops, _ = value_runs(np.asarray(segments))
     lengths = stops - starts
     first, last = np.repeat(starts, lengths), np.repeat(stops, lengths) - 1
     i = np.arange(len(proba))
