@@ -112,8 +112,9 @@ def test_features_writes_cleaned_poses_features_and_spectrogram(tmp_path, tracke
     assert result.exit_code == 0, result.output
     assert "masked" in result.output
     assert "filled by interpolation" in result.output
-    # 1 speed + 2 x 4 egocentric + 6 distances + 1 heading velocity, and 5 social features: two animals
-    assert "features: 21" in result.output
+    # speeds: the centroid and 4 keypoints over 0.2 s, the centroid over 1 s (6); 5 accelerations; the heading's
+    # velocity; 2 x 4 egocentric; 6 distances; the bend; the area; 4 confidences; 5 social features: two animals
+    assert "features: 37" in result.output
     assert "frequency 25" in result.output
     written = xr.load_dataset(out, engine="h5netcdf")
     assert {"position", "confidence", "cleaning_masked", "interpolated", "features", "spectrogram"} <= set(written)
@@ -134,7 +135,8 @@ def test_features_applies_the_config_file(tmp_path, tracked_nc):
     config = _features_config(
         tmp_path,
         "cleaning:\n  confidence_threshold: 0.5\n  median_window: 3\n"
-        "features:\n  distances: []\n  egocentric: false\n  social: false\n"
+        "features:\n  distances: []\n  egocentric: false\n  social: false\n  speed_keypoints: [centroid]\n"
+        "  speed_lags_s: [0.1]\n  accelerations: false\n  confidence: false\n  joint_angles: []\n  body_area: false\n"
         "spectrogram:\n  n_frequencies: 6\n  f_min: 2.0\n  f_max: 10.0\n",
     )
     out = tmp_path / "features.nc"
