@@ -27,7 +27,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -42,10 +42,9 @@ from threadpoolctl import threadpool_limits
 
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.behavior.hmm_selection import select_n_states
-from behaviorlab.behavior.hmm_sequences import array_samples, is_session_data, pick_fit_rows
+from behaviorlab.behavior.hmm_sequences import array_samples, is_session_data, label_sessions, pick_fit_rows
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
-from behaviorlab.schema import log_step
 
 __all__ = ["EthogramHMM"]
 
@@ -680,38 +679,10 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
             modified.
         """
         self._check_fitted()
-        items = session_items(data)
-        if not items:
-            raise SchemaError("label needs at least one session")
         params = {k: v for k, v in self.get_params().items() if isinstance(v, int | float | str | type(None))}
-        out: dict[str, Any] = {}
-        for name, obj in items:
+
+        def decode(obj: Any) -> tuple[SessionSamples, np.ndarray]:
             samples = self._fitted_samples(obj, None)
-            states = self._decode(samples)
-            source = obj[self.variable] if isinstance(obj, xr.Dataset) else obj
-            per_session = samples.unstack(states[samples.valid], "state", fill_value=-1)
-            if per_session:
-                values = next(iter(per_session.values())).transpose("time", "individual").values
-            else:  # no frame or no individual
-                values = np.full((source.sizes["time"], source.sizes["individual"]), -1)
-            attrs: dict[str, Any] = {"session": str(name), "n_states": int(self.n_states_)}
-            for key in ("fps", "time_unit"):
-                if obj.attrs.get(key) is not None:
-                    attrs[key] = obj.attrs[key]
-            state = xr.DataArray(
-                values.astype(np.int64),
-                dims=("time", "individual"),
-                coords={"time": source["time"].values, "individual": source["individual"].values},
-                name="state",
-                attrs=attrs,
-            )
-            if isinstance(obj, xr.Dataset):
-                new = obj.copy(deep=False)
-                new["state"] = state
-                out[str(name)] = log_step(new, "EthogramHMM.label", n_states_=self.n_states_, **params)
-            else:
-                state.attrs["log"] = obj.attrs.get("log", "[]")
-                out[str(name)] = log_step(state, "EthogramHMM.label", n_states_=self.n_states_, **params)
-        if isinstance(data, xr.Dataset | xr.DataArray):
-            return next(iter(out.values()))
-        return out if isinstance(data, Mapping) else list(out.values())
+            return samples, self._decode(samples)[samples.valid]
+
+        return label_sessions(data, decode, self.n_states_, "EthogramHMM.label", params)

@@ -1,16 +1,17 @@
-"""Frames of :class:`~behaviorlab.behavior.ethogram.EthogramHMM` as sequences, and chunks of them.
+"""Frames of the sequence models (the Gaussian HMM and the AR-HMM) as sequences, and chunks of them.
 
 An array's rows become :class:`~behaviorlab.features.design.SessionSamples`
 (split into sequences by hmmlearn-style ``lengths``); sequences are cut into
 chunks of consecutive frames, from which come the seeded fit subsample of a
 long recording (:func:`pick_fit_rows`) and the chunks held out to choose the
-number of states (:func:`split_heldout`).
+number of states (:func:`split_heldout`).  :func:`label_sessions` puts
+decoded states back on the sessions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,12 +19,14 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionSamples
+from behaviorlab.features.design import SessionData, SessionSamples, session_items
+from behaviorlab.schema import log_step
 
 __all__ = [
     "FIT_CHUNK_FRAMES",
     "array_samples",
     "is_session_data",
+    "label_sessions",
     "merge_chunks",
     "pick_fit_rows",
     "split_chunks",
@@ -144,3 +147,54 @@ def split_heldout(
     held, train = np.sort(order[:k]), order[k:]
     rows, train_lengths = merge_chunks(starts[train], stops[train], seq[train])
     return rows, train_lengths, [(int(starts[i]), int(stops[i])) for i in held]
+
+
+def label_sessions(
+    data: SessionData,
+    decode: Callable[[Any], tuple[SessionSamples, np.ndarray]],
+    n_states: int,
+    operation: str,
+    params: Mapping[str, Any],
+) -> Any:
+    """Add the per-frame ``state (time, individual)`` decoded by ``decode`` to one or many sessions.
+
+    ``decode(session)`` returns the session's samples and one state per
+    valid row.  The result has the shape of ``data``: a new Dataset with
+    the int64 variable ``state`` (-1 where the frame could not be decoded)
+    and a ``log`` entry ``operation`` with ``params``; for a DataArray, the
+    ``state`` DataArray itself.  ``state`` carries attrs ``session``,
+    ``n_states`` and, when the session has them, ``fps`` and ``time_unit``.
+    The inputs are not modified.
+    """
+    items = session_items(data)
+    if not items:
+        raise SchemaError("label needs at least one session")
+    out: dict[str, Any] = {}
+    for name, obj in items:
+        samples, states = decode(obj)
+        per_session = samples.unstack(states, "state", fill_value=-1)
+        if per_session:
+            values = next(iter(per_session.values())).transpose("time", "individual").values
+        else:  # no frame or no individual
+            values = np.full((obj.sizes["time"], obj.sizes["individual"]), -1)
+        attrs: dict[str, Any] = {"session": str(name), "n_states": int(n_states)}
+        for key in ("fps", "time_unit"):
+            if obj.attrs.get(key) is not None:
+                attrs[key] = obj.attrs[key]
+        state = xr.DataArray(
+            values.astype(np.int64),
+            dims=("time", "individual"),
+            coords={"time": obj["time"].values, "individual": obj["individual"].values},
+            name="state",
+            attrs=attrs,
+        )
+        if isinstance(obj, xr.Dataset):
+            new = obj.copy(deep=False)
+            new["state"] = state
+            out[str(name)] = log_step(new, operation, n_states_=int(n_states), **params)
+        else:
+            state.attrs["log"] = obj.attrs.get("log", "[]")
+            out[str(name)] = log_step(state, operation, n_states_=int(n_states), **params)
+    if isinstance(data, xr.Dataset | xr.DataArray):
+        return next(iter(out.values()))
+    return out if isinstance(data, Mapping) else list(out.values())
