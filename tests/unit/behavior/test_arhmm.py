@@ -167,13 +167,15 @@ def test_missing_frames_split_the_sequences(pose_model, pose_sessions):
     ds["position"][dict(time=slice(100, 160))] = np.nan  # 2 s: longer than max_gap_s
     states = pose_model.label(ds)["state"].values[:, 0]
     assert (states[100:160] == -1).all()
-    assert (states[:100] >= 0).all() and (states[160:] >= 0).all()
+    assert (states[:100] >= 0).all()
+    assert (states[160:] >= 0).all()
 
 
 def test_bad_input_gets_a_clear_message(pose_model, pose_sessions):
     with pytest.raises(NotFittedError):
         ARHMM().predict(pose_sessions)
-    renamed = pose_sessions["s0"].assign_coords(keypoint=[f"k{i}" for i in range(pose_sessions["s0"].sizes["keypoint"])])
+    n_keypoints = pose_sessions["s0"].sizes["keypoint"]
+    renamed = pose_sessions["s0"].assign_coords(keypoint=[f"k{i}" for i in range(n_keypoints)])
     with pytest.raises(SchemaError, match="keypoint-map"):
         pose_model.predict(renamed)
     with pytest.raises(SchemaError, match="'position' variable"):
