@@ -22,12 +22,15 @@ __all__ = ["classify_app", "ethogram_app", "map_app"]
 
 # --------------------------------------------------------------------------- unsupervised behavior
 map_app = typer.Typer(help="Behavior maps: UMAP embedding, density and watershed regions.", no_args_is_help=True)
-ethogram_app = typer.Typer(help="Hidden Markov model ethograms.", no_args_is_help=True)
+ethogram_app = typer.Typer(
+    help="Hidden Markov model ethograms: a Gaussian HMM of features, or an autoregressive HMM of poses.",
+    no_args_is_help=True,
+)
 
 FeatureFiles = Annotated[list[Path], typer.Argument(help="Features files (.nc) from `behaviorlab features`.")]
 
 
-def _load_sessions(paths: list[Path], variable: str) -> dict[str, Any]:
+def _load_sessions(paths: list[Path], variable: str | list[str]) -> dict[str, Any]:
     """Features files by session name (the file name without .nc); repeated names are an error."""
     from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.io.load import load_netcdf  # lazy: loads when the command runs (a fast --help)
@@ -37,7 +40,7 @@ def _load_sessions(paths: list[Path], variable: str) -> dict[str, Any]:
         name = path.name.removesuffix(path.suffix)
         if name in sessions:
             raise FileFormatError(path, f"another features file is also named {name!r}; session names must differ")
-        sessions[name] = load_netcdf(path, [variable])
+        sessions[name] = load_netcdf(path, [variable] if isinstance(variable, str) else variable)
     return sessions
 
 
@@ -136,24 +139,43 @@ def map_predict(
 def ethogram_fit(
     features: FeatureFiles,
     out: Annotated[Path, typer.Option("--out", help="Model file to write (.pkl).")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="hmm: Gaussian HMM of features or spectrograms; arhmm: autoregressive HMM of the poses "
+            "(keypoint-MoSeq's model: syllables of movement)."
+        ),
+    ] = "hmm",
     n_states: Annotated[
-        int | None, typer.Option(help="Fixed number of states; default: choose over the range.")
+        int | None,
+        typer.Option(help="hmm: fixed number of states (default: chosen over the range); arhmm: states to start from."),
     ] = None,
-    min_states: Annotated[int, typer.Option(help="Smallest number of states tried.")] = 2,
-    max_states: Annotated[int, typer.Option(help="Largest number of states tried.")] = 8,
-    criterion: Annotated[str, typer.Option(help="How to choose the number of states: bic or heldout.")] = "bic",
+    min_states: Annotated[int, typer.Option(help="hmm: smallest number of states tried.")] = 2,
+    max_states: Annotated[int, typer.Option(help="hmm: largest number of states tried.")] = 8,
+    criterion: Annotated[str, typer.Option(help="hmm: how to choose the number of states, bic or heldout.")] = "bic",
     sticky: Annotated[
-        float | None, typer.Option(help="Self-transition prior; about (1 + sticky) times longer bouts.")
+        float | None,
+        typer.Option(
+            help="Self-transition prior; about (1 + sticky) times longer bouts (arhmm: default from --target-duration)."
+        ),
     ] = None,
-    variable: Annotated[str, typer.Option(help="What to model: features or spectrogram.")] = "features",
-    config: Annotated[Path | None, typer.Option(help="YAML/JSON file of EthogramHMM parameters.")] = None,
+    target_duration: Annotated[
+        float | None, typer.Option(help="arhmm: median syllable duration in seconds the stickiness aims at (0.4).")
+    ] = None,
+    variable: Annotated[str, typer.Option(help="hmm: what to model, features or spectrogram.")] = "features",
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON file of EthogramHMM or ARHMM parameters.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
-    """Fit a Gaussian hidden Markov model on one or many sessions' features files and save it."""
+    """Fit an HMM ethogram on one or many sessions' features files and save it."""
+    _refuse_existing(out, overwrite)
+    if model not in ("hmm", "arhmm"):
+        raise typer.BadParameter(f"--model: {model!r}; choose hmm or arhmm")
+    if model == "arhmm":
+        _fit_arhmm(features, out, n_states, sticky, target_duration, config, seed)
+        return
     from behaviorlab.behavior.ethogram import EthogramHMM  # lazy: loads when the command runs (a fast --help)
 
-    _refuse_existing(out, overwrite)
     sessions = _load_sessions(features, variable)
     given = {
         "n_states": n_states,
@@ -166,13 +188,54 @@ def ethogram_fit(
     estimator = _estimator(EthogramHMM, config, given)
     tried = "one number of states" if estimator.n_states is not None else "each number of states in the range"
     typer.echo(f"fitting HMMs with {tried} on {len(sessions)} sessions...", err=True)
-    model = estimator.fit(sessions)
-    model.save(out)
+    fitted = estimator.fit(sessions)
+    fitted.save(out)
     if n_states is None:
-        table = model.selection_[["n_states", "bic", "heldout_loglik", "chosen"]]
+        table = fitted.selection_[["n_states", "bic", "heldout_loglik", "chosen"]]
         typer.echo(table.to_string(index=False))
-    typer.echo(f"{model.n_states_} states from {len(sessions)} sessions")
+    typer.echo(f"{fitted.n_states_} states from {len(sessions)} sessions")
     typer.echo(f"wrote {out}")
+
+
+def _fit_arhmm(
+    features: list[Path],
+    out: Path,
+    n_states: int | None,
+    sticky: float | None,
+    target_duration: float | None,
+    config: Path | None,
+    seed: int | None,
+) -> None:
+    """``ethogram fit --model arhmm``: the AR-HMM on the poses kept in the features files."""
+    from behaviorlab.behavior.arhmm import ARHMM  # lazy: loads when the command runs (a fast --help)
+
+    sessions = _load_sessions(features, ["position", "confidence"])
+    given = {"n_states": n_states, "kappa": sticky, "target_duration_s": target_duration, "random_state": seed}
+    estimator = _estimator(ARHMM, config, given)
+    typer.echo(f"fitting an autoregressive HMM on the poses of {len(sessions)} sessions...", err=True)
+    fitted = estimator.fit(sessions)
+    fitted.save(out)
+    usage = ", ".join(f"{i}: {100 * u:.0f}%" for i, u in enumerate(fitted.usage_))
+    typer.echo(
+        f"{fitted.n_states_} syllables from {len(sessions)} sessions ({usage}); median syllable "
+        f"{fitted.median_duration_s_:.2f} s, {100 * fitted.short_syllable_share_:.1f}% shorter than 3 frames; "
+        f"stickiness {fitted.kappa_:.3g}"
+    )
+    typer.echo(f"wrote {out}")
+
+
+def _load_ethogram_model(path: Path) -> Any:
+    """Load the fitted EthogramHMM or ARHMM that ``path`` holds."""
+    from behaviorlab.behavior.arhmm import ARHMM  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.behavior.ethogram import EthogramHMM  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
+
+    try:
+        return EthogramHMM.load(path)
+    except FileFormatError as err:
+        if "behaviorlab.ARHMM" not in str(err):
+            raise
+    return ARHMM.load(path)
 
 
 @ethogram_app.command("predict")
@@ -190,7 +253,6 @@ def ethogram_predict(
     """Decode every frame's state; write states, a tidy bouts table and raster/transition/duration figures."""
     from behaviorlab._atomic import atomic_path  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.behavior.bouts import state_bouts  # lazy: loads when the command runs (a fast --help)
-    from behaviorlab.behavior.ethogram import EthogramHMM  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.results.plots import (  # lazy: loads when the command runs (a fast --help)
         duration_histogram_figure,
         ethogram_raster_figure,
@@ -202,8 +264,8 @@ def ethogram_predict(
     if unknown or not suffixes:
         raise typer.BadParameter(f"--figure-format: {unknown or 'none given'}; choose from html, png, svg, pdf")
     apply_trust(trust)
-    fitted = EthogramHMM.load(model)
-    sessions = _load_sessions(features, fitted.variable)
+    fitted = _load_ethogram_model(model)
+    sessions = _load_sessions(features, getattr(fitted, "variable", ["position", "confidence"]))
     labeled = fitted.label(sessions)
     _write_labels(labeled, ["state"], out_dir, "ethogram", overwrite)
     bouts = state_bouts({name: ds["state"] for name, ds in labeled.items()})

@@ -122,6 +122,25 @@ def test_ethogram_fit_and_predict_write_states_bouts_and_figures(features, tmp_p
     assert "bouts.csv" in result.output
 
 
+def test_ethogram_fit_arhmm_models_the_poses_and_predict_finds_the_model_kind(features, tmp_path):
+    model = tmp_path / "arhmm.pkl"
+    result = _run("ethogram", "fit", *map(str, features), "--out", str(model), "--model", "arhmm", "--n-states", "6")
+    assert result.exit_code == 0, result.output
+    assert "syllables from 2 sessions" in result.output
+    assert "shorter than 3 frames" in result.output
+    out = tmp_path / "syllables"
+    result = _run("ethogram", "predict", str(model), *map(str, features), "--out-dir", str(out))
+    assert result.exit_code == 0, result.output
+    states = xr.load_dataset(out / "session_b.ethogram.nc")["state"]
+    assert states.sizes["individual"] == 2
+    assert (states.values >= 0).mean() > 0.95  # every animal of every session is decoded
+    bouts = pd.read_csv(out / "bouts.csv")
+    assert set(bouts["individual"]) == {"mouse1", "mouse2"}
+    result = _run("ethogram", "fit", str(features[0]), "--out", str(tmp_path / "x.pkl"), "--model", "moseq")
+    assert result.exit_code != 0
+    assert "choose hmm or arhmm" in result.output.replace("│", "")
+
+
 def test_figures_as_images_need_kaleido_and_a_browser(tmp_path):
     import shutil
 
