@@ -9,9 +9,14 @@
    fitted on all sessions at once; normalized mutual information (NMI) and
    adjusted Rand index (ARI) of map regions and HMM states against the six
    generated behaviors.  Target: NMI >= 0.6 for both.  The HMM is also
-   reported with the true number of states (6).
+   reported with the true number of states (6).  The autoregressive HMM
+   (:class:`~behaviorlab.behavior.arhmm.ARHMM`, defaults) is fitted on the
+   same sessions' poses: target NMI >= 0.70; its median syllable duration and
+   share of syllables shorter than 3 frames (target < 5 %) are reported here
+   and on both real datasets.
 2. **Real unlabeled tracks** (``../shared/data/bsoid-openfield``, two clips,
-   60 fps): both models fitted with two seeds; ARI between the seeds' labels.
+   60 fps): the three models fitted with two seeds; ARI between the seeds'
+   labels (AR-HMM target >= 0.8).
 3. **Human rearing labels** (``../shared/data/oft-rearing``, two sessions, the
    first 80 s, three raters): rearing frames (supported or unsupported, marked
    by at least two raters); for maps and HMMs fitted on both sessions, the
@@ -36,6 +41,9 @@ from _common import DEFAULT_RESULTS_DIR, format_table, write_results
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TARGET_NMI = 0.6
+TARGET_ARHMM_NMI = 0.70
+TARGET_ARHMM_ARI_SEEDS = 0.8
+TARGET_SHORT_SYLLABLES = 0.05
 ARENA_POINTS = {"tl", "tr", "bl", "br", "centre"}  # oft-rearing's arena corners and centre are not the mouse
 
 
@@ -82,6 +90,24 @@ def _fit_both(sessions: dict[str, Any], seed: int, **hmm: Any) -> tuple[Any, Any
     return (bmap, mapped), (model, states), map_s, hmm_s
 
 
+def _fit_arhmm(sessions: dict[str, Any], seed: int) -> tuple[Any, dict[str, Any], float]:
+    """The AR-HMM with its defaults on the sessions' poses (the features files keep them): model, states, seconds."""
+    from behaviorlab.behavior.arhmm import ARHMM
+
+    start = time.perf_counter()
+    model = ARHMM(random_state=seed).fit(sessions)
+    states = model.label(sessions)
+    return model, states, time.perf_counter() - start
+
+
+def _syllables(prefix: str, model: Any, metrics: dict) -> None:
+    metrics[f"{prefix}_arhmm_median_syllable_s"] = model.median_duration_s_
+    metrics[f"{prefix}_arhmm_short_syllable_share"] = model.short_syllable_share_
+    metrics[f"target_{prefix}_arhmm_short_syllables_lt_5_percent"] = (
+        "pass" if model.short_syllable_share_ < TARGET_SHORT_SYLLABLES else "fail"
+    )
+
+
 # --------------------------------------------------------------------------- 1. generated truth
 def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     from behaviorlab.features.pipeline import compute_session_features
@@ -101,7 +127,9 @@ def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     hmm6 = EthogramHMM(n_states=6, random_state=0).fit(sessions)
     states6 = hmm6.label(sessions)
     hmm6_s = time.perf_counter() - start
+    arhmm, syllables, arhmm_s = _fit_arhmm(sessions, 0)
     results = {
+        "arhmm": (_scores(y, _flat(syllables, "state")), arhmm.n_states_, arhmm_s),
         "map": (_scores(y, _flat(mapped, "cluster")), bmap.n_regions_, map_s),
         "hmm_bic": (_scores(y, _flat(states, "state")), hmm.n_states_, hmm_s),
         "hmm_6_states": (_scores(y, _flat(states6, "state")), 6, hmm6_s),
@@ -116,6 +144,8 @@ def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
         rows.append((f"generated: {name}", n_frames, int(k), nmi, ari, seconds))
     metrics["target_generated_map_nmi_ge_0_6"] = "pass" if results["map"][0][0] >= TARGET_NMI else "fail"
     metrics["target_generated_hmm_nmi_ge_0_6"] = "pass" if results["hmm_bic"][0][0] >= TARGET_NMI else "fail"
+    metrics["target_generated_arhmm_nmi_ge_0_70"] = "pass" if results["arhmm"][0][0] >= TARGET_ARHMM_NMI else "fail"
+    _syllables("generated", arhmm, metrics)
 
 
 # --------------------------------------------------------------------------- 2. real tracks, two seeds
@@ -153,6 +183,18 @@ def bsoid(args: argparse.Namespace, metrics: dict, rows: list) -> None:
         metrics[f"bsoid_{name}_share_frames_labeled"] = float(keep.mean())
         rows.append((f"bsoid-openfield: {name} seed 0 vs 1 (ARI)", int(keep.sum()), f"{k[0]}/{k[1]}", "", ari, seconds))
     metrics["bsoid_n_frames"] = int(sum(ds.sizes["time"] for ds in sessions.values()))
+    arhmm = [_fit_arhmm(sessions, seed) for seed in (0, 1)]
+    a, b = (_flat(f[1], "state") for f in arhmm)
+    keep = (a >= 0) & (b >= 0)
+    ari = float(adjusted_rand_score(a[keep], b[keep]))
+    metrics["bsoid_arhmm_ari_between_seeds"] = ari
+    metrics["target_bsoid_arhmm_ari_between_seeds_ge_0_8"] = "pass" if ari >= TARGET_ARHMM_ARI_SEEDS else "fail"
+    metrics["bsoid_arhmm_n_clusters_seed0"] = int(arhmm[0][0].n_states_)
+    metrics["bsoid_arhmm_n_clusters_seed1"] = int(arhmm[1][0].n_states_)
+    metrics["bsoid_arhmm_share_frames_labeled"] = float(keep.mean())
+    _syllables("bsoid", arhmm[0][0], metrics)
+    k = f"{arhmm[0][0].n_states_}/{arhmm[1][0].n_states_}"
+    rows.append(("bsoid-openfield: arhmm seed 0 vs 1 (ARI)", int(keep.sum()), k, "", ari, arhmm[0][2]))
 
 
 # --------------------------------------------------------------------------- 3. human rearing labels
@@ -186,11 +228,14 @@ def oft(args: argparse.Namespace, metrics: dict, rows: list) -> None:
         rearing.append(_rearing_frames(labels, ds.sizes["time"], 25.0))
     r = np.concatenate(rearing)
     (bmap, mapped), (hmm, states), map_s, hmm_s = _fit_both(sessions, 0)
+    arhmm, syllables, arhmm_s = _fit_arhmm(sessions, 0)
+    _syllables("oft", arhmm, metrics)
     metrics["oft_n_frames"] = len(r)
     metrics["oft_rearing_base_rate"] = float(r.mean())
     for name, labeled, variable, k, seconds in (
         ("map", mapped, "cluster", bmap.n_regions_, map_s),
         ("hmm", states, "state", hmm.n_states_, hmm_s),
+        ("arhmm", syllables, "state", arhmm.n_states_, arhmm_s),
     ):
         share, precision, top = _concentration(r, _flat(labeled, variable))
         metrics[f"oft_{name}_rearing_share_in_top_cluster"] = share
@@ -219,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         "generated_seeds": [100 + i for i in range(args.sessions)],
         "map": "BehaviorMap() defaults (spectrogram, PCA 30, UMAP, watershed)",
         "hmm": "EthogramHMM() defaults (spectrogram, PCA 20, states 2-8 by BIC)",
+        "arhmm": "ARHMM() defaults (egocentric pose, PCA 6, AR(3), 20 states merged by BIC, kappa for 0.4 s syllables)",
         "real_cleaning": "confidence 0.6, median 5 frames, gaps up to fps/2 interpolated",
         "oft_rearing": "supported or unsupported rearing marked by >= 2 of 3 raters, first 80 s",
     }

@@ -199,6 +199,8 @@ class ARHMM(SavedEstimator, BaseEstimator):
 
     _model_format = _FORMAT
     _model_versions = _VERSION_KEYS
+    #: The per-frame variable :meth:`label` adds (the Gaussian HMM's is ``state``).
+    label_variable = "syllable"
 
     def __init__(
         self,
@@ -688,7 +690,12 @@ class ARHMM(SavedEstimator, BaseEstimator):
         return out
 
     def label(self, data: SessionData) -> Any:
-        """Add the per-frame ``state (time, individual)`` to one or many pose sessions (see :meth:`predict`)."""
+        """Add the per-frame ``syllable (time, individual)`` to one or many pose sessions (see :meth:`predict`).
+
+        ``syllable`` is int64, -1 where the pose is incomplete, with attrs
+        ``session``, ``n_states`` and the session's ``fps``; the inputs are
+        not modified.
+        """
         self._check_fitted()
         params = {k: v for k, v in self.get_params().items() if isinstance(v, int | float | str | type(None))}
 
@@ -696,4 +703,4 @@ class ARHMM(SavedEstimator, BaseEstimator):
             samples, weight = self._samples(obj, None)
             return samples, self._decode_rows(samples, weight)
 
-        return label_sessions(data, decode, self.n_states_, "ARHMM.label", params)
+        return label_sessions(data, decode, self.n_states_, "ARHMM.label", params, self.label_variable)

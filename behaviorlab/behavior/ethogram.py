@@ -349,6 +349,8 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
 
     _model_format = _FORMAT
     _model_versions = _VERSION_KEYS
+    #: The per-frame variable :meth:`label` adds (the AR-HMM's is ``syllable``).
+    label_variable = "state"
 
     def _check_saveable(self) -> None:
         self._check_fitted()

@@ -155,14 +155,15 @@ def label_sessions(
     n_states: int,
     operation: str,
     params: Mapping[str, Any],
+    variable: str = "state",
 ) -> Any:
-    """Add the per-frame ``state (time, individual)`` decoded by ``decode`` to one or many sessions.
+    """Add the per-frame states decoded by ``decode`` to one or many sessions as ``variable (time, individual)``.
 
     ``decode(session)`` returns the session's samples and one state per
     valid row.  The result has the shape of ``data``: a new Dataset with
-    the int64 variable ``state`` (-1 where the frame could not be decoded)
+    the int64 ``variable`` (-1 where the frame could not be decoded)
     and a ``log`` entry ``operation`` with ``params``; for a DataArray, the
-    ``state`` DataArray itself.  ``state`` carries attrs ``session``,
+    ``variable`` DataArray itself.  It carries attrs ``session``,
     ``n_states`` and, when the session has them, ``fps`` and ``time_unit``.
     The inputs are not modified.
     """
@@ -172,7 +173,7 @@ def label_sessions(
     out: dict[str, Any] = {}
     for name, obj in items:
         samples, states = decode(obj)
-        per_session = samples.unstack(states, "state", fill_value=-1)
+        per_session = samples.unstack(states, variable, fill_value=-1)
         if per_session:
             values = next(iter(per_session.values())).transpose("time", "individual").values
         else:  # no frame or no individual
@@ -185,12 +186,12 @@ def label_sessions(
             values.astype(np.int64),
             dims=("time", "individual"),
             coords={"time": obj["time"].values, "individual": obj["individual"].values},
-            name="state",
+            name=variable,
             attrs=attrs,
         )
         if isinstance(obj, xr.Dataset):
             new = obj.copy(deep=False)
-            new["state"] = state
+            new[variable] = state
             out[str(name)] = log_step(new, operation, n_states_=int(n_states), **params)
         else:
             state.attrs["log"] = obj.attrs.get("log", "[]")

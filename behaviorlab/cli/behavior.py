@@ -267,14 +267,15 @@ def ethogram_predict(
     fitted = _load_ethogram_model(model)
     sessions = _load_sessions(features, getattr(fitted, "variable", ["position", "confidence"]))
     labeled = fitted.label(sessions)
-    _write_labels(labeled, ["state"], out_dir, "ethogram", overwrite)
-    bouts = state_bouts({name: ds["state"] for name, ds in labeled.items()})
+    variable = fitted.label_variable  # state (Gaussian HMM) or syllable (AR-HMM)
+    _write_labels(labeled, [variable], out_dir, "ethogram", overwrite)
+    bouts = state_bouts({name: ds[variable] for name, ds in labeled.items()}, source=variable)
     bouts_path = out_dir / "bouts.csv"
     _refuse_existing(bouts_path, overwrite)
     with atomic_path(bouts_path) as tmp:
         bouts.to_csv(tmp, index=False)
     figures = {
-        "ethogram_raster": ethogram_raster_figure({name: ds["state"] for name, ds in labeled.items()}),
+        "ethogram_raster": ethogram_raster_figure({name: ds[variable] for name, ds in labeled.items()}),
         "transitions": transition_graph_figure(fitted.transmat_),
         "durations": duration_histogram_figure(bouts),
     }

@@ -4,7 +4,7 @@ A project folder holds
 
 - ``behaviorlab.yaml``: one section per stage (``pose_model``, ``poses``,
   ``cleaning``, ``features``, ``spectrogram``, ``behavior_map``,
-  ``ethogram``, ``classifier``, ``annotations``, ``statistics``,
+  ``ethogram``, ``syllables``, ``classifier``, ``annotations``, ``statistics``,
   ``exports``, ``render``) and ``run`` for how to run (workers; never part
   of a result's key). :func:`init_project` writes it with every parameter
   at its default, so a lab sees and edits what the run will use.
@@ -154,6 +154,7 @@ _PLAIN: dict[str, type[ConfigBase]] = {
 _ESTIMATORS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
     "behavior_map": ("behaviorlab.behavior.maps:BehaviorMap", {"enabled": (True, bool)}),
     "ethogram": ("behaviorlab.behavior.ethogram:EthogramHMM", {"enabled": (True, bool)}),
+    "syllables": ("behaviorlab.behavior.arhmm:ARHMM", {"enabled": (True, bool)}),
     "classifier": (
         "behaviorlab.behavior.classify:BehaviorClassifier",
         {
@@ -235,7 +236,7 @@ class ProjectConfig:
     (``config.poses.batch_size``); ``features`` is a
     :class:`~behaviorlab.features.pipeline.SessionFeaturesConfig` (the
     ``cleaning``, ``features`` and ``spectrogram`` sections), and the
-    estimator sections (``behavior_map``, ``ethogram``, ``classifier``) hold
+    estimator sections (``behavior_map``, ``ethogram``, ``syllables``, ``classifier``) hold
     the estimator's parameters beside their own keys (``enabled``, ...).
 
     Attributes
@@ -254,6 +255,7 @@ class ProjectConfig:
     features: SessionFeaturesConfig = attrs.field(factory=SessionFeaturesConfig)
     behavior_map: Any = attrs.field(factory=lambda: estimator_section("behavior_map")())
     ethogram: Any = attrs.field(factory=lambda: estimator_section("ethogram")())
+    syllables: Any = attrs.field(factory=lambda: estimator_section("syllables")())
     classifier: Any = attrs.field(factory=lambda: estimator_section("classifier")())
     annotations: AnnotationsSection = attrs.field(factory=AnnotationsSection)
     statistics: StatisticsSection = attrs.field(factory=StatisticsSection)
@@ -475,6 +477,8 @@ _COMMENTS = {
     "spectrogram": "behaviorlab.features.pipeline.SpectrogramConfig (false: none)",
     "behavior_map": "behaviorlab.behavior.maps.BehaviorMap, fitted on every session",
     "ethogram": "behaviorlab.behavior.ethogram.EthogramHMM, fitted on every session",
+    "syllables": "behaviorlab.behavior.arhmm.ARHMM (keypoint-MoSeq's autoregressive HMM of the poses), fitted on\n"
+    "# every session; kappa auto: stickiness for syllables whose median lasts target_duration_s",
     "classifier": "behaviorlab.behavior.classify.BehaviorClassifier, trained on the sessions with annotations\n"
     "# (or trained_model, a saved classifier); cross_validate keeps out-of-fold decisions for the annotated sessions;\n"
     "# behaviors whose held-out F1 is below quality_floor are flagged wherever their statistics are shown",

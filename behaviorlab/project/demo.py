@@ -323,7 +323,8 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
     summary["predict"], summary["features"] = predict, features
     labeled = {name: load_netcdf(report.result("map_labels", name).path) for name in ctx.sessions}
     states = {name: load_netcdf(report.result("states", name).path) for name in ctx.sessions}
-    bm, eth, cl = (report.result(s).info for s in ("behavior_map", "ethogram", "classifier"))
+    syllables = {name: load_netcdf(report.result("syllable_labels", name).path) for name in ctx.sessions}
+    bm, eth, syl, cl = (report.result(s).info for s in ("behavior_map", "ethogram", "syllables", "classifier"))
     summary["behavior_map"] = {
         "n_regions": bm["n_regions"],
         "frames": bm["frames"],
@@ -334,6 +335,13 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
         "n_states": eth["n_states"],
         **_agreement(ctx, states, "state"),
         "model": str(ctx.out_dir / "models" / "hmm.pkl"),
+    }
+    summary["syllables"] = {
+        "n_syllables": syl["n_states"],
+        "median_syllable_s": round(syl["median_syllable_s"], 3),
+        "short_syllable_share": round(syl["short_syllable_share"], 4),
+        **_agreement(ctx, syllables, "syllable"),
+        "model": str(ctx.out_dir / "models" / "arhmm.pkl"),
     }
     summary["classify"] = {
         "cv": cl["cv"],
@@ -490,6 +498,13 @@ def _behavior_lines(ctx: DemoContext) -> list[str]:
             f"  ethogram: {eth['n_states']} HMM states by BIC; "
             f"against the generated behaviors NMI {eth['nmi_vs_generated_behaviors']}, "
             f"ARI {eth['ari_vs_generated_behaviors']}"
+        )
+    syl = checks.get("syllables")
+    if syl:
+        lines.append(
+            f"  syllables: {syl['n_syllables']} AR-HMM syllables of the poses, median {syl['median_syllable_s']} s "
+            f"({100 * syl['short_syllable_share']:.1f}% shorter than 3 frames); against the generated behaviors "
+            f"NMI {syl['nmi_vs_generated_behaviors']}, ARI {syl['ari_vs_generated_behaviors']}"
         )
     cl = checks["classify"]
     if cl:

@@ -1,6 +1,6 @@
-"""The stages of ``behaviorlab run`` that fit a model across sessions: the behavior map, the HMM, the classifier.
+"""The stages of ``behaviorlab run`` that fit a model across sessions: map, HMM, AR-HMM, classifier.
 
-The map and the ethogram are fitted on every session's features; the
+The map, the ethogram and the syllables (AR-HMM) are fitted on every session's features files; the
 classifier on the annotated sessions, as one task for the model and one per
 cross-validation fold (session ``_project_foldNNN``) that
 :func:`stage_classifier` pools.  Each fit's folder keeps the labels of the
@@ -22,6 +22,7 @@ import xarray as xr
 
 from behaviorlab import model_trust
 from behaviorlab._persist import read_trusted_pickle
+from behaviorlab.behavior.arhmm import ARHMM
 from behaviorlab.behavior.classify import BehaviorClassifier, CVFold
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
@@ -41,6 +42,7 @@ __all__ = [
     "stage_classifier_fold",
     "stage_classifier_model",
     "stage_ethogram",
+    "stage_syllables",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,9 +57,9 @@ def _fit_stage(
     config: ProjectConfig,
     features: Sequence[StageResult],
     fit: Callable[[dict[str, Any], Path], dict[str, Any]],
-    variable: str,
+    variable: str | list[str],
 ) -> StageResult:
-    """Fit a model on every session's features; its folder holds the model, ``info.json`` and ``labels/``."""
+    """Fit a model on every session's features or cleaned poses; its folder keeps the model, info.json and labels/."""
 
     def work() -> StageResult:
         if not getattr(config, name).enabled:
@@ -70,7 +72,8 @@ def _fit_stage(
         key = stage_key(name, config.estimator_params(name), upstream={r.session: r.key for r in usable})
 
         def write(folder: Path) -> None:
-            sessions = {r.session: load_netcdf(r.path, select=[variable]) for r in usable}
+            select = [variable] if isinstance(variable, str) else variable
+            sessions = {r.session: load_netcdf(r.path, select=select) for r in usable}
             info = fit(sessions, folder)
             (folder / "info.json").write_text(json.dumps(info, indent=1, default=str))
 
@@ -107,6 +110,25 @@ def stage_ethogram(config: ProjectConfig, features: Sequence[StageResult]) -> St
         return {"n_states": int(model.n_states_), "sessions": sorted(sessions)}
 
     return _fit_stage("ethogram", config, features, fit, config.ethogram.variable)
+
+
+def stage_syllables(config: ProjectConfig, clean: Sequence[StageResult]) -> StageResult:
+    """Fit the AR-HMM on every session's cleaned poses; keep each fitted session's syllables and the fit's quality."""
+
+    def fit(sessions: dict[str, Any], folder: Path) -> dict[str, Any]:
+        model = ARHMM(**config.estimator_params("syllables")).fit(sessions)
+        model.save(folder / "arhmm.pkl")
+        for session, ds in model.label(sessions).items():
+            save_netcdf(ds[["syllable"]], folder / "labels" / f"{session}.nc")
+        return {
+            "n_states": int(model.n_states_),
+            "median_syllable_s": float(model.median_duration_s_),
+            "short_syllable_share": float(model.short_syllable_share_),
+            "kappa": float(model.kappa_),
+            "sessions": sorted(sessions),
+        }
+
+    return _fit_stage("syllables", config, clean, fit, ["position", "confidence"])
 
 
 @attrs.frozen

@@ -7,11 +7,11 @@ The stages, in the order they depend on each other::
     clean       (session: behaviorlab.trajectories.filtering.clean_poses)
     features    (session: per-frame features and their Morlet spectrogram)
     annotations (session: its annotation file, when it has one)
-    behavior_map, ethogram               (project: fitted on every session that got this far)
+    behavior_map, ethogram, syllables    (project: fitted on every session that got this far)
     classifier_model, classifier_fold    (project: the classifier on every annotated session, and one
                                           task per cross-validation fold, session ``_project_foldNNN``)
     classifier  (project: the model and the pooled out-of-fold decisions)
-    map_labels, states, behaviors        (session: each fitted model applied)
+    map_labels, states, syllable_labels, behaviors (session: each fitted model applied)
     store       (session: every label source into the results store, with its statistics)
     render      (session: a labeled video of the first seconds, when asked)
     exports     (project: the store in the configured formats)
@@ -71,6 +71,7 @@ from behaviorlab.project.fits import (
     stage_classifier_fold,
     stage_classifier_model,
     stage_ethogram,
+    stage_syllables,
 )
 from behaviorlab.project.report import PROJECT, RunError, RunReport, StageResult, describe_error
 from behaviorlab.project.stages import (
@@ -270,7 +271,13 @@ def _finish(
             store.set_metadata(table[columns].astype(str))
     by = {(r.stage, r.session): r for r in results}
     models = config.root / MODELS
-    for stage, name in (("behavior_map", "map.pkl"), ("ethogram", "hmm.pkl"), ("classifier", "classifier.pkl")):
+    saved = (
+        ("behavior_map", "map.pkl"),
+        ("ethogram", "hmm.pkl"),
+        ("syllables", "arhmm.pkl"),
+        ("classifier", "classifier.pkl"),
+    )
+    for stage, name in saved:
         r = by.get((stage, PROJECT))
         if r is not None and r.key is not None:
             src = Path(r.path)
@@ -441,6 +448,7 @@ def _run_tasks(
     # the longest fits first (Dask runs tasks in the order given): the map, then the classifier's folds
     behavior_map = submit(stage_behavior_map, "behavior_map", PROJECT, config, list(feats.values()))
     ethogram = submit(stage_ethogram, "ethogram", PROJECT, config, list(feats.values()))
+    syllables = submit(stage_syllables, "syllables", PROJECT, config, list(clean.values()))
     # the classifier needs the annotated sessions only: it trains while the pose model predicts the others
     annotated = [row["session"] for row in rows if row.get("annotations")]
     labeled = ([feats[s] for s in annotated], [notes[s] for s in annotated])
@@ -452,13 +460,16 @@ def _run_tasks(
     fits = {
         "behavior_map": behavior_map,
         "ethogram": ethogram,
+        "syllables": syllables,
         "classifier": submit(stage_classifier, "classifier", PROJECT, config, *labeled, model, folds),
     }
-    futures += [behavior_map, ethogram, model, *folds, fits["classifier"]]
+    futures += [behavior_map, ethogram, syllables, model, *folds, fits["classifier"]]
     for row in rows:
         s = row["session"]
+        inputs = {"features": feats[s], "clean": clean[s]}
         applied = [
-            submit(stage_apply, stage, s, config, stage, fits[fit], feats[s]) for stage, (fit, _, _) in APPLY.items()
+            submit(stage_apply, stage, s, config, stage, fits[fit], inputs[reads])
+            for stage, (fit, _, _, reads) in APPLY.items()
         ]
         store = submit(stage_store, "store", s, config, row, poses[s], clean[s], [*applied, notes[s]])
         render = submit(stage_render, "render", s, config, row, clean[s])

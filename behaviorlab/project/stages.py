@@ -31,6 +31,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
+from behaviorlab.behavior.arhmm import ARHMM
 from behaviorlab.behavior.classify import BehaviorClassifier
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
@@ -445,17 +446,18 @@ def _one_rating(labels: Any, file: Path, rater: str | None, min_raters: int | No
 
 # --------------------------------------------------------------------------- applying the fits
 APPLY = {
-    # stage: (fit stage, model file in the fit's folder, variables kept)
-    "map_labels": ("behavior_map", "map.pkl", ("embedding", "cluster")),
-    "states": ("ethogram", "hmm.pkl", ("state",)),
-    "behaviors": ("classifier", "classifier.pkl", ("behavior_prediction", "behavior_probability")),
+    # stage: (fit stage, model file in the fit's folder, variables kept, the session stage the model reads)
+    "map_labels": ("behavior_map", "map.pkl", ("embedding", "cluster"), "features"),
+    "states": ("ethogram", "hmm.pkl", ("state",), "features"),
+    "syllable_labels": ("syllables", "arhmm.pkl", ("syllable",), "clean"),  # the AR-HMM models the cleaned poses
+    "behaviors": ("classifier", "classifier.pkl", ("behavior_prediction", "behavior_probability"), "features"),
 }
 
 
 def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: StageResult) -> StageResult:
     """Apply a fitted model to one session: its labels from the fit when the fit saw it, else a prediction."""
     session = features.session
-    fit_stage, model_file, variables = APPLY[stage]
+    fit_stage, model_file, variables, _ = APPLY[stage]
 
     def work() -> StageResult:
         if fit.key is None:
@@ -486,6 +488,8 @@ def _model_class(fit_stage: str) -> type:
         return BehaviorMap
     if fit_stage == "ethogram":
         return EthogramHMM
+    if fit_stage == "syllables":
+        return ARHMM
 
     return BehaviorClassifier
 
@@ -510,7 +514,9 @@ def open_store(config: ProjectConfig) -> Any:
 
 
 #: Stages of the models fitted across sessions and of their labels: a failure there never withholds a session.
-_MODEL_STAGES = frozenset({"behavior_map", "ethogram", "classifier", "classifier_model", "classifier_fold", *APPLY})
+_MODEL_STAGES = frozenset(
+    {"behavior_map", "ethogram", "syllables", "classifier", "classifier_model", "classifier_fold", *APPLY}
+)
 
 
 def stage_store(

@@ -10,6 +10,7 @@ convention anywhere below it (two levels deep at most):
 - training frames: ``*.labels.h5`` files (what ``behaviorlab train`` reads);
 - behavior models: ``map.pkl`` (:class:`~behaviorlab.behavior.maps.BehaviorMap`),
   ``hmm.pkl`` (:class:`~behaviorlab.behavior.ethogram.EthogramHMM`),
+  ``arhmm.pkl`` (:class:`~behaviorlab.behavior.arhmm.ARHMM`),
   ``classifier.pkl`` (:class:`~behaviorlab.behavior.classify.BehaviorClassifier`);
 - videos: the ``video`` file link each session was stored with.
 
@@ -44,7 +45,7 @@ __all__ = ["STAGE_COLUMNS", "Project", "ProjectError"]
 log = logging.getLogger(__name__)
 
 #: Columns of :meth:`Project.overview` that say which results a session has.
-STAGE_COLUMNS: tuple[str, ...] = ("poses", "video", "labels", "behavior_prediction", "state", "cluster")
+STAGE_COLUMNS: tuple[str, ...] = ("poses", "video", "labels", "behavior_prediction", "state", "syllable", "cluster")
 
 _MAX_DEPTH = 2
 
@@ -82,7 +83,7 @@ class Project:
         Pose model folders.
     labels_files
         Training-frame files (``*.labels.h5``).
-    map_model, hmm_model, classifier_model
+    map_model, hmm_model, arhmm_model, classifier_model
         Fitted behavior models, or None.
     """
 
@@ -93,6 +94,7 @@ class Project:
     map_model: Path | None = None
     hmm_model: Path | None = None
     classifier_model: Path | None = None
+    arhmm_model: Path | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> Project:
@@ -118,6 +120,7 @@ class Project:
             map_model=first("map.pkl"),
             hmm_model=first("hmm.pkl"),
             classifier_model=first("classifier.pkl"),
+            arhmm_model=first("arhmm.pkl"),
         )
 
     @property

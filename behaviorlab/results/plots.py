@@ -392,6 +392,7 @@ RASTER_SOURCES: dict[str, str] = {
     "labels": "human",
     "behavior_prediction": "classifier",
     "state": "HMM",
+    "syllable": "AR-HMM",
     "cluster": "map",
 }
 

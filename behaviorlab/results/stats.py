@@ -69,7 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Dataset variables that hold per-frame labels, in the order :func:`label_sources` lists them.
-LABEL_SOURCES: tuple[str, ...] = ("behavior_prediction", "labels", "state", "cluster")
+LABEL_SOURCES: tuple[str, ...] = ("behavior_prediction", "labels", "state", "syllable", "cluster")
 
 
 _BIN_COLUMNS = ["bin", "bin_start_s", "bin_end_s"]
@@ -103,7 +103,7 @@ TRANSITION_COLUMNS: list[str] = [
     "probability",
 ]
 
-_EXCLUSIVE_PREFIX = {"state": "state", "cluster": "cluster"}
+_EXCLUSIVE_PREFIX = {"state": "state", "syllable": "syllable", "cluster": "cluster"}
 _COUNT_ATTRS = ("n_states", "n_regions", "n_behaviors")
 
 

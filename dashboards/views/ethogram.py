@@ -29,6 +29,13 @@ def _hmm(path: str, mtime: float) -> Any:
     return EthogramHMM.load(path)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _arhmm(path: str, mtime: float) -> Any:
+    from behaviorlab.behavior.arhmm import ARHMM
+
+    return ARHMM.load(path)
+
+
 st.title("Ethogram")
 proj = need_store()
 sessions_table = overview()
@@ -115,3 +122,26 @@ with right:
                 ),
                 width="stretch",
             )
+
+st.subheader("AR-HMM syllables")
+if proj.arhmm_model is None:
+    st.info("No fitted AR-HMM (`arhmm.pkl`) in the project: `behaviorlab ethogram fit --model arhmm` makes one.")
+else:
+    arhmm = _arhmm(str(proj.arhmm_model), Path(proj.arhmm_model).stat().st_mtime)
+    short = arhmm.short_syllable_share_
+    st.markdown(
+        f"{arhmm.n_states_} syllables from {arhmm.n_fit_frames_:,} frames; median syllable "
+        f"{arhmm.median_duration_s_:.2f} s (stickiness {arhmm.kappa_:.3g}, aimed at {arhmm.target_duration_s} s); "
+        f"{100 * short:.1f} % of syllables are shorter than 3 frames"
+        + (" — **more than 5 %: jitter may be starting syllables; clean the poses first**" if short > 0.05 else "")
+        + ". Syllables are numbered by usage; an unsupervised model: check what each one is in the videos before "
+        "naming it."
+    )
+    st.plotly_chart(
+        transition_graph_figure(
+            arhmm.transmat_,
+            [f"syllable_{k}" for k in range(arhmm.n_states_)],
+            title="AR-HMM transition probabilities (frame to frame)",
+        ),
+        width="stretch",
+    )

@@ -34,6 +34,7 @@ parts = {
     "training frames": [str(p) for p in proj.labels_files],
     "behavior map": [str(proj.map_model)] if proj.map_model else [],
     "HMM": [str(proj.hmm_model)] if proj.hmm_model else [],
+    "AR-HMM": [str(proj.arhmm_model)] if proj.arhmm_model else [],
     "classifier": [str(proj.classifier_model)] if proj.classifier_model else [],
 }
 st.dataframe([{"part": k, "files": ", ".join(v) or "none"} for k, v in parts.items()], hide_index=True, width="stretch")

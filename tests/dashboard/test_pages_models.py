@@ -106,26 +106,29 @@ def test_ethogram_stacks_label_sources_and_draws_transitions(full_project, run_a
     at = run_app(full_project, "ethogram")
     assert not at.exception
     figures = _figures(at)
-    assert len(figures) == 3  # raster, HMM transition graph, transitions of the chosen source
+    assert len(figures) == 4  # raster, HMM transition graph, transitions of the chosen source, AR-HMM graph
     rows = figures[0]["layout"]["yaxis"]["categoryarray"]
-    assert rows[:3] == [  # session_a is not annotated: no human row
+    assert rows[:4] == [  # session_a is not annotated: no human row
         "session_a / mouse1 · classifier",
         "session_a / mouse1 · HMM",
+        "session_a / mouse1 · AR-HMM",
         "session_a / mouse1 · map",
     ]
-    assert rows[3:7] == [
+    assert rows[4:9] == [
         "session_b / mouse1 · human",
         "session_b / mouse1 · classifier",
         "session_b / mouse1 · HMM",
+        "session_b / mouse1 · AR-HMM",
         "session_b / mouse1 · map",
     ]
-    assert len(rows) == 3 + 4 * 2  # session_b has two animals
+    assert len(rows) == 4 + 5 * 2  # session_b has two animals
+    assert any("syllables from" in m.value and "shorter than 3 frames" in m.value for m in at.markdown)
     assert at.multiselect(key="ethogram_sessions").value == ["session_a", "session_b"]  # the first two of six
 
     at.multiselect(key="ethogram_sessions").set_value(["session_b"]).run()
     assert not at.exception
     rows = _figures(at)[0]["layout"]["yaxis"]["categoryarray"]
-    assert len(rows) == 8
+    assert len(rows) == 10
     assert all(r.startswith("session_b") for r in rows)
 
     at.multiselect(key="ethogram_sources").set_value(["state"]).run()
@@ -182,8 +185,9 @@ def test_pages_without_the_models_still_draw_the_stored_labels(full_project, tmp
     shutil.copytree(full_project / "results", project / "results")  # the store only: no map, HMM or classifier
     at = run_app(project, "ethogram")
     assert not at.exception
-    assert len(_figures(at)) == 2  # raster and stored transitions; the HMM graph is replaced by a message
+    assert len(_figures(at)) == 2  # raster and stored transitions; the HMM graphs are replaced by messages
     assert any("hmm.pkl" in i.value for i in at.info)
+    assert any("arhmm.pkl" in i.value for i in at.info)
     at = run_app(project, "classifiers")
     assert not at.exception
     assert "threshold" not in at.dataframe[0].value.columns

@@ -131,7 +131,7 @@ def test_ethogram_fit_arhmm_models_the_poses_and_predict_finds_the_model_kind(fe
     out = tmp_path / "syllables"
     result = _run("ethogram", "predict", str(model), *map(str, features), "--out-dir", str(out))
     assert result.exit_code == 0, result.output
-    states = xr.load_dataset(out / "session_b.ethogram.nc")["state"]
+    states = xr.load_dataset(out / "session_b.ethogram.nc")["syllable"]
     assert states.sizes["individual"] == 2
     assert (states.values >= 0).mean() > 0.95  # every animal of every session is decoded
     bouts = pd.read_csv(out / "bouts.csv")

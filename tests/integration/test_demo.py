@@ -69,7 +69,11 @@ def test_demo_runs_every_stage_and_writes_outputs(demo_run, sample_data):
     assert bm["nmi_vs_generated_behaviors"] > 0.3  # 0.40 measured on these 7 animal-minutes; chance ~0.02
     assert eth["n_states"] >= 3
     assert eth["nmi_vs_generated_behaviors"] > 0.3  # 0.47 measured (8 states)
-    for name in ("map.pkl", "hmm.pkl", "classifier.pkl"):
+    syl = checks["syllables"]
+    assert syl["n_syllables"] >= 3
+    assert syl["nmi_vs_generated_behaviors"] > 0.3
+    assert syl["short_syllable_share"] < 0.05  # the sticky prior: jitter does not cut syllables into single frames
+    for name in ("map.pkl", "hmm.pkl", "arhmm.pkl", "classifier.pkl"):
         assert (out / "models" / name).is_file()
     f1 = checks["classify"]["heldout_f1"]
     assert set(f1) == {"rest", "walk", "run", "groom", "rear", "turn"}
@@ -87,7 +91,7 @@ def _check_results_stage(summary, out, sample_data):
     store = ResultsStore(out / "results")
     assert store.sessions == list(SESSIONS) == sorted(res["rows"])
     sources = set(store.query("SELECT DISTINCT source FROM bouts")["source"])
-    assert sources == {"labels", "behavior_prediction", "state", "cluster"}
+    assert sources == {"labels", "behavior_prediction", "state", "syllable", "cluster"}
     # every region and state has its rows in every session, visited or not
     counts = store.query(
         "SELECT source, count(DISTINCT behavior) AS n FROM behavior_stats GROUP BY source, session ORDER BY source"
@@ -95,6 +99,7 @@ def _check_results_stage(summary, out, sample_data):
     n_expected = {
         "cluster": summary["checks"]["behavior_map"]["n_regions"],
         "state": summary["checks"]["ethogram"]["n_states"],
+        "syllable": summary["checks"]["syllables"]["n_syllables"],
     }
     for source, n in n_expected.items():
         assert counts.loc[counts["source"] == source, "n"].tolist() == [n] * len(SESSIONS)

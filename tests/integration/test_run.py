@@ -24,6 +24,7 @@ SMALL = {
     "spectrogram": {"n_frequencies": 8},
     "behavior_map": {"n_components": 10, "n_neighbors": 10, "grid_size": 60, "max_fit_frames": 1500},
     "ethogram": {"n_states": 4, "n_components": 8, "n_iter": 20},
+    "syllables": {"n_states": 6, "n_iter": 10},
     "classifier": {"windows_s": [0.5], "stats": ["mean"], "max_iter": 30, "behaviors": ["walk", "rest", "groom"]},
     "statistics": {"bin_s": 5.0},
     "exports": {"formats": ["csv"]},
@@ -70,7 +71,7 @@ def test_a_run_fills_the_store_and_a_second_run_only_reads_the_cache(finished):
     assert report.completed_sessions() == ["s0", "s1", "s2"]
     store = ResultsStore(project / "results")
     sources = set(store.query("SELECT DISTINCT source FROM bouts")["source"])
-    assert sources == {"labels", "behavior_prediction", "state", "cluster"}
+    assert sources == {"labels", "behavior_prediction", "state", "syllable", "cluster"}
     assert (project / "models" / "map.pkl").is_file()
     assert (project / "models" / "classifier.pkl").is_file()
     assert len(list((project / "exports" / "csv").glob("*.csv"))) >= 10
@@ -156,10 +157,12 @@ def test_a_changed_feature_parameter_reruns_features_and_what_follows_only(tmp_p
     assert report.ok, report.summary()
     status = _status(report)
     for session in ("s0", "s1", "s2"):
-        for stage in ("poses", "clean", "annotations"):
+        # the AR-HMM models the cleaned poses, not the features: its syllables stay
+        for stage in ("poses", "clean", "annotations", "syllable_labels"):
             assert status[(stage, session)] == "cached", (stage, session)
         for stage in ("features", "map_labels", "states", "behaviors", "store"):
             assert status[(stage, session)] == "ran", (stage, session)
+    assert status[("syllables", "_project")] == "cached"
     for stage in ("behavior_map", "ethogram", "classifier_model", "classifier", "exports"):
         assert status[(stage, "_project")] == "ran", stage
     for k in range(3):

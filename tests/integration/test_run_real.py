@@ -63,9 +63,10 @@ def test_ethome_two_mice_get_social_features_and_the_unnamed_mouse_is_unknown(sh
     boris = folder / "boris" / "e3v813a-20210610T122332-122642_reencode.csv"
     labels = load_annotations(boris, fps=30.0, n_frames=5700, individuals=["adult", "juvenile"])
     assert json.loads(labels.attrs["annotated_individuals"]) == ["adult"]  # the file speaks of the adult only
-    config = {  # no social key: two mice in every session turn them on; the map and HMM are not needed here
+    config = {  # no social key: two mice in every session turn them on; the map and HMMs are not needed here
         "behavior_map": {"enabled": False},
         "ethogram": {"enabled": False},
+        "syllables": {"enabled": False},
         "classifier": {"windows_s": [0.5], "stats": ["mean"], "max_iter": 30},
     }
     project = tmp_path / "ethome"

@@ -116,12 +116,12 @@ def pose_model(pose_sessions):
 def test_a_session_gets_the_same_states_alone_among_others_and_after_reloading(pose_model, pose_sessions, tmp_path):
     among = pose_model.label(pose_sessions)
     alone = pose_model.label(pose_sessions["s1"])
-    np.testing.assert_array_equal(alone["state"].values, among["s1"]["state"].values)
+    np.testing.assert_array_equal(alone["syllable"].values, among["s1"]["syllable"].values)
     path = pose_model.save(tmp_path / "arhmm.pkl")
     reloaded = ARHMM.load(path)
     np.testing.assert_array_equal(reloaded.predict(pose_sessions), pose_model.predict(pose_sessions))
-    assert (alone["state"].values >= 0).all()
-    assert alone["state"].attrs["n_states"] == pose_model.n_states_
+    assert (alone["syllable"].values >= 0).all()
+    assert alone["syllable"].attrs["n_states"] == pose_model.n_states_
 
 
 def test_the_same_seed_gives_the_same_model(pose_model, pose_sessions):
@@ -156,7 +156,7 @@ def test_low_confidence_jitter_does_not_start_syllables(pose_sessions):
     def short_share(weighting: bool) -> float:
         model = ARHMM(n_states=8, confidence_weighting=weighting, kappa=1.0).fit(noisy)
         states = model.label(noisy)
-        lengths = [np.diff(np.flatnonzero(np.diff(ds["state"].values[:, 0]) != 0)) for ds in states.values()]
+        lengths = [np.diff(np.flatnonzero(np.diff(ds["syllable"].values[:, 0]) != 0)) for ds in states.values()]
         return float(np.mean(np.concatenate(lengths) < 3))
 
     assert short_share(True) < 0.5 * short_share(False)
@@ -165,7 +165,7 @@ def test_low_confidence_jitter_does_not_start_syllables(pose_sessions):
 def test_missing_frames_split_the_sequences(pose_model, pose_sessions):
     ds = pose_sessions["s0"].copy(deep=True)
     ds["position"][dict(time=slice(100, 160))] = np.nan  # 2 s: longer than max_gap_s
-    states = pose_model.label(ds)["state"].values[:, 0]
+    states = pose_model.label(ds)["syllable"].values[:, 0]
     assert (states[100:160] == -1).all()
     assert (states[:100] >= 0).all()
     assert (states[160:] >= 0).all()
