@@ -129,7 +129,7 @@ def generated(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     hmm6_s = time.perf_counter() - start
     arhmm, syllables, arhmm_s = _fit_arhmm(sessions, 0)
     results = {
-        "arhmm": (_scores(y, _flat(syllables, "state")), arhmm.n_states_, arhmm_s),
+        "arhmm": (_scores(y, _flat(syllables, "syllable")), arhmm.n_states_, arhmm_s),
         "map": (_scores(y, _flat(mapped, "cluster")), bmap.n_regions_, map_s),
         "hmm_bic": (_scores(y, _flat(states, "state")), hmm.n_states_, hmm_s),
         "hmm_6_states": (_scores(y, _flat(states6, "state")), 6, hmm6_s),
@@ -184,7 +184,7 @@ def bsoid(args: argparse.Namespace, metrics: dict, rows: list) -> None:
         rows.append((f"bsoid-openfield: {name} seed 0 vs 1 (ARI)", int(keep.sum()), f"{k[0]}/{k[1]}", "", ari, seconds))
     metrics["bsoid_n_frames"] = int(sum(ds.sizes["time"] for ds in sessions.values()))
     arhmm = [_fit_arhmm(sessions, seed) for seed in (0, 1)]
-    a, b = (_flat(f[1], "state") for f in arhmm)
+    a, b = (_flat(f[1], "syllable") for f in arhmm)
     keep = (a >= 0) & (b >= 0)
     ari = float(adjusted_rand_score(a[keep], b[keep]))
     metrics["bsoid_arhmm_ari_between_seeds"] = ari
@@ -235,7 +235,7 @@ def oft(args: argparse.Namespace, metrics: dict, rows: list) -> None:
     for name, labeled, variable, k, seconds in (
         ("map", mapped, "cluster", bmap.n_regions_, map_s),
         ("hmm", states, "state", hmm.n_states_, hmm_s),
-        ("arhmm", syllables, "state", arhmm.n_states_, arhmm_s),
+        ("arhmm", syllables, "syllable", arhmm.n_states_, arhmm_s),
     ):
         share, precision, top = _concentration(r, _flat(labeled, variable))
         metrics[f"oft_{name}_rearing_share_in_top_cluster"] = share

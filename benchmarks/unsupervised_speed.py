@@ -123,7 +123,7 @@ def arhmm_worker(feature_paths: list[str]) -> dict[str, Any]:
         "n_states": int(model.n_states_),
         "median_syllable_s": model.median_duration_s_,
         "short_syllable_share": model.short_syllable_share_,
-        "state": {k: ds["state"].values[:, 0].tolist() for k, ds in labeled.items()},
+        "state": {k: ds["syllable"].values[:, 0].tolist() for k, ds in labeled.items()},
     }
 
 

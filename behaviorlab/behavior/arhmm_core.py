@@ -205,104 +205,143 @@ def sticky_transitions(counts: np.ndarray, kappa: float, pseudo: float = 1e-3) -
 
 
 @numba.njit(cache=True)
-def _forward_backward(lik, starts, stops, start_p, trans):  # pragma: no cover - compiled
+def _forward_backward(lik, starts, stops, start_p, trans, m):  # pragma: no cover - compiled
+    # states are chains of m sub-states (k, 0) .. (k, m-1): a syllable lasts at least m frames
     n, k = lik.shape
-    gamma = np.empty((n, k))
-    alpha = np.empty((n, k))
+    ns = k * m
+    gamma = np.zeros((n, k))
+    alpha = np.empty((n, ns))
     scale = np.empty(n)
     counts = np.zeros((k, k))
     first = np.zeros(k)
-    beta = np.empty(k)
-    nxt = np.empty(k)
+    beta = np.empty(ns)
+    nxt = np.empty(ns)
+    post = np.empty(ns)
     for s in range(len(starts)):
         a, b = starts[s], stops[s]
         total = 0.0
-        for j in range(k):
-            alpha[a, j] = start_p[j] * lik[a, j]
-            total += alpha[a, j]
+        for q in range(ns):
+            alpha[a, q] = start_p[q // m] / m * lik[a, q // m]
+            total += alpha[a, q]
         scale[a] = total
-        for j in range(k):
-            alpha[a, j] /= total
+        for q in range(ns):
+            alpha[a, q] /= total
         for t in range(a + 1, b):
             total = 0.0
             for j in range(k):
-                acc = 0.0
+                enter = 0.0
                 for i in range(k):
-                    acc += alpha[t - 1, i] * trans[i, j]
-                alpha[t, j] = acc * lik[t, j]
-                total += alpha[t, j]
+                    if i != j:
+                        enter += alpha[t - 1, i * m + m - 1] * trans[i, j]
+                base = j * m
+                alpha[t, base] = enter
+                for i in range(1, m):
+                    alpha[t, base + i] = alpha[t - 1, base + i - 1]
+                alpha[t, base + m - 1] += alpha[t - 1, base + m - 1] * trans[j, j]
+                for i in range(m):
+                    alpha[t, base + i] *= lik[t, j]
+                    total += alpha[t, base + i]
             scale[t] = total
-            for j in range(k):
-                alpha[t, j] /= total
-        for j in range(k):
-            beta[j] = 1.0
-            gamma[b - 1, j] = alpha[b - 1, j]
+            for q in range(ns):
+                alpha[t, q] /= total
+        for q in range(ns):
+            beta[q] = 1.0
+            gamma[b - 1, q // m] += alpha[b - 1, q]
         for t in range(b - 2, a - 1, -1):
-            for j in range(k):
-                nxt[j] = lik[t + 1, j] * beta[j] / scale[t + 1]
+            for q in range(ns):
+                nxt[q] = lik[t + 1, q // m] * beta[q] / scale[t + 1]
             norm = 0.0
             for i in range(k):
-                acc = 0.0
+                last = i * m + m - 1
+                acc = trans[i, i] * nxt[last]
+                counts[i, i] += alpha[t, last] * trans[i, i] * nxt[last]
                 for j in range(k):
-                    term = trans[i, j] * nxt[j]
-                    counts[i, j] += alpha[t, i] * term
-                    acc += term
-                beta[i] = acc
-                gamma[t, i] = alpha[t, i] * acc
-                norm += gamma[t, i]
-            for i in range(k):
-                gamma[t, i] /= norm
+                    if j != i:
+                        term = trans[i, j] * nxt[j * m]
+                        counts[i, j] += alpha[t, last] * term
+                        acc += term
+                for r in range(m - 1):
+                    post[i * m + r] = nxt[i * m + r + 1]
+                post[last] = acc
+            for q in range(ns):
+                beta[q] = post[q]
+                norm += alpha[t, q] * beta[q]
+            for q in range(ns):
+                gamma[t, q // m] += alpha[t, q] * beta[q] / norm
         for j in range(k):
             first[j] += gamma[a, j]
     return gamma, counts, first, np.log(scale).sum()
 
 
 @numba.njit(cache=True)
-def _viterbi(loglik, starts, stops, log_start, log_trans):  # pragma: no cover - compiled
+def _viterbi(loglik, starts, stops, log_start, log_trans, m):  # pragma: no cover - compiled
     n, k = loglik.shape
+    ns = k * m
     out = np.empty(n, dtype=np.int64)
-    back = np.empty((n, k), dtype=np.int32)
-    delta = np.empty(k)
-    new = np.empty(k)
+    back = np.empty((n, ns), dtype=np.int32)
+    delta = np.empty(ns)
+    new = np.empty(ns)
+    log_m = np.log(m)
     for s in range(len(starts)):
         a, b = starts[s], stops[s]
-        for j in range(k):
-            delta[j] = log_start[j] + loglik[a, j]
+        for q in range(ns):
+            delta[q] = log_start[q // m] - log_m + loglik[a, q // m]
         for t in range(a + 1, b):
             for j in range(k):
+                base = j * m
                 best, arg = -np.inf, 0
                 for i in range(k):
-                    v = delta[i] + log_trans[i, j]
-                    if v > best:
-                        best, arg = v, i
-                new[j] = best + loglik[t, j]
-                back[t, j] = arg
-            for j in range(k):
-                delta[j] = new[j]
+                    if i != j:
+                        v = delta[i * m + m - 1] + log_trans[i, j]
+                        if v > best:
+                            best, arg = v, i * m + m - 1
+                new[base] = best
+                back[t, base] = arg
+                for i in range(1, m):
+                    new[base + i] = delta[base + i - 1]
+                    back[t, base + i] = base + i - 1
+                stay = delta[base + m - 1] + log_trans[j, j]
+                if stay > new[base + m - 1]:
+                    new[base + m - 1] = stay
+                    back[t, base + m - 1] = base + m - 1
+                for i in range(m):
+                    new[base + i] += loglik[t, j]
+            for q in range(ns):
+                delta[q] = new[q]
         state = 0
-        for j in range(1, k):
-            if delta[j] > delta[state]:
-                state = j
-        out[b - 1] = state
+        for q in range(1, ns):
+            if delta[q] > delta[state]:
+                state = q
+        out[b - 1] = state // m
         for t in range(b - 1, a, -1):
             state = back[t, state]
-            out[t - 1] = state
+            out[t - 1] = state // m
     return out
 
 
 def forward_backward(
-    loglik: np.ndarray, lengths: np.ndarray, start_p: np.ndarray, trans: np.ndarray
+    loglik: np.ndarray, lengths: np.ndarray, start_p: np.ndarray, trans: np.ndarray, min_duration: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Posteriors of every sequence: ``gamma (n, K)``, expected transition counts, first-frame posteriors, log L."""
+    """Posteriors of every sequence: ``gamma (n, K)``, expected transition counts, first-frame posteriors, log L.
+
+    With ``min_duration`` m > 1 each state is a chain of m sub-states that
+    share its emissions (a hidden semi-Markov model whose durations are
+    ``m - 1`` plus a geometric number of frames): a state once entered lasts
+    at least m frames, except where a sequence starts or ends.  The counts
+    are of the transitions between states and of the self-transitions at the
+    chain's last sub-state.
+    """
     starts, stops = sequence_bounds(lengths)
     peak = loglik.max(axis=1, keepdims=True)
     lik = np.exp(loglik - peak)
-    gamma, counts, first, log_scale = _forward_backward(lik, starts, stops, start_p, trans)
+    gamma, counts, first, log_scale = _forward_backward(lik, starts, stops, start_p, trans, int(min_duration))
     return gamma, counts, first, float(log_scale + peak.sum())
 
 
-def viterbi(loglik: np.ndarray, lengths: np.ndarray, start_p: np.ndarray, trans: np.ndarray) -> np.ndarray:
-    """Most likely state of every frame, each sequence decoded on its own."""
+def viterbi(
+    loglik: np.ndarray, lengths: np.ndarray, start_p: np.ndarray, trans: np.ndarray, min_duration: int = 1
+) -> np.ndarray:
+    """Most likely state of every frame, each sequence on its own (``min_duration``: see :func:`forward_backward`)."""
     starts, stops = sequence_bounds(lengths)
     with np.errstate(divide="ignore"):
-        return _viterbi(loglik, starts, stops, np.log(start_p), np.log(trans))
+        return _viterbi(loglik, starts, stops, np.log(start_p), np.log(trans), int(min_duration))

@@ -5,7 +5,7 @@ poses of a two-animal session tracked by another tool, BORIS annotations,
 metadata), writes its config with :func:`behaviorlab.project.config.init_project`
 and runs every stage with :func:`behaviorlab.project.runner.run_project` on a local
 Dask cluster: a pose model trained, the videos predicted, poses cleaned,
-features, behavior map, HMM ethogram, classifiers, statistics, the results
+features, behavior map, HMM ethogram, AR-HMM syllables, classifiers, statistics, the results
 store, exports and labeled videos. It then checks what the run made against
 the sample data's ground truth, so a user sees at once that the installation
 works. Run it again and every finished stage is taken from the cache.

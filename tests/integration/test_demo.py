@@ -128,7 +128,7 @@ def _check_results_stage(summary, out, sample_data):
     table = counts["classifier_frames"].assign(frames=lambda t: t[["tp", "fp", "fn", "tn"]].sum(axis=1))
     assert (table.groupby("session")["frames"].nunique() == 1).all()  # each behavior counts every frame
     # 11 result tables and 3 classifier count tables (classifier_raters is empty: one rater)
-    assert res["exports"] == {"csv": 14, "excel": 1, "nwb": 6, "boris": 23, "simba": 23}
+    assert res["exports"] == {"csv": 14, "excel": 1, "nwb": 6, "boris": 29, "simba": 29}  # + AR-HMM syllables
     assert (out / "exports" / "nwb" / "session_b.nwb").is_file()
 
 

@@ -91,6 +91,34 @@ def test_forward_backward_and_viterbi_match_brute_force():
     assert tuple(core.viterbi(loglik, np.array([5]), start, trans)) == paths[int(np.argmax(scores))]
 
 
+def test_the_minimum_duration_chain_equals_the_expanded_hmm():
+    rng = np.random.default_rng(5)
+    n_states, m, lengths = 3, 3, np.array([7, 9])
+    loglik = rng.normal(size=(lengths.sum(), n_states))
+    start = np.array([0.5, 0.3, 0.2])
+    trans = np.array([[0.8, 0.15, 0.05], [0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    # the same model written out: m sub-states per state, only the last one may stay or leave
+    dense = np.zeros((n_states * m, n_states * m))
+    for k in range(n_states):
+        for i in range(m - 1):
+            dense[k * m + i, k * m + i + 1] = 1.0
+        for j in range(n_states):
+            dense[k * m + m - 1, j * m + (m - 1 if j == k else 0)] = trans[k, j]
+    expanded = np.repeat(loglik, m, axis=1)
+    dense_start = np.repeat(start / m, m)
+    gamma, counts, _, total = core.forward_backward(loglik, lengths, start, trans, m)
+    d_gamma, d_counts, _, d_total = core.forward_backward(expanded, lengths, dense_start, dense)
+    assert total == pytest.approx(d_total)
+    np.testing.assert_allclose(gamma, d_gamma.reshape(-1, n_states, m).sum(axis=2), atol=1e-10)
+    last = [k * m + m - 1 for k in range(n_states)]
+    for k in range(n_states):
+        for j in range(n_states):
+            np.testing.assert_allclose(counts[k, j], d_counts[last[k], j * m + (m - 1 if j == k else 0)], atol=1e-10)
+    np.testing.assert_array_equal(
+        core.viterbi(loglik, lengths, start, trans, m), core.viterbi(expanded, lengths, dense_start, dense) // m
+    )
+
+
 def test_lags_never_cross_a_sequence_boundary():
     x = np.arange(10.0).reshape(5, 2)
     phi = core.lagged_design(x, np.array([2, 3]), 2)
@@ -153,13 +181,16 @@ def test_low_confidence_jitter_does_not_start_syllables(pose_sessions):
         ds["confidence"][dict(time=frames)] = 0.05
         noisy[name] = ds
 
-    def short_share(weighting: bool) -> float:
-        model = ARHMM(n_states=8, confidence_weighting=weighting, kappa=1.0).fit(noisy)
+    def short_share(weighting: bool, min_frames: int) -> float:
+        model = ARHMM(n_states=8, confidence_weighting=weighting, kappa=1.0, min_frames=min_frames).fit(noisy)
         states = model.label(noisy)
         lengths = [np.diff(np.flatnonzero(np.diff(ds["syllable"].values[:, 0]) != 0)) for ds in states.values()]
         return float(np.mean(np.concatenate(lengths) < 3))
 
-    assert short_share(True) < 0.5 * short_share(False)
+    # the plain AR-HMM: the confidence alone halves the short syllables
+    assert short_share(True, 1) < 0.5 * short_share(False, 1)
+    # the minimum duration: none at all inside a sequence, whatever the confidence says
+    assert short_share(False, 3) == 0.0
 
 
 def test_missing_frames_split_the_sequences(pose_model, pose_sessions):
@@ -184,3 +215,19 @@ def test_bad_input_gets_a_clear_message(pose_model, pose_sessions):
         ARHMM().fit(np.zeros((500, 2)))
     with pytest.raises(SchemaError, match="n_lags"):
         ARHMM(n_lags=5).fit(pose_sessions)
+
+
+def test_body_motion_is_measured_in_the_animals_own_frame():
+    from behaviorlab.behavior.arhmm_data import body_motion
+
+    t = np.arange(30) / 30.0
+    heading = 0.7  # walking straight along a diagonal at 60 px/s, body 20 px long
+    tail = np.stack([60 * t * np.cos(heading), 60 * t * np.sin(heading)], axis=-1)
+    head = tail + 20 * np.array([np.cos(heading), np.sin(heading)])
+    xy = np.stack([tail, head], axis=1)[:, None]  # (time, individual, keypoint, 2)
+    motion = body_motion(xy, 0, 1, np.array([20.0]), 30.0)[:, 0]
+    np.testing.assert_allclose(motion[:, 0], 3.0)  # body lengths per second, forwards
+    np.testing.assert_allclose(motion[:, 1:], 0.0, atol=1e-9)  # no sideways drift, no turning
+    angle = 2.0 * t  # turning on the spot at 2 rad/s
+    spin = np.stack([-np.stack([np.cos(angle), np.sin(angle)], -1), np.stack([np.cos(angle), np.sin(angle)], -1)], 1)
+    np.testing.assert_allclose(body_motion(spin[:, None], 0, 1, np.array([2.0]), 30.0)[:, 0, 2], 2.0, rtol=1e-3)
