@@ -98,12 +98,12 @@ class ARHMM(SavedEstimator, BaseEstimator):
         Median syllable duration ``kappa="auto"`` aims at (keypoint-MoSeq's
         advice: about 0.4 s for mice).
     merge_threshold
-        States are merged while joining the closest pair loses less than this
-        many nats of log-likelihood per frame of the pair (0.05: a 0.7 s
-        syllable at 30 fps holds about one nat of evidence to tell them
-        apart); 0 merges nothing; ``"bic"`` merges while the loss is below
-        BIC's price of one state's parameters (on short recordings it leaves
-        few states: 2 to 4 on ``oft-rearing`` and ``bsoid-openfield``).
+        States are merged, the cheapest pair first, while joining a pair loses
+        less log-likelihood than this many nats per fit frame (of all the
+        fit frames, so a rarely used pair merges more easily than two
+        frequent ones); 0 merges nothing; ``"bic"`` merges while the loss is
+        below BIC's price of one state's parameters (on short recordings it
+        leaves few states: 2 to 4 on ``oft-rearing`` and ``bsoid-openfield``).
     min_frames
         Shortest syllable in frames: each state is a chain of ``min_frames``
         sub-states sharing its dynamics (a hidden semi-Markov model), so one
@@ -566,32 +566,30 @@ class ARHMM(SavedEstimator, BaseEstimator):
             delattr(self, name)
 
     def _merge_limit(self, stats: core.ARStats) -> float:
-        """Most log-likelihood a merge may lose: nats per frame, or in total for ``"bic"``."""
+        """Most log-likelihood (total nats) a merge may lose: ``merge_threshold`` per fit frame, or BIC's price."""
         if self.merge_threshold == "bic":
             d, p = stats.xp.shape[1:]
             n_params = d * p + d * (d + 1) / 2 + len(stats.n)  # dynamics, noise, one row of transitions
             return 0.5 * n_params * math.log(max(float(stats.n.sum()), 2.0))
-        return float(self.merge_threshold)
+        return float(self.merge_threshold) * float(stats.n.sum())
 
     def _merge_plan(self, stats: core.ARStats) -> np.ndarray:
         """Map each state to its group: rare states join their closest state, then close pairs merge greedily.
 
-        The pair whose shared dynamics lose the least log-likelihood (in
-        total for ``"bic"``, per frame otherwise) merges first; merging stops
-        when the cheapest merge loses more than :meth:`_merge_limit`.
+        The pair whose shared dynamics lose the least log-likelihood in total
+        merges first; merging stops when the cheapest merge loses more than
+        :meth:`_merge_limit`.
         """
         mapping = np.arange(len(stats.n))
         current = stats
         total = float(stats.n.sum())
         limit = self._merge_limit(stats)
-        in_total = self.merge_threshold == "bic"
         while len(current.n) > 1:
             k = len(current.n)
             costs = np.full((k, k), np.inf)
             for i in range(k):
                 for j in range(i + 1, k):
-                    size = current.n[i] + current.n[j] if in_total else 1.0
-                    costs[i, j] = core.merge_cost(current, i, j, self._floor) * size
+                    costs[i, j] = core.merge_cost(current, i, j, self._floor) * (current.n[i] + current.n[j])
             rare = np.flatnonzero(current.n / total < self.min_usage)
             if len(rare):
                 r = int(rare[np.argmin(current.n[rare])])
