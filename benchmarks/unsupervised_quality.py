@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
         "generated_seeds": [100 + i for i in range(args.sessions)],
         "map": "BehaviorMap() defaults (spectrogram, PCA 30, UMAP, watershed)",
         "hmm": "EthogramHMM() defaults (spectrogram, PCA 20, states 2-8 by BIC)",
-        "arhmm": "ARHMM() defaults (egocentric pose, PCA 6, AR(3), 20 states merged by BIC, kappa for 0.4 s syllables)",
+        "arhmm": "ARHMM() defaults (egocentric pose, PCA 6, AR(3), 20 states merged below 0.05 nats per fit frame, "
+        "kappa for 0.4 s median syllables, syllables of 3 frames or more)",
         "real_cleaning": "confidence 0.6, median 5 frames, gaps up to fps/2 interpolated",
         "oft_rearing": "supported or unsupported rearing marked by >= 2 of 3 raters, first 80 s",
     }
