@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
@@ -336,8 +336,13 @@ class ARHMM(SavedEstimator, BaseEstimator):
             ``self``.
         """
         self._check_params()
+        work = clone(self)  # a failed fit leaves a fitted model as it was
         with threadpool_limits(limits=1):
-            return self._fit(X, lengths)
+            work._fit(X, lengths)
+        for name in ("_state", "_gamma", "_counts", "_prior_cov", "_floor", "_ridge"):  # the fit's working state
+            work.__dict__.pop(name, None)
+        self.__dict__.update(work.__dict__)
+        return self
 
     def _setup(self, X: Any) -> None:
         """Set what the data preparation needs: keypoints, body axis, frame rate."""
@@ -562,8 +567,6 @@ class ARHMM(SavedEstimator, BaseEstimator):
         durations = syllable_durations(decoded, lengths)
         self.median_duration_s_ = float(np.median(durations)) / self.fps_
         self.short_syllable_share_ = float(np.mean(durations < 3))
-        for name in ("_state", "_gamma", "_counts"):
-            delattr(self, name)
 
     def _merge_limit(self, stats: core.ARStats) -> float:
         """Most log-likelihood (total nats) a merge may lose: ``merge_threshold`` per fit frame, or BIC's price."""

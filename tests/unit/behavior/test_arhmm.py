@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from behaviorlab.behavior import arhmm_core as core
@@ -153,9 +154,13 @@ def test_a_session_gets_the_same_states_alone_among_others_and_after_reloading(p
 
 
 def test_the_same_seed_gives_the_same_model(pose_model, pose_sessions):
-    again = ARHMM(n_states=8, random_state=0).fit(pose_sessions)
+    again = clone(pose_model).fit(pose_sessions)
     np.testing.assert_array_equal(again.coefs_, pose_model.coefs_)
     np.testing.assert_array_equal(again.predict(pose_sessions), pose_model.predict(pose_sessions))
+    assert not [k for k in vars(again) if k.startswith("_")]  # no working state of the fit is kept (or pickled)
+    with pytest.raises(SchemaError):
+        again.fit({"short": pose_sessions["s0"].isel(time=slice(0, 20))})
+    np.testing.assert_array_equal(again.coefs_, pose_model.coefs_)  # a failed refit leaves the model as it was
 
 
 def test_the_arena_is_left_out_and_the_body_axis_found(pose_model, pose_sessions):
