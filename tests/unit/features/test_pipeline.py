@@ -31,7 +31,7 @@ def test_chain_equals_the_stages_called_one_by_one():
     config = SessionFeaturesConfig(
         cleaning=CleaningConfig(confidence_threshold=0.3, median_window=3, max_gap=5),
         features=FeatureConfig(joint_angles=[("nose", "neck", "body")]),
-        spectrogram=SpectrogramConfig(n_frequencies=8, f_min=2.0),
+        spectrogram=SpectrogramConfig(n_frequencies=8, f_min=2.0, features="all"),
     )
     out = compute_session_features(ds, config)
     xr.testing.assert_identical(ds, before)
@@ -48,6 +48,20 @@ def test_chain_equals_the_stages_called_one_by_one():
     assert "log" not in out["spectrogram"].attrs
     ops = [e["operation"] for e in get_log(out)]
     assert ops[-3:] == ["clean_poses", "compute_features", "morlet_spectrogram"]
+
+
+def test_the_posture_spectrogram_leaves_out_speeds_accelerations_and_confidence():
+    ds = _poses()
+    out = compute_session_features(ds, SessionFeaturesConfig(spectrogram=SpectrogramConfig(n_frequencies=8)))
+    names = [str(f) for f in out["feature"].values]
+    left_out = [n for n in names if n.startswith(("acceleration_", "confidence_")) or n.endswith("_1s")]
+    left_out += [n for n in names if n.startswith("speed_") and n != "speed_centroid"]
+    assert left_out  # the default features have them
+    kept = [n for n in names if n not in left_out]
+    assert {"speed_centroid", "heading_velocity"} <= set(kept)
+    assert (out["spectrogram"].sel(feature=left_out) == 0).all()
+    power = morlet_spectrogram(out["features"].sel(feature=kept), fps=30.0, n_frequencies=8)
+    np.testing.assert_allclose(out["spectrogram"].sel(feature=kept).values, power.values)
     assert get_log(out)[-1]["n_frequencies"] == 8
 
 
