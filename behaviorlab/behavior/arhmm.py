@@ -12,11 +12,15 @@ expectation-maximization instead of Gibbs sampling.
   scan its ``kappa`` until the median syllable lasts about 400 ms.  Here
   ``kappa="auto"`` does that scan inside the fit: with the current dynamics
   the stickiness is bisected until the median Viterbi syllable lasts
-  ``target_duration_s``, then EM goes on with it (three times).
-* **Jitter does not start syllables.**  With ``confidence_weighting``, each
-  frame's evidence is scaled by the mean keypoint confidence (a tempered
-  likelihood), so a frame the tracker was unsure of cannot outvote the
-  sticky prior.
+  ``target_duration_s``, then EM goes on with it (three phases, and once
+  more after merging).
+* **Jitter does not start syllables.**  Each state is a chain of
+  ``min_frames`` sub-states (a hidden semi-Markov model), so no syllable
+  inside a sequence is shorter than that; each frame's evidence is scaled
+  by its mean keypoint confidence (a tempered likelihood), so a frame the
+  tracker was unsure of cannot outvote the sticky prior; and every state's
+  noise is at least the keypoints' measured jitter (a stand-in for
+  keypoint-MoSeq's keypoint-noise model).
 * **Many sessions at once.**  Every animal of every session is a sequence;
   a frame with a keypoint missing for longer than ``max_gap_s`` ends one
   sequence and starts the next.
@@ -25,8 +29,8 @@ expectation-maximization instead of Gibbs sampling.
   states alone or among others, before or after :meth:`save`/:meth:`load`.
 * **Merged, canonical states.**  After EM, states used by fewer than
   ``min_usage`` of the frames are dropped and pairs of states whose
-  dynamics are nearly the same (joining them costs less than
-  ``merge_threshold`` nats per frame) are merged, like keypoint-MoSeq's
+  dynamics are nearly the same (joining them loses less than
+  ``merge_threshold`` nats per fit frame) are merged, like keypoint-MoSeq's
   syllable merging, then EM runs again; states are numbered by usage, 0 the
   most used.
 """
