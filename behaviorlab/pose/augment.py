@@ -56,6 +56,7 @@ __all__ = [
     "AugmentConfig",
     "Augmenter",
     "affine_matrix",
+    "flip_plan",
     "transform_keypoints",
     "warp_image",
 ]
@@ -327,6 +328,33 @@ def transform_keypoints(
 
 
 # --------------------------------------------------------------------------- augmenter
+def flip_plan(config: AugmentConfig, skeleton: Skeleton) -> tuple[AugmentConfig, Skeleton, str | None]:
+    """Return the flips training will use: ``(config, skeleton, note)``.
+
+    A mirror must swap each left keypoint with its right twin, or the model
+    learns mirrored labels.  The pairs come from the skeleton, else from the
+    names (:func:`behaviorlab.schema.guess_symmetry`: ``earL``/``earR``,
+    ``left_ear``/``right_ear``, ...); with no pair known the flips are turned
+    off.  ``note`` is the one line to show the user when the plan differs
+    from the config (pairs guessed, or flips off), else None.
+    """
+    if not (config.flip_lr > 0 or config.flip_ud > 0) or skeleton.symmetry:
+        return config, skeleton, None
+    guessed = guess_symmetry(skeleton.keypoints)
+    if guessed:
+        pairs = ", ".join(f"{a}/{b}" for a, b in guessed)
+        return (
+            config,
+            attrs.evolve(skeleton, symmetry=guessed),
+            f"left/right pairs read from the keypoint names: {pairs}",
+        )
+    note = (
+        "no left/right keypoint pairs in the skeleton or the names: image flips are off (a flip would need "
+        "them to swap labels); name the pairs in the skeleton's symmetry to turn them on"
+    )
+    return attrs.evolve(config, flip_lr=0.0, flip_ud=0.0), skeleton, note
+
+
 class Augmenter:
     """Random keypoint-aware augmentation, reproducible from a seed.
 
@@ -355,15 +383,9 @@ class Augmenter:
             raise TypeError(f"config must be an AugmentConfig, got {type(config).__name__}")
         if not isinstance(skeleton, Skeleton):
             raise TypeError(f"skeleton must be a behaviorlab.schema.Skeleton, got {type(skeleton).__name__}")
-        flips = config.flip_lr > 0 or config.flip_ud > 0
-        guessed = guess_symmetry(skeleton.keypoints) if flips and not skeleton.symmetry else []
-        if guessed:  # a flip without swapping left and right would teach the model mirrored labels
-            logger.info("left/right pairs read from the keypoint names, swapped by flips: %s", guessed)
-            skeleton = attrs.evolve(skeleton, symmetry=guessed)
-        elif flips and not skeleton.symmetry:
-            logger.info(
-                "flips are enabled but skeleton %r has no symmetry pairs; no labels will be swapped", skeleton.name
-            )
+        config, skeleton, note = flip_plan(config, skeleton)
+        if note:
+            logger.warning("%s", note)
         self.config = config
         self.skeleton = skeleton
         self.seed = seed

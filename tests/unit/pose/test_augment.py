@@ -243,3 +243,22 @@ def test_bad_inputs_raise_schema_errors():
         augmenter(np.zeros((10, 10)), np.zeros((3, 2)))
     with pytest.raises(SchemaError, match="image"):
         augmenter(np.zeros((2, 10, 10, 1)), np.zeros((4, 2)))
+
+
+def test_flips_swap_pairs_read_from_the_names_and_are_off_without_pairs(caplog):
+    from behaviorlab.pose.augment import flip_plan
+
+    named = Skeleton(["head", "wingL", "wingR", "left_ear", "right_ear", "thorax"])
+    config, skeleton, note = flip_plan(AugmentConfig(flip_lr=0.5), named)
+    assert skeleton.symmetry == (("wingL", "wingR"), ("left_ear", "right_ear"))
+    assert config.flip_lr == 0.5
+    assert "wingL/wingR" in note
+    midline = Skeleton(["head", "thorax", "abdomen"])
+    with caplog.at_level("WARNING", logger="behaviorlab.pose.augment"):
+        aug = Augmenter(AugmentConfig(flip_lr=0.5, flip_ud=0.5), midline, seed=0)
+    assert aug.config.flip_lr == aug.config.flip_ud == 0.0  # no pair known: a flip would mirror the labels
+    assert any("image flips are off" in r.getMessage() for r in caplog.records)
+    assert not any(aug.sample_params((64, 64)).flip_lr or aug.sample_params((64, 64)).flip_ud for _ in range(50))
+    # pairs in the skeleton, or no flips asked for: nothing to say
+    assert flip_plan(AugmentConfig(flip_lr=0.5), SKELETON)[2] is None
+    assert flip_plan(AugmentConfig(flip_lr=0.0, flip_ud=0.0), midline)[2] is None
