@@ -50,8 +50,8 @@ def matched_accuracy(true: np.ndarray, pred: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def ar_data():
-    parts = [sample_ar(2000, seed) for seed in (0, 1, 2)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), [2000, 2000, 2000]
+    parts = [sample_ar(3000, seed) for seed in (0, 1, 2)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), [3000, 3000, 3000]
 
 
 def test_three_ar_states_with_one_mean_are_recovered_where_the_gaussian_hmm_fails(ar_data):
@@ -59,7 +59,7 @@ def test_three_ar_states_with_one_mean_are_recovered_where_the_gaussian_hmm_fail
     model = ARHMM(fps=30.0, n_lags=1, latent_dim=2, random_state=0).fit(x, lengths=lengths)
     states = model.predict(x, lengths=lengths)
     assert model.n_states_ == 3
-    assert matched_accuracy(z, states) >= 0.95
+    assert matched_accuracy(z, states) >= 0.95  # 0.962 measured
     gaussian = EthogramHMM(n_states=3, n_components=None, random_state=0).fit(x, lengths=lengths)
     assert matched_accuracy(z, gaussian.predict(x, lengths=lengths)) < 0.7  # same mean: nothing to tell apart
 
