@@ -14,6 +14,7 @@ from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.io.labeled_frames._core import LabeledFrames
 from behaviorlab.io.labeled_frames._images import write_png
+from behaviorlab.io.video import VideoError, VideoReader
 from behaviorlab.schema import Skeleton
 
 __all__ = ["read_sleap", "to_sleap_package"]
@@ -50,6 +51,7 @@ def read_sleap(path: Path, include_predictions: bool) -> LabeledFrames:
         individuals = ["id_0"]
     keypoints = np.full((len(per_frame), len(individuals), len(names), 2), np.nan)
     images, sources = [], []
+    decoded = _frames_from_videos(per_frame)
     for row, (i, lf, instances) in enumerate(per_frame):
         free = len(track_names)
         for inst in instances:
@@ -61,7 +63,9 @@ def read_sleap(path: Path, include_predictions: bool) -> LabeledFrames:
                     raise FileFormatError(path, f"frame {lf.frame_idx} has two instances on track {inst.track.name!r}")
             keypoints[row, slot] = inst.numpy()[:, :2]
         try:
-            image = lf.image
+            image = decoded.get(row)
+            if image is None:  # not in a video file behaviorlab reads (embedded images, image lists)
+                image = lf.image
         except Exception as err:  # missing or unreadable video
             video = lf.video.filename
             raise FileFormatError(path, f"cannot read the image of frame {lf.frame_idx} from {video}: {err}") from None
@@ -70,6 +74,43 @@ def read_sleap(path: Path, include_predictions: bool) -> LabeledFrames:
         images.append(np.asarray(image))
         sources.append(stored_sources[i] if stored_sources else _sleap_source(lf))
     return LabeledFrames(images, keypoints, skeleton, individuals, sources)
+
+
+#: Video files decoded by behaviorlab's own reader (SLEAP's embedded images and image lists go through sleap-io).
+_VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm"}
+
+
+def _frames_from_videos(per_frame: list[tuple[int, Any, list]]) -> dict[int, np.ndarray]:
+    """Images of the labeled frames that sit in video files, by row: each video decoded once, in file order.
+
+    sleap-io seeks every frame on its own (minutes for 100 frames of a large
+    video); :class:`~behaviorlab.io.video.VideoReader` decodes forward through
+    the wanted frames and seeks only past long gaps, as the pose model's
+    inference does, so training and inference see the same pixels.  Frames
+    it cannot read are left to sleap-io (whose error then names the file).
+    """
+    wanted: dict[tuple[str, bool], list[tuple[int, int]]] = {}
+    for row, (_, lf, _) in enumerate(per_frame):
+        video = lf.video
+        filename = video.filename
+        if not isinstance(filename, str) or Path(filename).suffix.lower() not in _VIDEO_SUFFIXES:
+            continue
+        if not Path(filename).is_file():
+            continue
+        try:
+            gray = int(video.shape[-1]) == 1
+        except Exception:  # sleap-io cannot open it: leave the frame to lf.image and its error
+            continue
+        wanted.setdefault((filename, gray), []).append((row, int(lf.frame_idx)))
+    out: dict[int, np.ndarray] = {}
+    for (filename, gray), items in wanted.items():
+        try:
+            with VideoReader(filename, grayscale=gray) as reader:
+                frames = reader[[index for _, index in items]]
+        except (VideoError, IndexError):
+            continue
+        out.update({row: frame for (row, _), frame in zip(items, frames, strict=True)})
+    return out
 
 
 def _sleap_skeleton(sk: Any, names: list[str], stored: Any) -> Skeleton:

@@ -553,3 +553,26 @@ def test_missing_image_is_named(tmp_path):
     iio.imwrite(tmp_path / "labeled-data" / "v" / "img1.png", np.zeros((4, 4), np.uint8))
     with pytest.raises(FileFormatError, match=r"image 'labeled-data/v/img2\.png' listed in the labels is missing"):
         load_labeled_frames(tmp_path / "labeled-data" / "v" / "CollectedData_me.csv")
+
+
+@pytest.mark.shared_data
+def test_sleap_frames_in_a_video_are_decoded_in_one_pass_with_sleap_ios_pixels(shared_data, tmp_path, monkeypatch):
+    import sleap_io as sio
+
+    slp = shared_data / "sleap-centered-pair" / "centered_pair_predictions.slp"
+    labels = sio.load_slp(str(slp))
+    labels.labeled_frames = labels.labeled_frames[:300:3]  # 100 frames spread over the video
+    path = tmp_path / "hundred.slp"
+    sio.save_slp(labels, str(path), verbose=False)  # the images stay in the mp4
+
+    def seek_one_by_one(frame):
+        raise AssertionError(f"frame {frame.frame_idx} was read through sleap-io, one seek per frame")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sio.LabeledFrame, "image", property(seek_one_by_one))
+        frames = load_labeled_frames(path, include_predictions=True)
+    assert len(frames.images) == 100
+    assert frames.images[0].shape == (384, 384, 1)
+    for k in (0, 57, 99):  # the same frame as sleap-io reads it (the luma rounding may differ by one level)
+        theirs = np.asarray(labels.labeled_frames[k].image)
+        assert np.abs(frames.images[k].astype(int) - theirs.astype(int)).max() <= 1
