@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Most evidence (nats) one frame can give against a state, relative to the frame's best state.
+OUTLIER_NATS = 50.0
 
 
 class ARParams(NamedTuple):
@@ -319,10 +321,24 @@ def _viterbi(loglik, starts, stops, log_start, log_trans, m):  # pragma: no cove
     return out
 
 
+def _capped(loglik: np.ndarray) -> np.ndarray:
+    """Log densities with each frame's evidence against a state capped at :data:`OUTLIER_NATS`.
+
+    A robust emission: as if every state also explained any frame with a
+    tiny probability (a tracking outlier).  Without it, one frame that no
+    state but a far one explains can make every path through a
+    minimum-duration chain impossible in floating point (all forward
+    probabilities underflow to zero).
+    """
+    return np.maximum(loglik, loglik.max(axis=1, keepdims=True) - OUTLIER_NATS)
+
+
 def forward_backward(
     loglik: np.ndarray, lengths: np.ndarray, start_p: np.ndarray, trans: np.ndarray, min_duration: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Posteriors of every sequence: ``gamma (n, K)``, expected transition counts, first-frame posteriors, log L.
+
+    The log densities are capped as in :func:`_capped` (here and in :func:`viterbi`).
 
     With ``min_duration`` m > 1 each state is a chain of m sub-states that
     share its emissions (a hidden semi-Markov model whose durations are
@@ -333,7 +349,7 @@ def forward_backward(
     """
     starts, stops = sequence_bounds(lengths)
     peak = loglik.max(axis=1, keepdims=True)
-    lik = np.exp(loglik - peak)
+    lik = np.exp(_capped(loglik) - peak)
     gamma, counts, first, log_scale = _forward_backward(lik, starts, stops, start_p, trans, int(min_duration))
     return gamma, counts, first, float(log_scale + peak.sum())
 
@@ -344,4 +360,4 @@ def viterbi(
     """Most likely state of every frame, each sequence on its own (``min_duration``: see :func:`forward_backward`)."""
     starts, stops = sequence_bounds(lengths)
     with np.errstate(divide="ignore"):
-        return _viterbi(loglik, starts, stops, np.log(start_p), np.log(trans), int(min_duration))
+        return _viterbi(_capped(loglik), starts, stops, np.log(start_p), np.log(trans), int(min_duration))

@@ -120,6 +120,18 @@ def test_the_minimum_duration_chain_equals_the_expanded_hmm():
     )
 
 
+def test_one_outlying_frame_does_not_make_every_path_impossible():
+    # a state just entered must last 3 frames; frame 3 is explained by another state only, by 10,000 nats
+    loglik = np.zeros((8, 2))
+    loglik[:3, 1] = loglik[3, 0] = -1e4
+    loglik[4:, 1] = -1e4
+    start, trans = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]])
+    gamma, _, _, total = core.forward_backward(loglik, np.array([8]), start, trans, 3)
+    assert np.isfinite(total)
+    np.testing.assert_allclose(gamma.sum(axis=1), 1.0)
+    assert len(core.viterbi(loglik, np.array([8]), start, trans, 3)) == 8
+
+
 def test_lags_never_cross_a_sequence_boundary():
     x = np.arange(10.0).reshape(5, 2)
     phi = core.lagged_design(x, np.array([2, 3]), 2)
