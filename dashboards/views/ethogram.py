@@ -22,18 +22,21 @@ WINDOW_S = 120.0
 DEFAULT_SESSIONS = 2
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _hmm(path: str, mtime: float) -> Any:
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _model(path: str, mtime: float) -> Any:
+    """The fitted Gaussian HMM or AR-HMM in ``path`` (reloaded when the file changes)."""
+    from behaviorlab.behavior.arhmm import ARHMM
     from behaviorlab.behavior.ethogram import EthogramHMM
 
-    return EthogramHMM.load(path)
+    return (ARHMM if Path(path).name == "arhmm.pkl" else EthogramHMM).load(path)
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _arhmm(path: str, mtime: float) -> Any:
-    from behaviorlab.behavior.arhmm import ARHMM
-
-    return ARHMM.load(path)
+def _frame_transitions(model: Any, label: str, title: str) -> None:
+    """Draw a fitted model's frame-to-frame transition graph, its states named ``label_k``."""
+    st.plotly_chart(
+        transition_graph_figure(model.transmat_, [f"{label}_{k}" for k in range(model.n_states_)], title=title),
+        width="stretch",
+    )
 
 
 st.title("Ethogram")
@@ -93,15 +96,8 @@ with left:
     if proj.hmm_model is None:
         st.info("No fitted HMM (`hmm.pkl`) in the project: `behaviorlab ethogram fit` makes one.")
     else:
-        hmm = _hmm(str(proj.hmm_model), Path(proj.hmm_model).stat().st_mtime)
-        st.plotly_chart(
-            transition_graph_figure(
-                hmm.transmat_,
-                [f"state_{k}" for k in range(hmm.n_states_)],
-                title="HMM transition probabilities (frame to frame)",
-            ),
-            width="stretch",
-        )
+        hmm = _model(str(proj.hmm_model), Path(proj.hmm_model).stat().st_mtime)
+        _frame_transitions(hmm, "state", "HMM transition probabilities (frame to frame)")
 with right:
     if "transitions" not in views():
         st.info("The store has no `transitions` table.")
@@ -127,7 +123,7 @@ st.subheader("AR-HMM syllables")
 if proj.arhmm_model is None:
     st.info("No fitted AR-HMM (`arhmm.pkl`) in the project: `behaviorlab ethogram fit --model arhmm` makes one.")
 else:
-    arhmm = _arhmm(str(proj.arhmm_model), Path(proj.arhmm_model).stat().st_mtime)
+    arhmm = _model(str(proj.arhmm_model), Path(proj.arhmm_model).stat().st_mtime)
     short = arhmm.short_syllable_share_
     st.markdown(
         f"{arhmm.n_states_} syllables from {arhmm.n_fit_frames_:,} frames; median syllable "
@@ -137,11 +133,4 @@ else:
         + ". Syllables are numbered by usage; an unsupervised model: check what each one is in the videos before "
         "naming it."
     )
-    st.plotly_chart(
-        transition_graph_figure(
-            arhmm.transmat_,
-            [f"syllable_{k}" for k in range(arhmm.n_states_)],
-            title="AR-HMM transition probabilities (frame to frame)",
-        ),
-        width="stretch",
-    )
+    _frame_transitions(arhmm, "syllable", "AR-HMM transition probabilities (frame to frame)")
