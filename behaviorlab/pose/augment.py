@@ -335,10 +335,11 @@ def flip_plan(config: AugmentConfig, skeleton: Skeleton) -> tuple[AugmentConfig,
     learns mirrored labels.  The pairs come from the skeleton, else from the
     names (:func:`behaviorlab.schema.guess_symmetry`: ``earL``/``earR``,
     ``left_ear``/``right_ear``, ...); with no pair known the flips are turned
-    off.  ``note`` is the one line to show the user when the plan differs
-    from the config (pairs guessed, or flips off), else None.
+    off.  A single keypoint (a top-down model's centroid) has no twin and
+    keeps its flips.  ``note`` is the one line to show the user when the plan
+    differs from the config (pairs guessed, or flips off), else None.
     """
-    if not (config.flip_lr > 0 or config.flip_ud > 0) or skeleton.symmetry:
+    if not (config.flip_lr > 0 or config.flip_ud > 0) or skeleton.symmetry or skeleton.n_keypoints == 1:
         return config, skeleton, None
     guessed = guess_symmetry(skeleton.keypoints)
     if guessed:

@@ -262,3 +262,6 @@ def test_flips_swap_pairs_read_from_the_names_and_are_off_without_pairs(caplog):
     # pairs in the skeleton, or no flips asked for: nothing to say
     assert flip_plan(AugmentConfig(flip_lr=0.5), SKELETON)[2] is None
     assert flip_plan(AugmentConfig(flip_lr=0.0, flip_ud=0.0), midline)[2] is None
+    # a top-down model's centroid: one keypoint has no twin, so its flips stay on without a word
+    config, _, note = flip_plan(AugmentConfig(flip_lr=0.5, flip_ud=0.5), Skeleton(["spine"]))
+    assert (config.flip_lr, config.flip_ud, note) == (0.5, 0.5, None)
