@@ -54,6 +54,7 @@ from behaviorlab.synthetic.simulate import (
 
 __all__ = [
     "generate_sample_data",
+    "labeled_frames_from_sessions",
     "write_pose_sessions",
     "write_session",
 ]
@@ -224,6 +225,59 @@ def _sample_frames(behaviors: Sequence[xr.DataArray], n_frames: int, seed: int) 
     return sorted(chosen)
 
 
+def labeled_frames_from_sessions(
+    sessions: Sequence[tuple[Path, SyntheticConfig, xr.Dataset]],
+    behaviors: Sequence[xr.DataArray],
+    n_frames: int,
+    *,
+    seed: int,
+) -> LabeledFrames:
+    """Draw a labeled-frames set from written synthetic videos, with their visible ground-truth keypoints.
+
+    Frames are spread over the behaviors of each session's first animal and
+    decoded from the videos, as a labeler would extract them; a keypoint
+    hidden under another animal (or a tail under its own body) is NaN.
+
+    Parameters
+    ----------
+    sessions
+        ``(video path, config, ground-truth poses)`` per session.
+    behaviors
+        The behavior labels of each session (as :func:`simulate_poses` returns).
+    n_frames
+        Frames to draw in all.
+    seed
+        Seed of the frame choice.
+
+    Returns
+    -------
+    LabeledFrames
+        Individuals ``mouse1 ...`` up to the largest number of animals; sources ``<video name>#frame=N``.
+    """
+    picks = _sample_frames(behaviors, n_frames, seed=seed)
+    n_ind = max(cfg.n_animals for _, cfg, _ in sessions)
+    images: list[np.ndarray] = [np.empty(0, np.uint8)] * len(picks)
+    sources = [f"{Path(sessions[s][0]).name}#frame={t}" for s, t in picks]
+    keypoints = np.full((len(picks), n_ind, len(KEYPOINTS), 2), np.nan)
+    for s, (video_path, cfg, poses) in enumerate(sessions):
+        rows = [k for k, (s_k, _) in enumerate(picks) if s_k == s]
+        frame_idx = [picks[k][1] for k in rows]
+        with VideoReader(video_path, grayscale=True) as video:
+            decoded = video[frame_idx]
+        pos = pose_array(poses)
+        for k, t, img in zip(rows, frame_idx, decoded, strict=True):
+            images[k] = img
+            vis = visible_keypoints(pos[t], cfg)
+            keypoints[k, : vis.shape[0]] = vis
+    return LabeledFrames(
+        images=images,
+        keypoints=keypoints,
+        skeleton=SKELETON,
+        individuals=tuple(f"mouse{i + 1}" for i in range(n_ind)),
+        sources=tuple(sources),
+    )
+
+
 def _versions() -> dict[str, Any]:
     return {
         "behaviorlab": __version__,
@@ -324,26 +378,11 @@ def generate_sample_data(out_dir: str | Path) -> Path:
     for name, cfg, _groups in SAMPLE_POSE_SESSIONS:
         files.extend(_write_session(out, name, cfg, video=False)[0].values())
 
-    # labeled frames from both sessions: images and visible ground-truth keypoints
-    picks = _sample_frames(behaviors, N_LABELED_FRAMES, seed=SAMPLE_SESSIONS[0][1].seed)
-    n_ind = max(cfg.n_animals for _, cfg, _ in SAMPLE_SESSIONS)
-    individuals = tuple(f"mouse{i + 1}" for i in range(n_ind))
-    # images are decoded from the written videos, as a labeler would extract them
-    images: list[np.ndarray] = [np.empty(0, np.uint8)] * len(picks)
-    sources = [f"{SAMPLE_SESSIONS[s][0]}.mp4#frame={t}" for s, t in picks]
-    keypoints = np.full((len(picks), n_ind, len(KEYPOINTS), 2), np.nan)
-    for s, (name, cfg, _) in enumerate(SAMPLE_SESSIONS):
-        rows = [k for k, (s_k, _) in enumerate(picks) if s_k == s]
-        frame_idx = [picks[k][1] for k in rows]
-        with VideoReader(out / f"{name}.mp4", grayscale=True) as video:
-            decoded = video[frame_idx]
-        pos = pose_array(poses_list[s])
-        for k, t, img in zip(rows, frame_idx, decoded, strict=True):
-            images[k] = img
-            vis = visible_keypoints(pos[t], cfg)
-            keypoints[k, : vis.shape[0]] = vis
-    labeled = LabeledFrames(
-        images=images, keypoints=keypoints, skeleton=SKELETON, individuals=individuals, sources=tuple(sources)
+    labeled = labeled_frames_from_sessions(
+        [(out / f"{name}.mp4", cfg, poses) for (name, cfg, _), poses in zip(SAMPLE_SESSIONS, poses_list, strict=True)],
+        behaviors,
+        N_LABELED_FRAMES,
+        seed=SAMPLE_SESSIONS[0][1].seed,
     )
     labeled_path = out / "labeled_frames.labels.h5"
     save_labeled_frames(labeled, labeled_path)
@@ -384,7 +423,7 @@ def generate_sample_data(out_dir: str | Path) -> Path:
             name: {"config": cfg.to_dict(), "groups": [list(g) for g in groups], "video": name in videos}
             for name, cfg, groups in (*SAMPLE_SESSIONS, *SAMPLE_POSE_SESSIONS)
         },
-        "labeled_frames": {"n_frames": len(picks), "seed": cfg0.seed},
+        "labeled_frames": {"n_frames": len(labeled.images), "seed": cfg0.seed},
         "video": {"codec": "libx264", "crf": 18, "preset": "medium", "pix_fmt": "yuv420p"},
         "versions": _versions(),
         "files": {

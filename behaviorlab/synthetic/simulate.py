@@ -151,6 +151,11 @@ class SyntheticConfig:
         used to give experimental groups a kinematic difference.
     individuals
         Names of the animals (empty: ``mouse1``, ``mouse2``, ...).
+    social
+        Pull of each animal after the first towards the animal before it while
+        walking or running (a follow / approach program; 0: the animals move
+        independently).  About 2-4 makes them meet and touch every few seconds,
+        for testing detection and tracking through contact.
     """
 
     fps: float = attrs.field(default=30.0, converter=float, validator=_positive)
@@ -166,6 +171,7 @@ class SyntheticConfig:
     dark_animal: bool = attrs.field(default=True, converter=bool)
     speed_scale: tuple[float, ...] = attrs.field(default=(), converter=lambda v: tuple(float(x) for x in v))
     individuals: tuple[str, ...] = attrs.field(default=(), converter=lambda v: tuple(str(x) for x in v))
+    social: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
         """Check that the parameters describe a session that can be simulated."""
@@ -227,6 +233,8 @@ class SyntheticConfig:
         out = attrs.asdict(self)
         out["speed_scale"] = list(self.speed_scale)
         out["individuals"] = list(self.individuals)
+        if not self.social:
+            del out["social"]  # files written before the option existed stay byte-identical
         return out
 
 
@@ -273,14 +281,30 @@ def _wrap(angle: float) -> float:
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
+def _follow(leader: np.ndarray | None, i: int, x: float, y: float, social: float, big_l: float) -> tuple[float, float]:
+    """Steering pull ``(gx, gy)`` towards the leader at frame ``i``; none within half a body length."""
+    if leader is None or social <= 0:
+        return 0.0, 0.0
+    dx, dy = float(leader[i, 0]) - x, float(leader[i, 1]) - y
+    dist = math.hypot(dx, dy)
+    if dist <= 0.5 * big_l:
+        return 0.0, 0.0
+    return social * dx / dist, social * dy / dist
+
+
 def _simulate_state(
     rng: np.random.Generator,
     cfg: SyntheticConfig,
     bouts: list[tuple[int, int, int]],
     speed_scale: float,
     start: tuple[float, float, float],
+    leader: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Integrate the kinematic state of one animal frame by frame (scalar loop, ``math`` only)."""
+    """Integrate the kinematic state of one animal frame by frame (scalar loop, ``math`` only).
+
+    ``leader`` ``(n, 2)``: positions of another animal this one steers towards
+    while locomoting, with weight ``cfg.social``, until within half a body length.
+    """
     n, dt, big_l = cfg.n_frames, 1.0 / cfg.fps, cfg.animal_length_px
     ax0, ay0, ax1, ay1 = cfg.arena_box
     inset = 0.62 * big_l + 2.0  # keeps the head, ears and paws on the floor in any heading
@@ -290,15 +314,7 @@ def _simulate_state(
     def gain(tau: float) -> float:
         return 1.0 - math.exp(-dt / tau)
 
-    k_v, k_w, k_lvl, k_f, k_bend, k_psi, k_rear = (
-        gain(0.15),
-        gain(0.10),
-        gain(0.15),
-        gain(0.2),
-        gain(0.12),
-        gain(0.2),
-        gain(0.2),
-    )
+    k_v, k_w, k_lvl, k_f, k_bend, k_psi, k_rear = (gain(tau) for tau in (0.15, 0.10, 0.15, 0.2, 0.12, 0.2, 0.2))
     tau_ou = 0.5
     ou_a, ou_b = math.exp(-dt / tau_ou), math.sqrt(1.0 - math.exp(-2 * dt / tau_ou))
     noise = rng.standard_normal((n, 2))
@@ -318,7 +334,8 @@ def _simulate_state(
             if b in (WALK, RUN):
                 fx = math.exp(-(x - lo_x) / lam) - math.exp(-(hi_x - x) / lam)
                 fy = math.exp(-(y - lo_y) / lam) - math.exp(-(hi_y - y) / lam)
-                desired = math.atan2(math.sin(th) + 4.0 * fy, math.cos(th) + 4.0 * fx)
+                gx, gy = _follow(leader, i, x, y, cfg.social, big_l)
+                desired = math.atan2(math.sin(th) + 4.0 * fy + gy, math.cos(th) + 4.0 * fx + gx)
                 w_target = (1.0 if b == WALK else 0.6) * wander + 5.0 * _wrap(desired - th)
             elif b == TURN:
                 w_target = p["turn"]
@@ -513,7 +530,8 @@ def simulate_poses(config: SyntheticConfig) -> tuple[xr.Dataset, xr.DataArray]:
     for a in range(cfg.n_animals):
         rng = random_stream(cfg.seed, STREAM_PROGRAM, a + 1)
         bouts = _draw_program(rng, cfg)
-        state = _simulate_state(rng, cfg, bouts, cfg.speed_scales[a], starts[a])
+        leader = None if a == 0 else position[:, :, _K["spine"], a - 1]
+        state = _simulate_state(rng, cfg, bouts, cfg.speed_scales[a], starts[a], leader)
         kp = _body_keypoints(state, cfg.animal_length_px)
         tangent = kp[:, _K["spine"]] - kp[:, _K["tail_base"]]
         tangent /= np.linalg.norm(tangent, axis=-1, keepdims=True)
