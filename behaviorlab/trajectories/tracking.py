@@ -146,6 +146,57 @@ def estimate_animal_size(positions: np.ndarray) -> float:
     return float(np.median(np.sqrt((span**2).sum(axis=-1))))
 
 
+def identity_margins(cost: np.ndarray, det_of: np.ndarray) -> np.ndarray:
+    """Per track, the smallest extra cost at which another assignment would have given it a different animal.
+
+    Parameters
+    ----------
+    cost
+        ``(n_tracks, n_detections)`` costs of one frame (px; ``inf`` = impossible).
+    det_of
+        ``(n_tracks,)`` the detection each track took, ``-1`` none.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_tracks,)``: for a track that took detection ``d``, the least of
+        (a) taking another detection ``d2`` instead, and giving ``d`` to the
+        track that had ``d2`` (a swap of two identities: both costs change),
+        and (b) leaving ``d`` to a track that found nothing; ``inf`` when
+        there is no alternative, ``0`` when the track's own cost is not
+        finite, NaN for tracks without a detection.
+    """
+    n_tracks, n_det = cost.shape
+    owner = np.full(n_det, -1, dtype=np.int64)
+    for j, d in enumerate(det_of):
+        if d >= 0:
+            owner[d] = j
+    out = np.full(n_tracks, np.nan)
+    with np.errstate(invalid="ignore"):
+        for j, d in enumerate(det_of):
+            if d < 0:
+                continue
+            base = cost[j, d]
+            if not np.isfinite(base):
+                out[j] = 0.0
+                continue
+            best = np.inf
+            for d2 in range(n_det):
+                if d2 == d:
+                    continue
+                k = owner[d2]
+                extra = cost[j, d2] - base
+                if k >= 0:
+                    extra += cost[k, d] - cost[k, d2]
+                if np.isfinite(extra):
+                    best = min(best, extra)
+            for k in np.flatnonzero(det_of < 0):
+                if np.isfinite(cost[k, d]):
+                    best = min(best, cost[k, d] - base)
+            out[j] = best
+    return out
+
+
 # --------------------------------------------------------------------------- tracks
 class _Track:
     """One track's recent observations and its motion prediction."""
@@ -207,6 +258,10 @@ class TrackingResult:
         The animal size (px) that scaled the gate and the similarity term.
     max_cost
         The gate that was used (px).
+    identity_confidence
+        Shape ``(time, track)``: how sure the tracker is that the detection
+        given to the track is its animal and not a neighbour's, in ``[0, 1]``
+        (:func:`identity_margins`, scaled by ``Tracker.identity_scale``); NaN where the track has no detection.
     """
 
     positions: np.ndarray
@@ -214,6 +269,7 @@ class TrackingResult:
     assignment: np.ndarray
     animal_size: float
     max_cost: float
+    identity_confidence: np.ndarray | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -268,6 +324,12 @@ class Tracker:
     animal_size
         Typical animal size in px; ``None``: estimated from the detections
         (:func:`estimate_animal_size`).
+    identity_scale
+        Scale of the identity confidence as a fraction of the animal size:
+        a track whose assignment would change only at ``m`` px of extra
+        cost (:func:`identity_margins`) gets confidence
+        ``1 - exp(-m / (identity_scale * animal_size))``; a track given a
+        detection beyond the gate (re-identified far from its prediction) gets 0.
     """
 
     max_tracks: int | None = attrs.field(default=None, converter=_optional_int)
@@ -280,6 +342,7 @@ class Tracker:
     min_keypoints: int = attrs.field(default=1, converter=int)
     low_quality_share: float = attrs.field(default=0.5, converter=float)
     animal_size: float | None = attrs.field(default=None, converter=_optional_float, validator=_positive_or_none)
+    identity_scale: float = attrs.field(default=0.1, converter=float)
 
     def __attrs_post_init__(self) -> None:
         """Check the hyperparameters."""
@@ -297,6 +360,8 @@ class Tracker:
             raise SchemaError(f"Tracker.low_quality_share must be in [0, 1], got {self.low_quality_share}")
         if self.min_keypoints < 1:
             raise SchemaError(f"Tracker.min_keypoints must be >= 1, got {self.min_keypoints}")
+        if not self.identity_scale > 0:
+            raise SchemaError(f"Tracker.identity_scale must be > 0, got {self.identity_scale}")
 
     def _cost(self, predicted: np.ndarray, detections: np.ndarray, size: float) -> np.ndarray:
         """Cost ``(n_tracks, n_detections)`` in px; ``inf`` where they share no keypoint."""
@@ -348,6 +413,7 @@ class Tracker:
 
         tracks: list[_Track] = []
         assignment = np.full((n_time, n_inst), -1, dtype=np.int64)
+        confidence: list[np.ndarray] = []
 
         def match(t: int, rows_j: list[int], cand: np.ndarray, dets: np.ndarray, det_idx: np.ndarray) -> None:
             """Gated Hungarian between tracks ``rows_j`` and detections ``cand``; marks the pairs taken."""
@@ -374,6 +440,12 @@ class Tracker:
             good = high[t, det_idx]
             taken = np.zeros(len(tracks), dtype=bool)
             free = np.ones(det_idx.size, dtype=bool)
+            n_start = len(tracks)
+            cost_all = (
+                self._cost(np.stack([tr.predict(t, self.damping) for tr in tracks]), dets, size)
+                if n_start and det_idx.size
+                else np.zeros((n_start, det_idx.size))
+            )
 
             # 1. gated assignment of the good detections to the tracks seen within max_lost_frames,
             #    then of the poor ones to the tracks still without a detection
@@ -390,26 +462,11 @@ class Tracker:
                     tracks[-1].observe(t, dets[c])
                     assignment[t, det_idx[c]] = len(tracks) - 1
                     free[c] = False
-            rest = np.flatnonzero(free & good)
-            idle = np.flatnonzero(~taken)
-            if rest.size and idle.size:
-                predicted = np.stack([tracks[j].predict(t, self.damping) for j in idle])
-                cost = self._cost(predicted, dets[rest], size)
-                # no shared keypoint: fall back on the distance between the centres
-                centre = np.sqrt(
-                    ((np.nanmean(predicted, axis=1)[:, None] - np.nanmean(dets[rest], axis=1)[None]) ** 2).sum(-1)
-                )
-                cost = np.where(np.isfinite(cost), cost, size + np.nan_to_num(centre, nan=REFUSED_COST / 2))
-                rows, cols = linear_sum_assignment(cost)
-                for r, c in zip(rows, cols, strict=True):
-                    j = idle[r]
-                    # far from the prediction: restart the motion model instead of extrapolating a jump
-                    tracks[j].observe(t, dets[rest[c]], reset=cost[r, c] > gate)
-                    assignment[t, det_idx[rest[c]]] = j
-                    taken[j] = True
+            far = self._reidentify(t, tracks, dets, np.flatnonzero(free & good), taken, det_idx, assignment, size, gate)
             for j, tr in enumerate(tracks):
                 if not taken[j]:
                     tr.lost += 1
+            confidence.append(self._frame_confidence(assignment[t, det_idx], cost_all, len(tracks), far, size))
 
         n_tracks = len(tracks)
         out_pos = np.full((n_time, n_tracks, n_kp, n_space), np.nan)
@@ -417,8 +474,64 @@ class Tracker:
         t_idx, i_idx = np.nonzero(assignment >= 0)
         out_pos[t_idx, assignment[t_idx, i_idx]] = pos[t_idx, i_idx]
         out_sc[t_idx, assignment[t_idx, i_idx]] = sc[t_idx, i_idx]
+        ident = np.full((n_time, n_tracks), np.nan)
+        for t, row in enumerate(confidence):
+            ident[t, : row.size] = row
         log.debug("tracked %d frames into %d tracks (animal size %.1f px, gate %.1f px)", n_time, n_tracks, size, gate)
-        return TrackingResult(out_pos, out_sc, assignment, float(size), float(gate))
+        return TrackingResult(out_pos, out_sc, assignment, float(size), float(gate), ident)
+
+    def _reidentify(
+        self,
+        t: int,
+        tracks: list[_Track],
+        dets: np.ndarray,
+        rest: np.ndarray,
+        taken: np.ndarray,
+        det_idx: np.ndarray,
+        assignment: np.ndarray,
+        size: float,
+        gate: float,
+    ) -> list[int]:
+        """Give good leftover detections to the best-fitting tracks without one, at any distance.
+
+        Marks them taken; returns the tracks given a detection beyond the gate (their motion restarts).
+        """
+        far: list[int] = []
+        idle = np.flatnonzero(~taken)
+        if not (rest.size and idle.size):
+            return far
+        predicted = np.stack([tracks[j].predict(t, self.damping) for j in idle])
+        cost = self._cost(predicted, dets[rest], size)
+        # no shared keypoint: fall back on the distance between the centres
+        centre = np.sqrt(((np.nanmean(predicted, axis=1)[:, None] - np.nanmean(dets[rest], axis=1)[None]) ** 2).sum(-1))
+        cost = np.where(np.isfinite(cost), cost, size + np.nan_to_num(centre, nan=REFUSED_COST / 2))
+        rows, cols = linear_sum_assignment(cost)
+        for r, c in zip(rows, cols, strict=True):
+            j = idle[r]
+            # far from the prediction: restart the motion model instead of extrapolating a jump
+            tracks[j].observe(t, dets[rest[c]], reset=cost[r, c] > gate)
+            assignment[t, det_idx[rest[c]]] = j
+            taken[j] = True
+            if cost[r, c] > gate:
+                far.append(j)
+        return far
+
+    def _frame_confidence(
+        self, det_track: np.ndarray, cost_all: np.ndarray, n_tracks: int, far: list[int], size: float
+    ) -> np.ndarray:
+        """Identity confidence ``(n_tracks,)`` of one frame; ``det_track``: the track each detection went to."""
+        n_start = cost_all.shape[0]
+        det_of = np.full(n_tracks, -1, dtype=np.int64)
+        for d, j in enumerate(det_track):
+            if j >= 0:
+                det_of[j] = d
+        margin = identity_margins(cost_all, det_of[:n_start])
+        with np.errstate(over="ignore"):
+            conf = 1.0 - np.exp(-np.maximum(margin, 0.0) / (self.identity_scale * size))
+        out = np.where(det_of >= 0, 1.0, np.nan)  # tracks started in this frame: nothing competed for them
+        out[:n_start] = conf
+        out[far] = 0.0
+        return out
 
 
 def merge_fragments(result: TrackingResult, max_tracks: int) -> TrackingResult:
@@ -476,12 +589,15 @@ def merge_fragments(result: TrackingResult, max_tracks: int) -> TrackingResult:
     n_time, _, n_kp, n_space = result.positions.shape
     pos = np.full((n_time, len(order), n_kp, n_space), np.nan)
     sc = np.full((n_time, len(order), n_kp), np.nan)
+    ident = None if result.identity_confidence is None else np.full((n_time, len(order)), np.nan)
     for j in owner:
         rows = present[:, j]
         pos[rows, remap[j]] = result.positions[rows, j]
         sc[rows, remap[j]] = result.scores[rows, j]
+        if ident is not None:
+            ident[rows, remap[j]] = result.identity_confidence[rows, j]
     assignment = remap[result.assignment]  # -1 indexes the appended -1
-    return TrackingResult(pos, sc, assignment, result.animal_size, result.max_cost)
+    return TrackingResult(pos, sc, assignment, result.animal_size, result.max_cost, ident)
 
 
 def track_arrays(
@@ -532,6 +648,7 @@ def track_poses(
     min_keypoints: int = 1,
     low_quality_share: float = 0.5,
     animal_size: float | None = None,
+    identity_scale: float = 0.1,
     merge: bool = False,
     prefix: str = "track_",
 ) -> xr.Dataset:
@@ -545,7 +662,7 @@ def track_poses(
         another program with broken ids).  ``position (time, space, keypoint,
         individual)``, ``confidence (time, keypoint, individual)``.
     max_tracks, max_cost, max_lost_frames, history, damping, similarity_weight, similarity_sigma, min_keypoints, \
-low_quality_share, animal_size
+low_quality_share, animal_size, identity_scale
         Hyperparameters of :class:`Tracker`.
     merge
         See :func:`track_arrays`.
@@ -558,8 +675,10 @@ low_quality_share, animal_size
         A new pose Dataset with ``individual`` = track names and the instances
         re-ordered per frame, plus ``source_individual (time, individual)``:
         the index of the input slot each track took in each frame (``-1``
-        when none).  Variables of the input that have an ``individual`` dim
-        but are not poses are dropped; attrs are kept and the step is logged.
+        when none), and ``identity_confidence (time, individual)`` (0-1, NaN
+        when the track has no detection; see ``Tracker.identity_scale``).
+        Variables of the input that have an ``individual`` dim but are not
+        poses are dropped; attrs are kept and the step is logged.
         The input is not modified.
     """
     ds = as_poses(ds, source="track_poses input")
@@ -576,6 +695,7 @@ low_quality_share, animal_size
         "min_keypoints": min_keypoints,
         "low_quality_share": low_quality_share,
         "animal_size": animal_size,
+        "identity_scale": identity_scale,
     }
     result = track_arrays(pos.transpose(0, 3, 2, 1), conf.transpose(0, 2, 1), merge=merge, **params)
     names = [f"{prefix}{i}" for i in range(result.n_tracks)]
@@ -588,6 +708,7 @@ low_quality_share, animal_size
             "position": (POSITION_DIMS, result.positions.transpose(0, 3, 2, 1)),
             "confidence": (CONFIDENCE_DIMS, result.scores.transpose(0, 2, 1)),
             "source_individual": (("time", "individual"), source),
+            "identity_confidence": (("time", "individual"), result.identity_confidence),
             **{v: ds[v] for v in keep},
         },
         coords={**{k: v for k, v in ds.coords.items() if "individual" not in v.dims}, "individual": names},
@@ -596,6 +717,11 @@ low_quality_share, animal_size
     out["source_individual"].attrs["description"] = (
         "index of the input individual slot assigned to this track in this frame, -1 = none; input slots: "
         + ", ".join(str(v) for v in ds["individual"].values)
+    )
+    out["identity_confidence"].attrs["description"] = (
+        "how sure the tracker is that this track's pose in this frame is its own animal's (0-1; low while animals "
+        "touch or after a track was re-identified far from its predicted place); NaN = no detection. Skip frames "
+        "below about 0.5 in statistics that need identities."
     )
     log.info("track_poses: %d instance slots -> %d tracks", ds.sizes["individual"], result.n_tracks)
     return log_step(

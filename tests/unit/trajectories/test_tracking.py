@@ -12,7 +12,7 @@ from behaviorlab.errors import SchemaError
 from behaviorlab.schema import from_numpy, get_log
 from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
 from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error, match_identities, summarize_tracks
-from behaviorlab.trajectories.tracking import Tracker, merge_fragments, track_arrays, track_poses
+from behaviorlab.trajectories.tracking import Tracker, identity_margins, merge_fragments, track_arrays, track_poses
 
 
 def shuffle_instances(pos: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +84,45 @@ def test_crossing_generated_animals_zero_switches():
     err = keypoint_error(tracked, poses)  # one identity per track for the session: swaps would show here
     assert np.nanmedian(err.values) < 2.0  # np, not xarray: its median JIT-compiles numbagg (~20 s)
     assert_identities_kept(tracked["source_individual"].values, perm)
+
+
+# --------------------------------------------------------------------------- identity confidence
+def test_identity_margins_known_answers():
+    # two tracks, two detections: each track took its own (cost 1); a swap would cost 5 + 7 instead of 1 + 1
+    cost = np.array([[1.0, 5.0], [7.0, 1.0]])
+    np.testing.assert_allclose(identity_margins(cost, np.array([0, 1])), [10.0, 10.0])
+    # a third track that found nothing could have had detection 0 at cost 2: track 0's margin is 2 - 1
+    cost3 = np.vstack([cost, [2.0, 40.0]])
+    np.testing.assert_allclose(identity_margins(cost3, np.array([0, 1, -1])), [1.0, 10.0, np.nan])
+    # a lone detection with no competitor: no alternative at all; an impossible own cost: no confidence
+    assert identity_margins(np.array([[3.0]]), np.array([0]))[0] == np.inf
+    assert identity_margins(np.array([[np.inf, 1.0], [1.0, 2.0]]), np.array([0, 1]))[0] == 0.0
+
+
+def test_identity_confidence_drops_where_animals_cross_and_is_written_beside_the_poses():
+    # two bars meet, lie on top of each other for 10 frames and part: during the overlap either
+    # assignment fits exactly as well, far apart only one does
+    truth = crossing_pair(n_time=60, speed=2.0, offset=0.0)
+    truth[25:35, 1] = truth[25:35, 0]
+    ds = to_dataset(truth, fps=30)
+    tracked = track_poses(ds, max_tracks=2)
+    conf = tracked["identity_confidence"].transpose("time", "individual").values
+    assert conf.shape == (60, 2)
+    assert np.all((conf >= 0) & (conf <= 1))
+    gap = np.linalg.norm(truth[:, 0].mean(axis=1) - truth[:, 1].mean(axis=1), axis=-1)
+    assert conf[25:35].max() < 0.05
+    assert conf[gap > 40.0].min() > 0.95
+    assert "Skip frames" in tracked["identity_confidence"].attrs["description"]
+    # a missing detection has no confidence; fragments merged keep theirs
+    holes = truth.copy()
+    holes[10:14, 1] = np.nan
+    result = track_arrays(holes, max_tracks=2)
+    track_of_b = result.assignment[0, 1]
+    assert np.isnan(result.identity_confidence[10:14, track_of_b]).all()
+    assert np.isfinite(result.identity_confidence[:10]).all()
+    merged = merge_fragments(track_arrays(holes, max_lost_frames=0), max_tracks=2)
+    assert merged.identity_confidence.shape == (60, 2)
+    assert np.isfinite(merged.identity_confidence[:10]).all()
 
 
 # --------------------------------------------------------------------------- losses and the track limit
