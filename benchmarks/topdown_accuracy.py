@@ -19,8 +19,21 @@ single-animal demo model's settings with more epochs) on ``sample_data/labeled_f
   keypoint error with the true anchors given to the box model (an oracle
   centroid stage), which separates detection from pose errors.
 
+**Animals in contact** (issue 24): generated sessions where each animal
+follows another (``SyntheticConfig(social=2)``: the two closest anchors are
+under 25 px apart in about half of the frames), with two and with three
+mice.  A second model of the same settings is trained on 240 labeled frames
+of four such training sessions (seeds 181-184) and scored on two held-out
+60 s sessions (seed 191: two mice, 192: three) that were never used to tune
+anything (seeds 171 and 172 were).  Keys ``switches_per_1000_frames``,
+``matched_share`` and ``frame_matched_mean_px`` with ``_2_animals`` and
+``_3_animals``, and the same with ``_no_gap_fill`` for the same model and
+video without the track-guided second look
+(:func:`behaviorlab.pose.contacts.fill_track_gaps`), the path before it.
+
 A model folder that already holds a trained top-down model is reused
-(``--retrain`` to train again).  Run ``python benchmarks/topdown_accuracy.py --help``.
+(``--retrain`` to train again); so is the generated data folder.  Run
+``python benchmarks/topdown_accuracy.py --help``.
 """
 
 from __future__ import annotations
@@ -52,29 +65,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peak-threshold", type=float, default=0.2)
     parser.add_argument("--stop", type=int, default=None, help="predict only the first frames of the video")
     parser.add_argument("--backend", default=None)
+    parser.add_argument("--contact-dir", default="/tmp/behaviorlab-contact-benchmark", help="contact data and model")
+    parser.add_argument("--skip-contact", action="store_true", help="only the sample session")
     parser.add_argument("--out", default=str(DEFAULT_RESULTS_DIR), help="results directory")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    set_backend(args.backend)
-    from behaviorlab.io.load import load_poses
-    from behaviorlab.io.video import VideoReader
-    from behaviorlab.pose.topdown import (
-        TOPDOWN_CONFIG,
-        TopDownModel,
-        instances_to_poses,
-        predict_video_topdown,
-        train_topdown,
-    )
-    from behaviorlab.pose.train import TrainConfig
-    from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
-    from behaviorlab.trajectories.tracking import track_poses
+CONTACT_SOCIAL = 2.0
+CONTACT_TRAIN = {"train2a": (2, 181), "train2b": (2, 182), "train3a": (3, 183), "train3b": (3, 184)}
+CONTACT_TEST = {"contact2": (2, 191), "contact3": (3, 192)}
+CONTACT_LABELED_FRAMES = 240
 
-    model_dir = Path(args.model_dir)
+
+def train_or_load(model_dir: Path, labels: Path, args: argparse.Namespace, *, retrain: bool):
+    """The top-down model of the benchmark's settings, trained on ``labels`` unless ``model_dir`` holds one."""
+    from behaviorlab.pose.topdown import TOPDOWN_CONFIG, TopDownModel, train_topdown
+    from behaviorlab.pose.train import TrainConfig
+
     training: dict[str, float | int] = {}
-    if args.retrain or not (model_dir / TOPDOWN_CONFIG).is_file():
+    if retrain or not (model_dir / TOPDOWN_CONFIG).is_file():
         if model_dir.exists():
             shutil.rmtree(model_dir)
         config = TrainConfig(
@@ -87,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         started = time.perf_counter()
         result = train_topdown(
-            SAMPLE / "labeled_frames.labels.h5",
+            labels,
             model_dir,
             anchor=args.anchor,
             crop_size=args.crop_size,
@@ -113,7 +122,97 @@ def main(argv: list[str] | None = None) -> None:
     model = TopDownModel.load(model_dir)
     if model.peak_threshold != args.peak_threshold:
         model = model.replace(peak_threshold=args.peak_threshold)
+    return model, training
 
+
+def error_stats(err: np.ndarray, prefix: str) -> dict[str, float]:
+    """Mean, median, 90th percentile and scored share of a keypoint error array."""
+    finite = err[np.isfinite(err)]
+    return {
+        f"{prefix}_mean_px": round(float(finite.mean()), 3),
+        f"{prefix}_median_px": round(float(np.median(finite)), 3),
+        f"{prefix}_p90_px": round(float(np.percentile(finite, 90)), 3),
+        f"{prefix}_scored_share": round(finite.size / err.size, 4),
+    }
+
+
+def tracked_scores(pred, truth) -> dict[str, float]:
+    """Switches, matched share and keypoint errors of tracked predictions against the ground truth."""
+    from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
+
+    truth = truth.isel(time=slice(0, pred.sizes["time"]))
+    drop = [v for v in ("source_individual", "identity_confidence") if v in pred]
+    named = pred.drop_vars(drop).assign_coords(time=truth["time"].values)
+    switches = identity_switches(named, truth)
+    return {
+        **error_stats(keypoint_error(named, truth, matching="session").values, "session_matched"),
+        **error_stats(keypoint_error(named, truth, matching="frame").values, "frame_matched"),
+        "identity_switches": switches["switches"],
+        "identity_switch_events": switches["switch_events"],
+        "switches_per_1000_frames": round(switches["switches_per_1000_frames"], 3),
+        "matched_share": round(switches["matched_share"], 4),
+    }
+
+
+def contact_data(folder: Path) -> Path:
+    """Write the contact-heavy training videos, their labeled frames and the test sessions (once)."""
+    from behaviorlab.io.labeled_frames import save_labeled_frames
+    from behaviorlab.synthetic.sample import labeled_frames_from_sessions, write_session
+    from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
+
+    labels = folder / "contact_train.labels.h5"
+    if labels.is_file() and all((folder / f"{name}.mp4").is_file() for name in CONTACT_TEST):
+        return labels
+    sessions, behaviors = [], []
+    for name, (n_animals, seed) in {**CONTACT_TRAIN, **CONTACT_TEST}.items():
+        config = SyntheticConfig(n_animals=n_animals, seed=seed, social=CONTACT_SOCIAL)
+        write_session(folder, name, config)
+        if name in CONTACT_TRAIN:
+            poses, behavior = simulate_poses(config)
+            sessions.append((folder / f"{name}.mp4", config, poses))
+            behaviors.append(behavior)
+    frames = labeled_frames_from_sessions(sessions, behaviors, CONTACT_LABELED_FRAMES, seed=181)
+    save_labeled_frames(frames, labels)
+    return labels
+
+
+def contact_metrics(args: argparse.Namespace) -> dict[str, float | int]:
+    """Train on the contact labels and score both held-out contact sessions, with and without the gap fill."""
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.pose.topdown import predict_video_topdown
+
+    folder = Path(args.contact_dir)
+    labels = contact_data(folder)
+    model, training = train_or_load(folder / "model", labels, args, retrain=args.retrain)
+    metrics: dict[str, float | int] = {f"contact_{k}": v for k, v in training.items()}
+    for name, (n_animals, _) in CONTACT_TEST.items():
+        truth = load_poses(folder / f"{name}_poses.nc")
+        suffix = f"_{n_animals}_animals"
+        for fill, tag in ((0, "_no_gap_fill"), (30, "")):
+            started = time.perf_counter()
+            pred = predict_video_topdown(model, folder / f"{name}.mp4", max_animals=n_animals, fill_gaps=fill)
+            seconds = time.perf_counter() - started
+            scores = tracked_scores(pred, truth)
+            keys = ("switches_per_1000_frames", "matched_share", "frame_matched_mean_px", "frame_matched_median_px")
+            metrics.update({f"{k}{suffix}{tag}": scores[k] for k in keys})
+            metrics[f"predict_fps{suffix}{tag}"] = round(pred.sizes["time"] / seconds, 1)
+            if not tag:
+                confidence = pred["identity_confidence"].values
+                metrics[f"identity_confidence_below_0_5_share{suffix}"] = round(float(np.nanmean(confidence < 0.5)), 4)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    set_backend(args.backend)
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.io.video import VideoReader
+    from behaviorlab.pose.topdown import instances_to_poses, predict_video_topdown
+    from behaviorlab.trajectories.tracking import track_poses
+
+    model, training = train_or_load(
+        Path(args.model_dir), SAMPLE / "labeled_frames.labels.h5", args, retrain=args.retrain
+    )
     truth = load_poses(SAMPLE / "session_b_poses.nc")
     started = time.perf_counter()
     pred = predict_video_topdown(model, SAMPLE / "session_b.mp4", batch_size=16, stop=args.stop)
@@ -121,31 +220,14 @@ def main(argv: list[str] | None = None) -> None:
     if pred.sizes["individual"] == 0:
         raise SystemExit(f"no animal found above peak threshold {model.peak_threshold}: train longer or lower it")
     truth = truth.isel(time=slice(0, pred.sizes["time"]))
-    pred_named = pred.drop_vars("source_individual").assign_coords(time=truth["time"].values)
-
-    err_session = keypoint_error(pred_named, truth, matching="session").values
-    err_frame = keypoint_error(pred_named, truth, matching="frame").values
-    switches = identity_switches(pred_named, truth)
 
     # oracle centroid stage: true anchors, same box model and tracker
     anchors = truth["position"].sel(keypoint=model.anchor).transpose("time", "individual", "space").values
     with VideoReader(SAMPLE / "session_b.mp4", grayscale=model.grayscale) as reader:
         frames = reader[: pred.sizes["time"]]
     oracle = instances_to_poses(model.predict_instances(frames, anchors=anchors), model.skeleton, fps=30.0)
-    oracle = track_poses(oracle, max_tracks=2).drop_vars("source_individual")
-    oracle = oracle.assign_coords(time=truth["time"].values)
-    err_oracle = keypoint_error(oracle, truth, matching="session").values
-    err_oracle_frame = keypoint_error(oracle, truth, matching="frame").values
-    oracle_switches = identity_switches(oracle, truth)
-
-    def stats(err: np.ndarray, prefix: str) -> dict[str, float]:
-        finite = err[np.isfinite(err)]
-        return {
-            f"{prefix}_mean_px": round(float(finite.mean()), 3),
-            f"{prefix}_median_px": round(float(np.median(finite)), 3),
-            f"{prefix}_p90_px": round(float(np.percentile(finite, 90)), 3),
-            f"{prefix}_scored_share": round(finite.size / err.size, 4),
-        }
+    oracle = track_poses(oracle, max_tracks=2)
+    oracle_scores = tracked_scores(oracle, truth)
 
     metrics: dict[str, float | int | str] = {
         **training,
@@ -153,16 +235,12 @@ def main(argv: list[str] | None = None) -> None:
         "frames": int(pred.sizes["time"]),
         "predict_fps": round(pred.sizes["time"] / predict_s, 1),
         "n_tracks": int(pred.sizes["individual"]),
-        **stats(err_session, "session_matched"),
-        **stats(err_frame, "frame_matched"),
-        "identity_switches": switches["switches"],
-        "identity_switch_events": switches["switch_events"],
-        "switches_per_1000_frames": round(switches["switches_per_1000_frames"], 3),
-        "matched_share": round(switches["matched_share"], 4),
-        **stats(err_oracle, "oracle_anchor_session_matched"),
-        **stats(err_oracle_frame, "oracle_anchor_frame_matched"),
-        "oracle_anchor_switches_per_1000_frames": round(oracle_switches["switches_per_1000_frames"], 3),
+        **tracked_scores(pred, truth),
+        **{f"oracle_anchor_{k}": v for k, v in oracle_scores.items() if k.startswith(("session", "frame"))},
+        "oracle_anchor_switches_per_1000_frames": oracle_scores["switches_per_1000_frames"],
     }
+    if not args.skip_contact:
+        metrics.update(contact_metrics(args))
     rows = [[key, value] for key, value in metrics.items()]
     config = {k: v for k, v in vars(args).items() if k != "out"}
     write_results(

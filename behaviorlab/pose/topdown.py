@@ -48,6 +48,7 @@ import xarray as xr
 from behaviorlab.errors import FileFormatError, OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.backend import compiled_predict
+from behaviorlab.pose.contacts import resolve_contacts
 from behaviorlab.pose.crops import (
     anchor_index,
     centroid_training_frames,
@@ -61,11 +62,11 @@ from behaviorlab.pose.crops import (
 from behaviorlab.pose.data import load_frames
 from behaviorlab.pose.folder import BEST_MODEL, POSE_CONFIG, TOPDOWN_CONFIG, save_model, write_json, write_pose_config
 from behaviorlab.pose.inference import model_fingerprint, predict_stream, write_result
+from behaviorlab.pose.instances import instances_to_poses
 from behaviorlab.pose.models import build_local_peaks_model
 from behaviorlab.pose.predict import PoseModel
 from behaviorlab.pose.train import TrainConfig, TrainResult, train_model
-from behaviorlab.schema import Skeleton, from_numpy, log_step
-from behaviorlab.trajectories.tracking import track_poses
+from behaviorlab.schema import Skeleton, log_step
 
 __all__ = [
     "TOPDOWN_CONFIG",
@@ -436,60 +437,6 @@ def load_any_model(model_dir: str | Path) -> Any:
 
 
 # --------------------------------------------------------------------------- poses and video
-def instances_to_poses(
-    instances: np.ndarray,
-    skeleton: Skeleton,
-    *,
-    fps: float | None = None,
-    first_frame: int = 0,
-    attrs_: dict[str, Any] | None = None,
-) -> xr.Dataset:
-    """Untracked instances -> pose Dataset whose ``individual`` dim holds the instance slots.
-
-    Parameters
-    ----------
-    instances
-        Shape ``(time, n_slots, n_keypoints, 3)``: ``(x, y, confidence)``, NaN rows absent.
-    skeleton
-        Keypoints of axis 2.
-    fps
-        Frames per second (``time`` in seconds from ``first_frame``), or ``None`` (``time`` in frames).
-    first_frame
-        Video frame index of the first row, stored in the ``frame`` coordinate.
-    attrs_
-        Further attrs (strings and numbers).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``position (time, space, keypoint, individual)`` and ``confidence
-        (time, keypoint, individual)`` with ``individual = instance_0, ...``;
-        pass it to :func:`behaviorlab.trajectories.tracking.track_poses` for identities.
-    """
-    instances = np.asarray(instances)
-    if instances.ndim != 4 or instances.shape[-1] != 3 or instances.shape[2] != skeleton.n_keypoints:
-        raise SchemaError(
-            f"instances must have shape (time, n_slots, {skeleton.n_keypoints} keypoints, 3), got {instances.shape}"
-        )
-    position = np.transpose(instances[..., :2], (0, 3, 2, 1)).astype(np.float64)  # (time, space, keypoint, slot)
-    confidence = np.transpose(instances[..., 2], (0, 2, 1)).astype(np.float64)
-    ds = from_numpy(
-        position,
-        confidence,
-        keypoints=skeleton.keypoints,
-        individuals=[f"instance_{i}" for i in range(instances.shape[1])],
-        fps=fps,
-        source_software="behaviorlab",
-        skeleton=skeleton,
-        attrs_=attrs_,
-    )
-    frames = np.arange(first_frame, first_frame + len(instances), dtype=np.int64)
-    ds = ds.assign_coords(frame=("time", frames))
-    if fps:
-        ds = ds.assign_coords(time=("time", frames / fps, ds["time"].attrs))
-    return ds
-
-
 def predict_video_topdown(
     model: TopDownModel | str | Path,
     video: str | Path,
@@ -503,6 +450,8 @@ def predict_video_topdown(
     progress: bool = False,
     prefetch: int = 3,
     individual: str | None = None,
+    fill_gaps: int = 30,
+    repair: bool = True,
     **tracker_options: Any,
 ) -> xr.Dataset:
     """Find, pose and track every animal in a video.
@@ -537,6 +486,17 @@ def predict_video_topdown(
         For a one-animal model (``max_animals`` 1, the crop-centred path of
         :mod:`behaviorlab.pose.strategy`): the animal's name; there is nothing
         to track.  ``None``: ``individual_0`` for one animal.
+    fill_gaps
+        Track gaps up to this many frames are looked into again
+        (:func:`behaviorlab.pose.contacts.fill_track_gaps`): a box at the
+        track's interpolated anchor finds the animal the centroid model
+        merged with a neighbour while they touched, and the instances are
+        tracked a second time.  0 turns it off.
+    repair
+        After tracking, check who is who after every encounter from body
+        shape, appearance and motion, and swap tracks back where the
+        frame-by-frame tracker got them wrong
+        (:func:`behaviorlab.pose.contacts.resolve_contacts`).
     **tracker_options
         Keywords of :func:`behaviorlab.trajectories.tracking.track_poses` (``max_cost``,
         ``max_lost_frames``, ``history``, ``animal_size``, ``merge``...);
@@ -602,7 +562,17 @@ def predict_video_topdown(
         write_result(ds, out, stream)
         return ds
     tracker_options.setdefault("max_tracks", n_slots)
-    tracked = track_poses(ds, **tracker_options)
+    tracked = resolve_contacts(
+        topdown,
+        stream.video,
+        ds,
+        stream.results,
+        first_frame=stream.start,
+        fill_gaps=fill_gaps,
+        repair=repair,
+        batch_size=batch_size,
+        **tracker_options,
+    )
     write_result(tracked, out, stream)
     return tracked
 

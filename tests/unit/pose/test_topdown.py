@@ -324,6 +324,66 @@ def test_oracle_anchors_give_exact_boxes_and_the_tracker_keeps_identities_throug
     assert [step["operation"] for step in get_log(tracked)][-1] == "track_poses"
 
 
+def test_animals_merged_by_the_centroid_stage_are_found_again_where_their_tracks_say(sample_data):
+    from behaviorlab.pose.contacts import fill_track_gaps, gap_anchors
+
+    # interpolation known answer: a 3-frame gap between (0, 0) and (40, 20); a gap at the end stays empty
+    pos = np.full((8, 1, 2, 2), np.nan)
+    pos[[0, 4], 0, 0] = [[0.0, 0.0], [40.0, 20.0]]
+    filled = gap_anchors(pos, anchor=0, max_gap=3)
+    np.testing.assert_allclose(filled[1:4, 0], [[10.0, 5.0], [20.0, 10.0], [30.0, 15.0]])
+    assert np.isnan(filled[[0, 4, 5, 6, 7]]).all()
+    assert np.isnan(gap_anchors(pos, anchor=0, max_gap=2)).all()  # longer than max_gap: left alone
+
+    # the sample session's two mice meet four times in these frames (for 0.3 to 1 s); while their anchors are
+    # under 15 px apart the "centroid stage" sees one animal only (a merged peak), as a real one often does
+    first, stop = 900, 1200
+    truth = load_poses(sample_data / "session_b_poses.nc").isel(time=slice(first, stop))
+    with VideoReader(sample_data / "session_b.mp4", grayscale=True) as reader:
+        frames = reader[first:stop]
+    skeleton = Skeleton.from_dict(json.loads(truth.attrs["skeleton"]))
+    k_anchor = skeleton.keypoints.index(ANCHOR)
+    layout = np.stack([(np.arange(skeleton.n_keypoints) - k_anchor) * 3.0, np.zeros(skeleton.n_keypoints)], -1)
+    pose = fixed_model(skeleton, 64, 32 + layout)
+    centroid = fixed_model(Skeleton((ANCHOR,)), 128, np.array([[64.0, 64.0]]))
+    model = TopDownModel(centroid, pose, anchor=ANCHOR, crop_size=64, centroid_scale=0.5, max_animals=2)
+    anchors = truth["position"].sel(keypoint=ANCHOR).transpose("time", "individual", "space").values
+    merged = np.linalg.norm(anchors[:, 0] - anchors[:, 1], axis=-1) < 15.0
+    assert merged.sum() == 69
+    seen = anchors.copy()
+    seen[merged, 1] = np.nan
+    instances = model.predict_instances(frames, anchors=seen, batch_size=32)
+    true_layout = np.floor(anchors + 0.5)[:, :, None, :] + layout
+    reference = from_numpy(
+        true_layout.transpose(0, 3, 2, 1), keypoints=skeleton.keypoints, individuals=["mouse1", "mouse2"], fps=30.0
+    )
+
+    def scores(inst):
+        tracked = track_poses(instances_to_poses(inst, skeleton, fps=30.0), max_tracks=2, animal_size=48)
+        named = tracked.drop_vars(["source_individual", "identity_confidence"])
+        return tracked, identity_switches(named, reference, max_distance=10, keep_distance=3)
+
+    tracked, before = scores(instances)
+    assert before["matched_share"] == pytest.approx(1 - merged.sum() / (2 * merged.size))
+    positions = tracked["position"].transpose("time", "individual", "keypoint", "space").values
+    again, n_found = fill_track_gaps(
+        model, sample_data / "session_b.mp4", instances, positions, first_frame=first, max_gap=40, animal_size=48
+    )
+    assert again.shape == (stop - first, 4, skeleton.n_keypoints, 3)
+    np.testing.assert_array_equal(again[:, :2], instances)  # what was found stays as it was
+    extra = again[:, 2:, k_anchor, :2]
+    found = np.isfinite(extra).all(axis=-1).any(axis=-1)
+    assert n_found == found.sum() > 0.6 * merged.sum()
+    assert (found <= merged).all()  # only where an animal was missing
+    # each new instance is the hidden animal, within the interpolation error of a sub-second gap
+    hidden = anchors[found, 1]
+    new = np.nanmax(np.where(np.isfinite(extra[found]), extra[found], -np.inf), axis=1)
+    assert np.median(np.linalg.norm(new - hidden, axis=-1)) < 6.0
+    _, after = scores(again)
+    assert after["switches"] == 0
+    assert after["matched_share"] > before["matched_share"]
+
+
 # --------------------------------------------------------------------------- end to end, tiny networks
 @pytest.mark.filterwarnings("ignore::UserWarning:keras")
 def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path):
@@ -381,7 +441,10 @@ def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path)
     np.testing.assert_allclose(again.predict(images), instances, atol=1e-4)
 
     out = tmp_path / "session_b.poses.nc"
-    ds = predict_video_topdown(model, sample_data / "session_b.mp4", out, batch_size=4, stop=10, max_lost_frames=5)
+    # without the contact handling each track's pose is one instance slot of the direct prediction
+    ds = predict_video_topdown(
+        model, sample_data / "session_b.mp4", out, batch_size=4, stop=10, max_lost_frames=5, fill_gaps=0, repair=False
+    )
     assert out.is_file()
     assert not (tmp_path / "session_b.poses.nc.partial").exists()
     assert ds["position"].dims == ("time", "space", "keypoint", "individual")
@@ -399,6 +462,14 @@ def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path)
     for t, track in zip(*np.nonzero(kept >= 0), strict=True):
         np.testing.assert_allclose(ds["position"].values[t, :, :, track].T, direct[t, kept[t, track], :, :2], atol=1e-3)
     assert load_poses(out).sizes["time"] == 10
+    # with it (the default): gaps looked into again, identities checked after encounters, confidence written
+    full = predict_video_topdown(model, sample_data / "session_b.mp4", batch_size=4, stop=10, max_lost_frames=5)
+    operations = [s["operation"] for s in get_log(full)]
+    assert operations[-1] == "repair_identities"
+    assert "track_poses" in operations
+    confidence = full["identity_confidence"].values
+    assert np.isnan(confidence[~np.isfinite(full["position"].values).all(axis=1).any(axis=1)]).all()
+    assert ((confidence >= 0) & (confidence <= 1))[np.isfinite(confidence)].all()
 
     # the command line: `predict` recognises a top-down model folder; `train-topdown` checks the anchor
     from typer.testing import CliRunner
