@@ -1,7 +1,8 @@
 """Top-down multi-animal pose estimation: training time and tracked accuracy on the 2-animal sample session.
 
 Trains a small top-down model (:func:`behaviorlab.pose.topdown.train_topdown`:
-a centroid model on the frames shrunk to half size, and a pose model of the
+a centroid model on the frames at the scale of :func:`behaviorlab.pose.crops.choose_centroid_scale`
+(full size here), and a pose model of the
 box around each animal; both Stacked DenseNets with ``--growth-rate`` 16, one
 stack, ``--epochs`` 60, batch 8, sigma 4 px, default augmentation: the
 single-animal demo model's settings with more epochs) on ``sample_data/labeled_frames.labels.h5``
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--retrain", action="store_true", help="train again even if the model folder holds a model")
     parser.add_argument("--anchor", default="spine")
     parser.add_argument("--crop-size", type=int, default=None, help="box side (default: from the labels)")
-    parser.add_argument("--centroid-scale", type=float, default=0.5)
+    parser.add_argument("--centroid-scale", type=float, default=None, help="default: choose_centroid_scale")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--growth-rate", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)

@@ -8,8 +8,10 @@ order is shuffled in every frame, Gaussian noise of ``--noise-px`` is added,
 ``--drop-keypoint`` of the keypoints are removed, each animal vanishes in runs
 of 1 to ``--dropout-max-frames`` frames (``--dropout-rate`` runs started per
 animal and frame), and ``--false-rate`` spurious two-keypoint detections per
-frame appear anywhere in the arena.  Three trackers run on the same
-detections: ours with ``max_tracks=2``, ours without a limit, and a naive
+frame appear anywhere in the arena.  Four trackers run on the same
+detections: ours with ``max_tracks=2``, the same followed by
+:func:`behaviorlab.trajectories.identity.repair_identities` (body shape and motion
+checked after each encounter), ours without a limit, and a naive
 baseline (greedy nearest neighbour to each track's last pose, no motion model,
 at most 2 tracks).  Identity switches come from
 :func:`behaviorlab.trajectories.track_scores.identity_switches` against the ground truth, and
@@ -143,12 +145,13 @@ def crossing_stats(truth: np.ndarray, body_px: float) -> tuple[int, float]:
     return int(np.sum(close[1:] & ~close[:-1]) + close[0]), float(close.mean())
 
 
-TRACKERS = ("ours_max_tracks_2", "ours_unlimited", "naive_nearest_neighbour")
+TRACKERS = ("ours_max_tracks_2", "ours_max_tracks_2_repaired", "ours_unlimited", "naive_nearest_neighbour")
 
 
 def run_trackers(det: np.ndarray, scores: np.ndarray, truth_ds, totals: dict) -> None:
-    """Run the three trackers on one clip and add their switches, errors and times to ``totals``."""
+    """Run the trackers on one clip and add their switches, errors and times to ``totals``."""
     from behaviorlab.schema import from_numpy
+    from behaviorlab.trajectories.identity import repair_identities
     from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
     from behaviorlab.trajectories.tracking import track_poses
 
@@ -158,6 +161,8 @@ def run_trackers(det: np.ndarray, scores: np.ndarray, truth_ds, totals: dict) ->
         start = time.perf_counter()
         if name == "naive_nearest_neighbour":
             pred = from_numpy(track_naive(det)[0].transpose(0, 3, 2, 1), keypoints=kp, fps=fps)
+        elif name == "ours_max_tracks_2_repaired":
+            pred = repair_identities(track_poses(det_ds, max_tracks=2))
         else:
             pred = track_poses(det_ds, max_tracks=2 if name == "ours_max_tracks_2" else None)
         tot = totals.setdefault(name, {"switches": 0, "events": 0, "seconds": 0.0, "tracks": [], "err_s": []})
@@ -320,7 +325,8 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
         metrics["sleap_centered_pair"] = reason
         return reason
     from behaviorlab.io.load import load_poses
-    from behaviorlab.schema import from_numpy
+    from behaviorlab.schema import from_numpy, get_log
+    from behaviorlab.trajectories.identity import repair_identities
     from behaviorlab.trajectories.track_scores import identity_switches, summarize_tracks
     from behaviorlab.trajectories.tracking import track_poses
 
@@ -342,6 +348,7 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
     start = time.perf_counter()
     ours = track_poses(det_ds, max_tracks=2)
     seconds = time.perf_counter() - start
+    repaired = repair_identities(ours)
     unlimited = track_poses(det_ds)
     ablated = track_poses(det_ds, max_tracks=2, similarity_weight=0.0, low_quality_share=0.0)
     naive_pos, naive_src = track_naive(det)
@@ -350,6 +357,7 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
     sleap = summarize_tracks(ds, expected_tracks=2)
     sleap_main = summarize_tracks(ds.isel(individual=[0, 1]), expected_tracks=2)
     mine = summarize_tracks(ours, expected_tracks=2, jump_px=sleap["jump_px"])
+    mine_repaired = summarize_tracks(repaired, expected_tracks=2, jump_px=sleap["jump_px"])
     mine_unlimited = summarize_tracks(unlimited, expected_tracks=2, jump_px=sleap["jump_px"])
     ablated_summary = summarize_tracks(ablated, expected_tracks=2, jump_px=sleap["jump_px"])
     naive_summary = summarize_tracks(naive, expected_tracks=2, jump_px=sleap["jump_px"])
@@ -373,6 +381,7 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
         ("sleap", sleap),
         ("sleap_tracks_1_2_only", sleap_main),
         ("ours_max_tracks_2", mine),
+        ("ours_max_tracks_2_repaired", mine_repaired),
         ("ours_unlimited", mine_unlimited),
         ("ours_max_tracks_2_distance_cost_only", ablated_summary),
         ("naive_nearest_neighbour", naive_summary),
@@ -391,6 +400,10 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
     metrics["sleap_pair_naive_frames_holding_a_sleap_extra_instance"] = naive_spurious
     metrics["sleap_pair_ours_identity_switches_vs_sleap_tracks_1_2"] = versus_sleap["switches"]
     metrics["sleap_pair_ours_frames_per_second"] = n_time / seconds
+    metrics["sleap_pair_ours_repair_swaps"] = len(get_log(repaired)[-1]["swaps"])
+    metrics["sleap_pair_ours_identity_confidence_below_0_5_share"] = float(
+        np.nanmean(ours["identity_confidence"].values < 0.5)
+    )
     metrics[f"target_sleap_pair_ours_n_tracks_eq_{TARGET_SLEAP_TRACKS}"] = (
         "pass" if mine["n_tracks"] == TARGET_SLEAP_TRACKS else "fail"
     )
@@ -401,6 +414,7 @@ def sleap_pair(args: argparse.Namespace, metrics: dict) -> str:
             ("SLEAP (file)", sleap),
             ("SLEAP tracks 1+2 only", sleap_main),
             ("ours, max_tracks=2", mine),
+            ("ours, max_tracks=2, repaired after encounters", mine_repaired),
             ("ours, no limit", mine_unlimited),
             ("ours, max_tracks=2, distance cost only", ablated_summary),
             ("naive nearest neighbour", naive_summary),

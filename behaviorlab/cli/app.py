@@ -201,7 +201,13 @@ def train_topdown_command(
     crop_size: Annotated[
         int | None, typer.Option(help="Side of the box around each animal in pixels (default: from the labels).")
     ] = None,
-    centroid_scale: Annotated[float, typer.Option(help="Frames are shrunk by this for the centroid model.")] = 0.5,
+    centroid_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Frames are shrunk by this (1, 0.5, 0.25...) for the centroid model (default: as far as keeps "
+            "each animal 64 px across, so that animals in contact stay apart)."
+        ),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs of each of the two models (default 200).")] = None,
     model: Annotated[str, typer.Option(help=f"Architecture: {', '.join(MODEL_NAMES)}.")] = "stacked_densenet",
     config: Annotated[
@@ -322,6 +328,12 @@ def predict(
             f"{video}: {ds.sizes['time']} frames in {seconds:.1f} s ({ds.sizes['time'] / max(seconds, 1e-9):.0f} "
             f"frames/s); mean confidence {float(ds['confidence'].mean()):.2f}; wrote {', '.join(map(str, written))}"
         )
+        if "identity_confidence" in ds:
+            unsure = float((ds["identity_confidence"] < 0.5).any("individual").mean())
+            typer.echo(
+                f"{video}: {ds.sizes['individual']} tracks; identities uncertain (identity_confidence < 0.5, animals "
+                f"in contact) in {unsure:.1%} of frames: leave those out of statistics that need who is who"
+            )
 
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")

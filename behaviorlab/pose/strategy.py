@@ -36,7 +36,7 @@ import numpy as np
 
 from behaviorlab.errors import OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
-from behaviorlab.pose.crops import BOX_CENTRE, choose_crop_size
+from behaviorlab.pose.crops import BOX_CENTRE, CENTROID_SIDE, choose_crop_size
 from behaviorlab.pose.data import load_frames
 from behaviorlab.pose.evaluate import EvaluationReport, evaluate_predictions
 from behaviorlab.pose.folder import POSE_PATHS, TRAINING_PATH, write_json
@@ -58,7 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SMALL_SHARE = 0.5  # the animal's box, as a share of the frame's shorter side, below which the crop path pays
-CENTROID_SIDE = 160  # the centroid model sees frames shrunk to about this many pixels on the shorter side
 CENTROID_BUDGET_SHARE = 0.25  # share of a time budget given to the centroid model
 
 

@@ -52,6 +52,7 @@ from behaviorlab.pose.contacts import resolve_contacts
 from behaviorlab.pose.crops import (
     anchor_index,
     centroid_training_frames,
+    choose_centroid_scale,
     choose_crop_size,
     crop_images,
     crop_training_frames,
@@ -614,7 +615,7 @@ def train_topdown(
     *,
     anchor: str,
     crop_size: int | None = None,
-    centroid_scale: float = 0.5,
+    centroid_scale: float | None = None,
     centroid_config: TrainConfig | None = None,
     pose_config: TrainConfig | None = None,
     peak_threshold: float = 0.2,
@@ -641,7 +642,9 @@ def train_topdown(
     crop_size
         Side of the boxes; ``None``: :func:`choose_crop_size`.
     centroid_scale
-        The centroid model sees frames shrunk by this factor (1 / an integer).
+        The centroid model sees frames shrunk by this factor (1 / an integer);
+        ``None``: :func:`~behaviorlab.pose.crops.choose_centroid_scale` (as
+        small as speed asks, as large as keeps touching animals apart).
     centroid_config
         Training of the centroid model; ``multi_instance=True`` and
         ``graph=False`` are always set.  Default :class:`TrainConfig` otherwise.
@@ -673,6 +676,8 @@ def train_topdown(
     if crop_size is None:
         crop_size = choose_crop_size(frames, anchor)
         log.info("crop size %d px", crop_size)
+    if centroid_scale is None:
+        centroid_scale = choose_centroid_scale(frames)
     if max_animals is None:
         labeled = np.isfinite(frames.keypoints).all(axis=-1).any(axis=-1)
         max_animals = max(1, int(labeled.sum(axis=1).max()))

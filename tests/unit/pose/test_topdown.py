@@ -213,6 +213,27 @@ def test_multi_instance_targets_mask_a_keypoint_missing_in_any_animal():
     np.testing.assert_array_equal(mask, [True, False])  # "b" is missing in the second animal
 
 
+def test_centroid_scale_shrinks_for_speed_but_keeps_animals_64_px_across(labels):
+    from behaviorlab.io.labeled_frames import LabeledFrames
+    from behaviorlab.pose.crops import choose_centroid_scale
+
+    assert choose_centroid_scale(labels) == 1.0  # mice ~80 px across in 256 px frames: no shrink
+
+    def square_animals(side: int, size: float) -> LabeledFrames:
+        corners = np.array([[0.0, 0.0], [size, 0.0], [0.0, size], [size, size]]) / np.sqrt(2) + 10.0
+        return LabeledFrames(
+            images=[np.zeros((side, side, 1), np.uint8)] * 2,
+            keypoints=np.broadcast_to(corners, (2, 1, 4, 2)).copy(),
+            skeleton=Skeleton(["a", "b", "c", "d"]),
+        )
+
+    assert choose_centroid_scale(square_animals(1024, 200.0)) == pytest.approx(1 / 3)  # 200 px across: 3x
+    assert choose_centroid_scale(square_animals(1024, 40.0)) == 1.0  # small animals in a big frame: none
+    assert choose_centroid_scale(square_animals(1024, 2000.0)) == pytest.approx(1 / 6)  # ~160 px frame side
+    with pytest.raises(SchemaError, match="no labeled frames"):
+        choose_centroid_scale(labels.select([]))
+
+
 def test_crop_training_set_holds_one_animal_per_box(labels):
     assert choose_crop_size(labels, ANCHOR) % 32 == 0
     crops = crop_training_frames(labels, ANCHOR, 96)
@@ -481,6 +502,7 @@ def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path)
     runner = CliRunner()
     done = runner.invoke(app, ["predict", str(tmp_path / "model"), str(clip), "--out", str(tmp_path / "cli")])
     assert done.exit_code == 0, done.output
+    assert "identities uncertain (identity_confidence < 0.5" in done.output  # said where the poses are shown
     predicted = load_poses(tmp_path / "cli" / "clip.poses.nc")
     assert predicted.sizes["time"] == 6
     assert all(str(name).startswith("track_") for name in predicted["individual"].values)
