@@ -13,7 +13,7 @@ session a group (control / treated) and a day (1 / 2).  The build is timed but
 has no target.
 
 Two queries are timed, each as a fresh ``ResultsStore(path).query(sql)`` call
-(reading the manifest and creating the DuckDB views included, as ``behaviorlab
+(reading the catalog and creating the DuckDB views included, as ``behaviorlab
 query`` does): the time budget by group and behavior (``time_budget`` view)
 and the bout durations by group and behavior (``bout_durations`` view).  The
 first call and the median of ``--repeats`` (5) are reported; the target is a
@@ -28,7 +28,6 @@ Run ``python benchmarks/store_query.py --help``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -153,18 +152,18 @@ def all_labels(args: argparse.Namespace, metadata: pd.DataFrame) -> dict[str, np
 # --------------------------------------------------------------------------- the store
 def store_is_complete(path: Path, names: list[str], n_frames: int) -> bool:
     """True when ``path`` holds a store with exactly these sessions of ``n_frames`` frames and metadata."""
-    from behaviorlab.results.store import MANIFEST
+    from behaviorlab.results.store import ResultsStore
 
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        store = ResultsStore(path)
+        entries = store.session_infos()
+    except Exception:  # anything unreadable is rebuilt
         return False
-    entries = manifest.get("sessions", {})
     return (
         sorted(entries) == names
         and all(e.get("n_frames") == n_frames for e in entries.values())
-        and bool(manifest.get("metadata"))
-        and manifest.get("settings", {}).get("bin_s") == BIN_S
+        and store.metadata_version is not None
+        and store.settings.get("bin_s") == BIN_S
     )
 
 
@@ -187,41 +186,50 @@ def build_store(path: Path, labels: dict[str, np.ndarray], metadata: pd.DataFram
     return times
 
 
-def profile_add_session(path: Path, labels: dict[str, np.ndarray], n_behaviors: int) -> dict[str, float]:
-    """Seconds per session of the parts of ``add_session``, on up to 20 sessions, in a full-size store.
+def add_cost_by_store_size(
+    labels: dict[str, np.ndarray], n_behaviors: int, *, small: int = 100, large: int = 10_000, repeats: int = 20
+) -> dict[str, float]:
+    """Seconds per ``add_session`` in a store of ``small`` sessions and in one of ``large``.
 
-    The parts are timed by calling what ``add_session`` calls: computing the
-    tables (:func:`~behaviorlab.results.stats.session_tables`), writing them as
-    Parquet, and reading plus rewriting the manifest (which holds every
-    session, so it grows with the store).  The store is not changed.
+    The small store gets ``small`` real sessions.  It grows to ``large`` by
+    catalog entries written in one transaction
+    (:meth:`~behaviorlab.results.catalog.Catalog.put_many`), copies of the
+    real entries under new names (their files are not copied: an add does not
+    read other sessions' files), so that the catalog has the size of a
+    10,000-session store without an hour of building.  At each size
+    ``repeats`` new sessions are added and each call is timed; the medians
+    and their ratio are reported.
     """
-    from behaviorlab.results.stats import session_tables
-    from behaviorlab.results.store import MANIFEST, ResultsStore, _write_parquet
+    from behaviorlab.results.catalog import Catalog
+    from behaviorlab.results.store import ResultsStore
 
-    store = ResultsStore(path)
-    sample = list(labels.items())[:20]
-    parts = {"session_tables": 0.0, "parquet_write": 0.0, "manifest_read": 0.0, "manifest_write": 0.0}
-    with tempfile.TemporaryDirectory(prefix="store_query_profile_") as tmp:
-        for name, codes in sample:
-            ds = session_dataset(codes, n_behaviors)
-            start = time.perf_counter()
-            tables = session_tables(ds, session=name, bin_s=BIN_S)
-            parts["session_tables"] += time.perf_counter() - start
-            start = time.perf_counter()
-            for table_name, table in tables.items():
-                _write_parquet(table_name, table, Path(tmp) / f"{table_name}.parquet")
-            parts["parquet_write"] += time.perf_counter() - start
-            # add_session reads the manifest twice (settings, then under the lock) and writes it once
-            start = time.perf_counter()
-            store.settings  # noqa: B018 - reads the manifest
-            manifest = store._read_manifest()
-            parts["manifest_read"] += time.perf_counter() - start
-            start = time.perf_counter()
-            ResultsStore._write_manifest_to(Path(tmp), manifest)
-            parts["manifest_write"] += time.perf_counter() - start
-        manifest_kib = (path / MANIFEST).stat().st_size / 1024
-    out = {f"add_session_part_{k}_s_per_session": v / len(sample) for k, v in parts.items()}
-    out["manifest_kib"] = manifest_kib
+    items = list(labels.items())
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="store_add_") as tmp:
+        store = ResultsStore.create(Path(tmp) / "store", bin_s=BIN_S)
+        for i in range(small):
+            codes = items[i % len(items)][1]
+            store.add_session(f"base_{i:05d}", session_dataset(codes, n_behaviors), save_dataset=False)
+
+        def timed(tag: str) -> float:
+            seconds = []
+            for r in range(repeats):
+                ds = session_dataset(items[r % len(items)][1], n_behaviors)
+                start = time.perf_counter()
+                store.add_session(f"{tag}_{r:03d}", ds, save_dataset=False)
+                seconds.append(time.perf_counter() - start)
+            return statistics.median(seconds)
+
+        out[f"store_add_seconds_at_{small}"] = timed("at_small")
+        base = store.session_infos()
+        copies = {f"copy_{k:05d}": base[f"base_{k % small:05d}"] for k in range(large - len(base))}
+        Catalog(store.path).put_many(copies, {})
+        out["store_sessions_in_large_catalog"] = len(store.sessions)
+        out[f"store_add_seconds_at_{large}"] = timed("at_large")
+        out["catalog_kib_at_large"] = (store.path / "catalog.sqlite").stat().st_size / 1024
+    out[f"store_add_seconds_at_{large}_vs_{small}_ratio"] = (
+        out[f"store_add_seconds_at_{large}"] / out[f"store_add_seconds_at_{small}"]
+    )
     return out
 
 
@@ -256,11 +264,11 @@ def time_connect(path: Path, repeats: int) -> float:
 
 
 def _table_files(path: Path, table: str) -> tuple[list[Path], Path]:
-    from behaviorlab.results.store import MANIFEST
+    from behaviorlab.results.store import ResultsStore
 
-    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    files = [path / e["folder"] / e["tables"][table] for _, e in sorted(manifest["sessions"].items())]
-    return files, path / manifest["metadata"]
+    store = ResultsStore(path)
+    files = [path / e["folder"] / e["tables"][table] for _, e in sorted(store.session_infos().items())]
+    return files, path / str(store.metadata_version)
 
 
 def pandas_time_budget(path: Path) -> pd.DataFrame:
@@ -373,8 +381,9 @@ def main(argv: list[str] | None = None) -> None:
                 build_s_per_session_first_10pct=statistics.mean(add_times[:tenth]),
                 build_s_per_session_last_10pct=statistics.mean(add_times[-tenth:]),
             )
-        metrics.update(profile_add_session(path, labels, args.behaviors))
         metrics["store_size_mb"] = folder_mib(path) * 2**20 / 1e6
+        metrics[f"store_{args.sessions}_sessions_mib"] = folder_mib(path)
+        metrics.update(add_cost_by_store_size(labels, args.behaviors, small=min(100, args.sessions)))
 
         expected_tb = expected_time_budget(labels, metadata, args.behaviors)
         expected_bd = expected_bouts(labels, metadata)

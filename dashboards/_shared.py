@@ -1,7 +1,7 @@
 """What every dashboard page shares: the project path, cached loaders, and messages for missing parts.
 
 Pages stay thin: they call these loaders (cached by Streamlit, keyed by the
-project path and a stamp of its manifest so a re-run session shows up) and
+project path and a stamp of its catalog so a re-run session shows up) and
 library functions that return figures and tables.
 """
 
@@ -80,12 +80,14 @@ def project_path() -> Path:
 
 
 def _stamp(path: Path) -> float:
-    """Changes whenever the store's manifest is replaced (a session added or re-run)."""
+    """Changes whenever the store's catalog changes (a session added or re-run, metadata set)."""
+    from behaviorlab.results.catalog import CATALOG
     from behaviorlab.results.store import MANIFEST
 
-    for candidate in (path / MANIFEST, path / "results" / MANIFEST):
-        if candidate.is_file():
-            return candidate.stat().st_mtime
+    for folder in (path, path / "results"):
+        if (folder / MANIFEST).is_file():
+            files = [folder / MANIFEST, folder / CATALOG]
+            return max(f.stat().st_mtime_ns for f in files if f.is_file()) / 1e9
     return 0.0
 
 

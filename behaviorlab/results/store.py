@@ -3,18 +3,23 @@
 Layout of a store folder::
 
     PROJECT/
-      behaviorlab_store.json          manifest: settings, sessions, metadata
+      behaviorlab_store.json          manifest: format and settings (written once, when the store is made)
+      catalog.sqlite                  catalog: each session's current version, the metadata's (SQLite)
       sessions/<session>/<version>/   one folder per written version of a session
           bouts.parquet  behavior_stats.parquet  transitions.parquet  frame_labels.parquet
           movement.parquet  zones.parquet  *_by_bin.parquet  dataset.nc
       metadata/<version>.parquet      the session metadata table (subject, group, ...)
 
 Each session's tables are written into a new version folder; only when every
-file is complete does the manifest (replaced atomically, under a lock) point
-to it, and only then is the previous version deleted.  A write that fails or
-is interrupted at any point leaves the previous store as it was: readers
-only ever see the files the manifest names.  Re-running a session replaces
-that session's rows and nothing else.
+file is complete does the catalog (:class:`~behaviorlab.results.catalog.Catalog`,
+one SQLite transaction under a lock) point to it, and only then is the
+previous version deleted.  A write that fails or is interrupted at any point
+leaves the previous store as it was: readers only ever see the files the
+catalog names.  Re-running a session replaces that session's rows and nothing
+else, and costs the same in a store of 10,000 sessions as in one of 10.
+Stores written before the catalog (sessions listed in the JSON manifest,
+format version 1) are migrated when first opened; the old manifest is kept
+as ``behaviorlab_store.v1.json``.
 
 :meth:`ResultsStore.connect` opens an in-memory DuckDB database with one view
 per table over the Parquet files of all sessions (see :data:`TABLES`), plus
@@ -30,7 +35,7 @@ import logging
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,7 @@ from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import FileFormatError, SchemaError, StoreError
 from behaviorlab.io.load import load_netcdf
 from behaviorlab.io.save import save_netcdf
+from behaviorlab.results.catalog import CATALOG, Catalog, store_lock
 from behaviorlab.results.groups import read_metadata
 from behaviorlab.results.safe_query import run_read_only
 from behaviorlab.results.stats import label_sources, session_tables
@@ -58,7 +64,7 @@ log = logging.getLogger(__name__)
 #: File name of the manifest in a store folder.
 MANIFEST = "behaviorlab_store.json"
 _FORMAT = "behaviorlab-results-store"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 1: sessions and metadata in the JSON manifest; 2: in catalog.sqlite
 
 _KEYS = {"session": "VARCHAR", "individual": "VARCHAR", "source": "VARCHAR"}
 _OUTCOMES = {"tp": "BIGINT", "fp": "BIGINT", "fn": "BIGINT", "tn": "BIGINT"}
@@ -159,30 +165,6 @@ QUESTION_VIEWS: dict[str, str] = {
 }
 
 
-# --------------------------------------------------------------------------- locking
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder/.lock`` (several processes may write sessions at once)."""
-    handle = open(folder / ".lock", "a+")  # noqa: SIM115 - held for the block
-    try:
-        try:
-            import fcntl  # lazy: fcntl (POSIX only)
-        except ImportError:  # Windows: msvcrt locks a byte range
-            import msvcrt  # lazy: msvcrt (Windows only)
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-            yield
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()
-
-
 def _version_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
 
@@ -218,9 +200,18 @@ def _arrow_table(name: str, table: pd.DataFrame) -> Any:
 
 
 def _write_parquet(name: str, table: pd.DataFrame, path: Path) -> None:
+    """Write zstd Parquet: strings dictionary-, integers delta-encoded, floats byte-stream-split (15x less)."""
     arrow = _arrow_table(name, table)
+    strings, encodings = [], {}
+    for field in arrow.schema:
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            strings.append(field.name)
+        elif pa.types.is_integer(field.type):
+            encodings[field.name] = "DELTA_BINARY_PACKED"
+        elif pa.types.is_floating(field.type):
+            encodings[field.name] = "BYTE_STREAM_SPLIT"
     with atomic_path(path) as tmp:
-        pq.write_table(arrow, tmp, compression="zstd")
+        pq.write_table(arrow, tmp, compression="zstd", use_dictionary=strings, column_encoding=encodings)
 
 
 def _write_version(
@@ -284,7 +275,28 @@ class ResultsStore:
                 f"{PROJECT_STORE}/{MANIFEST}); `behaviorlab run` makes a project's store, `behaviorlab store create` "
                 "an empty one"
             )
-        self._settings = dict(self._read_manifest()["settings"])  # fails early on a damaged manifest; fixed at creation
+        manifest = self._read_manifest()  # fails early on a damaged manifest
+        self._settings = dict(manifest["settings"])  # fixed at creation
+        if "sessions" in manifest:
+            self._migrate(manifest)
+        self._catalog = Catalog(self.path)
+
+    def _migrate(self, manifest: dict[str, Any]) -> None:
+        """Move a version-1 manifest's sessions and metadata into the catalog; keep the old file beside it."""
+        with store_lock(self.path):
+            current = self._read_manifest()
+            if "sessions" not in current:
+                return  # another process migrated it meanwhile
+            backup = self.path / "behaviorlab_store.v1.json"
+            if not backup.exists():
+                with atomic_path(backup) as tmp:
+                    tmp.write_text(json.dumps(current, indent=1, sort_keys=True), encoding="utf-8")
+            Catalog(self.path, create=True).put_many(current["sessions"], {"metadata": current.get("metadata")})
+            slim = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": current["settings"]}
+            self._write_manifest_to(self.path, slim)
+        log.info(
+            "store %s: %d sessions moved from the JSON manifest to %s", self.path, len(manifest["sessions"]), CATALOG
+        )
 
     # ------------------------------------------------------------------ creation and manifest
     @classmethod
@@ -333,8 +345,8 @@ class ResultsStore:
             "px_per_cm": None if px_per_cm is None else float(px_per_cm),
             "keypoint": keypoint,
         }
-        manifest = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": settings, "sessions": {}}
-        cls._write_manifest_to(path, manifest)
+        Catalog(path, create=True)
+        cls._write_manifest_to(path, {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": settings})
         return cls(path)
 
     @staticmethod
@@ -358,6 +370,10 @@ class ResultsStore:
             )
         return manifest
 
+    def _contents(self) -> dict[str, Any]:
+        """Every session's entry and the metadata file, from the catalog."""
+        return {"sessions": self._catalog.entries(), "metadata": self._catalog.get_property("metadata")}
+
     @property
     def settings(self) -> dict[str, Any]:
         """The store's settings (bin_s, zones, px_per_cm, keypoint), fixed when it was created."""
@@ -366,18 +382,18 @@ class ResultsStore:
     @property
     def sessions(self) -> list[str]:
         """Names of the sessions in the store, sorted."""
-        return sorted(self._read_manifest()["sessions"])
+        return self._catalog.names()
 
     def session_infos(self) -> dict[str, dict[str, Any]]:
-        """Return the manifest entry of every session, from one read of the manifest."""
-        return {name: dict(entry) for name, entry in self._read_manifest()["sessions"].items()}
+        """Return the catalog entry of every session."""
+        return self._catalog.entries()
 
     def session_info(self, session: str) -> dict[str, Any]:
-        """Return the manifest entry of one session (version, tables, fps, frames, sources, written_at)."""
-        entries = self._read_manifest()["sessions"]
-        if session not in entries:
-            raise StoreError(f"{self.path}: no session {session!r} in the store (it has {sorted(entries)[:10]}...)")
-        return dict(entries[session])
+        """Return the catalog entry of one session (version, tables, fps, frames, sources, written_at)."""
+        entry = self._catalog.get(session)
+        if entry is None:
+            raise StoreError(f"{self.path}: no session {session!r} in the store (it has {self.sessions[:10]}...)")
+        return entry
 
     # ------------------------------------------------------------------ writing
     def add_session(
@@ -469,11 +485,8 @@ class ResultsStore:
             entry["individuals"] = [str(i) for i in data["individual"].values] if "individual" in data.coords else []
             entry["sources"] = list(sources) if sources is not None else _sources(data)
         try:
-            with _locked(self.path):
-                manifest = self._read_manifest()
-                old = manifest["sessions"].get(session)
-                manifest["sessions"][session] = _jsonable(entry)
-                self._write_manifest_to(self.path, manifest)
+            with store_lock(self.path):
+                old = self._catalog.put(session, _jsonable(entry))
         except BaseException:
             shutil.rmtree(folder / version, ignore_errors=True)
             raise
@@ -489,12 +502,10 @@ class ResultsStore:
 
     def remove_session(self, session: str) -> None:
         """Remove a session and its files."""
-        with _locked(self.path):
-            manifest = self._read_manifest()
-            old = manifest["sessions"].pop(session, None)
-            if old is None:
-                raise StoreError(f"{self.path}: no session {session!r} to remove")
-            self._write_manifest_to(self.path, manifest)
+        with store_lock(self.path):
+            old = self._catalog.pop(session)
+        if old is None:
+            raise StoreError(f"{self.path}: no session {session!r} to remove")
         shutil.rmtree(self.path / old["folder"], ignore_errors=True)
 
     def set_metadata(self, metadata: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -521,11 +532,8 @@ class ResultsStore:
         version = _version_id()
         relative = f"metadata/{version}.parquet"
         _write_parquet("metadata", table, self.path / relative)
-        with _locked(self.path):
-            manifest = self._read_manifest()
-            old = manifest.get("metadata")
-            manifest["metadata"] = relative
-            self._write_manifest_to(self.path, manifest)
+        with store_lock(self.path):
+            old = self._catalog.set_property("metadata", relative)
         if old:
             with contextlib.suppress(FileNotFoundError):
                 (self.path / old).unlink()
@@ -565,11 +573,11 @@ class ResultsStore:
     @property
     def metadata_version(self) -> str | None:
         """The stored metadata table's file, relative to the store (None before :meth:`set_metadata`)."""
-        return self._read_manifest().get("metadata")
+        return self._catalog.get_property("metadata")
 
     def vacuum(self) -> list[Path]:
         """Delete folders and files that no session references (left by interrupted writes); return them."""
-        manifest = self._read_manifest()
+        manifest = self._contents()
         keep = {self.path / e["folder"] for e in manifest["sessions"].values()}
         removed = []
         for folder in sorted((self.path / "sessions").glob("*/*")):
@@ -603,9 +611,9 @@ class ResultsStore:
         ``metadata`` (when set); and :data:`QUESTION_VIEWS` (``time_budget``,
         ``bout_durations``, ``distance_travelled``) with the metadata columns
         joined on ``session`` (and ``individual`` when the metadata has it).
-        The views read the files the manifest names when ``connect`` runs.
+        The views read the files the catalog names when ``connect`` runs.
         """
-        manifest = self._read_manifest()
+        manifest = self._contents()
         con = duckdb.connect(":memory:")
         files = self._files(manifest)
         for name in sorted(set(TABLES) | set(files)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 
 import numpy as np
@@ -131,19 +132,22 @@ def test_interrupted_write_leaves_the_previous_store_unchanged(store, monkeypatc
             raise Injected("killed while writing the Dataset")
 
         monkeypatch.setattr(store_module, "save_netcdf", failing_netcdf)  # the store's writer of Datasets
-    else:
-        real_write = ResultsStore._write_manifest_to
+    else:  # killed inside the catalog's transaction, after the row was written and before the commit
+        real_execute = sqlite3.Connection.execute
 
-        def failing_manifest(path, manifest):
-            raise Injected("killed before the manifest was replaced")
+        class KilledConnection(sqlite3.Connection):
+            def execute(self, sql, *args):
+                if sql == "COMMIT":
+                    raise Injected("killed before the catalog transaction committed")
+                return real_execute(self, sql, *args)
 
-        monkeypatch.setattr(ResultsStore, "_write_manifest_to", staticmethod(failing_manifest))
+        real_connect = sqlite3.connect
+        monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=KilledConnection, **k))
     with pytest.raises(Injected):
         store.add_session("b", _session(9))
     with pytest.raises(Injected):
         store.add_session("c", _session(10))
-    if fail_at == "manifest":
-        monkeypatch.setattr(ResultsStore, "_write_manifest_to", staticmethod(real_write))
+    monkeypatch.undo()
     assert (store.path / MANIFEST).read_bytes() == manifest_before
     reopened = ResultsStore(store.path)
     assert reopened.sessions == ["a", "b"]
@@ -334,3 +338,28 @@ def test_metadata_subjects_match_one_animal_sessions_or_are_refused(tmp_path):
         store.set_metadata(csv)
     # a project folder opens as its store
     assert ResultsStore(tmp_path / "project").path == tmp_path / "project" / "results"
+
+
+def test_a_store_with_the_old_json_manifest_is_migrated_to_the_catalog_with_nothing_lost(store):
+    from behaviorlab.results.catalog import CATALOG
+
+    store.set_metadata(pd.DataFrame({"session": ["a", "b"], "group": ["control", "treated"]}))
+    before = store.query("SELECT * FROM time_budget ORDER BY ALL")
+    infos, meta = store.session_infos(), store.metadata_version
+    # rewrite it as behaviorlab wrote stores before the catalog: sessions and metadata in the JSON manifest
+    manifest = json.loads((store.path / MANIFEST).read_text())
+    manifest.update(version=1, sessions=infos, metadata=meta)
+    (store.path / MANIFEST).write_text(json.dumps(manifest))
+    (store.path / CATALOG).unlink()
+
+    reopened = ResultsStore(store.path)
+    assert reopened.sessions == ["a", "b"]
+    assert reopened.session_infos() == infos
+    assert reopened.metadata_version == meta
+    pd.testing.assert_frame_equal(reopened.query("SELECT * FROM time_budget ORDER BY ALL"), before)
+    slim = json.loads((store.path / MANIFEST).read_text())
+    assert slim["version"] == 2
+    assert "sessions" not in slim
+    assert json.loads((store.path / "behaviorlab_store.v1.json").read_text())["sessions"] == infos  # kept
+    reopened.add_session("c", _session(2))  # and it goes on working
+    assert ResultsStore(store.path).sessions == ["a", "b", "c"]
