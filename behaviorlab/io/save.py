@@ -90,13 +90,37 @@ def _netcdf_attr(value: Any) -> Any:
     return str(value)
 
 
-def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
+#: Compressed variables are stored in chunks of about this many bytes along ``time`` (read back a chunk at a time).
+CHUNK_BYTES = 4 * 2**20
+
+
+def _compression(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    """Return the encoding that gzips (level 1, shuffled) each numeric variable over a chunk, in time chunks."""
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in ds.data_vars.items():
+        if var.dtype.kind not in "fiub" or var.nbytes <= CHUNK_BYTES or not var.ndim:
+            continue
+        row = max(1, var.nbytes // max(1, var.shape[0]))
+        first = var.shape[0] if var.dims[0] != "time" else int(min(var.shape[0], max(1, CHUNK_BYTES // row)))
+        encoding[name] = {
+            "compression": "gzip",
+            "compression_opts": 1,
+            "shuffle": True,
+            "chunksizes": (first, *var.shape[1:]),
+        }
+    return encoding
+
+
+def _write_netcdf(ds: xr.Dataset, path: Path, *, compress: bool = False) -> None:
     out = ds.copy(deep=False)
     out.attrs = {k: _netcdf_attr(v) for k, v in ds.attrs.items() if v is not None}
     for name in out.variables:
         out[name].attrs = {k: _netcdf_attr(v) for k, v in out[name].attrs.items() if v is not None}
+    if compress:
+        for name in out.data_vars:
+            out[name].encoding = {}  # chunks and filters of a file the Dataset was read from no longer fit
     _create_reproducible_hdf5(path)
-    out.to_netcdf(path, engine="h5netcdf", mode="a")
+    out.to_netcdf(path, engine="h5netcdf", mode="a", encoding=_compression(out) if compress else None)
 
 
 def _create_reproducible_hdf5(path: Path) -> None:
@@ -275,7 +299,10 @@ def save_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write any behaviorlab Dataset (features, map or ethogram labels) to netCDF, atomically.
 
     Unlike :func:`save_poses` the Dataset need not hold poses.  Attrs that
-    netCDF cannot store (dicts, lists) are written as JSON strings.
+    netCDF cannot store (dicts, lists) are written as JSON strings.  Numeric
+    variables larger than :data:`CHUNK_BYTES` (features, spectrograms) are
+    gzipped losslessly in chunks along ``time``: a spectrogram's rows of
+    features it leaves out cost nothing, and a reader loads only the chunks it needs.
 
     Parameters
     ----------
@@ -293,7 +320,7 @@ def save_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     if path.suffix.lower() not in (".nc", ".nc4", ".netcdf"):
         raise FileFormatError(path, "netCDF files end in .nc; choose another file name")
     with atomic_path(path) as tmp:
-        _write_netcdf(ds, tmp)
+        _write_netcdf(ds, tmp, compress=True)
     logger.info("saved %s to %s", dict(ds.sizes), path)
     return path
 

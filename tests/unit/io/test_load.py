@@ -550,3 +550,37 @@ def test_save_and_load_netcdf_round_trip_any_dataset_and_check_variables(tmp_pat
     assert only.attrs["session"] == "s1"
     with pytest.raises(FileFormatError, match=r"two\.nc.*has no 'speed'"):
         load_netcdf(two, select=["state", "speed"])
+
+
+def test_large_variables_are_saved_gzipped_in_time_chunks_and_read_back_exactly(tmp_path):
+    import h5py
+    import xarray as xr
+
+    from behaviorlab.io import load_netcdf, save_netcdf
+    from behaviorlab.io.save import CHUNK_BYTES
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    spectrogram = np.zeros((n, 1, 40, 25), np.float32)  # like a spectrogram whose non-postural rows are zero
+    spectrogram[:, :, :10] = rng.random((n, 1, 10, 25), dtype=np.float32)
+    ds = xr.Dataset(
+        {
+            "spectrogram": (("time", "individual", "feature", "frequency"), spectrogram),
+            "small": (("time",), np.arange(n, dtype=np.int64)),
+        },
+        coords={"time": np.arange(n) / 30.0},
+    )
+    path = save_netcdf(ds, tmp_path / "features.nc")
+    raw = spectrogram.nbytes
+    assert path.stat().st_size < 0.4 * raw  # the zero rows cost next to nothing
+    with h5py.File(path) as f:
+        chunks = f["spectrogram"].chunks
+        assert f["spectrogram"].compression == "gzip"
+        assert chunks[1:] == (1, 40, 25)
+        assert chunks[0] * 40 * 25 * 4 <= CHUNK_BYTES
+        assert f["small"].compression is None  # small variables stay plain
+    back = load_netcdf(path)
+    xr.testing.assert_equal(back, ds)
+    # a Dataset read from such a file saves again, sliced or not (old chunk sizes are not carried over)
+    again = save_netcdf(back.isel(time=slice(0, 50)), tmp_path / "slice.nc")
+    xr.testing.assert_equal(load_netcdf(again), ds.isel(time=slice(0, 50)))
