@@ -24,6 +24,7 @@ from av.video.reformatter import VideoReformatter
 from behaviorlab.errors import VideoError
 
 __all__ = [
+    "DamagedFrameError",
     "TruncatedVideoWarning",
     "VideoInfo",
     "VideoReader",
@@ -41,6 +42,20 @@ _PTS_CONTAINERS = ("mov", "mp4", "matroska", "webm", "mpegts", "nut", "ogg", "fl
 
 class _UnreadableFrameError(VideoError):
     """A frame lies beyond the decodable part of a (truncated) file."""
+
+
+class DamagedFrameError(VideoError):
+    """One frame in the middle of a video cannot be decoded; the frames after it can.
+
+    Attributes
+    ----------
+    index : int
+        The damaged frame.
+    """
+
+    def __init__(self, path: str | Path, index: int) -> None:
+        self.index = index
+        super().__init__(path, f"frame {index} is damaged and cannot be decoded (the frames after it can)")
 
 
 class TruncatedVideoWarning(UserWarning):
@@ -242,6 +257,11 @@ class VideoReader:
         # decoder state: an iterator over (index, frame) and the index of the frame it yields next
         self._frames: Iterator[tuple[int, Any]] | None = self._decode()
         self._next = 0
+        # (damaged frame, the frame decoded past it, that frame): kept for its turn
+        self._pending: tuple[int, int, Any] | None = None
+        self._data_ended = False  # the decoder is draining: the file's packets are all read
+        #: Frames :meth:`iter_batches` skipped as damaged (``on_damaged="skip"``), in the order met.
+        self.damaged_frames: list[int] = []
         self._closed = False
 
     # -- metadata -------------------------------------------------------------
@@ -364,18 +384,25 @@ class VideoReader:
             self._build_index(self.n_frames)
         previous = -1
         stream = self._stream
+        self._data_ended = False
         try:
             for packet in self._container.demux(stream):
                 if packet.size == 0:
                     continue
                 if packet.is_corrupt:
-                    logger.debug("%s: corrupt packet at pts %s; stopping", self.path, packet.pts)
-                    break
-                for frame in packet.decode():
+                    logger.debug("%s: corrupt packet at pts %s; skipped", self.path, packet.pts)
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # one damaged packet: its frame is missing, the next decode
+                    logger.debug("%s: packet at pts %s cannot be decoded (%s); skipped", self.path, packet.pts, exc)
+                    continue
+                for frame in frames:
                     previous = self._index_of(frame.pts, previous)
                     yield previous, frame
         except av.error.FFmpegError as exc:
             logger.debug("%s: decoding stopped after frame %d: %s", self.path, previous, exc)
+        self._data_ended = True
         try:  # drain the frames still inside the decoder
             for frame in stream.codec_context.decode(None):
                 previous = self._index_of(frame.pts, previous)
@@ -432,6 +459,14 @@ class VideoReader:
         """Decode frame ``index`` (0 <= index < n_frames) as ``(H, W, C)``."""
         if self._readable is not None and index >= self._readable:
             raise self._beyond(index, self._readable)
+        if self._pending is not None:
+            damaged, ahead, frame = self._pending
+            if ahead == index and self._next == ahead + 1:
+                self._pending = None
+                return self._to_array(frame)
+            if damaged < index < ahead and self._next == ahead + 1:
+                raise DamagedFrameError(self.path, index)  # between the damage and the frame decoded past it
+            self._pending = None
         restarted = self._seek_to(index)
         while True:
             assert self._frames is not None
@@ -448,8 +483,11 @@ class VideoReader:
                 raise self._beyond(index, self._next)
             # the decoder produced a later frame instead of ``index``
             if not restarted or start == 0:  # the frame is missing from the stream
-                self._frames = None
-                raise self._beyond(index, index)
+                if self._data_ended:  # ... at the end of the data: a truncated file
+                    self._frames = None
+                    raise self._beyond(index, index)
+                self._pending = (index, i, frame)  # ... in the middle: damaged, and later frames decode
+                raise DamagedFrameError(self.path, index)
             assert self._keyframes is not None
             # the seek landed after the keyframe asked for: start one keyframe earlier
             self._restart(int(self._keyframes[np.searchsorted(self._keyframes, start, side="left") - 1]))
@@ -531,6 +569,7 @@ class VideoReader:
         stop: int | None = None,
         *,
         on_truncated: Literal["raise", "warn"] = "raise",
+        on_damaged: Literal["raise", "skip"] = "raise",
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Decode frames ``start:stop`` in one forward pass, in batches.
 
@@ -545,6 +584,11 @@ class VideoReader:
             ``"raise"`` raises :class:`VideoError` saying how many frames were
             readable (the incomplete batch is not yielded); ``"warn"`` yields the
             readable frames and then emits a :class:`TruncatedVideoWarning`.
+        on_damaged
+            What to do with a frame in the middle that cannot be decoded while
+            later ones can: ``"raise"`` raises :class:`DamagedFrameError`;
+            ``"skip"`` gives a black frame in its place and appends its index
+            to :attr:`damaged_frames`, so the caller can mark its results missing.
 
         Yields
         ------
@@ -557,6 +601,8 @@ class VideoReader:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if on_truncated not in ("raise", "warn"):
             raise ValueError(f"on_truncated must be 'raise' or 'warn', got {on_truncated!r}")
+        if on_damaged not in ("raise", "skip"):
+            raise ValueError(f"on_damaged must be 'raise' or 'skip', got {on_damaged!r}")
         self._check_open()
         start, stop, _ = slice(start, stop).indices(self.n_frames)
         for index in range(start, stop, batch_size):
@@ -565,7 +611,13 @@ class VideoReader:
             filled = 0
             try:
                 while filled < n:
-                    batch[filled] = self._frame(index + filled)
+                    try:
+                        batch[filled] = self._frame(index + filled)
+                    except DamagedFrameError:
+                        if on_damaged == "raise":
+                            raise
+                        batch[filled] = 0
+                        self.damaged_frames.append(index + filled)
                     filled += 1
             except _UnreadableFrameError:
                 readable = index + filled

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from behaviorlab.io.video import VideoReader
+from behaviorlab.io.video import DamagedFrameError, VideoReader
 from behaviorlab.pose.instances import instances_to_poses
 from behaviorlab.schema import log_step
 from behaviorlab.trajectories.identity import find_encounters, repair_identities
@@ -83,6 +83,21 @@ def gap_anchors(positions: np.ndarray, anchor: int, max_gap: int) -> np.ndarray:
                 w = (np.arange(a + 1, b) - a)[:, None] / (b - a)
                 out[a + 1 : b, j] = (1.0 - w) * centre[a, j] + w * centre[b, j]
     return out
+
+
+def _read(reader: VideoReader, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``indices`` and which of them decoded: a damaged frame comes back black and marked False."""
+    try:
+        return reader[indices], np.ones(len(indices), dtype=bool)
+    except DamagedFrameError:
+        frames = np.zeros((len(indices), reader.height, reader.width, reader.channels), np.uint8)
+        ok = np.ones(len(indices), dtype=bool)
+        for k, index in enumerate(indices):
+            try:
+                frames[k] = reader.read(int(index))
+            except DamagedFrameError:
+                ok[k] = False
+        return frames, ok
 
 
 def fill_track_gaps(
@@ -140,8 +155,9 @@ def fill_track_gaps(
         found = np.empty((rows.size, anchors.shape[1], n_kp, 3), np.float32)
         for s in range(0, rows.size, 256):  # bounded memory: 256 frames decoded at a time
             part = rows[s : s + 256]
-            frames = reader[part + first_frame]
-            found[s : s + part.size] = model.predict_instances(frames, anchors=anchors[part], batch_size=batch_size)
+            frames, ok = _read(reader, part + first_frame)
+            boxes = np.where(ok[:, None, None], anchors[part], np.nan)  # no second look into damaged frames
+            found[s : s + part.size] = model.predict_instances(frames, anchors=boxes, batch_size=batch_size)
     anchor = model.skeleton.keypoints.index(model.anchor)
     n_found = 0
     for r, t in enumerate(rows):
@@ -212,9 +228,10 @@ def keypoint_appearance(
         offsets = np.arange(-radius, radius + 1)
         for s in range(0, rows.size, 256):
             part = rows[s : s + 256]
-            frames = reader[part + first_frame].astype(np.float64) / 255.0  # (n, H, W, C)
+            decoded, readable = _read(reader, part + first_frame)
+            frames = decoded.astype(np.float64) / 255.0  # (n, H, W, C)
             xy = np.rint(positions[part])  # (n, track, kp, 2)
-            ok = np.isfinite(xy).all(axis=-1)
+            ok = np.isfinite(xy).all(axis=-1) & readable[:, None, None]
             ok &= (xy[..., 0] >= radius) & (xy[..., 0] < width - radius)
             ok &= (xy[..., 1] >= radius) & (xy[..., 1] < height - radius)
             x = np.where(ok, xy[..., 0], radius).astype(np.int64)

@@ -51,7 +51,7 @@ from behaviorlab.pose.predict import PoseModel
 from behaviorlab.progress import progress_reporter
 from behaviorlab.schema import from_numpy, log_step
 
-__all__ = ["RealtimePredictor", "partial_dir", "predict_video"]
+__all__ = ["DamagedFramesWarning", "RealtimePredictor", "partial_dir", "predict_video"]
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,12 @@ class _BackgroundReader:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", TruncatedVideoWarning)
                 with VideoReader(video, grayscale=grayscale) as reader:
-                    for first, frames in reader.iter_batches(batch_size, start, stop, on_truncated="warn"):
-                        if not self._put(("batch", first, len(frames), preprocess(frames))):
+                    batches = reader.iter_batches(batch_size, start, stop, on_truncated="warn", on_damaged="skip")
+                    seen = 0
+                    for first, frames in batches:
+                        damaged = reader.damaged_frames[seen:]
+                        seen = len(reader.damaged_frames)
+                        if not self._put(("batch", first, len(frames), preprocess(frames), damaged)):
                             return
             for warning in caught:
                 self._put(("warning", warning.message, warning.category))
@@ -135,7 +139,7 @@ class _BackgroundReader:
         finally:
             self._put(("end",))
 
-    def __iter__(self) -> Iterator[tuple[int, int, Any]]:
+    def __iter__(self) -> Iterator[tuple[int, int, Any, list[int]]]:
         while True:
             item = self._queue.get()
             kind = item[0]
@@ -146,11 +150,24 @@ class _BackgroundReader:
             if kind == "warning":
                 warnings.warn(item[1], item[2], stacklevel=3)
                 continue
-            yield item[1], item[2], item[3]
+            yield item[1], item[2], item[3], item[4]
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+class DamagedFramesWarning(UserWarning):
+    """Some frames in the middle of a video could not be decoded; their results are NaN, the run went on."""
+
+    def __init__(self, video: Path, frames: Sequence[int], shown: str) -> None:
+        self.video = video
+        self.frames = list(frames)
+        super().__init__(
+            f"{video}: {len(self.frames)} damaged frame(s) could not be decoded and have no poses (NaN): "
+            f"frame {shown}; the other frames were predicted. Re-encode the video (ffmpeg -i in.mp4 out.mp4) "
+            "if many frames are damaged"
+        )
 
 
 # --------------------------------------------------------------------------- chunks
@@ -158,9 +175,10 @@ def _chunk_path(folder: Path, first: int) -> Path:
     return folder / f"chunk_{first:010d}.npz"
 
 
-def _load_chunks(folder: Path, chunk_size: int) -> tuple[list[np.ndarray], int, bool]:
-    """Finished chunks in order, the next frame to predict, and whether the video ended early."""
+def _load_chunks(folder: Path, chunk_size: int) -> tuple[list[np.ndarray], int, bool, list[int]]:
+    """Finished chunks in order, the next frame to predict, whether the video ended early, the damaged frames."""
     parts: list[np.ndarray] = []
+    damaged: list[int] = []
     next_frame = 0
     ended = False
     while True:
@@ -170,17 +188,18 @@ def _load_chunks(folder: Path, chunk_size: int) -> tuple[list[np.ndarray], int, 
         with np.load(path) as data:
             peaks = data["peaks"]
             ended = bool(data["ended"])
+            damaged += [int(i) for i in data["damaged"]] if "damaged" in data else []
         parts.append(peaks)
         next_frame += len(peaks)
         if ended or len(peaks) < chunk_size:
             ended = True
             break
-    return parts, next_frame, ended
+    return parts, next_frame, ended, damaged
 
 
-def _save_chunk(folder: Path, first: int, peaks: np.ndarray, ended: bool) -> None:
+def _save_chunk(folder: Path, first: int, peaks: np.ndarray, ended: bool, damaged: Sequence[int] = ()) -> None:
     with atomic_path(_chunk_path(folder, first)) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, peaks=peaks, ended=np.bool_(ended))
+        np.savez(handle, peaks=peaks, ended=np.bool_(ended), damaged=np.asarray(damaged, dtype=np.int64))
 
 
 def _check_meta(folder: Path, meta: dict[str, Any], out: Path) -> bool:
@@ -249,8 +268,10 @@ def predict_video(
         ``confidence (time, keypoint, individual)``; ``time`` in seconds
         from the first predicted frame (``frame`` holds the video frame
         index); attrs ``fps``, ``source_software = "behaviorlab"``,
-        ``video``, ``model``.  A truncated video gives the readable frames
-        and a :class:`~behaviorlab.io.video.TruncatedVideoWarning`.
+        ``video``, ``model``, ``damaged_frames`` (how many frames could not
+        be decoded: their poses are NaN, a :class:`DamagedFramesWarning`
+        names them).  A truncated video gives the readable frames and a
+        :class:`~behaviorlab.io.video.TruncatedVideoWarning`.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -286,7 +307,9 @@ def predict_video(
         batch_size=batch_size,
         frames=[stream.start, stream.start + len(stream.results)],
         started=stream.started,
+        damaged_frames=list(stream.damaged),
     )
+    ds.attrs["damaged_frames"] = len(stream.damaged)
     write_result(ds, out, stream)
     return ds
 
@@ -301,6 +324,7 @@ class _Stream:
     start: int
     started: str
     folder: Path | None
+    damaged: tuple[int, ...] = ()
 
 
 def predict_stream(
@@ -338,6 +362,7 @@ def predict_stream(
 
     folder = None
     parts: list[np.ndarray] = []
+    damaged: list[int] = []
     next_frame = start
     ended = False
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -353,7 +378,7 @@ def predict_stream(
             "chunk_size": chunk,
         }
         if _check_meta(folder, meta, out):
-            parts, done, ended = _load_chunks(folder, chunk)
+            parts, done, ended, damaged = _load_chunks(folder, chunk)
             next_frame = start + done
             started = json.loads((folder / "started.json").read_text())["started"]
             log.info("resuming %s at frame %d of %d", video, next_frame, stop)
@@ -378,11 +403,15 @@ def predict_stream(
             prefetch,
             grayscale=grayscale,
             frame_shape=frame_shape,
+            damaged=damaged,
         )
     results = np.concatenate(parts) if parts else np.zeros((0, *frame_shape), np.float32)
     if len(results) == 0:
         raise VideoError(video, f"no frame in {start}:{stop} could be decoded")
-    return _Stream(results, video, fps, start, started, folder)
+    if damaged:
+        shown = ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else "")
+        warnings.warn(DamagedFramesWarning(video, damaged, shown), stacklevel=3)
+    return _Stream(results, video, fps, start, started, folder, tuple(damaged))
 
 
 def write_result(ds: xr.Dataset, out: str | Path | None, stream: _Stream) -> None:
@@ -409,9 +438,14 @@ def _run(
     *,
     grayscale: bool,
     frame_shape: tuple[int, ...],
+    damaged: list[int],
 ) -> list[np.ndarray]:
-    """Predict frames ``first_frame:stop`` in chunks; save each chunk when ``folder`` is given."""
+    """Predict frames ``first_frame:stop`` in chunks; save each chunk when ``folder`` is given.
+
+    Frames the reader could not decode (damaged) get NaN results and are appended to ``damaged``.
+    """
     parts: list[np.ndarray] = []
+    chunk_damaged: list[int] = []
     buffer = np.empty((chunk, *frame_shape), np.float32)
     filled = 0
     chunk_first = first_frame
@@ -422,17 +456,22 @@ def _run(
         part = buffer[:filled].copy()
         parts.append(part)
         if folder is not None:
-            _save_chunk(folder, chunk_first, part, ended)
+            _save_chunk(folder, chunk_first, part, ended, chunk_damaged)
+        damaged.extend(chunk_damaged)
+        chunk_damaged.clear()
         chunk_first += filled
         filled = 0
 
     reader = _BackgroundReader(video, preprocess, batch_size, first_frame, stop, grayscale=grayscale, prefetch=prefetch)
     bar = _progress(progress, stop - first_frame, video.name)
     try:
-        for first, n, images in reader:
+        for first, n, images, bad in reader:
             if first != expected:
                 raise BehaviorlabError(f"{video}: frames arrived out of order ({first} after {expected})")
             buffer[filled : filled + n] = predict(images)[:n]
+            for index in bad:  # a black stand-in was predicted: the frame has no result
+                buffer[filled + index - first] = np.nan
+                chunk_damaged.append(index)
             filled += n
             expected += n
             bar(n)

@@ -546,7 +546,11 @@ def predict_video_topdown(
         progress=progress,
         prefetch=prefetch,
     )
-    attrs_ = {"video": str(stream.video), "model": "topdown:" + str(topdown.pose.config.get("model"))}
+    attrs_ = {
+        "video": str(stream.video),
+        "model": "topdown:" + str(topdown.pose.config.get("model")),
+        "damaged_frames": len(stream.damaged),
+    }
     ds = instances_to_poses(stream.results, topdown.skeleton, fps=stream.fps, first_frame=stream.start, attrs_=attrs_)
     ds = log_step(
         ds,
@@ -556,6 +560,7 @@ def predict_video_topdown(
         batch_size=batch_size,
         frames=[stream.start, stream.start + len(stream.results)],
         started=stream.started,
+        damaged_frames=list(stream.damaged),
         **{k: v for k, v in topdown.config().items() if k not in ("format", "format_version", "keypoints")},
     )
     if n_slots == 1:  # one animal: its instance is the animal

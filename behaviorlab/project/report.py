@@ -184,6 +184,13 @@ class RunReport:
                     f"  {text}: {', '.join(names)} ({len(sessions)} sessions: {', '.join(sessions[:3])}"
                     f"{', ...' if len(sessions) > 3 else ''})"
                 )
+        damaged = {r.session: int(r.info["damaged_frames"]) for r in self.results if r.info.get("damaged_frames")}
+        if damaged:
+            lines.append(
+                f"  damaged video frames skipped (poses NaN): {sum(damaged.values())} in {len(damaged)} sessions ("
+                + ", ".join(f"{s} {n}" for s, n in list(damaged.items())[:3])
+                + (", ...)" if len(damaged) > 3 else ")")
+            )
         for r in self.results:
             if r.stage == "classifier" and r.info.get("heldout_f1"):
                 floor = float(r.info.get("quality_floor", 0.5))

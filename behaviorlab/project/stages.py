@@ -321,6 +321,7 @@ def stage_poses(config: ProjectConfig, row: Mapping[str, Any], model: StageResul
             "frames": int(ds.sizes["time"]),
             "individuals": [str(i) for i in ds["individual"].values],
             "fps": ds.attrs.get("fps"),
+            "damaged_frames": int(ds.attrs.get("damaged_frames", 0)),
         }
         return StageResult("poses", session, key=key, path=str(path), ran=ran, info=facts)
 

@@ -22,7 +22,7 @@ from behaviorlab.pose import backend
 from behaviorlab.pose.inference import RealtimePredictor, partial_dir, predict_video
 from behaviorlab.pose.models import build_stacked_densenet
 from behaviorlab.pose.predict import PoseModel
-from behaviorlab.schema import Skeleton
+from behaviorlab.schema import Skeleton, get_log
 
 N_FRAMES = 45
 SIZE = 32
@@ -157,6 +157,53 @@ def test_truncated_video_gives_readable_frames_and_a_warning(model, tmp_path):
         readable = np.concatenate([b for _, b in reader.iter_batches(50, on_truncated="warn")])
     assert ds.sizes["time"] == len(readable)
     assert np.isfinite(ds["position"].values).all()
+
+
+def damaged_video(path: Path, frames: list[np.ndarray], bad: int) -> Path:
+    """An MJPEG AVI of ``frames`` whose frame ``bad`` holds garbage bytes (every frame is its own packet)."""
+    import av
+
+    clean = path.with_name("clean_" + path.name)
+    with av.open(str(clean), "w") as out:
+        stream = out.add_stream("mjpeg", rate=30)
+        stream.width, stream.height, stream.pix_fmt = SIZE, SIZE, "yuvj420p"
+        for image in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.repeat(image[..., None], 3, -1), format="rgb24")))
+        out.mux(stream.encode())
+    with av.open(str(clean)) as src, av.open(str(path), "w") as out:
+        source = src.streams.video[0]
+        target = out.add_stream_from_template(source)
+        packets = [p for p in src.demux(source) if p.size]
+        for i, packet in enumerate(packets):
+            if i == bad:
+                broken = av.Packet(bytes(packet)[:20] + b"\x13" * (packet.size - 20))
+                broken.pts, broken.dts, broken.time_base = packet.pts, packet.dts, packet.time_base
+                packet = broken
+            packet.stream = target
+            out.mux(packet)
+    return path
+
+
+def test_a_damaged_frame_mid_video_gives_nan_poses_a_warning_and_every_other_frame(model, tmp_path):
+    from behaviorlab.io.video import DamagedFrameError
+    from behaviorlab.pose.inference import DamagedFramesWarning
+
+    path = damaged_video(tmp_path / "damaged.avi", moving_dot(), bad=20)
+    with VideoReader(path, grayscale=True) as reader:
+        with pytest.raises(DamagedFrameError, match=r"damaged\.avi: frame 20 is damaged"):
+            list(reader.iter_batches(16))
+    with pytest.warns(DamagedFramesWarning, match=r"damaged\.avi: 1 damaged frame.*frame 20"):
+        ds = predict_video(model, path, tmp_path / "damaged.nc", batch_size=8)
+    assert ds.sizes["time"] == N_FRAMES  # the run went on past the damage
+    bad = np.isnan(ds["position"].values).all(axis=(1, 2, 3))
+    assert np.flatnonzero(bad).tolist() == [20]
+    assert ds.attrs["damaged_frames"] == 1
+    assert get_log(ds)[-1]["damaged_frames"] == [20]
+    # the other frames are predicted exactly as from the decoded images
+    with VideoReader(path, grayscale=True) as reader:
+        good = [i for i in range(N_FRAMES) if i != 20]
+        direct = model.predict(reader[good])
+    np.testing.assert_allclose(ds["position"].values[good, :, :, 0], direct[..., :2].transpose(0, 2, 1), atol=1e-4)
 
 
 def test_missing_video_is_a_clear_error(model, tmp_path):
