@@ -18,7 +18,7 @@ def bar(length: float, n: int = 5) -> np.ndarray:
     return np.stack([np.linspace(-length / 2, length / 2, n), np.zeros(n)], axis=-1)
 
 
-def bounce(n_time: int = 80, lengths: tuple[float, float] = (40.0, 34.0), speed: float = 4.0) -> np.ndarray:
+def bounce(n_time: int = 80, lengths: tuple[float, float] = (40.0, 28.0), speed: float = 4.0) -> np.ndarray:
     """Two bars run into each other and bounce straight back the way they came.
 
     The tracker's motion model expects each to carry on through the other, so it swaps them; only their
