@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from behaviorlab.synthetic.simulate import (
 __all__ = [
     "generate_sample_data",
     "labeled_frames_from_sessions",
+    "write_long_video",
     "write_pose_sessions",
     "write_session",
 ]
@@ -276,6 +277,66 @@ def labeled_frames_from_sessions(
         individuals=tuple(f"mouse{i + 1}" for i in range(n_ind)),
         sources=tuple(sources),
     )
+
+
+def write_long_video(
+    path: str | Path,
+    minutes: float,
+    *,
+    width: int = 640,
+    height: int = 480,
+    cycle_s: float = 20.0,
+    seed: int = 0,
+    preset: str = "ultrafast",
+    crf: int = 18,
+) -> tuple[Path, xr.Dataset]:
+    """Write a long synthetic video cheaply: one rendered cycle of ``cycle_s`` seconds, repeated.
+
+    For memory and throughput tests of long recordings: an hour at 640 x 480
+    costs one cycle's rendering (about 6 ms a frame) plus the encoding of every
+    frame, not an hour of rendering.  The animal's poses repeat with the cycle
+    (they jump back at each seam), so the video is not behavior data.
+
+    Parameters
+    ----------
+    path
+        Destination ``.mp4`` (H.264, written atomically).
+    minutes
+        Length of the video.
+    width, height
+        Frame size; the mouse is scaled with the frame (48 px long at 256 px).
+    cycle_s
+        Seconds rendered and repeated (held in memory as uint8 frames).
+    seed
+        Seed of the simulated animal and the scene.
+    preset, crf
+        x264 preset (``ultrafast`` keeps the encoding time small) and quality (0: lossless).
+
+    Returns
+    -------
+    path : Path
+        The video.
+    poses : xarray.Dataset
+        Ground-truth poses of one cycle (frame ``t`` of the video shows frame
+        ``t % len(poses.time)`` of them).
+    """
+    config = SyntheticConfig(
+        duration_s=cycle_s,
+        seed=seed,
+        width=width,
+        height=height,
+        animal_length_px=48.0 * min(width, height) / 256.0,
+    )
+    poses, _ = simulate_poses(config)
+    cycle = list(render_frames(poses, config))
+    n_frames = round(minutes * 60.0 * config.fps)
+
+    def frames() -> Iterator[np.ndarray]:
+        for t in range(n_frames):
+            yield cycle[t % len(cycle)]
+
+    write_video(path, frames(), config.fps, grayscale=True, preset=preset, crf=crf)
+    return Path(path), poses
 
 
 def _versions() -> dict[str, Any]:

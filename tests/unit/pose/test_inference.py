@@ -189,9 +189,11 @@ def test_a_damaged_frame_mid_video_gives_nan_poses_a_warning_and_every_other_fra
     from behaviorlab.pose.inference import DamagedFramesWarning
 
     path = damaged_video(tmp_path / "damaged.avi", moving_dot(), bad=20)
-    with VideoReader(path, grayscale=True) as reader:
-        with pytest.raises(DamagedFrameError, match=r"damaged\.avi: frame 20 is damaged"):
-            list(reader.iter_batches(16))
+    with (
+        VideoReader(path, grayscale=True) as reader,
+        pytest.raises(DamagedFrameError, match=r"damaged\.avi: frame 20 is damaged"),
+    ):
+        list(reader.iter_batches(16))
     with pytest.warns(DamagedFramesWarning, match=r"damaged\.avi: 1 damaged frame.*frame 20"):
         ds = predict_video(model, path, tmp_path / "damaged.nc", batch_size=8)
     assert ds.sizes["time"] == N_FRAMES  # the run went on past the damage

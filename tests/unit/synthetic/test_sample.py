@@ -365,3 +365,26 @@ def test_sample_data_contents(sample_data, sample_sims):
     metadata = pd.read_csv(sample_data / "metadata.csv")
     assert set(metadata["group"]) == {"control", "treated"}
     assert {"session", "subject", "group", "condition"} <= set(metadata.columns)
+
+
+def test_long_video_repeats_one_rendered_cycle(tmp_path):
+    from behaviorlab.io.video import VideoReader
+    from behaviorlab.synthetic.sample import write_long_video
+
+    path, poses = write_long_video(tmp_path / "long.mp4", 0.1, width=160, height=120, cycle_s=1.0, seed=3, crf=0)
+    assert poses.sizes["time"] == 30
+    with VideoReader(path, grayscale=True) as video:
+        assert (len(video), video.width, video.height) == (180, 160, 120)  # 6 s at 30 fps
+        frames = video[[5, 35, 65, 6]]
+    # frame t shows cycle frame t % 30 (lossless here: exactly)
+    np.testing.assert_array_equal(frames[0], frames[1])
+    np.testing.assert_array_equal(frames[0], frames[2])
+    assert (frames[0] != frames[3]).any()
+    config = SyntheticConfig(duration_s=1.0, seed=3, width=160, height=120, animal_length_px=48.0 * 120 / 256)
+    rendered = list(render_frames(simulate_poses(config)[0], config))[5]
+    np.testing.assert_allclose(frames[0][..., 0], rendered, atol=1)  # gray <-> YUV range conversion: +-1
+    # the mouse is scaled with the frame: 48 px long at 256 px, so 22.5 px at 120 px
+    length = np.linalg.norm(
+        poses["position"].sel(keypoint="nose").values - poses["position"].sel(keypoint="tail_base").values, axis=1
+    )
+    assert 15 < np.median(length) < 26
