@@ -66,13 +66,16 @@ class Catalog:
     folder
         The store folder.
     create
-        Make the file and its tables when missing (else a missing file is an error).
+        Make the file and its tables when missing (else a missing file is an
+        error, and opening writes nothing).
     """
 
     def __init__(self, folder: str | Path, *, create: bool = False) -> None:
         self.path = Path(folder) / CATALOG
-        if not self.path.is_file() and not create:
-            raise FileFormatError(self.path, "the store's catalog is missing; the store is damaged or incomplete")
+        if not create:  # opening only reads: a store on a read-only share still opens
+            if not self.path.is_file():
+                raise FileFormatError(self.path, "the store's catalog is missing; the store is damaged or incomplete")
+            return
         with self._transaction() as con:
             for statement in _SCHEMA:
                 con.execute(statement)

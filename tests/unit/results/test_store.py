@@ -363,3 +363,7 @@ def test_a_store_with_the_old_json_manifest_is_migrated_to_the_catalog_with_noth
     assert json.loads((store.path / "behaviorlab_store.v1.json").read_text())["sessions"] == infos  # kept
     reopened.add_session("c", _session(2))  # and it goes on working
     assert ResultsStore(store.path).sessions == ["a", "b", "c"]
+    # opening and querying write nothing (a store on a read-only share opens)
+    catalog = (store.path / CATALOG).stat().st_mtime_ns, (store.path / CATALOG).read_bytes()
+    ResultsStore(store.path).query("SELECT count(*) FROM bouts")
+    assert ((store.path / CATALOG).stat().st_mtime_ns, (store.path / CATALOG).read_bytes()) == catalog
