@@ -18,7 +18,9 @@ keypoints in box pixels -> frame pixels (:func:`~behaviorlab.pose.crops.uncrop_k
 start at integer pixels, so the mapping back is exact.
 :func:`predict_video_topdown` streams a video through the model (the
 resumable chunks of :func:`behaviorlab.pose.inference.predict_video`) and
-gives every animal an identity with :func:`behaviorlab.trajectories.tracking.track_poses`.
+gives every animal an identity with :func:`behaviorlab.trajectories.tracking.track_poses`;
+:mod:`behaviorlab.pose.contacts` then looks again for animals the centroid
+model merged while they touched and checks identities after each encounter.
 
 Coordinates are ``(x, y)`` frame pixels, pixel centres at integers; the box
 geometry and the training sets live in :mod:`behaviorlab.pose.crops`.
