@@ -340,7 +340,7 @@ def test_metadata_subjects_match_one_animal_sessions_or_are_refused(tmp_path):
     assert ResultsStore(tmp_path / "project").path == tmp_path / "project" / "results"
 
 
-def test_a_store_with_the_old_json_manifest_is_migrated_to_the_catalog_with_nothing_lost(store):
+def test_a_store_with_the_old_json_manifest_is_migrated_to_the_catalog_with_nothing_lost(store, monkeypatch):
     from behaviorlab.results.catalog import CATALOG
 
     store.set_metadata(pd.DataFrame({"session": ["a", "b"], "group": ["control", "treated"]}))
@@ -365,5 +365,11 @@ def test_a_store_with_the_old_json_manifest_is_migrated_to_the_catalog_with_noth
     assert ResultsStore(store.path).sessions == ["a", "b", "c"]
     # opening and querying write nothing (a store on a read-only share opens)
     catalog = (store.path / CATALOG).stat().st_mtime_ns, (store.path / CATALOG).read_bytes()
+    from behaviorlab.results.catalog import Catalog
+
+    def no_writes(self):
+        raise AssertionError("opening the store began a write transaction")
+
+    monkeypatch.setattr(Catalog, "_transaction", no_writes)  # opening must not even start a write
     ResultsStore(store.path).query("SELECT count(*) FROM bouts")
     assert ((store.path / CATALOG).stat().st_mtime_ns, (store.path / CATALOG).read_bytes()) == catalog
