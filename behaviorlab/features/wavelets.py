@@ -53,11 +53,14 @@ from behaviorlab.schema import check_dims, logged
 from behaviorlab.trajectories.filtering import fill_linear
 
 __all__ = [
+    "CHUNK_FRAMES",
     "OMEGA0",
     "WaveletTransformer",
+    "context_frames",
     "dyadic_frequencies",
     "morlet_scales",
     "morlet_spectrogram",
+    "nyquist_taper",
     "wavelet_amplitudes",
 ]
 
@@ -68,6 +71,14 @@ OMEGA0 = 5.0
 #: Cone of influence: the e-folding time of the Morlet wavelet is ``sqrt(2) * s`` (Torrence & Compo 1998).
 COI_FACTOR = math.sqrt(2.0)
 _COLUMN_BLOCK = 8  # feature columns transformed at once, to bound the working memory
+#: Frames transformed at once (plus :func:`context_frames` on each side): a recording of any length needs
+#: the working memory of this many frames, and the result equals the whole-recording transform.
+CHUNK_FRAMES = 2**15
+#: Context on each side of a block, in units of the largest scale: the Gaussian envelope
+#: ``exp(-t**2 / (2 s**2))`` has fallen to ``exp(-18) = 1.5e-8`` at ``t = 6 s``.
+CONTEXT_SCALES = 6.0
+#: Bands are rolled off smoothly from this share of the Nyquist frequency to Nyquist (see :func:`nyquist_taper`).
+TAPER_START = 0.8
 
 
 def dyadic_frequencies(n_frequencies: int, f_min: float, f_max: float) -> np.ndarray:
@@ -115,6 +126,32 @@ def morlet_scales(frequencies: np.ndarray, fps: float, omega0: float = OMEGA0) -
     return omega0 * float(fps) / (2 * np.pi * np.asarray(frequencies, dtype=np.float64))
 
 
+def nyquist_taper(u: np.ndarray) -> np.ndarray:
+    """Gain that rolls a band off between ``TAPER_START`` and 1 times the Nyquist frequency (``u`` in that unit).
+
+    A wavelet cut at Nyquist has a step in its gain, and a step rings in
+    time (decays as ``1/t``): the transform of a frame would then depend on
+    frames far away and on the length of the recording.  This roll-off is
+    infinitely differentiable (``f(1 - v) / (f(1 - v) + f(v))`` with
+    ``f(v) = exp(-1/v)``), 1 below ``TAPER_START``, 0 at Nyquist.
+    """
+    v = np.clip((np.asarray(u, dtype=np.float64) - TAPER_START) / (1.0 - TAPER_START), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        rise, fall = np.exp(-1.0 / (1.0 - v)), np.exp(-1.0 / v)
+    return rise / (rise + fall)
+
+
+def context_frames(frequencies: np.ndarray, fps: float, omega0: float = OMEGA0) -> int:
+    """Frames of context a block of a recording needs on each side for its transform to equal the whole one.
+
+    ``ceil(CONTEXT_SCALES * a_max)`` with ``a_max`` the largest scale in
+    samples (the lowest frequency): beyond it the wavelet's envelope is below
+    ``1.5e-8`` of its peak, and the cone-of-influence margin around gaps
+    (``sqrt(2) * a``) is inside it.
+    """
+    return math.ceil(CONTEXT_SCALES * float(morlet_scales(np.min(frequencies), fps, omega0)))
+
+
 def _resolve_band(fps: float, n_frequencies: int, f_min: float, f_max: float | None) -> np.ndarray:
     if fps is None or not fps > 0:
         raise SchemaError(f"fps must be > 0 (frames per second), got {fps!r}")
@@ -134,8 +171,9 @@ def _transform_block(
     out: np.ndarray,
     method: str,
     tmp: np.ndarray | None = None,
+    keep: slice = slice(None),
 ) -> None:
-    """Write ``|W|`` of columns ``x (time, m)`` into ``out (time, m, n_frequencies)``.
+    """Write ``|W|`` of columns ``x (time, m)``, frames ``keep``, into ``out (kept time, m, n_frequencies)``.
 
     ``x`` has no NaN (gaps filled); ``nan (time, m)`` marks the original gaps,
     which are blanked with their cone-of-influence margin.  Work is done in a
@@ -164,10 +202,14 @@ def _transform_block(
         n_fft = scipy.fft.next_fast_len(xt.shape[1] + 2 * math.ceil(scales_s.max() * fps))
         spectrum = scipy.fft.rfft(xt, n=n_fft, axis=-1, workers=1)  # (m, n_fft // 2 + 1) complex64
         omega = 2 * np.pi * scipy.fft.rfftfreq(n_fft, d=1.0 / fps)
+        taper = nyquist_taper(omega / (np.pi * fps))
         buf = np.zeros((n_cols, n_fft), dtype=np.complex64)
         used = (0, 0)
         for k, s in enumerate(scales_s):
-            gain = 2.0 * np.exp(-0.5 * (s * omega - omega0) ** 2)
+            # the admissible Morlet (zero at DC, Torrence & Compo's correction, < 4e-6 of the peak for omega0 = 5),
+            # rolled off smoothly before Nyquist: no step in the gain, so the kernel is local in time
+            gain = 2.0 * (np.exp(-0.5 * (s * omega - omega0) ** 2) - np.exp(-0.5 * ((s * omega) ** 2 + omega0**2)))
+            gain *= taper
             band = np.flatnonzero(gain > 1e-7)  # the Gaussian is negligible elsewhere
             lo, hi = int(band[0]), int(band[-1]) + 1
             buf[:, used[0] : used[1]] = 0
@@ -184,9 +226,11 @@ def _transform_block(
             lo, hi = np.clip(t - margin, 0, n_time), np.clip(t + margin + 1, 0, n_time)
             near_gap = (counts[:, hi] - counts[:, lo]) > 0  # (gappy, time)
             tmp[k, gappy] = np.where(near_gap, np.float32(np.nan), tmp[k, gappy])
+    first, last, _ = keep.indices(n_time)
     step = 1024
-    for start in range(0, n_time, step):  # blocks of frames: a cache-friendly transpose
-        out[start : start + step] = tmp[:, :, start : start + step].transpose(2, 1, 0)
+    for start in range(first, last, step):  # blocks of frames: a cache-friendly transpose
+        stop = min(start + step, last)
+        out[start - first : stop - first] = tmp[:, :, start:stop].transpose(2, 1, 0)
 
 
 def wavelet_amplitudes(
@@ -196,8 +240,9 @@ def wavelet_amplitudes(
     *,
     omega0: float = OMEGA0,
     method: Literal["fft", "pywt"] = "fft",
+    chunk_frames: int | None = CHUNK_FRAMES,
 ) -> np.ndarray:
-    """Morlet wavelet amplitudes of each column of ``x``, NaN-aware.
+    """Morlet wavelet amplitudes of each column of ``x``, NaN-aware, in blocks of frames.
 
     NaN gaps (and leading/trailing NaN) are filled by linear interpolation
     (nearest value at the ends) for the transform; the amplitude is then set
@@ -221,6 +266,13 @@ def wavelet_amplitudes(
         (slow, for cross-checking; zero-padded at the ends; its finite
         difference makes it inaccurate within a few samples per cycle, above
         about fps / 4).
+    chunk_frames
+        Transform this many frames at a time, each block with
+        :func:`context_frames` of the recording on both sides, so the working
+        memory does not grow with the recording and the result equals the
+        whole-recording transform (to float32 rounding; the gaps are filled
+        on the whole recording first).  ``None``: the whole recording at once.
+        ``"pywt"`` always transforms the whole recording.
 
     Returns
     -------
@@ -244,10 +296,21 @@ def wavelet_amplitudes(
         filled = x.copy()
         filled[:, gappy] = fill_linear(x[:, gappy], None, extrapolate=True)[0]
         filled[:, nan.all(axis=0)] = 0.0
-    tmp = np.empty((len(frequencies), min(_COLUMN_BLOCK, n_cols), n_time), dtype=np.float32)
-    for start in range(0, n_cols, _COLUMN_BLOCK):
-        cols = slice(start, min(start + _COLUMN_BLOCK, n_cols))
-        _transform_block(filled[:, cols], nan[:, cols], float(fps), frequencies, omega0, out[:, cols], method, tmp)
+    if chunk_frames is not None and not int(chunk_frames) >= 1:
+        raise SchemaError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
+    chunk = n_time if chunk_frames is None or method == "pywt" else int(chunk_frames)
+    context = context_frames(frequencies, fps, omega0) if chunk < n_time else 0
+    n_block_cols = min(_COLUMN_BLOCK, n_cols)
+    buffer = np.empty(len(frequencies) * n_block_cols * min(n_time, chunk + 2 * context), np.float32)
+    for t0 in range(0, n_time, chunk):
+        t1 = min(t0 + chunk, n_time)
+        lo, hi = max(0, t0 - context), min(n_time, t1 + context)
+        keep = slice(t0 - lo, t1 - lo)
+        for start in range(0, n_cols, _COLUMN_BLOCK):
+            cols = slice(start, min(start + _COLUMN_BLOCK, n_cols))
+            tmp = buffer[: len(frequencies) * n_block_cols * (hi - lo)].reshape(len(frequencies), n_block_cols, -1)
+            x_block, nan_block = filled[lo:hi, cols], nan[lo:hi, cols]
+            _transform_block(x_block, nan_block, float(fps), frequencies, omega0, out[t0:t1, cols], method, tmp, keep)
     return out
 
 
@@ -261,6 +324,7 @@ def morlet_spectrogram(
     f_max: float | None = None,
     normalize: bool = True,
     omega0: float = OMEGA0,
+    chunk_frames: int | None = CHUNK_FRAMES,
 ) -> xr.DataArray:
     """Morlet wavelet spectrogram of every feature (MotionMapper's postural dynamics).
 
@@ -283,6 +347,9 @@ def morlet_spectrogram(
         does before embedding.
     omega0
         Non-dimensional frequency of the Morlet wavelet.
+    chunk_frames
+        Frames transformed at once (see :func:`wavelet_amplitudes`; the result
+        does not depend on it); ``None``: the whole recording at once.
 
     Returns
     -------
@@ -300,7 +367,8 @@ def morlet_spectrogram(
     others = [d for d in features.dims if d not in ("time", "feature")]
     ordered = features.transpose("time", *others, "feature")
     shape = ordered.shape
-    amps = wavelet_amplitudes(ordered.values.reshape(shape[0], -1), float(fps), frequencies, omega0=omega0)
+    flat = ordered.values.reshape(shape[0], -1)
+    amps = wavelet_amplitudes(flat, float(fps), frequencies, omega0=omega0, chunk_frames=chunk_frames)
     amps = amps.reshape(*shape, len(frequencies))
     axes = (-2, -1)
     valid = ~np.isnan(amps)  # a boolean mask rather than nansum's full float copy

@@ -12,9 +12,11 @@ from behaviorlab.errors import SchemaError
 from behaviorlab.features.wavelets import (
     OMEGA0,
     WaveletTransformer,
+    context_frames,
     dyadic_frequencies,
     morlet_scales,
     morlet_spectrogram,
+    nyquist_taper,
     wavelet_amplitudes,
 )
 from behaviorlab.schema import get_log
@@ -139,3 +141,54 @@ def test_wavelet_transformer_follows_the_scikit_learn_api():
     assert pipe.fit_transform(x).shape == (600, 10)
     with pytest.raises(SchemaError):
         transformer.transform(x[:, :1])
+
+
+def _bounded_signal(n_time, n_cols, seed):
+    """Smooth, bounded columns like real features (a few sinusoids, a slow drift, noise) with gaps."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_time)[:, None] / FPS
+    x = np.sin(2 * np.pi * rng.uniform(0.5, 12, n_cols) * t) + 0.5 * np.sin(2 * np.pi * 0.05 * t + rng.uniform(0, 6))
+    return x + 0.2 * rng.normal(size=(n_time, n_cols))
+
+
+@pytest.mark.parametrize("chunk", [700, 4096])
+def test_chunked_transform_equals_the_whole_recording_transform(chunk):
+    x = _bounded_signal(9000, 11, seed=3)  # 11 columns: more than one block of columns too
+    x[4080:4120, 1] = np.nan  # a gap across the block boundary at 4096
+    x[:25, 2] = np.nan  # leading and trailing gaps
+    x[-40:, 3] = np.nan
+    x[:, 4] = np.nan  # a column without any value
+    freqs = dyadic_frequencies(25, 1.0, FPS / 2)
+    whole = wavelet_amplitudes(x, FPS, freqs, chunk_frames=None)
+    chunked = wavelet_amplitudes(x, FPS, freqs, chunk_frames=chunk)
+    np.testing.assert_array_equal(np.isnan(chunked), np.isnan(whole))
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=2e-6)  # float32 rounding of amplitudes of order 1
+    spec_whole = morlet_spectrogram(_features(x), chunk_frames=None)
+    spec_chunked = morlet_spectrogram(_features(x), chunk_frames=chunk)
+    np.testing.assert_allclose(spec_chunked.values, spec_whole.values, rtol=1e-5, atol=5e-8)  # shares of a frame
+
+
+def test_a_frame_does_not_depend_on_frames_beyond_the_context():
+    # the transform is local: appending frames (a longer recording) changes nothing more than the context away
+    x = _bounded_signal(6000, 3, seed=4)
+    freqs = dyadic_frequencies(25, 1.0, FPS / 2)
+    context = context_frames(freqs, FPS)
+    assert context == math.ceil(6 * morlet_scales(freqs[:1], FPS)[0])
+    short = wavelet_amplitudes(x[:3000], FPS, freqs, chunk_frames=None)
+    long = wavelet_amplitudes(x, FPS, freqs, chunk_frames=None)
+    np.testing.assert_allclose(short[: 3000 - context], long[: 3000 - context], rtol=0, atol=2e-6)
+    # near the end of the short recording they differ (its reflected padding is not the real continuation)
+    assert np.abs(short[-5:] - long[2995:3000]).max() > 1e-2
+
+
+def test_bands_roll_off_before_nyquist():
+    assert nyquist_taper(np.array([0.0, 0.5, 0.8]))[...].tolist() == [1.0, 1.0, 1.0]
+    assert nyquist_taper(np.array([1.0]))[0] == 0.0
+    u = np.linspace(0.8, 1.0, 101)
+    assert np.all(np.diff(nyquist_taper(u)) <= 0)
+    # a constant has no wavelet amplitude away from the ends (the admissible Morlet is zero at DC; the plain
+    # Morlet's gain there, 2 exp(-omega0**2 / 2), would give 1e-4)
+    amps = wavelet_amplitudes(np.full((900, 1), 7.0), FPS, dyadic_frequencies(10, 1.0, FPS / 2))
+    assert np.abs(amps[200:-200]).max() < 1e-5
+    with pytest.raises(SchemaError, match="chunk_frames"):
+        wavelet_amplitudes(np.zeros((100, 1)), FPS, np.array([2.0]), chunk_frames=0)
