@@ -40,6 +40,7 @@ Run ``python benchmarks/long_recordings.py --help``.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import resource
@@ -51,6 +52,8 @@ import numpy as np
 from _common import DEFAULT_RESULTS_DIR, format_table, write_results
 
 TARGET_FEATURES_1H_MIB = 150.0
+TARGET_10H_PEAK_MIB = 8000.0
+TARGET_10H_RATIO = 11.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +61,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--video-minutes", type=float, default=20.0, help="0: skip the video part")
+    parser.add_argument(
+        "--pipeline-hours",
+        type=lambda v: [float(h) for h in v.split(",") if h],
+        default=[1.0, 10.0],
+        help="hours of poses through the whole pipeline, comma-separated ('' to skip)",
+    )
+    parser.add_argument(
+        "--keep-video-metrics",
+        action="store_true",
+        help="with --video-minutes 0: carry the video_* metrics of the results file over (their date is recorded)",
+    )
     parser.add_argument("--work-dir", default="/tmp/behaviorlab-long-recordings", help="the generated video is kept")
     parser.add_argument("--out", default=str(DEFAULT_RESULTS_DIR))
     return parser.parse_args(argv)
@@ -129,6 +143,125 @@ def _predict_in_child(video: str, out: str, queue: mp.Queue) -> None:
     )
 
 
+def _pipeline_in_child(hours: float, seed: int, work: str, queue: mp.Queue) -> None:
+    """Run ``hours`` of one generated animal's poses through the pipeline in this fresh process; report to ``queue``.
+
+    cleaning -> features (the spectrogram kept as its recipe, as ``behaviorlab run`` stores it) -> features
+    file -> behavior map and HMM on the spectrogram (rows computed block by block as they are read) ->
+    classifier predict (trained on 10 generated minutes with their true behaviors) -> results store.
+    """
+    import shutil
+
+    import xarray as xr
+
+    from behaviorlab.behavior.classify import BehaviorClassifier
+    from behaviorlab.behavior.ethogram import EthogramHMM
+    from behaviorlab.behavior.maps import BehaviorMap
+    from behaviorlab.features.pipeline import SessionFeaturesConfig, load_session_features, session_features
+    from behaviorlab.io.save import save_netcdf
+    from behaviorlab.results.store import ResultsStore
+    from behaviorlab.synthetic.simulate import BEHAVIORS, SyntheticConfig, simulate_poses
+    from behaviorlab.trajectories.filtering import clean_poses
+
+    config = SessionFeaturesConfig()
+    # the classifier: 10 minutes with their true behaviors (its training is not part of the timed pipeline)
+    train_poses, truth = simulate_poses(SyntheticConfig(duration_s=600.0, seed=seed + 1))
+    train = session_features(clean_poses(train_poses), config, spectrogram="recipe")
+    names = np.asarray(truth.values, dtype=object)
+    labels = xr.DataArray(
+        names[..., None] == np.asarray(BEHAVIORS, dtype=object),
+        dims=("time", "individual", "behavior"),
+        coords={"time": train["time"].values, "individual": train["individual"].values, "behavior": list(BEHAVIORS)},
+        name="labels",
+    )
+    classifier = BehaviorClassifier(
+        behaviors=list(BEHAVIORS), windows_s=(0.5,), stats=("mean", "std"), max_iter=30, random_state=seed
+    ).fit({"train": train[["features"]]}, {"train": labels})
+    del train_poses, truth, train, labels
+    stages: dict[str, float] = {}
+    rss: dict[str, float] = {"start": _rss_mib()}
+
+    def done(stage: str, since: float) -> float:
+        stages[stage] = time.perf_counter() - since
+        rss[stage] = _rss_mib()
+        return time.perf_counter()
+
+    folder = Path(work) / f"pipeline_{hours:g}h"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    poses, _ = simulate_poses(SyntheticConfig(duration_s=3600.0 * hours, seed=seed))
+    started = t = time.perf_counter()
+    cleaned = clean_poses(poses)
+    del poses
+    t = done("cleaning", t)
+    features = session_features(cleaned, config, spectrogram="recipe")
+    t = done("features", t)
+    path = folder / "session.nc"
+    save_netcdf(features[["features"]].assign_attrs(session="long"), path)
+    del features
+    t = done("features_file", t)
+    sessions = {"long": load_session_features(path, ["spectrogram"], spectrogram="recipe")}
+    mapped = BehaviorMap(variable="spectrogram", n_neighbors=10, max_fit_frames=20_000, random_state=seed)
+    clusters = mapped.fit_label(sessions)["long"][["cluster"]]
+    del mapped
+    t = done("behavior_map", t)
+    hmm = EthogramHMM(n_states=6, variable="spectrogram", max_fit_frames=30_000, random_state=seed).fit(sessions)
+    states = hmm.label(sessions)["long"][["state"]]
+    del hmm
+    t = done("hmm", t)
+    feats = {"long": load_session_features(path, ["features"])}
+    prediction = classifier.predict(feats)["long"]
+    del feats
+    t = done("classifier_predict", t)
+    store = ResultsStore.create(folder / "results", bin_s=60.0)
+    data = xr.merge(
+        [cleaned[["position", "confidence"]], states, clusters, prediction.to_dataset(name="behavior_prediction")],
+        join="exact",
+        compat="no_conflicts",
+        combine_attrs="drop_conflicts",
+    )
+    store.add_session("long", data)
+    done("store", t)
+    seconds = time.perf_counter() - started
+    queue.put(
+        {
+            "seconds": seconds,
+            "frames": int(cleaned.sizes["time"]),
+            "peak": _rss_mib("VmHWM"),
+            "stages": stages,
+            "rss": rss,
+            "store_mib": sum(f.stat().st_size for f in (folder / "results").rglob("*") if f.is_file()) / 2**20,
+            "features_file_mib": path.stat().st_size / 2**20,
+        }
+    )
+
+
+def pipeline_metrics(args: argparse.Namespace) -> dict[str, float | int | str]:
+    """``poses_<h>h_*`` for each of ``--pipeline-hours``, each in a fresh process; the 10 h over 1 h time ratio."""
+    metrics: dict[str, float | int | str] = {}
+    seconds = {}
+    for hours in args.pipeline_hours:
+        queue: mp.Queue = mp.get_context("spawn").Queue()
+        child = mp.get_context("spawn").Process(
+            target=_pipeline_in_child, args=(hours, args.seed, args.work_dir, queue)
+        )
+        child.start()
+        report = queue.get()
+        child.join()
+        key = f"poses_{hours:g}h"
+        seconds[hours] = report["seconds"]
+        metrics[f"{key}_frames"] = report["frames"]
+        metrics[f"{key}_pipeline_seconds"] = round(report["seconds"], 1)
+        metrics[f"{key}_peak_rss_mib"] = round(report["peak"], 0)
+        metrics[f"{key}_stage_seconds"] = " ".join(f"{k}:{v:.1f}" for k, v in report["stages"].items())
+        metrics[f"{key}_rss_after_stage_mib"] = " ".join(f"{k}:{v:.0f}" for k, v in report["rss"].items())
+        metrics[f"{key}_features_file_mib"] = round(report["features_file_mib"], 1)
+        metrics[f"{key}_store_mib"] = round(report["store_mib"], 1)
+    if 1.0 in seconds and 10.0 in seconds:
+        metrics["poses_10h_vs_1h_time_ratio"] = round(seconds[10.0] / seconds[1.0], 2)
+    return metrics
+
+
 def video_metrics(args: argparse.Namespace) -> dict[str, float | int | str]:
     """Write (or reuse) the long video and measure streaming prediction on it in a fresh process."""
     from behaviorlab.synthetic.sample import write_long_video
@@ -170,11 +303,11 @@ def video_metrics(args: argparse.Namespace) -> dict[str, float | int | str]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def features_metrics(args: argparse.Namespace) -> dict[str, float | int | str]:
+    """An hour of features on disk: with the spectrogram (uncompressed, gzip) and as ``behaviorlab run`` keeps it."""
     import xarray as xr
 
-    from behaviorlab.features.pipeline import compute_session_features
+    from behaviorlab.features.pipeline import SPECTROGRAM_RECIPE, compute_session_features, load_session_features
     from behaviorlab.io.load import load_netcdf
     from behaviorlab.io.save import save_netcdf
     from behaviorlab.synthetic.simulate import SyntheticConfig, simulate_poses
@@ -185,44 +318,73 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     result = compute_session_features(poses)
     features_s = time.perf_counter() - started
-    keep = [v for v in ("features", "spectrogram", "spectrogram_total_amplitude") if v in result]
+    keep = ["features", "spectrogram", "spectrogram_total_amplitude"]
     ds = result[keep]
     with tempfile.TemporaryDirectory(prefix="long_recordings_") as tmp:
         plain = Path(tmp) / "plain.nc"
         started = time.perf_counter()
         ds.to_netcdf(plain, engine="h5netcdf")  # how a features file was written before: no filters
         plain_s = time.perf_counter() - started
-        packed = Path(tmp) / "features.nc"
-        started = time.perf_counter()
+        packed = Path(tmp) / "with_spectrogram.nc"
         save_netcdf(ds, packed)
-        packed_s = time.perf_counter() - started
-        started = time.perf_counter()
         back = load_netcdf(packed)
-        read_s = time.perf_counter() - started
         xr.testing.assert_equal(back[keep], ds)
-        plain_mib, packed_mib = plain.stat().st_size / 2**20, packed.stat().st_size / 2**20
-    hours = args.minutes / 60.0
+        slim = Path(tmp) / "features.nc"  # as `behaviorlab run` keeps it: the features and the spectrogram's recipe
+        started = time.perf_counter()
+        recipe = json.dumps(dict(zip(("n_frequencies", "f_min"), (25, 1.0), strict=True)))
+        save_netcdf(result[["features"]].assign_attrs({SPECTROGRAM_RECIPE: recipe}), slim)
+        slim_s = time.perf_counter() - started
+        started = time.perf_counter()
+        again = load_session_features(slim, ["spectrogram"])
+        recompute_s = time.perf_counter() - started
+        np.testing.assert_allclose(again["spectrogram"].values, ds["spectrogram"].values, rtol=1e-5, atol=1e-7)
+        plain_mib, packed_mib, slim_mib = (f.stat().st_size / 2**20 for f in (plain, packed, slim))
     metrics = {
         "minutes": args.minutes,
         "frames": int(ds.sizes["time"]),
         "spectrogram_shape": " x ".join(f"{d} {n}" for d, n in ds["spectrogram"].sizes.items()),
         "simulate_s": round(simulate_s, 1),
         "features_and_spectrogram_s": round(features_s, 1),
-        "features_file_mib_uncompressed": round(plain_mib, 1),
-        "features_file_mib": round(packed_mib, 1),
+        "features_file_with_spectrogram_mib_uncompressed": round(plain_mib, 1),
+        "features_file_with_spectrogram_mib_gzip": round(packed_mib, 1),
+        "features_file_mib": round(slim_mib, 1),
         "write_s_uncompressed": round(plain_s, 1),
-        "write_s": round(packed_s, 1),
-        "read_s": round(read_s, 1),
-        "compression_ratio": round(plain_mib / packed_mib, 2),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "write_s": round(slim_s, 1),
+        "spectrogram_recomputed_on_read_s": round(recompute_s, 1),
+        "peak_rss_features_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
     }
+    if abs(args.minutes - 60.0) < 1e-9:
+        metrics["features_1h_file_mib"] = round(slim_mib, 1)
+        metrics["features_1h_file_mib_target"] = TARGET_FEATURES_1H_MIB
+        metrics["features_1h_file_pass"] = "pass" if slim_mib <= TARGET_FEATURES_1H_MIB else "fail"
+    return metrics
+
+
+def _earlier_video_metrics(out: str) -> dict[str, float | int | str]:
+    """The ``video_*`` metrics of the results file already there, with the date they were measured."""
+    path = Path(out) / "long_recordings.json"
+    if not path.is_file():
+        raise SystemExit(f"--keep-video-metrics: {path} does not exist; run with --video-minutes first")
+    record = json.loads(path.read_text())
+    kept = {k: v for k, v in record["metrics"].items() if k.startswith("video")}
+    if "video_metrics_date" not in kept:
+        kept["video_metrics_date"] = record["date"]
+    return kept
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    metrics = features_metrics(args) if args.minutes > 0 else {}
+    if args.pipeline_hours:
+        metrics.update(pipeline_metrics(args))
+        if 10.0 in args.pipeline_hours:
+            metrics["poses_10h_peak_rss_mib_target"] = TARGET_10H_PEAK_MIB
+            metrics["poses_10h_vs_1h_time_ratio_target"] = TARGET_10H_RATIO
     if args.video_minutes > 0:
         metrics.update(video_metrics(args))
-    if abs(hours - 1.0) < 1e-9:
-        metrics["features_1h_file_mib"] = round(packed_mib, 1)
-        metrics["features_1h_file_mib_target"] = TARGET_FEATURES_1H_MIB
-        metrics["features_1h_file_pass"] = "pass" if packed_mib <= TARGET_FEATURES_1H_MIB else "fail"
+    elif args.keep_video_metrics:
+        metrics.update(_earlier_video_metrics(args.out))
+    metrics["load_average_1min"] = round(os.getloadavg()[0], 2)
     rows = [[k, v] for k, v in metrics.items()]
     write_results(
         "long_recordings",

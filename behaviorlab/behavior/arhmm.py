@@ -62,7 +62,7 @@ from behaviorlab.behavior.arhmm_data import (
 )
 from behaviorlab.behavior.hmm_sequences import array_samples, is_session_data, label_sessions, pick_fit_rows
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
+from behaviorlab.features.samples import SessionData, SessionSamples, session_items, session_samples
 from behaviorlab.schema import guess_body_axis
 from behaviorlab.trajectories.landmarks import split_static_keypoints
 

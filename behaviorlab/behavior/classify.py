@@ -65,7 +65,7 @@ from behaviorlab.behavior.crossval import (
 from behaviorlab.behavior.suggest import spread_picks, uncertainty_table
 from behaviorlab.behavior.thresholds import bout_frames, decide, frames, smooth_segments
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionData, session_items
+from behaviorlab.features.samples import SessionData, session_items
 from behaviorlab.features.windows import STATS, check_windows, window_feature_names, window_features
 from behaviorlab.schema import log_step
 

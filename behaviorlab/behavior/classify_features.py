@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionSamples, session_items, session_samples
+from behaviorlab.features.samples import SessionSamples, session_items, session_samples
 from behaviorlab.features.windows import frame_rate, window_features
 from behaviorlab.schema import check_dims
 

@@ -5,7 +5,7 @@ PCA and fits a Gaussian hidden Markov model (hmmlearn's
 :class:`~hmmlearn.hmm.GaussianHMM`) on many sessions and individuals at once:
 the frames of one animal form a sequence, and a frame with NaN features ends
 one sequence and starts the next (see
-:meth:`behaviorlab.features.design.SessionSamples.lengths`).  The number of states is
+:meth:`behaviorlab.features.samples.SessionSamples.lengths`).  The number of states is
 fixed or chosen over a range by BIC or by held-out log-likelihood; a
 *sticky* prior on the self-transitions lengthens bouts; Viterbi decoding gives
 every frame one state, and the states are put in a canonical order after each
@@ -44,7 +44,7 @@ from behaviorlab._persist import SavedEstimator
 from behaviorlab.behavior.hmm_selection import select_n_states
 from behaviorlab.behavior.hmm_sequences import array_samples, is_session_data, label_sessions, pick_fit_rows
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
+from behaviorlab.features.samples import SessionData, SessionSamples, session_items, session_samples
 
 __all__ = ["EthogramHMM"]
 
@@ -373,7 +373,10 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         if not is_session_data(X):
             return None
         _, first = session_items(X)[0]
-        da = first[self.variable] if isinstance(first, xr.Dataset) else first
+        if isinstance(first, xr.Dataset):  # a spectrogram computed as it is read has the features' columns
+            da = first[self.variable] if self.variable in first else first["features"]
+        else:
+            da = first
         return np.asarray(da["feature"].values).astype(str) if "feature" in da.coords else None
 
     def _fitted_samples(self, X: Any, lengths: Any) -> SessionSamples:
@@ -476,7 +479,7 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         X
             ``(n_frames, n_features)`` array (one sequence, or several given
             by ``lengths``), or one or many sessions as accepted by
-            :func:`behaviorlab.features.design.session_samples` (Datasets, whose
+            :func:`behaviorlab.features.samples.session_samples` (Datasets, whose
             ``variable`` is used, DataArrays ``(time, individual, feature)``,
             a list or a mapping of them).  Rows with NaN are skipped and end
             a sequence.
@@ -617,7 +620,7 @@ class EthogramHMM(SavedEstimator, BaseEstimator):
         -------
         numpy.ndarray
             ``(n_rows,)`` int64 state per row of ``X`` (for sessions: per row of
-            :func:`~behaviorlab.features.design.session_samples`, ordered session,
+            :func:`~behaviorlab.features.samples.session_samples`, ordered session,
             individual, time; use :meth:`label` to get them on the sessions),
             -1 for rows with NaN.
         """

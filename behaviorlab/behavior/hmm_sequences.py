@@ -1,6 +1,6 @@
 """Frames of the sequence models (the Gaussian HMM and the AR-HMM) as sequences, and chunks of them.
 
-An array's rows become :class:`~behaviorlab.features.design.SessionSamples`
+An array's rows become :class:`~behaviorlab.features.samples.SessionSamples`
 (split into sequences by hmmlearn-style ``lengths``); sequences are cut into
 chunks of consecutive frames, from which come the seeded fit subsample of a
 long recording (:func:`pick_fit_rows`) and the chunks held out to choose the
@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionData, SessionSamples, session_items
+from behaviorlab.features.samples import SessionData, SessionSamples, session_items
 from behaviorlab.schema import log_step
 
 __all__ = [

@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import SessionData, SessionSamples, session_items, session_samples
+from behaviorlab.features.samples import SessionData, SessionSamples, session_items, session_samples
 from behaviorlab.schema import log_step
 
 __all__ = ["BehaviorMap", "density_regions", "stratified_subsample"]
@@ -390,7 +390,7 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
         X
             ``(n_frames, n_features)`` array (rows with NaN are skipped), or
             one or many sessions as accepted by
-            :func:`behaviorlab.features.design.session_samples` (Datasets, whose
+            :func:`behaviorlab.features.samples.session_samples` (Datasets, whose
             ``variable`` is used, or DataArrays).
         y
             Ignored.
@@ -498,7 +498,7 @@ class BehaviorMap(SavedEstimator, BaseEstimator):
         """Region of every frame: ``(n_rows,)`` int, -1 for rows with NaN.
 
         Rows are those of ``X`` when it is an array, else ordered session,
-        individual, time as in :func:`behaviorlab.features.design.session_samples`.
+        individual, time as in :func:`behaviorlab.features.samples.session_samples`.
         """
         embedding = self.transform(X)
         labels = np.full(len(embedding), -1, dtype=np.int64)

@@ -33,14 +33,25 @@ FeatureFiles = Annotated[list[Path], typer.Argument(help="Features files (.nc) f
 def _load_sessions(paths: list[Path], variable: str | list[str]) -> dict[str, Any]:
     """Features files by session name (the file name without .nc); repeated names are an error."""
     from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
+    from behaviorlab.features.pipeline import load_session_features  # lazy: loads when the command runs
+    from behaviorlab.features.wavelets import SPECTROGRAM_RECIPE  # lazy: loads when the command runs
     from behaviorlab.io.load import load_netcdf  # lazy: loads when the command runs (a fast --help)
 
+    needed = [variable] if isinstance(variable, str) else list(variable)
+    spectrogram = any(v.startswith("spectrogram") for v in needed)
     sessions: dict[str, Any] = {}
     for path in paths:
         name = path.name.removesuffix(path.suffix)
         if name in sessions:
             raise FileFormatError(path, f"another features file is also named {name!r}; session names must differ")
-        sessions[name] = load_netcdf(path, [variable] if isinstance(variable, str) else variable)
+        # a spectrogram a file does not store (the features of `run`) is computed from the recipe it keeps,
+        # block by block as the estimator reads it
+        ds = load_session_features(path, spectrogram="recipe") if spectrogram else load_netcdf(path, needed)
+        computed = SPECTROGRAM_RECIPE in ds.attrs and "features" in ds
+        missing = [v for v in needed if v not in ds and not (computed and v.startswith("spectrogram"))]
+        if missing:
+            raise FileFormatError(path, f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, ds))})")
+        sessions[name] = ds
     return sessions
 
 

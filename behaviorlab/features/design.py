@@ -1,22 +1,19 @@
-"""The one adapter between xarray and scikit-learn: features, samples and predictions.
+"""Per-frame behavioural features of a pose Dataset.
 
 :func:`compute_features` turns a pose Dataset into a ``features (time,
-individual, feature)`` variable; :func:`to_samples` stacks ``(session,) time,
-individual`` into the rows of a ``(n_samples, n_features)`` matrix for
-scikit-learn, and :func:`from_samples` puts per-row predictions back on
-``(session,) time, individual``.  No other module converts between the two.
+individual, feature)`` variable (at once or in blocks of frames);
+:mod:`behaviorlab.features.samples` stacks features into the rows scikit-learn reads.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import attrs
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from behaviorlab._config import ConfigBase
@@ -36,20 +33,15 @@ from behaviorlab.trajectories.kinematics import CENTROID
 from behaviorlab.trajectories.landmarks import arena_landmarks, arena_zones
 
 __all__ = [
+    "FEATURE_DIMS",
     "FeatureConfig",
-    "Samples",
-    "SessionSamples",
     "compute_features",
-    "from_samples",
-    "session_items",
-    "session_samples",
-    "to_samples",
+    "feature_context_frames",
 ]
 
 log = logging.getLogger(__name__)
 
-_FEATURE_DIMS = ("time", "individual", "feature")
-_ROW_DIMS = ("session", "time", "individual")
+FEATURE_DIMS = ("time", "individual", "feature")
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -207,7 +199,9 @@ class FeatureConfig(ConfigBase):
             raise SchemaError("FeatureConfig.joint_angles: each entry must be a triplet (a, b, c) of keypoint names")
 
 
-def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None = None) -> xr.Dataset:
+def compute_features(
+    ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None = None, *, chunk_frames: int | None = None
+) -> xr.Dataset:
     """Compute per-frame behavioural features of every individual.
 
     Parameters
@@ -216,6 +210,12 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
         Pose Dataset, ``position (time, space, keypoint, individual)`` in px, 2-D.
     config
         A :class:`FeatureConfig` or a mapping of its fields; default :class:`FeatureConfig()`.
+    chunk_frames
+        Compute the features of this many frames at a time, each block with
+        :func:`feature_context_frames` of the recording on both sides and the
+        session-wide quantities (the body size) taken from the whole
+        recording, so the working memory does not grow with the recording
+        and the result is the same as at once.  ``None``: all frames at once.
 
     Returns
     -------
@@ -227,7 +227,12 @@ def compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] |
         records the call and its config.
     """
     with unlogged():  # the kinematics below are building blocks: the features log once, at the end
-        return _compute_features(ds, config)
+        return _compute_features(ds, config, chunk_frames)
+
+
+def feature_context_frames(config: FeatureConfig, fps: float | None) -> int:
+    """Frames on each side a frame's features read: the longest speed lag twice (speed, then acceleration), plus 2."""
+    return 2 * max(lag_frames(lag, fps) for lag in config.speed_lags_s) + 2
 
 
 class _Columns:
@@ -269,7 +274,8 @@ class _Body(NamedTuple):
         return "/s" if self.fps else "/frame"
 
 
-def _body(ds: xr.Dataset, config: FeatureConfig) -> _Body:
+def _body(ds: xr.Dataset, config: FeatureConfig, divisor: np.ndarray | None = None) -> _Body:
+    """Positions, axis and length unit of ``ds``; ``divisor``: the body sizes of the whole recording, if known."""
     pos = kinematics.position_of(ds, "compute_features input")
     keypoints = [str(k) for k in ds["keypoint"].values]
     guessed_from, guessed_to = guess_body_axis(keypoints)
@@ -279,13 +285,53 @@ def _body(ds: xr.Dataset, config: FeatureConfig) -> _Body:
     body = _Body(pos, pos.transpose(*POSITION_DIMS).values[:, :2], keypoints, axis_from, axis_to, fps, None, "px")
     n_ind = ds.sizes["individual"]
     if config.scale == "body_size" and len(keypoints) > 1:
-        return body._replace(divisor=kinematics.body_size(body.xy), length="body sizes")
+        return body._replace(divisor=kinematics.body_size(body.xy) if divisor is None else divisor, length="body sizes")
     if config.px_per_cm:
         return body._replace(divisor=np.full(n_ind, float(config.px_per_cm)), length="cm")
     return body._replace(divisor=np.ones(n_ind))
 
 
-def _compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None) -> xr.Dataset:
+def _feature_columns(ds: xr.Dataset, config: FeatureConfig, divisor: np.ndarray | None) -> tuple[_Columns, _Body]:
+    raw = ds.copy(deep=False)
+    raw.attrs = {k: v for k, v in ds.attrs.items() if k != "log"}  # the steps below are internal: log only once
+    body = _body(raw, config, divisor)
+    columns = _Columns()
+    _motion_features(columns, body, config)
+    _posture_features(columns, body, config, raw)
+    _context_features(columns, body, config, raw)
+    if not columns.names:
+        raise SchemaError("the feature config selects no feature for this Dataset")
+    return columns, body
+
+
+def _feature_values(
+    ds: xr.Dataset, config: FeatureConfig, chunk_frames: int | None
+) -> tuple[np.ndarray, _Columns, _Body]:
+    """``(time, individual, feature)`` values, at once or in blocks of ``chunk_frames`` with their context."""
+    n_time = ds.sizes["time"]
+    if chunk_frames is not None and not int(chunk_frames) >= 1:
+        raise SchemaError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
+    if chunk_frames is None or n_time <= chunk_frames:
+        columns, body = _feature_columns(ds, config, None)
+        return np.stack(columns.values, axis=-1), columns, body
+    chunk = int(chunk_frames)
+    whole = _body(ds, config)  # session-wide quantities (the body size) from every frame
+    context = feature_context_frames(config, whole.fps)
+    values = None
+    for t0 in range(0, n_time, chunk):
+        t1 = min(t0 + chunk, n_time)
+        lo, hi = max(0, t0 - context), min(n_time, t1 + context)
+        columns, _ = _feature_columns(ds.isel(time=slice(lo, hi)), config, whole.divisor)
+        if values is None:
+            values = np.empty((n_time, ds.sizes["individual"], len(columns.names)), dtype=np.float64)
+        for j, column in enumerate(columns.values):
+            values[t0:t1, :, j] = column[t0 - lo : t1 - lo]
+    return values, columns, whole
+
+
+def _compute_features(
+    ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] | None, chunk_frames: int | None = None
+) -> xr.Dataset:
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"compute_features needs a pose Dataset, got {type(ds).__name__}")
     check_dims(ds, POSITION_DIMS, name="compute_features input")
@@ -293,19 +339,10 @@ def _compute_features(ds: xr.Dataset, config: FeatureConfig | Mapping[str, Any] 
         config = FeatureConfig()
     elif isinstance(config, Mapping):
         config = FeatureConfig.from_dict(config)
-    raw = ds.copy(deep=False)
-    raw.attrs = {k: v for k, v in ds.attrs.items() if k != "log"}  # the steps below are internal: log only once
-    body = _body(raw, config)
-    columns = _Columns()
-    _motion_features(columns, body, config)
-    _posture_features(columns, body, config, raw)
-    _context_features(columns, body, config, raw)
-    if not columns.names:
-        raise SchemaError("the feature config selects no feature for this Dataset")
-    values = np.stack(columns.values, axis=-1)  # (time, individual, feature)
+    values, columns, body = _feature_values(ds, config, chunk_frames)
     features = xr.DataArray(
         values,
-        dims=_FEATURE_DIMS,
+        dims=FEATURE_DIMS,
         coords={"time": ds["time"].values, "individual": ds["individual"].values, "feature": columns.names},
         name="features",
     ).assign_coords(units=("feature", columns.units))
@@ -436,316 +473,3 @@ def _social_features(body: _Body) -> list[tuple[str, np.ndarray, str]]:
         ("social_distance_rate", rate / body.divisor, f"{length}{body.rate_unit}"),
         ("social_facing", np.where(none, np.nan, facing), "cos"),
     ]
-
-
-class Samples(NamedTuple):
-    """Rows for scikit-learn: unpacks as ``X, index = to_samples(da)``.
-
-    Attributes
-    ----------
-    X
-        ``(n_samples, n_features)`` float matrix.
-    index
-        :class:`pandas.MultiIndex` with levels ``([session,] time, individual)``
-        in the input's coordinate order, one entry per row of ``X``.
-    """
-
-    X: np.ndarray
-    index: pd.MultiIndex
-
-    @property
-    def valid(self) -> np.ndarray:
-        """Boolean ``(n_samples,)``: True for rows without NaN."""
-        return ~np.isnan(self.X).any(axis=1)
-
-
-def to_samples(da: xr.DataArray | xr.Dataset, *, dropna: bool = False) -> Samples:
-    """Stack ``([session,] time, individual)`` into the rows of a 2-D matrix.
-
-    Parameters
-    ----------
-    da
-        ``features ([session,] time, individual, feature)`` (or a Dataset
-        holding ``features``).  Any other dims (e.g. ``frequency`` of a
-        spectrogram) are flattened into the columns, after ``feature``.
-    dropna
-        Drop rows with any NaN (the index then lists only the kept rows).  By
-        default nothing is dropped: rows with NaN stay and
-        :attr:`Samples.valid` is the mask of complete rows.
-
-    Returns
-    -------
-    Samples
-        ``(X (n_samples, n_features), index)``; rows in C order of
-        ``([session,] time, individual)``.
-    """
-    if isinstance(da, xr.Dataset):
-        if "features" not in da:
-            raise SchemaError(f"to_samples needs a 'features' variable; the Dataset has {list(da.data_vars)}")
-        da = da["features"]
-    check_dims(da, ("time", "individual", "feature"), name="to_samples input")
-    rows = [d for d in _ROW_DIMS if d in da.dims]
-    cols = [d for d in da.dims if d not in rows]
-    cols = ["feature", *[d for d in cols if d != "feature"]]
-    ordered = da.transpose(*rows, *cols)
-    n_rows = int(np.prod([da.sizes[d] for d in rows]))
-    dtype = ordered.dtype if ordered.dtype.kind == "f" else np.float64
-    X = np.array(ordered.values, dtype=dtype, copy=True).reshape(n_rows, -1)  # a copy: X never aliases da
-    levels = [pd.Index(da[d].values, name=d) for d in rows]
-    codes = [c.ravel() for c in np.indices([da.sizes[d] for d in rows])]
-    index = pd.MultiIndex(levels=levels, codes=codes, names=rows, verify_integrity=False)
-    samples = Samples(X, index)
-    n_bad = int((~samples.valid).sum())
-    if n_bad:
-        log.info("to_samples: %d of %d rows have NaN%s", n_bad, n_rows, " (dropped)" if dropna else "")
-    if dropna and n_bad:
-        keep = samples.valid
-        samples = Samples(X[keep], index[keep])
-    return samples
-
-
-def from_samples(
-    y: np.ndarray | Sequence[Any], index: pd.MultiIndex, name: str = "prediction", *, fill_value: Any = None
-) -> xr.DataArray:
-    """Put one value (or vector) per row back on ``([session,] time, individual)``.
-
-    Parameters
-    ----------
-    y
-        ``(n_samples,)`` or ``(n_samples, n_components)`` predictions, one per
-        entry of ``index`` (labels, probabilities, embeddings...).
-    index
-        The index from :func:`to_samples` (or a subset of its rows, e.g. the
-        valid ones); its levels give the output coordinates.
-    name
-        Name of the result.
-    fill_value
-        Value for rows missing from ``index``; default NaN (integer ``y`` is
-        then cast to float), ``None`` for object ``y``.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``name ([session,] time, individual[, component])``.
-    """
-    if not isinstance(index, pd.MultiIndex):
-        raise SchemaError(f"index must be the pandas.MultiIndex from to_samples, got {type(index).__name__}")
-    y = np.asarray(y)
-    if y.ndim not in (1, 2) or y.shape[0] != len(index):
-        raise SchemaError(f"y must have one row per index entry ({len(index)}), got shape {y.shape}")
-    shape = [len(level) for level in index.levels]
-    n_full = int(np.prod(shape))
-    codes = tuple(np.asarray(c) for c in index.codes)
-    extra = y.shape[1:]
-    if len(index) == n_full and len(np.unique(np.ravel_multi_index(codes, shape))) == n_full:
-        out = np.empty((*shape, *extra), dtype=y.dtype)
-    else:
-        if fill_value is None:
-            fill_value = None if y.dtype.kind in "OUS" else np.nan
-        dtype = np.result_type(y.dtype, np.min_scalar_type(fill_value)) if y.dtype.kind not in "OUS" else object
-        out = np.full((*shape, *extra), fill_value, dtype=dtype)
-    out[codes] = y
-    dims = [*index.names, *(["component"] if extra else [])]
-    coords = {str(level.name): level.values for level in index.levels}
-    result = xr.DataArray(out, dims=dims, coords=coords, name=name)
-    return log_step(result, "from_samples", name=name, n_samples=len(index))
-
-
-# --------------------------------------------------------------------------- many sessions at once
-SessionData = xr.DataArray | xr.Dataset | Sequence[xr.DataArray | xr.Dataset] | Mapping[str, xr.DataArray | xr.Dataset]
-
-
-class SessionSamples(NamedTuple):
-    """Rows of many sessions for the sequence models: unpacks as ``X, index, valid = session_samples(...)``.
-
-    Rows are ordered session, then individual, then time, so the frames of one
-    animal in one session are consecutive (a hidden Markov model needs them so).
-
-    Attributes
-    ----------
-    X
-        ``(n_rows, n_columns)`` float matrix; a row with any NaN is invalid.
-    index
-        :class:`pandas.MultiIndex` with levels ``(session, individual, time)``,
-        one entry per row of ``X``.
-    valid
-        Boolean ``(n_rows,)``: True for rows without NaN.
-    """
-
-    X: np.ndarray
-    index: pd.MultiIndex
-    valid: np.ndarray
-
-    @property
-    def groups(self) -> np.ndarray:
-        """``(n_rows,)`` integer code of each row's (session, individual) pair, in row order."""
-        session, individual = self.index.codes[0], self.index.codes[1]
-        return np.asarray(session, dtype=np.int64) * len(self.index.levels[1]) + np.asarray(individual)
-
-    def lengths(self) -> np.ndarray:
-        """Lengths of the runs of consecutive valid rows of one (session, individual), in row order.
-
-        ``X[valid]`` split by these lengths gives the uninterrupted sequences
-        (hmmlearn's ``lengths``); a NaN row or a new animal starts a new run.
-        """
-        if not self.valid.any():
-            return np.zeros(0, dtype=np.int64)
-        groups = self.groups
-        rows = np.flatnonzero(self.valid)
-        breaks = (np.diff(rows) != 1) | (np.diff(groups[rows]) != 0)
-        starts = np.concatenate([[0], np.flatnonzero(breaks) + 1, [len(rows)]])
-        return np.diff(starts).astype(np.int64)
-
-    def unstack(self, values: np.ndarray, name: str, *, fill_value: Any = np.nan) -> dict[str, xr.DataArray]:
-        """Put per-valid-row ``values`` back on ``(time, individual[, component])``, one DataArray per session.
-
-        Parameters
-        ----------
-        values
-            ``(n_valid,)`` or ``(n_valid, n_components)``: one value per valid
-            row, in row order.
-        name
-            Name of each result.
-        fill_value
-            Value of the invalid rows (NaN; use e.g. -1 for integer labels).
-
-        Returns
-        -------
-        dict of str to xarray.DataArray
-            ``name (time, individual[, component])`` per session name.
-        """
-        values = np.asarray(values)
-        n_valid = int(self.valid.sum())
-        if values.ndim not in (1, 2) or values.shape[0] != n_valid:
-            raise SchemaError(f"values must have one row per valid sample ({n_valid}), got shape {values.shape}")
-        dtype = np.result_type(values.dtype, np.min_scalar_type(fill_value))
-        full = np.full((len(self.valid), *values.shape[1:]), fill_value, dtype=dtype)
-        full[self.valid] = values
-        out: dict[str, xr.DataArray] = {}
-        session_codes = np.asarray(self.index.codes[0])
-        for code, session in enumerate(self.index.levels[0]):
-            rows = np.flatnonzero(session_codes == code)
-            if len(rows) == 0:
-                continue
-            sub = self.index[rows]
-            individuals = np.asarray(pd.unique(sub.get_level_values(1)).astype(str))
-            times = pd.unique(sub.get_level_values(2))
-            block = full[rows].reshape(len(individuals), len(times), *values.shape[1:])
-            dims = ["individual", "time", *(["component"] if values.ndim == 2 else [])]
-            da = xr.DataArray(block, dims=dims, coords={"individual": individuals, "time": times}, name=name)
-            out[str(session)] = da.transpose("time", "individual", ...)
-        return out
-
-
-def session_items(data: SessionData) -> list[tuple[str, xr.DataArray | xr.Dataset]]:
-    """``(name, session)`` pairs of one session, a list (named by ``session`` attrs) or a mapping of sessions."""
-    if isinstance(data, xr.DataArray | xr.Dataset):
-        return [(str(data.attrs.get("session", "session")), data)]
-    if isinstance(data, Mapping):
-        return [(str(k), v) for k, v in data.items()]
-    items = list(data)
-    names = [str(d.attrs.get("session", f"session_{i}")) for i, d in enumerate(items)]
-    if len(set(names)) != len(names):  # attrs missing or repeated: number them
-        names = [f"session_{i}" for i in range(len(items))]
-    return list(zip(names, items, strict=True))
-
-
-def _session_array(name: str, obj: xr.DataArray | xr.Dataset, variable: str) -> xr.DataArray:
-    """Return the session's variable as ``(individual, time, feature, ...)`` (a view: nothing is copied yet)."""
-    if isinstance(obj, xr.Dataset):
-        if variable not in obj:
-            raise SchemaError(
-                f"session {name!r} has no {variable!r} variable (it has {sorted(map(str, obj.data_vars))}); "
-                "compute it first (behaviorlab features)"
-            )
-        obj = obj[variable]
-    if not isinstance(obj, xr.DataArray):
-        raise SchemaError(f"session {name!r}: expected an xarray Dataset or DataArray, got {type(obj).__name__}")
-    check_dims(obj, _FEATURE_DIMS, name=f"session {name!r}")
-    rest = [d for d in obj.dims if d not in ("individual", "time", "feature")]
-    return obj.transpose("individual", "time", "feature", *rest)
-
-
-def _columns_differ(name: str, columns: dict[str, Any], reference: tuple[str, int, dict[str, Any]]) -> str:
-    """Return the error for sessions whose feature columns differ, naming the difference (social features first)."""
-    first, _, first_columns = reference
-    mine = {str(f) for f in columns.get("feature", ())}
-    theirs = {str(f) for f in first_columns.get("feature", ())}
-    social = {f for f in mine ^ theirs if f.startswith("social_")}
-    if social and social == mine ^ theirs:
-        with_social, without = (name, first) if social <= mine else (first, name)
-        return (
-            f"session {with_social!r} has social features (two or more animals) and session {without!r} has not "
-            "(one animal, or computed with features.social: false): every session needs the same columns; compute "
-            "all of them with features.social: false, or true (NaN for a lone animal), in the config"
-        )
-    extra = sorted(mine - theirs)[:5] + [f"-{f}" for f in sorted(theirs - mine)[:5]]
-    return (
-        f"session {name!r} has different columns from session {first!r} ({extra or 'other frequencies'}): "
-        "compute both with the same feature config"
-    )
-
-
-def session_samples(data: SessionData, variable: str = "features") -> SessionSamples:
-    """Stack the frames of many sessions and individuals into rows, one animal's frames consecutive.
-
-    Parameters
-    ----------
-    data
-        One session or many: a Dataset (``variable`` is taken from it), a
-        DataArray ``(time, individual, feature[, frequency])``, a list of them
-        (named by their ``session`` attr, else ``session_0``, ``session_1``...)
-        or a mapping of session name to either.  Sessions may differ in length
-        and individuals; they must share the columns (same features and
-        frequencies, in the same order).
-    variable
-        Variable taken from Datasets: ``"features"`` or ``"spectrogram"``.
-
-    Returns
-    -------
-    SessionSamples
-        ``(X, index, valid)`` with rows ordered session, individual, time.
-    """
-    items = session_items(data)
-    if not items:
-        raise SchemaError("session_samples needs at least one session")
-    arrays, ordered_all, reference = [], [], None
-    for name, obj in items:
-        ordered = _session_array(name, obj, variable)
-        n_cols = int(np.prod([ordered.sizes[d] for d in ordered.dims[2:]]))
-        columns = {
-            d: ordered[d].values for d in ordered.dims if d not in ("individual", "time") and d in ordered.coords
-        }
-        if reference is None:
-            reference = (name, n_cols, columns)
-        elif n_cols != reference[1] or any(not np.array_equal(columns.get(d, ()), c) for d, c in reference[2].items()):
-            raise SchemaError(_columns_differ(name, columns, reference))
-        ordered_all.append(ordered)
-        n_ind, n_time = ordered.sizes["individual"], ordered.sizes["time"]
-        arrays.append(
-            (
-                np.full(n_ind * n_time, name, dtype=object),
-                np.repeat(ordered["individual"].values.astype(str), n_time),
-                np.tile(ordered["time"].values, n_ind),
-            )
-        )
-    # one allocation, filled session by session (float32 spectrograms stay float32; no concatenated copies)
-    dtype = np.result_type(*[o.dtype if o.dtype.kind == "f" else np.float64 for o in ordered_all])
-    X = np.empty((sum(len(a[0]) for a in arrays), reference[1]), dtype=dtype)
-    start = 0
-    for ordered in ordered_all:
-        stop = start + ordered.sizes["individual"] * ordered.sizes["time"]
-        X[start:stop].reshape(ordered.shape)[...] = ordered.values
-        start = stop
-    session = np.concatenate([a[0] for a in arrays])
-    individual = np.concatenate([a[1] for a in arrays])
-    time_ = np.concatenate([a[2] for a in arrays])
-    index = pd.MultiIndex.from_arrays(
-        [
-            pd.Categorical(session, categories=[n for n, _ in items]),
-            pd.Categorical(individual, categories=list(dict.fromkeys(individual))),
-            time_,
-        ],
-        names=["session", "individual", "time"],
-    )
-    return SessionSamples(X, index, np.isfinite(X).all(axis=1))

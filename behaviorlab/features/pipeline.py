@@ -11,46 +11,50 @@ file.  The demo and the ``behaviorlab features`` command both call it.
 
 from __future__ import annotations
 
+import json
 import logging
-import re
 import time
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import attrs
 import xarray as xr
 
 from behaviorlab._config import ConfigBase
-from behaviorlab.errors import SchemaError
+from behaviorlab.errors import FileFormatError, SchemaError
 from behaviorlab.features.design import FeatureConfig, compute_features
-from behaviorlab.features.wavelets import OMEGA0, morlet_spectrogram
+from behaviorlab.features.wavelets import (
+    CHUNK_FRAMES,
+    OMEGA0,
+    SPECTROGRAM_RECIPE,
+    morlet_spectrogram,
+    spectrogram_input,
+)
+from behaviorlab.io.load import load_netcdf
 from behaviorlab.schema import POSITION_DIMS, check_dims, log_step, unlogged
 from behaviorlab.trajectories.filtering import CleaningConfig, clean_poses
 
-__all__ = ["SessionFeaturesConfig", "SpectrogramConfig", "compute_session_features", "session_features"]
+__all__ = [
+    "SPECTROGRAM_RECIPE",
+    "SessionFeaturesConfig",
+    "SpectrogramConfig",
+    "compute_session_features",
+    "load_session_features",
+    "session_features",
+    "with_spectrogram",
+]
 
 log = logging.getLogger(__name__)
 
 SECTIONS = ("cleaning", "features", "spectrogram")
+_SPECTROGRAM_VARIABLES = ("spectrogram", "spectrogram_total_amplitude")
 
 
 # --------------------------------------------------------------------------- configs
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not value > 0:
         raise SchemaError(f"SpectrogramConfig.{attribute.name} must be > 0, got {value!r}")
-
-
-#: Features the ``"posture"`` spectrogram leaves out (see :class:`SpectrogramConfig`).
-_NOT_POSTURE = re.compile(r"^(acceleration_|confidence_|speed_(?!centroid$))|_\d+(\.\d+)?s$")
-
-
-def spectrogram_input(features: xr.DataArray, which: str = "posture") -> xr.DataArray:
-    """Return the features a spectrogram transforms: all of them, or the postural ones (``"posture"``)."""
-    if which == "all":
-        return features
-    names = [str(f) for f in features["feature"].values]
-    keep = [n for n in names if not _NOT_POSTURE.search(n)]
-    return features.sel(feature=keep) if keep else features
 
 
 @attrs.frozen
@@ -218,41 +222,120 @@ def compute_session_features(
 
 
 def session_features(
-    cleaned: xr.Dataset, config: SessionFeaturesConfig | Mapping[str, Any] | None = None
+    cleaned: xr.Dataset,
+    config: SessionFeaturesConfig | Mapping[str, Any] | None = None,
+    *,
+    spectrogram: Literal["compute", "recipe"] = "compute",
 ) -> xr.Dataset:
     """Per-frame features and their spectrogram of poses already cleaned (the part after cleaning).
 
     :func:`compute_session_features` is :func:`~behaviorlab.trajectories.filtering.clean_poses`
     followed by this; ``behaviorlab run`` caches the two apart, so a changed
     feature parameter does not clean the poses again. ``config.cleaning`` is
-    not used here.
+    not used here.  Features and spectrogram are computed in blocks of
+    frames (equal to the whole-recording computation), so a long recording
+    needs no more working memory than a short one beside its results.
+
+    ``spectrogram="recipe"`` leaves the spectrogram out and records its
+    config in ``attrs[SPECTROGRAM_RECIPE]``: it is 25 times the size of the
+    features (about 600 MB per hour, which does not compress) and takes
+    about 10 s per hour to recompute, which :func:`with_spectrogram` and
+    :func:`load_session_features` do when it is asked for.
     """
     config = _checked_input(cleaned, config, "session_features")
-    fps = cleaned.attrs.get("fps")
     start = time.perf_counter()
-    out = compute_features(cleaned, config.features)
+    out = compute_features(cleaned, config.features, chunk_frames=CHUNK_FRAMES)
     start = _stage_done("features", start)
-    if config.spectrogram is not None:
-        spec = config.spectrogram
-        with unlogged():  # logged once below, on the Dataset
-            power = morlet_spectrogram(
-                spectrogram_input(out["features"], spec.features),
-                fps=float(fps),
-                n_frequencies=spec.n_frequencies,
-                f_min=spec.f_min,
-                f_max=spec.f_max,
-                normalize=spec.normalize,
-                omega0=spec.omega0,
-            )
-        # the features left out keep their place (the Dataset has one feature axis) with zero amplitude
-        power = power.reindex(feature=out["feature"].values, fill_value=0.0)
-        total = power["total_amplitude"].reset_coords(drop=True)
-        total.attrs = {"units": "feature units (sum over features and frequencies)"}
-        power = power.drop_vars("total_amplitude")
-        power.attrs = {k: v for k, v in power.attrs.items() if k != "log"}
+    if config.spectrogram is None:
+        return out
+    if spectrogram == "recipe":
         out = out.copy(deep=False)
-        out["spectrogram"] = power
-        out["spectrogram_total_amplitude"] = total
-        out = log_step(out, "morlet_spectrogram", fps=float(fps), **spec.to_dict())
-        _stage_done("spectrogram", start)
+        out.attrs[SPECTROGRAM_RECIPE] = json.dumps(config.spectrogram.to_dict())
+        return out
+    out = _attach_spectrogram(out, config.spectrogram)
+    _stage_done("spectrogram", start)
     return out
+
+
+def _attach_spectrogram(out: xr.Dataset, spec: SpectrogramConfig) -> xr.Dataset:
+    fps = out.attrs.get("fps")
+    with unlogged():  # logged once below, on the Dataset
+        power = morlet_spectrogram(
+            spectrogram_input(out["features"], spec.features),
+            fps=float(fps),
+            n_frequencies=spec.n_frequencies,
+            f_min=spec.f_min,
+            f_max=spec.f_max,
+            normalize=spec.normalize,
+            omega0=spec.omega0,
+        )
+    # the features left out keep their place (the Dataset has one feature axis) with zero amplitude
+    power = power.reindex(feature=out["feature"].values, fill_value=0.0)
+    total = power["total_amplitude"].reset_coords(drop=True)
+    total.attrs = {"units": "feature units (sum over features and frequencies)"}
+    power = power.drop_vars("total_amplitude")
+    power.attrs = {k: v for k, v in power.attrs.items() if k != "log"}
+    out = out.copy(deep=False)
+    out.attrs = {k: v for k, v in out.attrs.items() if k != SPECTROGRAM_RECIPE}
+    out["spectrogram"] = power
+    out["spectrogram_total_amplitude"] = total
+    return log_step(out, "morlet_spectrogram", fps=float(fps), **spec.to_dict())
+
+
+def with_spectrogram(features: xr.Dataset) -> xr.Dataset:
+    """Return ``features`` with its spectrogram, recomputed from ``attrs[SPECTROGRAM_RECIPE]`` if it is not there.
+
+    Raises :class:`SchemaError` when there is neither a spectrogram nor a recipe.
+    """
+    if "spectrogram" in features:
+        return features
+    recipe = features.attrs.get(SPECTROGRAM_RECIPE)
+    if recipe is None or "features" not in features:
+        raise SchemaError(
+            "these features have no spectrogram and no recipe to compute it: compute the features again "
+            "with a spectrogram section (or fit on the features: variable: features)"
+        )
+    if features.attrs.get("fps") is None:
+        raise SchemaError("these features have no 'fps' attr, which the spectrogram needs")
+    return _attach_spectrogram(features, SpectrogramConfig.from_dict(json.loads(recipe)))
+
+
+def load_session_features(
+    path: str | Path, select: Sequence[str] | None = None, *, spectrogram: Literal["compute", "recipe"] = "compute"
+) -> xr.Dataset:
+    """Read a features file, recomputing its spectrogram when it is asked for and was not stored.
+
+    Parameters
+    ----------
+    path
+        A features file (``behaviorlab features``, or the ``features`` stage of ``behaviorlab run``).
+    select
+        Variables to read (default all, the spectrogram included); a missing
+        one is an error naming the file.
+    spectrogram
+        ``"compute"``: a spectrogram asked for and not stored is computed now.
+        ``"recipe"``: it is left to the estimators, which compute its rows as
+        they read them (:func:`behaviorlab.features.samples.session_samples`):
+        the Dataset holds ``features`` and the recipe instead.
+    """
+    wanted = None if select is None else list(dict.fromkeys(select))
+    asked = wanted is None or any(v in _SPECTROGRAM_VARIABLES for v in wanted)
+    try:
+        ds = load_netcdf(path, select=wanted)
+    except FileFormatError:
+        if not asked:
+            raise
+        rest = [v for v in wanted if v not in _SPECTROGRAM_VARIABLES]
+        ds = load_netcdf(path, select=list(dict.fromkeys([*rest, "features"])))
+        if SPECTROGRAM_RECIPE not in ds.attrs:
+            load_netcdf(path, select=wanted)  # the error that names what the file lacks
+    if not asked or "spectrogram" in ds or SPECTROGRAM_RECIPE not in ds.attrs:
+        return ds
+    if spectrogram == "recipe":
+        kept = [v for v in wanted or () if v not in _SPECTROGRAM_VARIABLES]
+        return ds if wanted is None else ds[list(dict.fromkeys([*kept, "features"]))]
+    try:
+        ds = with_spectrogram(ds)
+    except SchemaError as err:
+        raise FileFormatError(path, str(err)) from None
+    return ds if wanted is None else ds[wanted]

@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Literal
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pywt
@@ -55,12 +57,16 @@ from behaviorlab.trajectories.filtering import fill_linear
 __all__ = [
     "CHUNK_FRAMES",
     "OMEGA0",
+    "SPECTROGRAM_RECIPE",
+    "SpectrogramRows",
     "WaveletTransformer",
     "context_frames",
     "dyadic_frequencies",
     "morlet_scales",
     "morlet_spectrogram",
     "nyquist_taper",
+    "spectrogram_input",
+    "spectrogram_rows",
     "wavelet_amplitudes",
 ]
 
@@ -77,6 +83,11 @@ CHUNK_FRAMES = 2**15
 #: Context on each side of a block, in units of the largest scale: the Gaussian envelope
 #: ``exp(-t**2 / (2 s**2))`` has fallen to ``exp(-18) = 1.5e-8`` at ``t = 6 s``.
 CONTEXT_SCALES = 6.0
+#: Attr of a features Dataset whose spectrogram is not stored: the recipe (JSON fields of
+#: :class:`behaviorlab.features.pipeline.SpectrogramConfig`) that recomputes it.
+SPECTROGRAM_RECIPE = "spectrogram_recipe"
+#: Features the ``"posture"`` spectrogram leaves out (see :class:`behaviorlab.features.pipeline.SpectrogramConfig`).
+_NOT_POSTURE = re.compile(r"^(acceleration_|confidence_|speed_(?!centroid$))|_\d+(\.\d+)?s$")
 #: Bands are rolled off smoothly from this share of the Nyquist frequency to Nyquist (see :func:`nyquist_taper`).
 TAPER_START = 0.8
 
@@ -289,6 +300,20 @@ def wavelet_amplitudes(
     out = np.empty((n_time, n_cols, len(frequencies)), dtype=np.float32)
     if n_time == 0 or n_cols == 0:
         return out
+    if chunk_frames is not None and not int(chunk_frames) >= 1:
+        raise SchemaError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
+    filled, nan = _filled(x)
+    chunk = n_time if chunk_frames is None or method == "pywt" else int(chunk_frames)
+    context = context_frames(frequencies, fps, omega0) if chunk < n_time else 0
+    buffer = None
+    for t0 in range(0, n_time, chunk):
+        t1 = min(t0 + chunk, n_time)
+        buffer = _frames(filled, nan, (fps, frequencies, omega0, method), (t0, t1), context, out[t0:t1], buffer)
+    return out
+
+
+def _filled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(filled, nan)``: ``x`` with its gaps filled linearly (constant at the ends, 0 for all-NaN columns)."""
     nan = np.isnan(x)
     filled = x
     gappy = np.flatnonzero(nan.any(axis=0))
@@ -296,22 +321,40 @@ def wavelet_amplitudes(
         filled = x.copy()
         filled[:, gappy] = fill_linear(x[:, gappy], None, extrapolate=True)[0]
         filled[:, nan.all(axis=0)] = 0.0
-    if chunk_frames is not None and not int(chunk_frames) >= 1:
-        raise SchemaError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
-    chunk = n_time if chunk_frames is None or method == "pywt" else int(chunk_frames)
-    context = context_frames(frequencies, fps, omega0) if chunk < n_time else 0
+    return filled, nan
+
+
+def _frames(
+    filled: np.ndarray,
+    nan: np.ndarray,
+    wavelet: tuple[float, np.ndarray, float, str],
+    frames: tuple[int, int],
+    context: int,
+    out: np.ndarray,
+    buffer: np.ndarray | None = None,
+) -> np.ndarray:
+    """Write ``|W|`` of ``frames`` ``(t0, t1)`` into ``out (t1 - t0, n_cols, n_frequencies)``; return the buffer.
+
+    Only those frames and ``context`` frames on each side are transformed;
+    ``wavelet`` is ``(fps, frequencies, omega0, method)``.  ``buffer`` (float32)
+    is reused when it is large enough.
+    """
+    fps, frequencies, omega0, method = wavelet
+    n_time, n_cols = filled.shape
+    t0, t1 = frames
+    lo, hi = max(0, t0 - context), min(n_time, t1 + context)
     n_block_cols = min(_COLUMN_BLOCK, n_cols)
-    buffer = np.empty(len(frequencies) * n_block_cols * min(n_time, chunk + 2 * context), np.float32)
-    for t0 in range(0, n_time, chunk):
-        t1 = min(t0 + chunk, n_time)
-        lo, hi = max(0, t0 - context), min(n_time, t1 + context)
-        keep = slice(t0 - lo, t1 - lo)
-        for start in range(0, n_cols, _COLUMN_BLOCK):
-            cols = slice(start, min(start + _COLUMN_BLOCK, n_cols))
-            tmp = buffer[: len(frequencies) * n_block_cols * (hi - lo)].reshape(len(frequencies), n_block_cols, -1)
-            x_block, nan_block = filled[lo:hi, cols], nan[lo:hi, cols]
-            _transform_block(x_block, nan_block, float(fps), frequencies, omega0, out[t0:t1, cols], method, tmp, keep)
-    return out
+    size = len(frequencies) * n_block_cols * (hi - lo)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size, np.float32)
+    tmp = buffer[:size].reshape(len(frequencies), n_block_cols, hi - lo)
+    for start in range(0, n_cols, _COLUMN_BLOCK):
+        cols = slice(start, min(start + _COLUMN_BLOCK, n_cols))
+        x_block, nan_block = filled[lo:hi, cols], nan[lo:hi, cols]
+        _transform_block(
+            x_block, nan_block, float(fps), frequencies, omega0, out[:, cols], method, tmp, slice(t0 - lo, t1 - lo)
+        )
+    return buffer
 
 
 @logged()
@@ -370,6 +413,18 @@ def morlet_spectrogram(
     flat = ordered.values.reshape(shape[0], -1)
     amps = wavelet_amplitudes(flat, float(fps), frequencies, omega0=omega0, chunk_frames=chunk_frames)
     amps = amps.reshape(*shape, len(frequencies))
+    total = _frame_totals(amps, normalize)
+    coords = {d: ordered[d] for d in ordered.dims if d in ordered.coords}
+    coords["frequency"] = ("frequency", frequencies, {"units": "Hz"})
+    coords["total_amplitude"] = (("time", *others), total.astype(np.float32))
+    out = xr.DataArray(amps, dims=(*ordered.dims, "frequency"), coords=coords, name="spectrogram")
+    out.attrs = {**features.attrs, "fps": float(fps), "omega0": float(omega0), "normalized": int(bool(normalize))}
+    out.attrs["units"] = "1 (share of frame total)" if normalize else features.attrs.get("units", "feature units")
+    return out
+
+
+def _frame_totals(amps: np.ndarray, normalize: bool) -> np.ndarray:
+    """Each frame's sum of amplitudes over its last two axes (NaN ignored; NaN when none); divide by it in place."""
     axes = (-2, -1)
     valid = ~np.isnan(amps)  # a boolean mask rather than nansum's full float copy
     total = np.sum(amps, axis=axes, dtype=np.float64, where=valid)
@@ -378,13 +433,159 @@ def morlet_spectrogram(
     if normalize:
         with np.errstate(invalid="ignore", divide="ignore"):
             np.divide(amps, np.where(total > 0, total, np.nan)[..., None, None].astype(np.float32), out=amps)
-    coords = {d: ordered[d] for d in ordered.dims if d in ordered.coords}
-    coords["frequency"] = ("frequency", frequencies, {"units": "Hz"})
-    coords["total_amplitude"] = (("time", *others), total.astype(np.float32))
-    out = xr.DataArray(amps, dims=(*ordered.dims, "frequency"), coords=coords, name="spectrogram")
-    out.attrs = {**features.attrs, "fps": float(fps), "omega0": float(omega0), "normalized": int(bool(normalize))}
-    out.attrs["units"] = "1 (share of frame total)" if normalize else features.attrs.get("units", "feature units")
-    return out
+    return total
+
+
+def spectrogram_input(features: xr.DataArray, which: str = "posture") -> xr.DataArray:
+    """Return the features a spectrogram transforms: all of them, or the postural ones (``"posture"``)."""
+    if which == "all":
+        return features
+    names = [str(f) for f in features["feature"].values]
+    keep = [n for n in names if not _NOT_POSTURE.search(n)]
+    return features.sel(feature=keep) if keep else features
+
+
+class SpectrogramRows:
+    """The rows of many recordings' spectrograms, computed when they are read; never whole in memory.
+
+    Stands for the ``(n_rows, n_features * n_frequencies)`` matrix of
+    :func:`behaviorlab.features.samples.session_samples` (rows: recording
+    after recording; columns feature-major, the features a spectrogram
+    leaves out as zero columns), for estimators that read it in blocks of
+    rows or by row indices (``X[rows]``, ``X[mask]``, ``X[a:b]``).  Reading
+    transforms the blocks of :data:`CHUNK_FRAMES` frames that hold the rows,
+    each with :func:`context_frames` around it, so the rows equal those of
+    :func:`morlet_spectrogram` of the whole recording (see
+    :func:`wavelet_amplitudes`) and memory holds the recordings' features
+    and one block.  Build it with :func:`spectrogram_rows`.
+
+    Parameters
+    ----------
+    recordings
+        ``(time, n_features)`` features of each recording (one animal of one session), in row order.
+    transformed
+        ``(n_features,)`` boolean: the features the spectrogram transforms.
+    fps, frequencies, omega0, normalize
+        As in :func:`morlet_spectrogram`.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(
+        self,
+        recordings: Sequence[np.ndarray],
+        transformed: np.ndarray,
+        fps: float,
+        frequencies: np.ndarray,
+        *,
+        omega0: float = OMEGA0,
+        normalize: bool = True,
+        block_frames: int = CHUNK_FRAMES,
+    ) -> None:
+        self._transformed = np.flatnonzero(np.asarray(transformed, dtype=bool))
+        self._wavelet = (float(fps), np.asarray(frequencies, dtype=np.float64), float(omega0), "fft")
+        self._parts = [_filled(np.asarray(x, dtype=np.float64)[:, self._transformed]) for x in recordings]
+        lengths = np.array([len(x) for x in recordings], dtype=np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(lengths)])
+        n_features = len(np.asarray(transformed))
+        self.shape = (int(self._starts[-1]), n_features * len(self._wavelet[1]))
+        self._n_features = n_features
+        self._normalize = bool(normalize)
+        self._block = int(block_frames)
+        self._context = context_frames(self._wavelet[1], fps, omega0)
+        self._cached: tuple[tuple[int, int], np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        """Return the number of rows."""
+        return self.shape[0]
+
+    def _block_rows(self, part: int, block: int) -> np.ndarray:
+        """``(frames, n_columns)`` float32 spectrogram rows of one block of one recording (the last one is kept)."""
+        if self._cached is not None and self._cached[0] == (part, block):
+            return self._cached[1]
+        filled, nan = self._parts[part]
+        t0 = block * self._block
+        t1 = min(t0 + self._block, len(filled))
+        n_freq = len(self._wavelet[1])
+        amps = np.empty((t1 - t0, len(self._transformed), n_freq), dtype=np.float32)
+        _frames(filled, nan, self._wavelet, (t0, t1), self._context, amps)
+        _frame_totals(amps, self._normalize)
+        rows = np.zeros((t1 - t0, self._n_features, n_freq), dtype=np.float32)
+        rows[:, self._transformed] = amps
+        rows = rows.reshape(t1 - t0, -1)
+        self._cached = ((part, block), rows)
+        return rows
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        """Rows by a slice, a boolean mask or integer indices (in any order), as a float32 array."""
+        if isinstance(key, tuple):
+            raise TypeError("SpectrogramRows are indexed by rows only (X[rows])")
+        rows = np.arange(self.shape[0])[key] if not isinstance(key, np.ndarray) or key.dtype == bool else key
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.ndim == 0:
+            return self[rows[None]][0]
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        part = np.searchsorted(self._starts, ordered, side="right") - 1
+        local = ordered - self._starts[part]
+        block = local // self._block
+        keys = part * (self.shape[0] // max(self._block, 1) + 2) + block
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        for chunk in np.split(np.arange(len(ordered)), bounds):
+            if len(chunk) == 0:
+                continue
+            p, b = int(part[chunk[0]]), int(block[chunk[0]])
+            out[order[chunk]] = self._block_rows(p, b)[local[chunk] - b * self._block]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """Return the whole matrix (what the lazy rows avoid; for small data and tests)."""
+        whole = self[slice(None)]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def valid(self) -> np.ndarray:
+        """``(n_rows,)`` boolean: rows without NaN, found without transforming.
+
+        A row has NaN where a transformed feature is missing within the
+        cone-of-influence margin of the largest scale (:func:`wavelet_amplitudes`).
+        """
+        fps, frequencies, omega0, _ = self._wavelet
+        margin = math.ceil(COI_FACTOR * float(morlet_scales(np.min(frequencies), fps, omega0)))
+        out = []
+        for _, nan in self._parts:
+            missing = nan.any(axis=1) if nan.shape[1] else np.ones(len(nan), dtype=bool)
+            counts = np.concatenate([[0], np.cumsum(missing)])
+            t = np.arange(len(missing))
+            lo, hi = np.clip(t - margin, 0, len(missing)), np.clip(t + margin + 1, 0, len(missing))
+            out.append(counts[hi] - counts[lo] == 0)
+        return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def spectrogram_rows(recordings: Sequence[xr.DataArray], recipe: Mapping[str, Any]) -> SpectrogramRows:
+    """:class:`SpectrogramRows` of ``features (time, feature)`` recordings for a spectrogram recipe.
+
+    ``recipe`` holds the fields of :class:`behaviorlab.features.pipeline.SpectrogramConfig`
+    (``n_frequencies``, ``f_min``, ``f_max``, ``normalize``, ``omega0``,
+    ``features``), as ``attrs[SPECTROGRAM_RECIPE]`` of a features file keeps them; the recordings share their
+    feature names and frame rate (``attrs["fps"]``).
+    """
+    if not recordings:
+        raise SchemaError("spectrogram_rows needs at least one recording")
+    first = recordings[0]
+    fps = first.attrs.get("fps")
+    omega0 = float(recipe.get("omega0", OMEGA0))
+    frequencies = _resolve_band(
+        fps, int(recipe.get("n_frequencies", 25)), float(recipe.get("f_min", 1.0)), recipe.get("f_max")
+    )
+    names = [str(f) for f in first["feature"].values]
+    kept = {str(f) for f in spectrogram_input(first, str(recipe.get("features", "posture")))["feature"].values}
+    transformed = np.array([n in kept for n in names])
+    arrays = [np.asarray(r.transpose("time", "feature").values) for r in recordings]
+    return SpectrogramRows(
+        arrays, transformed, float(fps), frequencies, omega0=omega0, normalize=bool(recipe.get("normalize", True))
+    )
 
 
 class WaveletTransformer(TransformerMixin, BaseEstimator):

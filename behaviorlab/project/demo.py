@@ -30,6 +30,7 @@ from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_inf
 
 from behaviorlab._atomic import atomic_path
 from behaviorlab.errors import BehaviorlabError
+from behaviorlab.features.pipeline import load_session_features
 from behaviorlab.io.labeled_frames import load_labeled_frames, save_labeled_frames
 from behaviorlab.io.load import load_netcdf, load_poses
 from behaviorlab.io.save import save_poses
@@ -311,7 +312,7 @@ def _stage_checks(ctx: DemoContext) -> dict[str, Any]:
                 "error_px_p90": round(float(np.nanpercentile(error, 90)), 2),
                 "labeled_video": str(ctx.out_dir / "labeled_videos" / f"{name}.mp4"),
             }
-        feats = load_netcdf(report.result("features", name).path)
+        feats = load_session_features(report.result("features", name).path)
         features[name] = {
             "input": source,
             "n_features": int(feats.sizes["feature"]),

@@ -27,6 +27,7 @@ from behaviorlab.behavior.classify import BehaviorClassifier, CVFold
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
 from behaviorlab.errors import SchemaError
+from behaviorlab.features.pipeline import load_session_features
 from behaviorlab.io.load import load_netcdf
 from behaviorlab.io.save import save_netcdf
 from behaviorlab.project.cache import StageCache, stage_key
@@ -73,7 +74,8 @@ def _fit_stage(
 
         def write(folder: Path) -> None:
             select = [variable] if isinstance(variable, str) else variable
-            sessions = {r.session: load_netcdf(r.path, select=select) for r in usable}
+            # a spectrogram is computed block by block as the estimator reads it, never whole in memory
+            sessions = {r.session: load_session_features(r.path, select, spectrogram="recipe") for r in usable}
             info = fit(sessions, folder)
             (folder / "info.json").write_text(json.dumps(info, indent=1, default=str))
 
@@ -171,7 +173,7 @@ class _ClassifierPlan:
     def load(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the annotated sessions' features and the labels of the behaviors they show."""
         variable = self.params["variable"]
-        x = {r.session: load_netcdf(self.features[r.session].path, select=[variable]) for r in self.labeled}
+        x = {r.session: load_session_features(self.features[r.session].path, select=[variable]) for r in self.labeled}
         return x, self.labels()[0]
 
 

@@ -36,7 +36,7 @@ from behaviorlab.behavior.classify import BehaviorClassifier
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.pipeline import session_features
+from behaviorlab.features.pipeline import load_session_features, session_features
 from behaviorlab.io.annotations import consensus, load_annotations
 from behaviorlab.io.load import load_netcdf, load_poses
 from behaviorlab.io.save import save_netcdf
@@ -366,9 +366,10 @@ def stage_features(config: ProjectConfig, clean: StageResult) -> StageResult:
         key = stage_key("features", params, upstream={"clean": clean.key})
 
         def write(tmp: Path) -> None:
-            out = session_features(load_netcdf(clean.path), features)
-            keep = [v for v in ("features", "spectrogram", "spectrogram_total_amplitude") if v in out]
-            save_netcdf(out[keep].assign_attrs(session=session), tmp)
+            # the spectrogram is recomputed when a fit reads it (load_session_features): stored, it would be
+            # 25 times the features and about 600 MB per hour of recording
+            out = session_features(load_netcdf(clean.path), features, spectrogram="recipe")
+            save_netcdf(out[["features"]].assign_attrs(session=session), tmp)
 
         path, ran = cached_output(cache, "features", session, key, write, ".nc")
         return StageResult("features", session, key=key, path=str(path), ran=ran)
@@ -475,7 +476,7 @@ def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: S
                 shutil.copyfile(fitted, tmp)
                 return
             model = _model_class(fit_stage).load(model_path)
-            labeled = model.label(load_netcdf(features.path))
+            labeled = model.label(load_session_features(features.path, spectrogram="recipe"))
             save_netcdf(labeled[list(variables)], tmp)
 
         path, ran = cached_output(cache, stage, session, key, write, ".nc")

@@ -9,7 +9,8 @@ import pytest
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
-from behaviorlab.features.design import FeatureConfig, compute_features, from_samples, to_samples
+from behaviorlab.features.design import FeatureConfig, compute_features
+from behaviorlab.features.samples import from_samples, to_samples
 from behaviorlab.schema import from_numpy, get_log
 
 KEYPOINTS = ["nose", "neck", "body", "tail"]
@@ -171,7 +172,7 @@ def _session(n_time: int, individuals: list[str], seed: int, n_feat: int = 3):
 
 
 def test_session_samples_orders_rows_by_session_individual_time_and_splits_runs_at_nan():
-    from behaviorlab.features.design import session_samples
+    from behaviorlab.features.samples import session_samples
 
     a, b = _session(5, ["m1", "m2"], 0), _session(4, ["m1"], 1)
     b[2, 0, 1] = np.nan
@@ -185,7 +186,7 @@ def test_session_samples_orders_rows_by_session_individual_time_and_splits_runs_
 
 
 def test_session_samples_unstack_round_trips_per_session():
-    from behaviorlab.features.design import session_samples
+    from behaviorlab.features.samples import session_samples
 
     a, b = _session(5, ["m1", "m2"], 0), _session(4, ["m1"], 1)
     b[2, 0, 1] = np.nan
@@ -201,7 +202,7 @@ def test_session_samples_unstack_round_trips_per_session():
 
 
 def test_session_samples_refuses_sessions_with_other_columns():
-    from behaviorlab.features.design import session_samples
+    from behaviorlab.features.samples import session_samples
 
     with pytest.raises(SchemaError, match="different columns"):
         session_samples({"A": _session(5, ["m1"], 0), "B": _session(5, ["m1"], 0, n_feat=2)})
@@ -345,3 +346,33 @@ def test_skeleton_joint_angles_are_asked_for_and_the_bend_is_always_there():
     }
     with pytest.raises(SchemaError, match="skeleton"):
         FeatureConfig(joint_angles="all")
+
+
+@pytest.mark.parametrize("chunk", [37, 500])
+def test_features_in_blocks_equal_the_features_of_the_whole_recording(chunk):
+    from behaviorlab.features.design import feature_context_frames
+
+    ds = _poses(seed=5, n_time=1300)  # two animals: social features, their rates and lags at every block boundary
+    ds["position"][600:640, :, 1, 0] = np.nan  # a gap across a block boundary
+    config = FeatureConfig(speed_lags_s=(0.2, 1.0))
+    assert feature_context_frames(config, 30.0) == 62
+    whole = compute_features(ds, config)
+    blocks = compute_features(ds, config, chunk_frames=chunk)
+    xr.testing.assert_identical(blocks["features"], whole["features"])
+    np.testing.assert_array_equal(blocks["body_size_px"].values, whole["body_size_px"].values)
+    assert [(e["operation"], e["config"]) for e in get_log(blocks)] == [
+        (e["operation"], e["config"]) for e in get_log(whole)
+    ]
+    with pytest.raises(SchemaError, match="chunk_frames"):
+        compute_features(ds, config, chunk_frames=0)
+
+
+def test_features_in_blocks_of_a_real_track_with_arena_landmarks(shared_data):
+    from behaviorlab.io.load import load_poses
+    from behaviorlab.trajectories.filtering import clean_poses
+
+    path = shared_data / "oft-rearing/12_01_A_190507144429DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv"
+    cleaned = clean_poses(load_poses(path, fps=25.0).isel(time=slice(0, 3000)))
+    whole = compute_features(cleaned)["features"]
+    assert "wall_distance_centroid" in set(map(str, whole["feature"].values))
+    xr.testing.assert_identical(compute_features(cleaned, chunk_frames=700)["features"], whole)

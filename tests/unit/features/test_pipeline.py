@@ -111,3 +111,41 @@ def test_config_round_trips_plain_data():
 def test_bad_config_names_the_section_and_key(data, message):
     with pytest.raises(SchemaError, match=message):
         SessionFeaturesConfig.from_dict(data)
+
+
+def test_a_features_file_without_its_spectrogram_recomputes_the_same_spectrogram(tmp_path):
+    from behaviorlab.errors import FileFormatError
+    from behaviorlab.features.pipeline import (
+        SPECTROGRAM_RECIPE,
+        load_session_features,
+        session_features,
+        with_spectrogram,
+    )
+    from behaviorlab.io.save import save_netcdf
+
+    cleaned = clean_poses(_poses(n_time=900))
+    config = SessionFeaturesConfig(spectrogram=SpectrogramConfig(n_frequencies=10, f_min=1.5))
+    full = session_features(cleaned, config)
+    recipe = session_features(cleaned, config, spectrogram="recipe")
+    assert "spectrogram" not in recipe
+    assert SPECTROGRAM_RECIPE in recipe.attrs
+    xr.testing.assert_identical(recipe["features"], full["features"])
+    stored, slim = tmp_path / "stored.nc", tmp_path / "slim.nc"
+    save_netcdf(full[["features", "spectrogram", "spectrogram_total_amplitude"]], stored)
+    save_netcdf(recipe[["features"]], slim)
+    assert slim.stat().st_size < stored.stat().st_size / 3
+    for path in (stored, slim):
+        back = load_session_features(path, select=["spectrogram"])
+        assert list(back.data_vars) == ["spectrogram"]
+        xr.testing.assert_allclose(back["spectrogram"], full["spectrogram"], rtol=1e-6)
+        assert [e["operation"] for e in get_log(back)][-1] == "morlet_spectrogram"
+    everything = load_session_features(slim)
+    assert {"features", "spectrogram", "spectrogram_total_amplitude"} <= set(everything.data_vars)
+    assert "spectrogram" not in load_session_features(slim, select=["features"])  # not computed unless asked
+    # a file with neither a spectrogram nor a recipe: one line naming the file and what it lacks
+    bare = tmp_path / "bare.nc"
+    save_netcdf(recipe[["features"]].drop_attrs(), bare)
+    with pytest.raises(FileFormatError, match=r"bare\.nc.*has no 'spectrogram'"):
+        load_session_features(bare, select=["spectrogram"])
+    with pytest.raises(SchemaError, match="no recipe"):
+        with_spectrogram(recipe.drop_attrs())
