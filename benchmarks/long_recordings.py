@@ -40,6 +40,7 @@ Run ``python benchmarks/long_recordings.py --help``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -84,6 +85,12 @@ def _rss_mib(field: str = "VmRSS") -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _reset_peak() -> None:
+    """Reset this process's ``VmHWM`` to its RSS (Linux ``clear_refs`` 5): the next read is a stage's peak."""
+    with contextlib.suppress(OSError):  # not Linux, or not allowed: the peaks are then cumulative
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def _predict_in_child(video: str, out: str, queue: mp.Queue) -> None:
@@ -179,11 +186,13 @@ def _pipeline_in_child(hours: float, seed: int, work: str, queue: mp.Queue) -> N
     ).fit({"train": train[["features"]]}, {"train": labels})
     del train_poses, truth, train, labels
     stages: dict[str, float] = {}
-    rss: dict[str, float] = {"start": _rss_mib()}
+    peaks: dict[str, float] = {"before": _rss_mib("VmHWM")}
+    _reset_peak()
 
     def done(stage: str, since: float) -> float:
         stages[stage] = time.perf_counter() - since
-        rss[stage] = _rss_mib()
+        peaks[stage] = _rss_mib("VmHWM")  # this stage's peak: the high-water mark was reset when it began
+        _reset_peak()
         return time.perf_counter()
 
     folder = Path(work) / f"pipeline_{hours:g}h"
@@ -227,9 +236,9 @@ def _pipeline_in_child(hours: float, seed: int, work: str, queue: mp.Queue) -> N
         {
             "seconds": seconds,
             "frames": int(cleaned.sizes["time"]),
-            "peak": _rss_mib("VmHWM"),
+            "peak": max(peaks.values()),
             "stages": stages,
-            "rss": rss,
+            "peaks": peaks,
             "store_mib": sum(f.stat().st_size for f in (folder / "results").rglob("*") if f.is_file()) / 2**20,
             "features_file_mib": path.stat().st_size / 2**20,
         }
@@ -254,7 +263,7 @@ def pipeline_metrics(args: argparse.Namespace) -> dict[str, float | int | str]:
         metrics[f"{key}_pipeline_seconds"] = round(report["seconds"], 1)
         metrics[f"{key}_peak_rss_mib"] = round(report["peak"], 0)
         metrics[f"{key}_stage_seconds"] = " ".join(f"{k}:{v:.1f}" for k, v in report["stages"].items())
-        metrics[f"{key}_rss_after_stage_mib"] = " ".join(f"{k}:{v:.0f}" for k, v in report["rss"].items())
+        metrics[f"{key}_stage_peak_rss_mib"] = " ".join(f"{k}:{v:.0f}" for k, v in report["peaks"].items())
         metrics[f"{key}_features_file_mib"] = round(report["features_file_mib"], 1)
         metrics[f"{key}_store_mib"] = round(report["store_mib"], 1)
     if 1.0 in seconds and 10.0 in seconds:

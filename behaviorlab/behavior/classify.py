@@ -34,6 +34,7 @@ the estimator and the classes pickled with it or with its folds.
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -44,11 +45,14 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator, clone
 
+from behaviorlab._blocks import blocks
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.behavior.bouts import postprocess_bouts
 from behaviorlab.behavior.classify_features import (
     WindowDesign,
+    base_features,
     build_design,
+    check_keypoints,
     fingerprint,
     labels_behaviors,
 )
@@ -66,7 +70,7 @@ from behaviorlab.behavior.suggest import spread_picks, uncertainty_table
 from behaviorlab.behavior.thresholds import bout_frames, decide, frames, smooth_segments
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.samples import SessionData, session_items
-from behaviorlab.features.windows import STATS, check_windows, window_feature_names, window_features
+from behaviorlab.features.windows import STATS, check_windows, frame_rate, window_feature_names, window_features
 from behaviorlab.schema import log_step
 
 __all__ = [
@@ -83,6 +87,9 @@ log = logging.getLogger(__name__)
 _KIND = "behaviorlab.BehaviorClassifier"
 # Packages whose version change can alter a loaded classifier's predictions.
 _VERSION_KEYS = ("behaviorlab", "numpy", "scipy", "pandas", "scikit-learn")
+#: Frames a session is predicted in at once (with the windows' reach on each side): ten hours need the window
+#: features of this many frames in memory, not 2.6 GB of them.
+PREDICT_BLOCK_FRAMES = 2**16
 
 
 def _keypoints_of(features: Any) -> list[str] | None:
@@ -557,33 +564,28 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
     def _apply(self, features: SessionData) -> tuple[list[str], dict[str, xr.DataArray], dict[str, xr.DataArray]]:
         self._check_fitted()
         probabilities, decisions, names = {}, {}, []
+        thresholds = [self.thresholds_[b] for b in self.behaviors_]
         for name, obj in session_items(features):
-            self._check_keypoints(name, obj)
-            design = self._design({name: obj})
-            proba = design.unstack(self._proba_design(design), "behavior_probability", self.behaviors_, np.nan)[name]
-            if abs(design.fps[0] - self.fps_) > 0.01 * self.fps_:
-                log.warning("session %r has %g fps, the training sessions %g", name, design.fps[0], self.fps_)
-            thresholds = [self.thresholds_[b] for b in self.behaviors_]
-            proba = proba.assign_coords(threshold=("behavior", thresholds))
-            probabilities[name] = proba
-            bouts = bout_frames(self.min_bout_s, self.max_gap_s, float(design.fps[0]))
-            decisions[name] = decide(proba, np.array(thresholds), *bouts)
+            check_keypoints(name, obj, getattr(self, "keypoints_", None))  # None: saved before they were kept
+            proba, fps = self._session_proba(name, obj)
+            if abs(fps - self.fps_) > 0.01 * self.fps_:
+                log.warning("session %r has %g fps, the training sessions %g", name, fps, self.fps_)
+            probabilities[name] = proba.assign_coords(threshold=("behavior", thresholds))
+            bouts = bout_frames(self.min_bout_s, self.max_gap_s, fps)
+            decisions[name] = decide(probabilities[name], np.array(thresholds), *bouts)
             names.append(name)
         return names, probabilities, decisions
 
-    def _check_keypoints(self, name: str, obj: Any) -> None:
-        """Refuse a session whose poses lack keypoints the classifier was trained on, naming them and the fix."""
-        trained = getattr(self, "keypoints_", None)  # None: trained on bare features, or saved before it was kept
-        if trained is None or not isinstance(obj, xr.Dataset) or "keypoint" not in obj.coords:
-            return
-        present = {str(k) for k in obj["keypoint"].values}
-        missing = [k for k in trained if k not in present]
-        if missing:
-            raise SchemaError(
-                f"session {name!r} lacks the keypoint(s) {missing} this classifier was trained on (its keypoints: "
-                f"{sorted(present)}); if they carry other names, map them: behaviorlab features --keypoint-map "
-                "MAP.yaml, or poses.keypoint_map in the project config ({name in the file: name in the classifier})"
-            )
+    def _session_proba(self, name: str, obj: Any) -> tuple[xr.DataArray, float]:
+        """One session's probabilities, in blocks of frames (equal to all at once: windows and smoothing reach less)."""
+        fps = frame_rate(base_features(name, obj, self.variable), None, f"session {name!r}")
+        reach = max(self.windows_s, default=0.0) + max(getattr(self, "smoothing_", {}).values(), default=0.0)
+        parts = []
+        for block in blocks(obj.sizes["time"], PREDICT_BLOCK_FRAMES, math.ceil(reach * fps) + 2):
+            design = self._design({name: obj.isel(time=slice(block.lo, block.hi))})
+            proba = design.unstack(self._proba_design(design), "behavior_probability", self.behaviors_, np.nan)[name]
+            parts.append(proba.isel(time=block.keep))
+        return (parts[0] if len(parts) == 1 else xr.concat(parts, "time")), fps
 
     def training_sessions(self, features: SessionData) -> dict[str, bool | None]:
         """Whether each session was among the sessions this model was fitted on (its scores are then not held out).

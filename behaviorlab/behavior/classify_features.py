@@ -19,23 +19,23 @@ import numpy as np
 import xarray as xr
 
 from behaviorlab.errors import SchemaError
+from behaviorlab.features.design import FEATURE_DIMS
 from behaviorlab.features.samples import SessionSamples, session_items, session_samples
 from behaviorlab.features.windows import frame_rate, window_features
 from behaviorlab.schema import check_dims
 
 __all__ = [
-    "FEATURE_DIMS",
     "LABEL_DIMS",
     "WindowDesign",
     "align_labels",
     "base_features",
     "build_design",
+    "check_keypoints",
     "fingerprint",
     "labels_behaviors",
     "pair_sessions",
 ]
 
-FEATURE_DIMS = ("time", "individual", "feature")
 LABEL_DIMS = ("time", "individual", "behavior")
 
 
@@ -94,6 +94,20 @@ class WindowDesign:
             da.attrs = {"session": session, "fps": float(self.fps[i])}
             out[session] = da.rename(name)
         return out
+
+
+def check_keypoints(name: str, obj: Any, trained: Sequence[str] | None) -> None:
+    """Refuse a session whose poses lack keypoints the classifier was trained on, naming them and the fix."""
+    if trained is None or not isinstance(obj, xr.Dataset) or "keypoint" not in obj.coords:
+        return
+    present = {str(k) for k in obj["keypoint"].values}
+    missing = [k for k in trained if k not in present]
+    if missing:
+        raise SchemaError(
+            f"session {name!r} lacks the keypoint(s) {missing} this classifier was trained on (its keypoints: "
+            f"{sorted(present)}); if they carry other names, map them: behaviorlab features --keypoint-map "
+            "MAP.yaml, or poses.keypoint_map in the project config ({name in the file: name in the classifier})"
+        )
 
 
 def base_features(name: str, obj: Any, variable: str) -> xr.DataArray:

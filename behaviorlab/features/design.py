@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
+from behaviorlab._blocks import blocks
 from behaviorlab._config import ConfigBase
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.families import (
@@ -314,18 +315,14 @@ def _feature_values(
     if chunk_frames is None or n_time <= chunk_frames:
         columns, body = _feature_columns(ds, config, None)
         return np.stack(columns.values, axis=-1), columns, body
-    chunk = int(chunk_frames)
     whole = _body(ds, config)  # session-wide quantities (the body size) from every frame
-    context = feature_context_frames(config, whole.fps)
     values = None
-    for t0 in range(0, n_time, chunk):
-        t1 = min(t0 + chunk, n_time)
-        lo, hi = max(0, t0 - context), min(n_time, t1 + context)
-        columns, _ = _feature_columns(ds.isel(time=slice(lo, hi)), config, whole.divisor)
+    for block in blocks(n_time, int(chunk_frames), feature_context_frames(config, whole.fps)):
+        columns, _ = _feature_columns(ds.isel(time=slice(block.lo, block.hi)), config, whole.divisor)
         if values is None:
             values = np.empty((n_time, ds.sizes["individual"], len(columns.names)), dtype=np.float64)
         for j, column in enumerate(columns.values):
-            values[t0:t1, :, j] = column[t0 - lo : t1 - lo]
+            values[block.start : block.stop, :, j] = column[block.keep]
     return values, columns, whole
 
 

@@ -50,6 +50,7 @@ import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
+from behaviorlab._blocks import Block, blocks
 from behaviorlab.errors import SchemaError
 from behaviorlab.schema import check_dims, logged
 from behaviorlab.trajectories.filtering import fill_linear
@@ -303,12 +304,12 @@ def wavelet_amplitudes(
     if chunk_frames is not None and not int(chunk_frames) >= 1:
         raise SchemaError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
     filled, nan = _filled(x)
-    chunk = n_time if chunk_frames is None or method == "pywt" else int(chunk_frames)
-    context = context_frames(frequencies, fps, omega0) if chunk < n_time else 0
+    chunk = None if method == "pywt" else chunk_frames
+    context = context_frames(frequencies, fps, omega0) if chunk is not None and chunk < n_time else 0
     buffer = None
-    for t0 in range(0, n_time, chunk):
-        t1 = min(t0 + chunk, n_time)
-        buffer = _frames(filled, nan, (fps, frequencies, omega0, method), (t0, t1), context, out[t0:t1], buffer)
+    for block in blocks(n_time, chunk, context):
+        out_block = out[block.start : block.stop]
+        buffer = _frames(filled, nan, (fps, frequencies, omega0, method), block, out_block, buffer)
     return out
 
 
@@ -328,21 +329,19 @@ def _frames(
     filled: np.ndarray,
     nan: np.ndarray,
     wavelet: tuple[float, np.ndarray, float, str],
-    frames: tuple[int, int],
-    context: int,
+    block: Block,
     out: np.ndarray,
     buffer: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Write ``|W|`` of ``frames`` ``(t0, t1)`` into ``out (t1 - t0, n_cols, n_frequencies)``; return the buffer.
+    """Write ``|W|`` of the frames of ``block`` into ``out (frames, n_cols, n_frequencies)``; return the buffer.
 
-    Only those frames and ``context`` frames on each side are transformed;
+    Only the block and its context (``block.lo:block.hi``) are transformed;
     ``wavelet`` is ``(fps, frequencies, omega0, method)``.  ``buffer`` (float32)
     is reused when it is large enough.
     """
     fps, frequencies, omega0, method = wavelet
-    n_time, n_cols = filled.shape
-    t0, t1 = frames
-    lo, hi = max(0, t0 - context), min(n_time, t1 + context)
+    n_cols = filled.shape[1]
+    lo, hi = block.lo, block.hi
     n_block_cols = min(_COLUMN_BLOCK, n_cols)
     size = len(frequencies) * n_block_cols * (hi - lo)
     if buffer is None or buffer.size < size:
@@ -351,9 +350,7 @@ def _frames(
     for start in range(0, n_cols, _COLUMN_BLOCK):
         cols = slice(start, min(start + _COLUMN_BLOCK, n_cols))
         x_block, nan_block = filled[lo:hi, cols], nan[lo:hi, cols]
-        _transform_block(
-            x_block, nan_block, float(fps), frequencies, omega0, out[:, cols], method, tmp, slice(t0 - lo, t1 - lo)
-        )
+        _transform_block(x_block, nan_block, float(fps), frequencies, omega0, out[:, cols], method, tmp, block.keep)
     return buffer
 
 
@@ -493,7 +490,8 @@ class SpectrogramRows:
         self._n_features = n_features
         self._normalize = bool(normalize)
         self._block = int(block_frames)
-        self._context = context_frames(self._wavelet[1], fps, omega0)
+        context = context_frames(self._wavelet[1], fps, omega0)
+        self._blocks = [list(blocks(len(x), self._block, context)) for x in recordings]
         self._cached: tuple[tuple[int, int], np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -505,15 +503,14 @@ class SpectrogramRows:
         if self._cached is not None and self._cached[0] == (part, block):
             return self._cached[1]
         filled, nan = self._parts[part]
-        t0 = block * self._block
-        t1 = min(t0 + self._block, len(filled))
-        n_freq = len(self._wavelet[1])
-        amps = np.empty((t1 - t0, len(self._transformed), n_freq), dtype=np.float32)
-        _frames(filled, nan, self._wavelet, (t0, t1), self._context, amps)
+        frames = self._blocks[part][block]
+        n_frames, n_freq = frames.stop - frames.start, len(self._wavelet[1])
+        amps = np.empty((n_frames, len(self._transformed), n_freq), dtype=np.float32)
+        _frames(filled, nan, self._wavelet, frames, amps)
         _frame_totals(amps, self._normalize)
-        rows = np.zeros((t1 - t0, self._n_features, n_freq), dtype=np.float32)
+        rows = np.zeros((n_frames, self._n_features, n_freq), dtype=np.float32)
         rows[:, self._transformed] = amps
-        rows = rows.reshape(t1 - t0, -1)
+        rows = rows.reshape(n_frames, -1)
         self._cached = ((part, block), rows)
         return rows
 

@@ -497,3 +497,19 @@ def test_a_keypoint_hidden_for_ten_frames_still_gets_a_prediction_on_every_frame
     proba = clf.predict_proba(hidden_features)
     assert np.isfinite(proba.values).all()
     assert clf.predict(hidden_features).shape == proba.shape
+
+
+def test_a_session_predicted_in_blocks_equals_it_predicted_at_once(fitted, sessions, monkeypatch):
+    import behaviorlab.behavior.classify as classify
+
+    feats, _ = sessions
+    session = xr.concat([feats["s2"], feats["s0"].assign_coords(time=feats["s0"]["time"] + 180.0)], "time")
+    session["features"][1000:1040, 0, 2] = np.nan  # a gap across a block boundary
+    smoothed = clone(fitted)
+    smoothed.__dict__.update(fitted.__dict__)
+    smoothed.smoothing_ = {"A": 1.0, "B": 0.0}  # probabilities smoothed over 1 s: their reach counts too
+    whole = {m: (m.predict_proba(session), m.predict(session)) for m in (fitted, smoothed)}
+    monkeypatch.setattr(classify, "PREDICT_BLOCK_FRAMES", 1024)  # 3,600 frames: four blocks
+    for model, (proba, decided) in whole.items():
+        xr.testing.assert_allclose(model.predict_proba(session), proba, rtol=1e-12, atol=1e-12)
+        xr.testing.assert_equal(model.predict(session), decided)

@@ -142,6 +142,10 @@ def test_a_features_file_without_its_spectrogram_recomputes_the_same_spectrogram
     everything = load_session_features(slim)
     assert {"features", "spectrogram", "spectrogram_total_amplitude"} <= set(everything.data_vars)
     assert "spectrogram" not in load_session_features(slim, select=["features"])  # not computed unless asked
+    left = load_session_features(slim, ["spectrogram"], spectrogram="recipe")  # for the estimators to compute
+    assert list(left.data_vars) == ["features"]
+    assert left.attrs[SPECTROGRAM_RECIPE] == recipe.attrs[SPECTROGRAM_RECIPE]
+    assert "spectrogram" in load_session_features(stored, ["spectrogram"], spectrogram="recipe")  # stored: read
     # a file with neither a spectrogram nor a recipe: one line naming the file and what it lacks
     bare = tmp_path / "bare.nc"
     save_netcdf(recipe[["features"]].drop_attrs(), bare)
