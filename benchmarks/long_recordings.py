@@ -1,18 +1,28 @@
-"""Long recordings (issue 25): the size of an hour of features on disk, written the old way and the new way.
+"""Long recordings (issue 25): an hour of features on disk, ten hours of poses through the pipeline, an hour of video.
 
-``--minutes`` (60) of one synthetic animal at 30 fps
+Features: ``--minutes`` (60) of one synthetic animal at 30 fps
 (:func:`behaviorlab.synthetic.simulate.simulate_poses`, seed ``--seed``) go through
 :func:`behaviorlab.features.pipeline.compute_session_features` (cleaning,
-features, 25-frequency Morlet spectrogram of the postural features) and the
-result is saved as ``behaviorlab run`` saves it (``features``,
-``spectrogram``, ``spectrogram_total_amplitude``): once uncompressed (the
-format before this change) and once with
-:func:`behaviorlab.io.save.save_netcdf` (gzip level 1, shuffled, chunks of
-about 4 MiB along time).  The compressed file is read back and compared with
-the Dataset in memory (the script raises when they differ).
+features, 25-frequency Morlet spectrogram of the postural features).  The
+result is written three ways: with the spectrogram uncompressed (the format
+before issue 25), with the spectrogram gzipped by
+:func:`behaviorlab.io.save.save_netcdf`, and as ``behaviorlab run`` keeps it
+now (the features and the spectrogram's recipe).  The last is read back with
+:func:`behaviorlab.features.pipeline.load_session_features`, which recomputes
+the spectrogram; the script raises unless it equals the one in memory.
+``features_1h_file_mib`` (target <= 150) is that file, for ``--minutes`` 60.
 
-Metric ``features_1h_file_mib`` (target <= 150) is measured for ``--minutes``
-60.
+Pipeline: for each of ``--pipeline-hours`` (1 and 10), in a fresh process:
+generated poses of one animal -> cleaning -> features (spectrogram kept as its
+recipe) -> features file -> behavior map (UMAP fitted on 20,000 frames, every
+frame embedded) and HMM (6 states, fitted on 30,000 frames, every frame
+decoded) on the spectrogram, whose rows are computed block by block as they
+are read -> classifier predict (trained beforehand, untimed, on 10 generated
+minutes with their true behaviors) -> results store.  ``poses_<h>h_pipeline_seconds``
+is the wall time from cleaning to the store, ``poses_<h>h_peak_rss_mib`` the
+largest of the stages' own peaks (``VmHWM``, reset between stages; listed per
+stage), and ``poses_10h_vs_1h_time_ratio`` compares the two in the same run
+(targets: peak <= 8,000 MiB, ratio <= 11).
 
 Video: a ``--video-minutes`` (20) 640 x 480 video from
 :func:`behaviorlab.synthetic.sample.write_long_video` (a 20 s rendered cycle,
@@ -27,12 +37,12 @@ the prediction returned over the RSS once 10 % of the frames were done,
 minus 1 (target <= 0.05), and ``video_peak_rss_mib`` the process's peak
 (``VmHWM``, target < 2,000).  With 60 minutes
 the keys are ``video_1h_*`` as the issue names them; a shorter run says its
-length in ``video_minutes``.
+length in ``video_minutes``.  ``--video-minutes 0 --keep-video-metrics``
+carries the video figures of the results file over, with ``video_metrics_date``
+(an hour of video takes 17 minutes to predict on 2 cores).
 
-Not measured here yet: ten hours of poses through the whole pipeline (the
-spectrogram of 10 h alone would be 11 GB in memory: it needs the chunked
-path of the issue).  ``store_1000_sessions_mib`` and
-``store_add_seconds_at_10000_vs_100_ratio`` come from ``benchmarks/store_query.py``.
+``store_1000_sessions_mib`` and ``store_add_seconds_at_10000_vs_100_ratio`` come
+from ``benchmarks/store_query.py``.
 
 Run ``python benchmarks/long_recordings.py --help``.
 """
