@@ -331,7 +331,7 @@ def load_session_features(
     try:
         ds = load_netcdf(path, select=wanted, lazy=lazy)
     except FileFormatError:
-        if not asked:
+        if wanted is None or not asked:  # not a missing spectrogram: the file itself
             raise
         rest = [v for v in wanted if v not in _SPECTROGRAM_VARIABLES]
         ds = load_netcdf(path, select=list(dict.fromkeys([*rest, "features"])), lazy=lazy)

@@ -158,3 +158,7 @@ def test_a_features_file_without_its_spectrogram_recomputes_the_same_spectrogram
         load_session_features(bare, select=["spectrogram"])
     with pytest.raises(SchemaError, match="no recipe"):
         with_spectrogram(recipe.drop_attrs())
+    broken = tmp_path / "broken.nc"
+    broken.write_bytes(b"not netCDF")
+    with pytest.raises(FileFormatError, match=r"broken\.nc"):
+        load_session_features(broken)
