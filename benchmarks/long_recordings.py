@@ -219,7 +219,7 @@ def _pipeline_in_child(hours: float, seed: int, work: str, queue: mp.Queue) -> N
     save_netcdf(features[["features"]].assign_attrs(session="long"), path)
     del features
     t = done("features_file", t)
-    sessions = {"long": load_session_features(path, ["spectrogram"], spectrogram="recipe", lazy=True)}
+    sessions = {"long": load_session_features(path, ["spectrogram"], spectrogram="recipe")}
     mapped = BehaviorMap(variable="spectrogram", n_neighbors=10, max_fit_frames=20_000, random_state=seed)
     clusters = mapped.fit_label(sessions)["long"][["cluster"]]
     del mapped
@@ -228,7 +228,7 @@ def _pipeline_in_child(hours: float, seed: int, work: str, queue: mp.Queue) -> N
     states = hmm.label(sessions)["long"][["state"]]
     del hmm
     t = done("hmm", t)
-    feats = {"long": load_session_features(path, ["features"], lazy=True)}
+    feats = {"long": load_session_features(path, ["features"])}
     prediction = classifier.predict(feats)["long"]
     del feats
     t = done("classifier_predict", t)

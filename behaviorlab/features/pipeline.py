@@ -301,11 +301,7 @@ def with_spectrogram(features: xr.Dataset) -> xr.Dataset:
 
 
 def load_session_features(
-    path: str | Path,
-    select: Sequence[str] | None = None,
-    *,
-    spectrogram: Literal["compute", "recipe"] = "compute",
-    lazy: bool = False,
+    path: str | Path, select: Sequence[str] | None = None, *, spectrogram: Literal["compute", "recipe"] = "compute"
 ) -> xr.Dataset:
     """Read a features file, recomputing its spectrogram when it is asked for and was not stored.
 
@@ -321,20 +317,16 @@ def load_session_features(
         ``"recipe"``: it is left to the estimators, which compute its rows as
         they read them (:func:`behaviorlab.features.samples.session_samples`):
         the Dataset holds ``features`` and the recipe instead.
-    lazy
-        Read the stored variables when they are indexed (see
-        :func:`behaviorlab.io.load.load_netcdf`); a recomputed spectrogram is
-        in memory.
     """
     wanted = None if select is None else list(dict.fromkeys(select))
     asked = wanted is None or any(v in _SPECTROGRAM_VARIABLES for v in wanted)
     try:
-        ds = load_netcdf(path, select=wanted, lazy=lazy)
+        ds = load_netcdf(path, select=wanted)
     except FileFormatError:
         if wanted is None or not asked:  # not a missing spectrogram: the file itself
             raise
         rest = [v for v in wanted if v not in _SPECTROGRAM_VARIABLES]
-        ds = load_netcdf(path, select=list(dict.fromkeys([*rest, "features"])), lazy=lazy)
+        ds = load_netcdf(path, select=list(dict.fromkeys([*rest, "features"])))
         if SPECTROGRAM_RECIPE not in ds.attrs:
             load_netcdf(path, select=wanted)  # the error that names what the file lacks
     if not asked or "spectrogram" in ds or SPECTROGRAM_RECIPE not in ds.attrs:

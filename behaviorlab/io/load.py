@@ -319,30 +319,21 @@ _FOREIGN_ENGINES = ("h5netcdf", "scipy")
 
 
 def _read_netcdf(
-    path: Path, select: Sequence[str] | None = None, *, engines: Sequence[Any] = _OWN_ENGINES, lazy: bool = False
+    path: Path, select: Sequence[str] | None = None, *, engines: Sequence[Any] = _OWN_ENGINES
 ) -> xr.Dataset:
     errors = []
     for engine in engines:
         try:
-            whole = xr.open_dataset(path, engine=engine)
-            kept_open = False
-            try:
-                opened = whole
+            with xr.open_dataset(path, engine=engine) as opened:
                 if select is not None:
-                    missing = [v for v in select if v not in whole.data_vars]
+                    missing = [v for v in select if v not in opened.data_vars]
                     if missing:
                         raise FileFormatError(
                             path,
-                            f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, whole.data_vars))})",
+                            f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, opened.data_vars))})",
                         )
-                    opened = whole[list(select)]  # only the chosen variables are read
-                if lazy:  # read when indexed; xarray's file cache reopens the file then if it had to close it
-                    kept_open = True
-                    return opened
+                    opened = opened[list(select)]  # only the chosen variables are read
                 return opened.load()
-            finally:
-                if not kept_open:
-                    whole.close()
         except FileFormatError:
             raise
         except (ValueError, OSError, ImportError, TypeError) as err:
@@ -350,9 +341,7 @@ def _read_netcdf(
     raise FileFormatError(path, f"could not read it as netCDF ({'; '.join(errors)})")
 
 
-def load_netcdf(
-    path: str | Path, variables: Sequence[str] = (), *, select: Sequence[str] | None = None, lazy: bool = False
-) -> xr.Dataset:
+def load_netcdf(path: str | Path, variables: Sequence[str] = (), *, select: Sequence[str] | None = None) -> xr.Dataset:
     """Read a behaviorlab netCDF file (features, labels) into memory, checking that it holds ``variables``.
 
     Parameters
@@ -367,24 +356,15 @@ def load_netcdf(
         attrs); the others are never read from disk, which is what makes a
         dashboard page over many sessions fast. A missing one is an error
         naming the file.
-    lazy
-        Read values only when they are indexed (``ds.isel(time=...)`` reads
-        those frames): ten hours of features need not be in memory to be
-        used a block at a time.  Files are held by xarray's file cache (at most
-        ``xarray.get_options()["file_cache_maxsize"]`` open at once, reopened
-        when read), so many sessions can be opened lazily.  Replace such a
-        file only by writing another and renaming it over the path
-        (:func:`behaviorlab.io.save.save_netcdf` does).
 
     Returns
     -------
     xarray.Dataset
-        The Dataset, loaded (the file is closed), or lazily read.
+        The Dataset, loaded (the file is closed).
     """
     path = Path(path)
     _check_file(path)
-    chosen = None if select is None else list(dict.fromkeys([*select, *variables]))
-    ds = _read_netcdf(path, chosen, lazy=lazy)
+    ds = _read_netcdf(path, None if select is None else list(dict.fromkeys([*select, *variables])))
     missing = [v for v in variables if v not in ds]
     if missing:
         raise FileFormatError(

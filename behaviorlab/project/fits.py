@@ -74,10 +74,8 @@ def _fit_stage(
 
         def write(folder: Path) -> None:
             select = [variable] if isinstance(variable, str) else variable
-            # values are read when used, and a spectrogram block by block as the estimator reads it
-            sessions = {
-                r.session: load_session_features(r.path, select, spectrogram="recipe", lazy=True) for r in usable
-            }
+            # a spectrogram is computed block by block as the estimator reads it, never whole in memory
+            sessions = {r.session: load_session_features(r.path, select, spectrogram="recipe") for r in usable}
             info = fit(sessions, folder)
             (folder / "info.json").write_text(json.dumps(info, indent=1, default=str))
 
@@ -175,10 +173,7 @@ class _ClassifierPlan:
     def load(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the annotated sessions' features and the labels of the behaviors they show."""
         variable = self.params["variable"]
-        x = {
-            r.session: load_session_features(self.features[r.session].path, [variable], spectrogram="recipe", lazy=True)
-            for r in self.labeled
-        }
+        x = {r.session: load_session_features(self.features[r.session].path, select=[variable]) for r in self.labeled}
         return x, self.labels()[0]
 
 

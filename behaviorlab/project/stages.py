@@ -476,7 +476,7 @@ def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: S
                 shutil.copyfile(fitted, tmp)
                 return
             model = _model_class(fit_stage).load(model_path)
-            labeled = model.label(load_session_features(features.path, spectrogram="recipe", lazy=True))
+            labeled = model.label(load_session_features(features.path, spectrogram="recipe"))
             save_netcdf(labeled[list(variables)], tmp)
 
         path, ran = cached_output(cache, stage, session, key, write, ".nc")

@@ -139,11 +139,6 @@ def test_a_features_file_without_its_spectrogram_recomputes_the_same_spectrogram
         assert list(back.data_vars) == ["spectrogram"]
         xr.testing.assert_allclose(back["spectrogram"], full["spectrogram"], rtol=1e-6)
         assert [e["operation"] for e in get_log(back)][-1] == "morlet_spectrogram"
-    lazy = load_session_features(slim, ["features"], lazy=True)
-    assert not lazy["features"].variable._in_memory  # read when indexed: a block costs a block
-    np.testing.assert_array_equal(lazy["features"].isel(time=slice(100, 200)).values, full["features"][100:200].values)
-    lazy_spectrogram = load_session_features(slim, ["spectrogram"], spectrogram="recipe", lazy=True)
-    assert not lazy_spectrogram["features"].variable._in_memory
     everything = load_session_features(slim)
     assert {"features", "spectrogram", "spectrogram_total_amplitude"} <= set(everything.data_vars)
     assert "spectrogram" not in load_session_features(slim, select=["features"])  # not computed unless asked
