@@ -528,8 +528,7 @@ class SpectrogramRows:
         part = np.searchsorted(self._starts, ordered, side="right") - 1
         local = ordered - self._starts[part]
         block = local // self._block
-        keys = part * (self.shape[0] // max(self._block, 1) + 2) + block
-        bounds = np.flatnonzero(np.diff(keys)) + 1
+        bounds = np.flatnonzero((np.diff(part) != 0) | (np.diff(block) != 0)) + 1  # a new (recording, block)
         for chunk in np.split(np.arange(len(ordered)), bounds):
             if len(chunk) == 0:
                 continue
