@@ -52,6 +52,7 @@ __all__ = [
     "get_skeleton",
     "guess_body_axis",
     "guess_symmetry",
+    "guess_tail_keypoints",
     "is_missing_label",
     "log_step",
     "logged",
@@ -307,6 +308,30 @@ def guess_body_axis(keypoints: Sequence[str]) -> tuple[str, str]:
     if head is None or tail is None:
         return names[-1], names[0]
     return tail, head
+
+
+#: Name fragments of a tail's root (matched like :data:`_TAIL_NAMES`): kept when the rest of the tail is left out.
+_TAIL_ROOTS = ("tailbase", "baseoftail", "tailroot", "tailstart", "proximaltail")
+
+
+def guess_tail_keypoints(keypoints: Sequence[str], posterior: str | None = None) -> list[str]:
+    """Keypoints on the tail beyond its root (``tail_mid``, ``tailtip``, ``Tail2``...), read from the names.
+
+    A name with ``tail`` in it is on the tail unless it names the root
+    (``tail_base``, ``base of tail``, ``tailroot``, ``proximal tail``) or is
+    the body axis' ``posterior`` end (a lone ``tail`` keypoint marks the root).
+
+    >>> guess_tail_keypoints(["nose", "tail_base", "tail_mid", "TailTip"])
+    ['tail_mid', 'TailTip']
+    >>> guess_tail_keypoints(["Snout", "Butt/Proximal Tail"]), guess_tail_keypoints(["nose", "tail"], "tail")
+    ([], [])
+    """
+    out = []
+    for name in (str(k) for k in keypoints):
+        flat = re.sub(r"[_\-. /]", "", name.lower())
+        if "tail" in flat and name != posterior and not any(root in flat for root in _TAIL_ROOTS):
+            out.append(name)
+    return out
 
 
 # --------------------------------------------------------------------------- helpers

@@ -63,7 +63,7 @@ from behaviorlab.behavior.arhmm_data import (
 from behaviorlab.behavior.hmm_sequences import array_samples, is_session_data, label_sessions, pick_fit_rows
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.samples import SessionData, SessionSamples, session_items, session_samples
-from behaviorlab.schema import guess_body_axis
+from behaviorlab.schema import guess_body_axis, guess_tail_keypoints
 from behaviorlab.trajectories.landmarks import split_static_keypoints
 
 __all__ = ["ARHMM"]
@@ -105,9 +105,12 @@ class ARHMM(SavedEstimator, BaseEstimator):
         States are merged, the cheapest pair first, while joining a pair loses
         less log-likelihood than this many nats per fit frame (of all the
         fit frames, so a rarely used pair merges more easily than two
-        frequent ones); 0 merges nothing; ``"bic"`` merges while the loss is
-        below BIC's price of one state's parameters (on short recordings it
-        leaves few states: 2 to 4 on ``oft-rearing`` and ``bsoid-openfield``).
+        frequent ones).  The loss is that of the shared dynamics plus that of
+        one Gaussian for both states' postures: dynamics close to ``x_t =
+        x_t-1`` fit any still posture alike, and resting and rearing must
+        not merge for that.  0 merges nothing; ``"bic"`` merges while the
+        loss is below BIC's price of one state's parameters (on short
+        recordings it leaves few states).
     min_frames
         Shortest syllable in frames: each state is a chain of ``min_frames``
         sub-states sharing its dynamics (a hidden semi-Markov model), so one
@@ -130,9 +133,17 @@ class ARHMM(SavedEstimator, BaseEstimator):
         States with a smaller share of the frames are dropped.
     confidence_weighting
         Scale each frame's likelihood by its mean keypoint confidence (sessions only).
+    min_confidence
+        A keypoint estimated with less confidence is replaced by the
+        interpolation between the confident frames around it, when they are
+        at most ``max_gap_s`` apart (keypoint-MoSeq's ``conf_threshold``
+        plays this part in its noise model), so that a jittered estimate
+        does not start a syllable; 0 keeps every estimate (sessions only).
     keypoints
-        Keypoints modeled: ``"auto"`` (every keypoint that moves: static
-        arena landmarks are left out) or a list of names.
+        Keypoints modeled: ``"auto"`` (every keypoint that moves, except
+        the tail beyond its base: static arena landmarks are left out, and
+        so is the tail, as keypoint-MoSeq advises for rodents, since its
+        swing would take most of the pose's variance) or a list of names.
     anterior, posterior
         Keypoints of the head and tail end of the body axis; ``None`` guesses
         them from the names (``nose``, ``tail_base``...).
@@ -196,7 +207,7 @@ class ARHMM(SavedEstimator, BaseEstimator):
         max_latent_dim: int = 10,
         kappa: float | str = "auto",
         target_duration_s: float = 0.4,
-        merge_threshold: float | str = 0.05,
+        merge_threshold: float | str = 0.1,
         min_usage: float = 0.005,
         confidence_weighting: bool = True,
         keypoints: str | list[str] = "auto",
@@ -212,6 +223,7 @@ class ARHMM(SavedEstimator, BaseEstimator):
         body_motion: bool = False,
         shrinkage: float = 0.01,
         min_frames: int = 3,
+        min_confidence: float = 0.5,
     ) -> None:
         self.n_states = n_states
         self.n_lags = n_lags
@@ -235,6 +247,7 @@ class ARHMM(SavedEstimator, BaseEstimator):
         self.body_motion = body_motion
         self.shrinkage = shrinkage
         self.min_frames = min_frames
+        self.min_confidence = min_confidence
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -258,6 +271,8 @@ class ARHMM(SavedEstimator, BaseEstimator):
             raise SchemaError(f"ARHMM latent_dim as a fraction must be in (0, 1), got {self.latent_dim!r}")
         if not 0 <= self.min_usage < 1:
             raise SchemaError(f"ARHMM min_usage must be in [0, 1), got {self.min_usage!r}")
+        if not 0 <= self.min_confidence <= 1:
+            raise SchemaError(f"ARHMM min_confidence must be in [0, 1], got {self.min_confidence!r}")
         if self.merge_threshold != "bic" and not (
             isinstance(self.merge_threshold, int | float) and self.merge_threshold >= 0
         ):
@@ -282,6 +297,11 @@ class ARHMM(SavedEstimator, BaseEstimator):
             for _, ds in items:
                 body = [str(k) for k in split_static_keypoints(ds, "auto")["keypoint"].values]
                 names = body if names is None else [k for k in names if k in body]
+            names = names or []
+            guess_tail, _ = guess_body_axis(names)
+            tail = set(guess_tail_keypoints(names, self.posterior or guess_tail))
+            if len(names) - len(tail) >= 3:  # keypoint-MoSeq's advice for rodents: leave the tail out
+                names = [k for k in names if k not in tail]
         else:
             names = [str(k) for k in self.keypoints]
         if not names or len(names) < 3:
@@ -300,6 +320,7 @@ class ARHMM(SavedEstimator, BaseEstimator):
             max_gap_s=self.max_gap_s,
             motion=self.body_motion,
             weighting=self.confidence_weighting,
+            min_confidence=self.min_confidence,
         )
 
     def _samples(self, X: Any, lengths: Any) -> tuple[SessionSamples, np.ndarray]:
@@ -577,7 +598,7 @@ class ARHMM(SavedEstimator, BaseEstimator):
         """Most log-likelihood (total nats) a merge may lose: ``merge_threshold`` per fit frame, or BIC's price."""
         if self.merge_threshold == "bic":
             d, p = stats.xp.shape[1:]
-            n_params = d * p + d * (d + 1) / 2 + len(stats.n)  # dynamics, noise, one row of transitions
+            n_params = d * p + d * (d + 1) + d + len(stats.n)  # dynamics, noise, posture, one row of transitions
             return 0.5 * n_params * math.log(max(float(stats.n.sum()), 2.0))
         return float(self.merge_threshold) * float(stats.n.sum())
 
@@ -597,7 +618,9 @@ class ARHMM(SavedEstimator, BaseEstimator):
             costs = np.full((k, k), np.inf)
             for i in range(k):
                 for j in range(i + 1, k):
-                    costs[i, j] = core.merge_cost(current, i, j, self._floor) * (current.n[i] + current.n[j])
+                    costs[i, j] = core.merge_cost(current, i, j, self._floor, posture=True) * (
+                        current.n[i] + current.n[j]
+                    )
             rare = np.flatnonzero(current.n / total < self.min_usage)
             if len(rare):
                 r = int(rare[np.argmin(current.n[rare])])

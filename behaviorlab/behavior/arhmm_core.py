@@ -171,24 +171,34 @@ def solve_ar(
     return ARParams(coefs, covars)
 
 
-def merge_cost(stats: ARStats, i: int, j: int, floor: np.ndarray | None = None) -> float:
+def merge_cost(stats: ARStats, i: int, j: int, floor: np.ndarray | None = None, posture: bool = False) -> float:
     """Loss of log-likelihood per frame when states ``i`` and ``j`` share one set of dynamics.
 
     From the statistics alone: a Gaussian regression fitted on ``n`` frames
     with residual covariance ``S`` and noise ``C = S + floor`` has
     log-likelihood ``-n/2 (log det C + tr(C^-1 S) + d log 2 pi)``; the cost
     is the separate fits' total minus the joint fit's, divided by the joint
-    frames (nats per frame, >= 0).
+    frames (nats per frame, >= 0).  With ``posture``, the same loss for a
+    Gaussian of the frames themselves (their mean posture and its spread) is
+    added: dynamics near ``x_t = x_t-1`` fit any still posture alike, so two
+    states still in different postures (resting and rearing) would otherwise
+    cost nothing to merge.
     """
 
-    def best(n: float, pp: np.ndarray, xp: np.ndarray, xx: np.ndarray) -> float:
-        d = xx.shape[0]
-        coef = np.linalg.lstsq(pp + 1e-9 * np.eye(len(pp)), xp.T, rcond=None)[0].T
-        resid = (xx - coef @ xp.T) / max(n, 1.0)
+    def gaussian(n: float, resid: np.ndarray) -> float:
+        d = resid.shape[0]
         resid = 0.5 * (resid + resid.T)
         cov = resid + (1e-9 * np.eye(d) if floor is None else floor)
         sign, logdet = np.linalg.slogdet(cov)
         return -0.5 * n * ((logdet if sign > 0 else 0.0) + np.trace(np.linalg.solve(cov, resid)) + d * _LOG_2PI)
+
+    def best(n: float, pp: np.ndarray, xp: np.ndarray, xx: np.ndarray) -> float:
+        coef = np.linalg.lstsq(pp + 1e-9 * np.eye(len(pp)), xp.T, rcond=None)[0].T
+        total = gaussian(n, (xx - coef @ xp.T) / max(n, 1.0))
+        if posture:  # the design's last column is 1, so xp[:, -1] sums the frames
+            mean = xp[:, -1] / max(n, 1.0)
+            total += gaussian(n, xx / max(n, 1.0) - np.outer(mean, mean))
+        return total
 
     parts = [best(stats.n[k], stats.pp[k], stats.xp[k], stats.xx[k]) for k in (i, j)]
     joint = best(*(a[i] + a[j] for a in stats))

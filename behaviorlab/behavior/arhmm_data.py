@@ -130,12 +130,16 @@ def pose_rows(
     max_gap_s: float,
     motion: bool,
     weighting: bool,
+    min_confidence: float = 0.0,
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """Aligned pose ``(time, individual, feature)`` of one session and its frame weights ``(..., feature=[weight])``.
 
     ``axis`` is ``(posterior, anterior)``: the body axis' tail and head
     keypoints.  Gaps up to ``max_gap_s`` are interpolated; a frame with a
-    keypoint still missing is NaN (it ends a sequence).
+    keypoint still missing is NaN (it ends a sequence).  A keypoint whose
+    confidence is under ``min_confidence`` is interpolated from the confident
+    frames around it when they are at most ``max_gap_s`` apart, and kept as
+    estimated otherwise (a keypoint hidden for long does not end the sequence).
     """
     check_pose_session(name, ds)
     missing = [k for k in keypoints if k not in set(map(str, ds["keypoint"].values))]
@@ -146,7 +150,11 @@ def pose_rows(
         )
     posterior, anterior = axis
     pos = ds["position"].sel(keypoint=list(keypoints)).sel(space=["x", "y"])
-    pos = interpolate_over_time(pos, max_gap=max(0, round(max_gap_s * fps)))
+    gap = max(0, round(max_gap_s * fps))
+    pos = interpolate_over_time(pos, max_gap=gap)
+    if min_confidence > 0 and "confidence" in ds:
+        conf = ds["confidence"].sel(keypoint=list(keypoints))
+        pos = interpolate_over_time(pos.where(conf >= min_confidence), max_gap=gap).fillna(pos)
     ego = egocentric_align(pos, "centroid", posterior, anterior)
     size = body_size(ego.transpose("time", "space", "keypoint", "individual").values)
     size = np.where(np.isfinite(size), size, np.nanmax(np.append(size, 1.0)))

@@ -18,6 +18,7 @@ from behaviorlab.schema import (
     from_numpy,
     get_log,
     get_skeleton,
+    guess_tail_keypoints,
     log_step,
     logged,
     set_skeleton,
@@ -289,3 +290,17 @@ def test_the_body_axis_is_read_from_the_names_whatever_their_order():
     assert guess_body_axis(names[::-1]) == ("tailbase", "nose")
     assert guess_body_axis(["Snout", "leftear", "rightear", "Tail_Tip"]) == ("Tail_Tip", "Snout")
     assert guess_body_axis(["thorax", "head", "abdomen"]) == ("abdomen", "thorax")  # no tail name: last and first
+
+
+@pytest.mark.parametrize(
+    ("names", "posterior", "tail"),
+    [
+        (["nose", "tail_base", "tail_mid", "tail_tip"], None, ["tail_mid", "tail_tip"]),  # generated, SLEAP-style
+        (["nose", "earl", "tailbase", "tailcentre", "tailtip"], None, ["tailcentre", "tailtip"]),  # oft-rearing
+        (["Snout", "Front Paw R", "Butt/Proximal Tail"], None, []),  # bsoid-openfield: the root only
+        (["tail", "spine4", "nose"], "tail", []),  # keypoint-MoSeq's example: a lone "tail" is the root
+        (["nose", "Tail Base", "Tail1", "Tail2"], None, ["Tail1", "Tail2"]),
+    ],
+)
+def test_guess_tail_keypoints(names, posterior, tail):
+    assert guess_tail_keypoints(names, posterior) == tail
