@@ -275,7 +275,12 @@ def guess_symmetry(keypoints: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-#: Name fragments of the body axis' ends, most wanted first (matched in lower case, ``_ -.`` removed).
+def _plain_name(name: str) -> str:
+    """Return a keypoint name as the body-part guesses match it: lower case, without ``_ - . /`` and spaces."""
+    return re.sub(r"[_\-. /]", "", name.lower())
+
+
+#: Name fragments of the body axis' ends, most wanted first (matched in lower case, ``_ -./`` removed).
 _HEAD_NAMES = ("nose", "snout", "head", "neck")
 _TAIL_NAMES = ("tailbase", "baseoftail", "tailroot", "tailstart", "tail", "rump", "hip")
 
@@ -294,7 +299,7 @@ def guess_body_axis(keypoints: Sequence[str]) -> tuple[str, str]:
     ('c', 'a')
     """
     names = [str(k) for k in keypoints]
-    plain = [re.sub(r"[_\-. ]", "", n.lower()) for n in names]
+    plain = [_plain_name(n) for n in names]
 
     def first(fragments: Sequence[str], avoid: str | None, tips: bool = True) -> str | None:
         for fragment in fragments:
@@ -328,7 +333,7 @@ def guess_tail_keypoints(keypoints: Sequence[str], posterior: str | None = None)
     """
     out = []
     for name in (str(k) for k in keypoints):
-        flat = re.sub(r"[_\-. /]", "", name.lower())
+        flat = _plain_name(name)
         if "tail" in flat and name != posterior and not any(root in flat for root in _TAIL_ROOTS):
             out.append(name)
     return out

@@ -143,7 +143,8 @@ class ARHMM(SavedEstimator, BaseEstimator):
         Keypoints modeled: ``"auto"`` (every keypoint that moves, except
         the tail beyond its base: static arena landmarks are left out, and
         so is the tail, as keypoint-MoSeq advises for rodents, since its
-        swing would take most of the pose's variance) or a list of names.
+        swing would take most of the pose's variance; kept when fewer than 3
+        keypoints would be left) or a list of names.
     anterior, posterior
         Keypoints of the head and tail end of the body axis; ``None`` guesses
         them from the names (``nose``, ``tail_base``...).
@@ -297,11 +298,10 @@ class ARHMM(SavedEstimator, BaseEstimator):
             for _, ds in items:
                 body = [str(k) for k in split_static_keypoints(ds, "auto")["keypoint"].values]
                 names = body if names is None else [k for k in names if k in body]
-            names = names or []
-            guess_tail, _ = guess_body_axis(names)
-            tail = set(guess_tail_keypoints(names, self.posterior or guess_tail))
-            if len(names) - len(tail) >= 3:  # keypoint-MoSeq's advice for rodents: leave the tail out
-                names = [k for k in names if k not in tail]
+            if names and len(names) >= 3:  # keypoint-MoSeq's advice for rodents: leave the tail out
+                tail = set(guess_tail_keypoints(names, self.posterior or guess_body_axis(names)[0]))
+                if len(names) - len(tail) >= 3:
+                    names = [k for k in names if k not in tail]
         else:
             names = [str(k) for k in self.keypoints]
         if not names or len(names) < 3:

@@ -279,7 +279,10 @@ def test_two_still_postures_cost_something_to_merge_only_with_the_posture_term()
     assert core.merge_cost(stats, 0, 1, posture=True) > 0.5
 
 
-def test_auto_keypoints_leave_the_tail_out(pose_model):
+def test_auto_keypoints_leave_the_tail_out(pose_model, pose_sessions):
     assert "tail_base" in pose_model.keypoints_
     assert not {"tail_mid", "tail_tip"} & set(pose_model.keypoints_)
     assert pose_model.posterior_ == "tail_base"
+    # without the tail fewer than 3 keypoints would be left: the tail stays
+    few = pose_sessions["s0"].sel(keypoint=["nose", "tail_base", "tail_mid", "tail_tip"])
+    assert ARHMM(n_states=3).fit(few).keypoints_ == ["nose", "tail_base", "tail_mid", "tail_tip"]
