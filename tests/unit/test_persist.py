@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from behaviorlab import _persist, model_trust
 from behaviorlab.behavior.classify import BehaviorClassifier
 from behaviorlab.behavior.ethogram import EthogramHMM
 from behaviorlab.behavior.maps import BehaviorMap
+from behaviorlab.environment import package_versions
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models_flat_layout"
 
@@ -29,6 +32,32 @@ def old(tmp_path_factory) -> Path:
     return folder
 
 
+def load_old(cls, path: Path):
+    """Load a fixture model; it warns exactly about the installed packages that differ from the recorded ones.
+
+    The fixtures were saved with the package versions of their day, and a clean
+    install takes the newest releases, so the warning depends on the machine:
+    whatever it names must really have changed, and nothing changed means no warning.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", _persist.ModelVersionWarning)
+        model = cls.load(path)
+    saved, now = model.saved_versions_, package_versions()
+    changed = {name: (old, now.get(name)) for name, old in saved.items() if now.get(name) != old}
+    messages = [str(w.message) for w in caught if issubclass(w.category, _persist.ModelVersionWarning)]
+    assert len(messages) <= 1, messages
+    named = dict(
+        (m.group(1), (m.group(2), m.group(3)))
+        for text in messages
+        for m in re.finditer(r"([\w.-]+) (\S+) -> ([^,)]+)", text.split("versions (", 1)[1])
+    )
+    assert named.keys() <= changed.keys(), (named, changed)
+    assert all(changed[name][0] == old for name, (old, _) in named.items()), (named, changed)
+    if not changed:
+        assert not messages
+    return model
+
+
 def test_every_renamed_module_exists_and_old_names_are_gone():
     import importlib
 
@@ -39,19 +68,19 @@ def test_every_renamed_module_exists_and_old_names_are_gone():
 
 
 def test_a_map_saved_by_the_flat_layout_loads_and_gives_the_same_regions(old):
-    model = BehaviorMap.load(old / "map.pkl")
+    model = load_old(BehaviorMap, old / "map.pkl")
     assert type(model).__module__ == "behaviorlab.behavior.maps"
     np.testing.assert_array_equal(model.predict(np.load(old / "map_x.npy")), np.load(old / "map_regions.npy"))
 
 
 def test_an_hmm_saved_by_the_flat_layout_loads_and_gives_the_same_states(old):
-    model = EthogramHMM.load(old / "hmm.pkl")
+    model = load_old(EthogramHMM, old / "hmm.pkl")
     states = model.predict(np.load(old / "hmm_x.npy"), lengths=[100])
     np.testing.assert_array_equal(states, np.load(old / "hmm_states.npy"))
 
 
 def test_a_classifier_saved_by_the_flat_layout_loads_and_gives_the_same_labels(old):
-    model = BehaviorClassifier.load(old / "classifier.pkl")
+    model = load_old(BehaviorClassifier, old / "classifier.pkl")
     values = np.load(old / "classifier_x_s0.npy")  # (time, individual, feature), 30 fps, made by make_models.py
     features = xr.DataArray(
         values,
