@@ -48,6 +48,7 @@ from sklearn.base import BaseEstimator, clone
 from behaviorlab._blocks import blocks
 from behaviorlab._persist import SavedEstimator
 from behaviorlab.behavior.bouts import postprocess_bouts
+from behaviorlab.behavior.classify_blocks import fit_sessions
 from behaviorlab.behavior.classify_features import (
     WindowDesign,
     base_features,
@@ -55,6 +56,8 @@ from behaviorlab.behavior.classify_features import (
     check_keypoints,
     fingerprint,
     labels_behaviors,
+    session_fingerprints,
+    session_keypoints,
 )
 from behaviorlab.behavior.classify_fit import CHUNK_ROWS, MISSING_BIN, N_BINS, fit_behavior, proba_rows, split_rows
 from behaviorlab.behavior.crossval import (
@@ -90,15 +93,6 @@ _VERSION_KEYS = ("behaviorlab", "numpy", "scipy", "pandas", "scikit-learn")
 #: Frames a session is predicted in at once (with the windows' reach on each side): ten hours need the window
 #: features of this many frames in memory, not 2.6 GB of them.
 PREDICT_BLOCK_FRAMES = 2**16
-
-
-def _keypoints_of(features: Any) -> list[str] | None:
-    """Return the keypoints of the first session's poses (a Dataset with a keypoint coordinate), else None."""
-    items = session_items(features)
-    obj = items[0][1] if items else None
-    if isinstance(obj, xr.Dataset) and "keypoint" in obj.coords:
-        return [str(k) for k in obj["keypoint"].values]
-    return None
 
 
 # --------------------------------------------------------------------------- pickled with the classifier and its folds
@@ -229,7 +223,9 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         Each model trains on at most this many frames, evenly spread in time,
         half of them positive where the behavior has enough frames; ``None``
         uses every frame.  Neighbouring frames are nearly identical, so a
-        subsample loses little and saves much time.
+        subsample loses little and saves much time.  Annotations of more than
+        10 times this many rows are read as a random set of 60-s blocks holding
+        that many (:mod:`~behaviorlab.behavior.classify_blocks`): memory stays bounded.
     variable
         Variable read from Datasets.
     random_state
@@ -480,12 +476,14 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         )
         self.n_train_frames_ = n_valid
 
-    def _prepare(self, features: Any, labels: Any) -> WindowDesign:
+    def _prepare(self, features: Any, labels: Any, *, read_blocks: bool = False) -> WindowDesign:
         self._check_params()
         for attr in ("base_feature_names_",):
             if hasattr(self, attr):
                 delattr(self, attr)
         self.behaviors_ = labels_behaviors(labels, self.behaviors)
+        if read_blocks:  # long annotations: a random set of blocks (classify_blocks)
+            features, labels = fit_sessions(self, features, labels)
         design = self._design(features, labels, self.behaviors_)
         base = [str(f) for f in design.sources[0]["feature"].values]
         self.base_feature_names_ = np.array(base, dtype=object)
@@ -533,10 +531,10 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         BehaviorClassifier
             ``self``.
         """
-        design = self._prepare(features, labels)
-        self.keypoints_ = _keypoints_of(features)
+        design = self._prepare(features, labels, read_blocks=True)
+        self.keypoints_ = session_keypoints(features)
         self._fit_design(design, np.arange(len(design.X)))
-        self.training_fingerprints_ = sorted({fingerprint(source) for source in design.sources})
+        self.training_fingerprints_ = session_fingerprints(features, self.variable, self.base_feature_names_)
         if len(set(np.round(design.fps, 6))) > 1:
             log.warning("sessions have different frame rates %s; fps_ = %g", sorted(set(design.fps)), self.fps_)
         self._finish_spec()
@@ -577,12 +575,13 @@ class BehaviorClassifier(SavedEstimator, BaseEstimator):
         return names, probabilities, decisions
 
     def _session_proba(self, name: str, obj: Any) -> tuple[xr.DataArray, float]:
-        """One session's probabilities, in blocks of frames (equal to all at once: windows and smoothing reach less)."""
-        fps = frame_rate(base_features(name, obj, self.variable), None, f"session {name!r}")
+        """One session's probabilities in blocks read once each (a lazy file holds one), equal to all at once."""
+        base = base_features(name, obj, self.variable)
+        fps = frame_rate(base, None, f"session {name!r}")
         reach = max(self.windows_s, default=0.0) + max(getattr(self, "smoothing_", {}).values(), default=0.0)
         parts = []
-        for block in blocks(obj.sizes["time"], PREDICT_BLOCK_FRAMES, math.ceil(reach * fps) + 2):
-            design = self._design({name: obj.isel(time=slice(block.lo, block.hi))})
+        for block in blocks(base.sizes["time"], PREDICT_BLOCK_FRAMES, math.ceil(reach * fps) + 2):
+            design = self._design({name: base.isel(time=slice(block.lo, block.hi)).compute()})
             proba = design.unstack(self._proba_design(design), "behavior_probability", self.behaviors_, np.nan)[name]
             parts.append(proba.isel(time=block.keep))
         return (parts[0] if len(parts) == 1 else xr.concat(parts, "time")), fps

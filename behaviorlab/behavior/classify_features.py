@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
+from behaviorlab._blocks import blocks
 from behaviorlab.errors import SchemaError
 from behaviorlab.features.design import FEATURE_DIMS
 from behaviorlab.features.samples import SessionSamples, session_items, session_samples
@@ -34,17 +35,42 @@ __all__ = [
     "fingerprint",
     "labels_behaviors",
     "pair_sessions",
+    "session_fingerprints",
+    "session_keypoints",
 ]
 
 LABEL_DIMS = ("time", "individual", "behavior")
+#: Frames (along a session's first dim) hashed at a time by :func:`fingerprint`.
+FINGERPRINT_BLOCK = 2**16
 
 
 def fingerprint(source: xr.DataArray) -> str:
-    """SHA-256 of a session's base features (values and shape): the same session is recognised after a reload."""
-    values = np.ascontiguousarray(source.transpose(*source.dims).values, dtype=np.float64)
-    digest = hashlib.sha256(repr((source.dims, values.shape)).encode())
-    digest.update(values.tobytes())
+    """SHA-256 of a session's base features (values and shape): the same session is recognised after a reload.
+
+    The values are hashed as float64 in their own dim order, read in blocks
+    along the first dim (the same bytes as the whole array: a long session is
+    never copied whole).
+    """
+    digest = hashlib.sha256(repr((source.dims, source.shape)).encode())
+    if not source.dims:
+        digest.update(np.ascontiguousarray(source.values, dtype=np.float64).tobytes())
+        return digest.hexdigest()
+    first = source.dims[0]
+    for block in blocks(source.sizes[first], FINGERPRINT_BLOCK, 0):
+        values = source.isel({first: slice(block.start, block.stop)}).values
+        digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return digest.hexdigest()
+
+
+def session_fingerprints(features: Any, variable: str, reference: Sequence[str]) -> list[str]:
+    """Return the sorted :func:`fingerprint` of each session's base features, in the ``reference`` feature order."""
+    out = set()
+    for name, obj in session_items(features):
+        base = base_features(name, obj, variable)
+        if [str(f) for f in base["feature"].values] != [str(f) for f in reference]:
+            base = base.sel(feature=list(reference))
+        out.add(fingerprint(base))
+    return sorted(out)
 
 
 @attrs.define
@@ -108,6 +134,15 @@ def check_keypoints(name: str, obj: Any, trained: Sequence[str] | None) -> None:
             f"{sorted(present)}); if they carry other names, map them: behaviorlab features --keypoint-map "
             "MAP.yaml, or poses.keypoint_map in the project config ({name in the file: name in the classifier})"
         )
+
+
+def session_keypoints(features: Any) -> list[str] | None:
+    """Return the keypoints of the first session's poses (a Dataset with a keypoint coordinate), else None."""
+    items = session_items(features)
+    obj = items[0][1] if items else None
+    if isinstance(obj, xr.Dataset) and "keypoint" in obj.coords:
+        return [str(k) for k in obj["keypoint"].values]
+    return None
 
 
 def base_features(name: str, obj: Any, variable: str) -> xr.DataArray:

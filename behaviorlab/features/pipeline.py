@@ -301,7 +301,11 @@ def with_spectrogram(features: xr.Dataset) -> xr.Dataset:
 
 
 def load_session_features(
-    path: str | Path, select: Sequence[str] | None = None, *, spectrogram: Literal["compute", "recipe"] = "compute"
+    path: str | Path,
+    select: Sequence[str] | None = None,
+    *,
+    spectrogram: Literal["compute", "recipe"] = "compute",
+    lazy: bool = False,
 ) -> xr.Dataset:
     """Read a features file, recomputing its spectrogram when it is asked for and was not stored.
 
@@ -317,17 +321,22 @@ def load_session_features(
         ``"recipe"``: it is left to the estimators, which compute its rows as
         they read them (:func:`behaviorlab.features.samples.session_samples`):
         the Dataset holds ``features`` and the recipe instead.
+    lazy
+        Read values only when they are used (:func:`behaviorlab.io.load.load_netcdf`):
+        the classifier's predict then holds one block of the session at a time.
+        A spectrogram computed now reads the features whole.
     """
     wanted = None if select is None else list(dict.fromkeys(select))
     asked = wanted is None or any(v in _SPECTROGRAM_VARIABLES for v in wanted)
     try:
-        ds = load_netcdf(path, select=wanted)
+        ds = load_netcdf(path, select=wanted, lazy=lazy)
     except FileFormatError:
         if wanted is None or not asked:  # not a missing spectrogram: the file itself
             raise
         rest = [v for v in wanted if v not in _SPECTROGRAM_VARIABLES]
-        ds = load_netcdf(path, select=list(dict.fromkeys([*rest, "features"])))
+        ds = load_netcdf(path, select=list(dict.fromkeys([*rest, "features"])), lazy=lazy)
         if SPECTROGRAM_RECIPE not in ds.attrs:
+            ds.close()
             load_netcdf(path, select=wanted)  # the error that names what the file lacks
     if not asked or "spectrogram" in ds or SPECTROGRAM_RECIPE not in ds.attrs:
         return ds

@@ -319,12 +319,13 @@ _FOREIGN_ENGINES = ("h5netcdf", "scipy")
 
 
 def _read_netcdf(
-    path: Path, select: Sequence[str] | None = None, *, engines: Sequence[Any] = _OWN_ENGINES
+    path: Path, select: Sequence[str] | None = None, *, engines: Sequence[Any] = _OWN_ENGINES, lazy: bool = False
 ) -> xr.Dataset:
     errors = []
     for engine in engines:
         try:
-            with xr.open_dataset(path, engine=engine) as opened:
+            opened = xr.open_dataset(path, engine=engine)
+            try:
                 if select is not None:
                     missing = [v for v in select if v not in opened.data_vars]
                     if missing:
@@ -332,8 +333,13 @@ def _read_netcdf(
                             path,
                             f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, opened.data_vars))})",
                         )
-                    opened = opened[list(select)]  # only the chosen variables are read
-                return opened.load()
+                chosen = opened if select is None else opened[list(select)]  # only the chosen variables are read
+                if lazy:
+                    return chosen  # values are read when used; the file closes with the Dataset
+                return chosen.load()
+            finally:
+                if not lazy:
+                    opened.close()
         except FileFormatError:
             raise
         except (ValueError, OSError, ImportError, TypeError) as err:
@@ -341,8 +347,10 @@ def _read_netcdf(
     raise FileFormatError(path, f"could not read it as netCDF ({'; '.join(errors)})")
 
 
-def load_netcdf(path: str | Path, variables: Sequence[str] = (), *, select: Sequence[str] | None = None) -> xr.Dataset:
-    """Read a behaviorlab netCDF file (features, labels) into memory, checking that it holds ``variables``.
+def load_netcdf(
+    path: str | Path, variables: Sequence[str] = (), *, select: Sequence[str] | None = None, lazy: bool = False
+) -> xr.Dataset:
+    """Read a behaviorlab netCDF file (features, labels), checking that it holds ``variables``.
 
     Parameters
     ----------
@@ -356,17 +364,26 @@ def load_netcdf(path: str | Path, variables: Sequence[str] = (), *, select: Sequ
         attrs); the others are never read from disk, which is what makes a
         dashboard page over many sessions fast. A missing one is an error
         naming the file.
+    lazy
+        Open the file and read values only when they are used: a caller that
+        goes through a long session in blocks of time (the classifier's
+        predict) holds one block in memory, not the session. The coordinates
+        and attrs are read at once; the file stays open until the Dataset is
+        closed (``ds.close()``) or dropped. Files are compressed in chunks
+        along time (:func:`behaviorlab.io.save.save_netcdf`), so a block of
+        time reads only its chunks.
 
     Returns
     -------
     xarray.Dataset
-        The Dataset, loaded (the file is closed).
+        The Dataset: loaded, with the file closed, unless ``lazy``.
     """
     path = Path(path)
     _check_file(path)
-    ds = _read_netcdf(path, None if select is None else list(dict.fromkeys([*select, *variables])))
+    ds = _read_netcdf(path, None if select is None else list(dict.fromkeys([*select, *variables])), lazy=lazy)
     missing = [v for v in variables if v not in ds]
     if missing:
+        ds.close()
         raise FileFormatError(
             path, f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, ds.data_vars))})"
         )

@@ -476,8 +476,10 @@ def stage_apply(config: ProjectConfig, stage: str, fit: StageResult, features: S
                 shutil.copyfile(fitted, tmp)
                 return
             model = _model_class(fit_stage).load(model_path)
-            labeled = model.label(load_session_features(features.path, spectrogram="recipe"))
-            save_netcdf(labeled[list(variables)], tmp)
+            # lazily: the classifier reads the session block by block; the map and the HMM read it whole
+            with load_session_features(features.path, spectrogram="recipe", lazy=True) as session_features:
+                labeled = model.label(session_features)
+                save_netcdf(labeled[list(variables)], tmp)
 
         path, ran = cached_output(cache, stage, session, key, write, ".nc")
         return StageResult(stage, session, key=key, path=str(path), ran=ran)
