@@ -334,12 +334,13 @@ def _read_netcdf(
                             f"has no {', '.join(map(repr, missing))} (it holds {sorted(map(str, opened.data_vars))})",
                         )
                 chosen = opened if select is None else opened[list(select)]  # only the chosen variables are read
-                if lazy:
-                    return chosen  # values are read when used; the file closes with the Dataset
-                return chosen.load()
-            finally:
-                if not lazy:
-                    opened.close()
+                result = chosen if lazy else chosen.load()  # lazy: values read when used; closed with the Dataset
+            except BaseException:
+                opened.close()
+                raise
+            if not lazy:
+                opened.close()
+            return result
         except FileFormatError:
             raise
         except (ValueError, OSError, ImportError, TypeError) as err:
