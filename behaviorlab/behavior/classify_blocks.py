@@ -13,6 +13,7 @@ as context, unlabeled, so its window features equal the whole session's.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from behaviorlab.behavior.classify_features import LABEL_DIMS, align_labels, bas
 from behaviorlab.features.windows import frame_rate
 
 __all__ = ["FIT_BLOCK_S", "FIT_ROWS_PER_TRAIN_FRAME", "fit_blocks", "fit_sessions"]
+
+log = logging.getLogger(__name__)
 
 #: A fit reads at most this many times ``max_train_frames`` labeled rows (frame x individual).
 FIT_ROWS_PER_TRAIN_FRAME = 10
@@ -89,15 +92,16 @@ def fit_blocks(
         to each other in a session are read as one. None when the sessions
         hold at most ``max_rows`` rows.
     """
-    sizes = []
-    for name, obj, _ in triples:
-        base = base_features(name, obj, variable)
-        sizes.append((base.sizes["time"], base.sizes["individual"]))
+    bases = [base_features(name, obj, variable) for name, obj, _ in triples]
+    sizes = [(base.sizes["time"], base.sizes["individual"]) for base in bases]
     if max_rows is None or sum(t * i for t, i in sizes) <= max_rows:
         return None
+    rates = []
+    for base, (name, _, lab) in zip(bases, triples, strict=True):
+        rates.append(frame_rate(base, None, f"session {name!r}"))
+        align_labels(name, lab, base, rates[-1], behaviors)  # every session's labels checked, as a whole fit would
     candidates = []  # (session position, start, stop)
-    for s, (name, obj, _) in enumerate(triples):
-        fps = frame_rate(base_features(name, obj, variable), None, f"session {name!r}")
+    for s, fps in enumerate(rates):
         size = max(1, math.floor(FIT_BLOCK_S * fps + 0.5))
         candidates.extend((s, block.start, block.stop) for block in blocks(sizes[s][0], size, 0))
     chosen, rows = [], 0
@@ -110,10 +114,8 @@ def fit_blocks(
     features: dict[str, xr.DataArray] = {}
     labels: dict[str, xr.DataArray] = {}
     for s, start, stop in _merged(sorted(chosen)):
-        name, obj, lab = triples[s]
-        base = base_features(name, obj, variable)
-        fps = frame_rate(base, None, f"session {name!r}")
-        align_labels(name, lab, base, fps, behaviors)  # the whole session's labels are checked, as a whole fit would
+        name, _, lab = triples[s]
+        base, fps = bases[s], rates[s]
         context = math.ceil(context_s * fps) + 2
         lo, hi = max(0, start - context), min(sizes[s][0], stop + context)
         key = f"{name}[{start}:{stop}]"
@@ -122,6 +124,13 @@ def fit_blocks(
         part[: start - lo] = np.nan  # context frames: read for the windows, not learned from
         part[stop - lo :] = np.nan
         labels[key] = part
+    log.info(
+        "the annotations hold %d rows: the fit reads %d of them, in %d blocks of %g s or runs of them",
+        sum(t * i for t, i in sizes),
+        rows,
+        len(chosen),
+        FIT_BLOCK_S,
+    )
     return features, labels
 
 

@@ -14,6 +14,7 @@ import behaviorlab.behavior.classify as classify
 from behaviorlab.behavior.classify import BehaviorClassifier
 from behaviorlab.behavior.classify_blocks import FIT_BLOCK_S, FIT_ROWS_PER_TRAIN_FRAME, fit_blocks
 from behaviorlab.behavior.classify_features import build_design, fingerprint
+from behaviorlab.errors import SchemaError
 from behaviorlab.features.pipeline import load_session_features
 from behaviorlab.io.save import save_netcdf
 
@@ -94,6 +95,13 @@ def test_a_fit_on_hours_of_annotation_reads_a_bounded_number_of_rows_and_still_l
     assert f1 > 0.9
     # the session is recognised as a training session (digests of the whole session, not of its blocks)
     assert clf.training_sessions({"long": long, "new": test}) == {"long": True, "new": False}
+    # the blocks are drawn from random_state: a second fit is the same model
+    again = BehaviorClassifier(max_train_frames=500, max_iter=30, windows_s=(0.5,), random_state=0)
+    again.fit({"long": long}, {"long": labels})
+    xr.testing.assert_equal(again.predict_proba(test), clf.predict_proba(test))
+    # labels off the features' frames are refused as a whole fit refuses them, though only blocks are read
+    with pytest.raises(SchemaError, match="do not match its feature times"):
+        again.fit({"long": long}, {"long": labels.isel(time=slice(1, None))})
 
 
 def test_the_fingerprint_read_in_blocks_is_the_digest_of_the_whole_array():
