@@ -30,8 +30,11 @@ ethogram_app = typer.Typer(
 FeatureFiles = Annotated[list[Path], typer.Argument(help="Features files (.nc) from `behaviorlab features`.")]
 
 
-def _load_sessions(paths: list[Path], variable: str | list[str]) -> dict[str, Any]:
-    """Features files by session name (the file name without .nc); repeated names are an error."""
+def _load_sessions(paths: list[Path], variable: str | list[str], *, lazy: bool = False) -> dict[str, Any]:
+    """Features files by session name (the file name without .nc); repeated names are an error.
+
+    ``lazy``: values are read when used (the classifier's predict reads a long session a block at a time).
+    """
     from behaviorlab.errors import FileFormatError  # lazy: loads when the command runs (a fast --help)
     from behaviorlab.features.pipeline import load_session_features  # lazy: loads when the command runs
     from behaviorlab.features.wavelets import SPECTROGRAM_RECIPE  # lazy: loads when the command runs
@@ -46,7 +49,10 @@ def _load_sessions(paths: list[Path], variable: str | list[str]) -> dict[str, An
             raise FileFormatError(path, f"another features file is also named {name!r}; session names must differ")
         # a spectrogram a file does not store (the features of `run`) is computed from the recipe it keeps,
         # block by block as the estimator reads it
-        ds = load_session_features(path, spectrogram="recipe") if spectrogram else load_netcdf(path, needed)
+        if spectrogram:
+            ds = load_session_features(path, spectrogram="recipe", lazy=lazy)
+        else:
+            ds = load_netcdf(path, needed, lazy=lazy)
         computed = SPECTROGRAM_RECIPE in ds.attrs and "features" in ds
         missing = [v for v in needed if v not in ds and not (computed and v.startswith("spectrogram"))]
         if missing:
@@ -404,7 +410,7 @@ def classify_predict(
 
     apply_trust(trust)
     clf = BehaviorClassifier.load(model)
-    sessions = _load_sessions(features, clf.variable)
+    sessions = _load_sessions(features, clf.variable, lazy=True)
     labeled = clf.label(sessions)
     _write_labels(labeled, ["behavior_probability", "behavior_prediction"], out_dir, "behavior", overwrite)
     for name, ds in labeled.items():
@@ -451,7 +457,7 @@ def classify_suggest(
 
     apply_trust(trust)
     clf = BehaviorClassifier.load(model)
-    sessions = _load_sessions(features, clf.variable)
+    sessions = _load_sessions(features, clf.variable, lazy=True)
     table = uncertainty_table(clf.predict_proba(sessions), clf.thresholds_, clf.behaviors_)
     picks = suggested_bouts(spread_picks(table, n, min_separation_s), table)
     _refuse_existing(out, overwrite)
