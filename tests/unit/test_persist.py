@@ -51,6 +51,7 @@ def load_old(cls, path: Path):
         for text in messages
         for m in re.finditer(r"([\w.-]+) (\S+) -> ([^,)]+)", text.split("versions (", 1)[1])
     )
+    assert not messages or named, messages  # a warning names what changed, in the form parsed here
     assert named.keys() <= changed.keys(), (named, changed)
     assert all(changed[name][0] == old for name, (old, _) in named.items()), (named, changed)
     if not changed:
