@@ -30,7 +30,14 @@ anything (seeds 171 and 172 were).  Keys ``switches_per_1000_frames``,
 ``matched_share`` and ``frame_matched_mean_px`` with ``_2_animals`` and
 ``_3_animals``, and the same with ``_no_gap_fill`` for the same model and
 video without the track-guided second look
-(:func:`behaviorlab.pose.contacts.fill_track_gaps`), the path before it.
+(:func:`behaviorlab.pose.contacts.fill_track_gaps`), and with
+``_no_exclusive`` without exclusive keypoints
+(:func:`behaviorlab.pose.instances.exclusive_keypoints`: a spot claimed by
+two animals' crop models goes to one), the paths before each.
+``frame_matched_scored_share`` says how many (frame, animal, keypoint)
+triples were scored: exclusive keypoints leave some keypoints out rather
+than on the neighbour.  ``switches_per_1000_frames_by_anchor`` matches by the
+anchor alone (see :func:`tracked_scores`).
 
 A model folder that already holds a trained top-down model is reused
 (``--retrain`` to train again); so is the generated data folder.  Run
@@ -137,20 +144,29 @@ def error_stats(err: np.ndarray, prefix: str) -> dict[str, float]:
     }
 
 
-def tracked_scores(pred, truth) -> dict[str, float]:
-    """Switches, matched share and keypoint errors of tracked predictions against the ground truth."""
+def tracked_scores(pred, truth, anchor: str = "spine") -> dict[str, float]:
+    """Switches, matched share and keypoint errors of tracked predictions against the ground truth.
+
+    ``switches_per_1000_frames_by_anchor`` matches tracks to animals by the
+    anchor keypoint alone: a pose that took some of a neighbour's keypoints
+    can flip the whole-pose matching for a frame without any identity having
+    changed, and the difference between the two counts is that.
+    """
     from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
 
     truth = truth.isel(time=slice(0, pred.sizes["time"]))
     drop = [v for v in ("source_individual", "identity_confidence") if v in pred]
     named = pred.drop_vars(drop).assign_coords(time=truth["time"].values)
     switches = identity_switches(named, truth)
+    anchored = named.assign(position=named["position"].where(named["keypoint"] == anchor))
+    by_anchor = identity_switches(anchored, truth)["switches_per_1000_frames"]
     return {
         **error_stats(keypoint_error(named, truth, matching="session").values, "session_matched"),
         **error_stats(keypoint_error(named, truth, matching="frame").values, "frame_matched"),
         "identity_switches": switches["switches"],
         "identity_switch_events": switches["switch_events"],
         "switches_per_1000_frames": round(switches["switches_per_1000_frames"], 3),
+        "switches_per_1000_frames_by_anchor": round(by_anchor, 3),
         "matched_share": round(switches["matched_share"], 4),
     }
 
@@ -189,12 +205,20 @@ def contact_metrics(args: argparse.Namespace) -> dict[str, float | int]:
     for name, (n_animals, _) in CONTACT_TEST.items():
         truth = load_poses(folder / f"{name}_poses.nc")
         suffix = f"_{n_animals}_animals"
-        for fill, tag in ((0, "_no_gap_fill"), (30, "")):
+        variants = ((model, 0, "_no_gap_fill"), (model.replace(exclusive_keypoints=False), 30, "_no_exclusive"))
+        for variant, fill, tag in (*variants, (model, 30, "")):
             started = time.perf_counter()
-            pred = predict_video_topdown(model, folder / f"{name}.mp4", max_animals=n_animals, fill_gaps=fill)
+            pred = predict_video_topdown(variant, folder / f"{name}.mp4", max_animals=n_animals, fill_gaps=fill)
             seconds = time.perf_counter() - started
-            scores = tracked_scores(pred, truth)
-            keys = ("switches_per_1000_frames", "matched_share", "frame_matched_mean_px", "frame_matched_median_px")
+            scores = tracked_scores(pred, truth, model.anchor)
+            keys = (
+                "switches_per_1000_frames",
+                "switches_per_1000_frames_by_anchor",
+                "matched_share",
+                "frame_matched_mean_px",
+                "frame_matched_median_px",
+                "frame_matched_scored_share",
+            )
             metrics.update({f"{k}{suffix}{tag}": scores[k] for k in keys})
             metrics[f"predict_fps{suffix}{tag}"] = round(pred.sizes["time"] / seconds, 1)
             if not tag:
@@ -228,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         frames = reader[: pred.sizes["time"]]
     oracle = instances_to_poses(model.predict_instances(frames, anchors=anchors), model.skeleton, fps=30.0)
     oracle = track_poses(oracle, max_tracks=2)
-    oracle_scores = tracked_scores(oracle, truth)
+    oracle_scores = tracked_scores(oracle, truth, model.anchor)
 
     metrics: dict[str, float | int | str] = {
         **training,
@@ -236,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         "frames": int(pred.sizes["time"]),
         "predict_fps": round(pred.sizes["time"] / predict_s, 1),
         "n_tracks": int(pred.sizes["individual"]),
-        **tracked_scores(pred, truth),
+        **tracked_scores(pred, truth, model.anchor),
         **{f"oracle_anchor_{k}": v for k, v in oracle_scores.items() if k.startswith(("session", "frame"))},
         "oracle_anchor_switches_per_1000_frames": oracle_scores["switches_per_1000_frames"],
     }

@@ -31,6 +31,7 @@ from behaviorlab.pose.layers import ImageNormalization, LocalMaxima2D, SubpixelM
 
 __all__ = [
     "MODEL_BUILDERS",
+    "build_candidates_model",
     "build_deeplabcut",
     "build_inference_model",
     "build_leap",
@@ -654,6 +655,62 @@ def build_local_peaks_model(
         name="local_maxima",
     )
     return keras.Model(train_model.inputs, layer(maps), name=name or f"{train_model.name}_local_peaks")
+
+
+def build_candidates_model(
+    train_model: keras.Model,
+    *,
+    output_stride: int,
+    sigma: float,
+    n_keypoints: int,
+    max_peaks: int = 3,
+    threshold: float = 0.1,
+    name: str | None = None,
+) -> keras.Model:
+    """Images -> the best peak of each keypoint map and its next ones (for exclusive keypoints).
+
+    Peak 0 is the peak of :func:`build_inference_model` (the map's maximum,
+    always given); peaks ``1 .. max_peaks - 1`` are the next local maxima of
+    :func:`build_local_peaks_model` above ``threshold``, best first, NaN where there are fewer.
+
+    Parameters
+    ----------
+    train_model
+        A model from one of the builders (its last output is used).
+    output_stride
+        Input pixels per map pixel.
+    sigma
+        Standard deviation of the training targets, in input-image pixels.
+    n_keypoints
+        Number of leading keypoint channels (the rest are posture-graph maps).
+    max_peaks
+        Peaks per keypoint, the best included (at least 2).
+    threshold
+        Smallest map value of a further peak.
+    name
+        Model name; default ``<train_model.name>_candidates``.
+
+    Returns
+    -------
+    keras.Model
+        Input as ``train_model``; output ``(batch, n_keypoints, max_peaks, 3)``:
+        ``(x, y, map value)`` in input-image pixels.
+    """
+    if max_peaks < 2:
+        raise ValueError(f"max_peaks must be >= 2 (the best and at least one more), got {max_peaks}")
+    best = build_inference_model(train_model, output_stride=output_stride, sigma=sigma, n_keypoints=n_keypoints)
+    others = build_local_peaks_model(
+        train_model,
+        output_stride=output_stride,
+        sigma=sigma,
+        max_peaks=max_peaks,
+        threshold=threshold,
+        n_keypoints=n_keypoints,
+    )
+    first = layers.Reshape((n_keypoints, 1, 3))(best.outputs[0])
+    rest = layers.Cropping2D(((0, 0), (1, 0)))(others.outputs[0])  # drop the local maxima's best
+    merged = layers.Concatenate(axis=2)([first, rest])
+    return keras.Model(train_model.inputs, merged, name=name or f"{train_model.name}_candidates")
 
 
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {

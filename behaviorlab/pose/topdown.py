@@ -28,7 +28,8 @@ geometry and the training sets live in :mod:`behaviorlab.pose.crops`.
 Model folder (:meth:`TopDownModel.save`, :func:`train_topdown`)::
 
     MODEL_DIR/
-      topdown_config.json   anchor, crop_size, centroid_scale, peak_threshold, min_distance, max_animals
+      topdown_config.json   anchor, crop_size, centroid_scale, peak_threshold, min_distance, max_animals,
+                            exclusive_keypoints
       centroid/             pose model folder of the centroid model (pose_config.json, model.keras, ...)
       pose/                 pose model folder of the crop model
 """
@@ -50,6 +51,7 @@ import xarray as xr
 from behaviorlab.errors import FileFormatError, OutputExistsError, SchemaError
 from behaviorlab.io.labeled_frames import LabeledFrames
 from behaviorlab.pose.backend import compiled_predict
+from behaviorlab.pose.calibration import calibration_radius
 from behaviorlab.pose.contacts import resolve_contacts
 from behaviorlab.pose.crops import (
     anchor_index,
@@ -65,8 +67,8 @@ from behaviorlab.pose.crops import (
 from behaviorlab.pose.data import load_frames
 from behaviorlab.pose.folder import BEST_MODEL, POSE_CONFIG, TOPDOWN_CONFIG, save_model, write_json, write_pose_config
 from behaviorlab.pose.inference import model_fingerprint, predict_stream, write_result
-from behaviorlab.pose.instances import instances_to_poses
-from behaviorlab.pose.models import build_local_peaks_model
+from behaviorlab.pose.instances import exclusive_keypoints, instances_to_poses
+from behaviorlab.pose.models import build_candidates_model, build_local_peaks_model
 from behaviorlab.pose.predict import PoseModel
 from behaviorlab.pose.train import TrainConfig, TrainResult, train_model
 from behaviorlab.schema import Skeleton, log_step
@@ -85,6 +87,8 @@ log = logging.getLogger(__name__)
 
 CENTROID_DIR = "centroid"
 POSE_DIR = "pose"
+#: Peaks per keypoint map the crop model gives :func:`exclusive_keypoints` (the best and two more)
+CANDIDATE_PEAKS = 3
 
 
 # --------------------------------------------------------------------------- the model
@@ -123,6 +127,12 @@ class TopDownModel:
         ``output_stride / centroid_scale`` frame pixels) merge into one animal.
     max_animals
         Animals looked for per frame (instance slots of :meth:`predict`).
+    exclusive_keypoints
+        Give each spot in a frame to one animal
+        (:func:`~behaviorlab.pose.instances.exclusive_keypoints`, spots of the
+        crop model's calibration radius): where the crop models of two
+        touching animals put the same keypoint on one spot, the weaker takes
+        its next peak or none (the anchor excepted).  Applies when a frame has several boxes.
     model_dir
         Folder it was loaded from, if any.
     """
@@ -138,6 +148,7 @@ class TopDownModel:
         peak_threshold: float = 0.2,
         min_distance: int = 1,
         max_animals: int = 2,
+        exclusive_keypoints: bool = True,
         model_dir: Path | None = None,
     ) -> None:
         self.centroid = centroid
@@ -149,6 +160,7 @@ class TopDownModel:
         self.peak_threshold = float(peak_threshold)
         self.min_distance = int(min_distance)
         self.max_animals = int(max_animals)
+        self.exclusive_keypoints = bool(exclusive_keypoints)
         self.model_dir = model_dir
         anchor_index(pose.skeleton, self.anchor)
         if self.max_animals < 1:
@@ -166,6 +178,7 @@ class TopDownModel:
                 "train both with the same grayscale setting"
             )
         self._centroid_predict: Callable[[np.ndarray], np.ndarray] | None = None
+        self._candidates_predict: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -194,6 +207,7 @@ class TopDownModel:
             "peak_threshold": self.peak_threshold,
             "min_distance": self.min_distance,
             "max_animals": self.max_animals,
+            "exclusive_keypoints": self.exclusive_keypoints,
             "centroid_dir": CENTROID_DIR,
             "pose_dir": POSE_DIR,
             "keypoints": list(self.skeleton.keypoints),
@@ -262,7 +276,10 @@ class TopDownModel:
         centroid = PoseModel.load(model_dir / config["centroid_dir"], checkpoint=checkpoint)
         pose = PoseModel.load(model_dir / config["pose_dir"], checkpoint=checkpoint)
         settings = ("anchor", "crop_size", "centroid_scale", "peak_threshold", "min_distance", "max_animals")
-        return cls(centroid, pose, **{k: config[k] for k in settings}, model_dir=model_dir)
+        exclusive = bool(config.get("exclusive_keypoints", True))  # models saved before it existed get the default
+        return cls(
+            centroid, pose, **{k: config[k] for k in settings}, exclusive_keypoints=exclusive, model_dir=model_dir
+        )
 
     def fingerprint(self) -> str:
         """SHA-256 over both networks' weights and configs and the top-down settings (for resuming)."""
@@ -321,6 +338,18 @@ class TopDownModel:
             batch = frames[start : start + batch_size]
             out[start : start + len(batch)] = self._anchors_of(self.centroid_input(batch, batch_size), len(batch))
         return out
+
+    def _candidates_fn(self) -> Callable[[np.ndarray], np.ndarray]:
+        if self._candidates_predict is None:
+            network = build_candidates_model(
+                self.pose.train_model,
+                output_stride=self.pose.output_stride,
+                sigma=self.pose.sigma,
+                n_keypoints=self.skeleton.n_keypoints,
+                max_peaks=CANDIDATE_PEAKS,
+            )
+            self._candidates_predict = compiled_predict(network)
+        return self._candidates_predict
 
     def _anchors_of(self, centroid_input: np.ndarray, n: int) -> np.ndarray:
         return np.asarray(self._centroid_fn()(centroid_input))[:n, 0]
@@ -389,9 +418,17 @@ class TopDownModel:
         if frame_index.size == 0:
             return out
         crops, offsets = crop_images(frames, frame_index, anchors[frame_index, slot, :2], self.crop_size)
-        found = np.array(
-            _predict_fixed(self.pose.predict_function(), self.pose.preprocess(crops), batch_size * n_slots)
-        )
+        images = self.pose.preprocess(crops)
+        if n_slots > 1 and self.exclusive_keypoints:
+            peaks = np.array(_predict_fixed(self._candidates_fn(), images, batch_size * n_slots))  # (m, K, P, 3)
+            found = uncrop_keypoints(peaks.reshape(len(peaks), -1, 3), offsets).reshape(peaks.shape)
+            grid = np.full((len(frames), n_slots, *found.shape[1:]), np.nan)
+            grid[frame_index, slot] = found
+            radius = calibration_radius(self.pose.sigma, self.pose.output_stride)
+            out, _ = exclusive_keypoints(grid, radius, exempt=[anchor_index(self.skeleton, self.anchor)])
+            out[..., 2] = self.pose.calibrated(out[..., 2])
+            return out
+        found = np.array(_predict_fixed(self.pose.predict_function(), images, batch_size * n_slots))
         found[..., 2] = self.pose.calibrated(found[..., 2])
         out[frame_index, slot] = uncrop_keypoints(found, offsets)
         return out

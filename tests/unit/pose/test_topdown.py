@@ -309,7 +309,9 @@ def test_oracle_anchors_give_exact_boxes_and_the_tracker_keeps_identities_throug
     layout = np.stack([(np.arange(skeleton.n_keypoints) - k_anchor) * 3.0, np.zeros(skeleton.n_keypoints)], -1)
     pose = fixed_model(skeleton, size, size // 2 + layout)
     centroid = fixed_model(Skeleton((ANCHOR,)), 128, np.array([[64.0, 64.0]]))  # never used: anchors are given
-    model = TopDownModel(centroid, pose, anchor=ANCHOR, crop_size=size, centroid_scale=0.5, max_animals=2)
+    model = TopDownModel(
+        centroid, pose, anchor=ANCHOR, crop_size=size, centroid_scale=0.5, max_animals=2, exclusive_keypoints=False
+    )
 
     true_pos = truth["position"].transpose("time", "individual", "keypoint", "space").values
     anchors = true_pos[:, :, k_anchor]  # (time, 2, 2)
@@ -326,6 +328,21 @@ def test_oracle_anchors_give_exact_boxes_and_the_tracker_keeps_identities_throug
     assert np.isfinite(instances[~lost]).all()
     expected = np.floor(shuffled + 0.5)[:, :, None, :] + layout  # the box offset plus the fixed layout
     np.testing.assert_allclose(instances[~lost][..., :2], expected[~lost], atol=0.02)
+
+    # exclusive keypoints: where the two boxes' keypoints fall on the same spots (rounded anchors under the
+    # 4 px calibration radius apart), each spot goes to one animal; this map has no second peak, so the other
+    # animal's keypoint is NaN there; the anchors, and every other frame, stay as they were
+    exclusive = model.replace(exclusive_keypoints=True).predict_instances(frames, anchors=shuffled, batch_size=32)
+    rounded = np.floor(shuffled + 0.5)
+    clash = np.linalg.norm(rounded[:, 0] - rounded[:, 1], axis=-1) < 4.0
+    assert clash.sum() == 5  # the closest approaches of this stretch
+    others = [k for k in range(skeleton.n_keypoints) if k != k_anchor]
+    kept = np.isfinite(exclusive[clash][:, :, others, 0])
+    assert (kept.sum(axis=1) == 1).all()  # one owner per spot
+    np.testing.assert_array_equal(exclusive[:, :, k_anchor], instances[:, :, k_anchor])
+    shown = np.isfinite(exclusive[..., 0])
+    np.testing.assert_allclose(exclusive[shown], instances[shown], atol=1e-3)  # no second peak to move to
+    assert (shown == np.isfinite(instances[..., 0]))[~clash].all()
 
     # the layout around each true anchor is the ground truth of this stand-in network
     true_layout = np.floor(anchors + 0.5)[:, :, None, :] + layout
@@ -405,6 +422,69 @@ def test_animals_merged_by_the_centroid_stage_are_found_again_where_their_tracks
     assert after["matched_share"] > before["matched_share"]
 
 
+# --------------------------------------------------------------------------- exclusive keypoints
+def test_a_spot_claimed_by_two_animals_goes_to_one_and_the_other_takes_its_next_peak():
+    from behaviorlab.pose.instances import exclusive_keypoints
+
+    nan = np.nan
+    # (frame, slot, keypoint, peak, (x, y, map value)); keypoint 0 is the anchor
+    cand = np.full((4, 2, 2, 3, 3), nan)
+    cand[:, 0, 0, 0] = cand[:, 1, 0, 0] = [10.0, 10.0, 1.0]  # both boxes on one anchor: exempt, kept
+    # frame 0: slot 0 is stronger on the shared spot and keeps it; slot 1 moves to its next peak
+    cand[0, 0, 1, :2] = [[50, 50, 0.9], [80, 80, 0.2]]
+    cand[0, 1, 1, :2] = [[51, 50, 0.6], [20, 30, 0.5]]
+    # frame 1: as frame 0, but slot 1 has no other peak: NaN
+    cand[1, 0, 1, :1] = [[50, 50, 0.9]]
+    cand[1, 1, 1, :1] = [[51, 50, 0.6]]
+    # frame 2: the best total gives the spot to the weaker map, whose owner has no other peak
+    cand[2, 0, 1, :2] = [[50, 50, 0.9], [20, 30, 0.85]]
+    cand[2, 1, 1, :1] = [[50.5, 50, 0.8]]
+    # frame 3: 5 px apart, more than the radius: no clash, nothing changes
+    cand[3, 0, 1, :1] = [[50, 50, 0.9]]
+    cand[3, 1, 1, :2] = [[55, 50, 0.6], [20, 30, 0.5]]
+
+    out, n_moved = exclusive_keypoints(cand, 4.0, exempt=[0])
+    assert out.shape == (4, 2, 2, 3)
+    assert n_moved == 3
+    np.testing.assert_array_equal(out[:, :, 0], cand[:, :, 0, 0])
+    np.testing.assert_allclose(out[0, :, 1], [[50, 50, 0.9], [20, 30, 0.5]])
+    np.testing.assert_allclose(out[1, 0, 1], [50, 50, 0.9])
+    assert np.isnan(out[1, 1, 1]).all()
+    np.testing.assert_allclose(out[2, :, 1], [[20, 30, 0.85], [50.5, 50, 0.8]])
+    np.testing.assert_allclose(out[3, :, 1], [[50, 50, 0.9], [55, 50, 0.6]])
+    # without the exemption the shared anchor goes to one box
+    both, _ = exclusive_keypoints(cand, 4.0)
+    assert np.isfinite(both[:, :, 0, 0]).sum(axis=1).tolist() == [1, 1, 1, 1]
+    with pytest.raises(SchemaError, match="candidates must have shape"):
+        exclusive_keypoints(cand[0], 4.0)
+
+
+def test_candidates_model_gives_the_best_peak_then_the_next_ones():
+    from behaviorlab.pose.models import build_candidates_model
+
+    maps = np.stack(
+        [
+            planted((32, 32), [(20, 12), (6, 25)], [1.0, 0.5], sigma=1.5),  # two peaks
+            planted((32, 32), [(8, 8)], [0.05], sigma=1.5),  # one weak peak: still the best, nothing more
+        ],
+        axis=-1,
+    )
+    inputs = keras.Input((64, 64, 1))
+    net = keras.Model(inputs, FixedMaps(maps)(inputs))
+    out = np.asarray(
+        build_candidates_model(net, output_stride=2, sigma=3.0, n_keypoints=2, max_peaks=3, threshold=0.1)(
+            [np.zeros((1, 64, 64, 1), np.float32)]
+        )
+    )
+    assert out.shape == (1, 2, 3, 3)
+    np.testing.assert_allclose(out[0, 0, :2], [[40.5, 24.5, 1.0], [12.5, 50.5, 0.5]], atol=0.05)  # 2 * map px + 0.5
+    assert np.isnan(out[0, 0, 2]).all()
+    np.testing.assert_allclose(out[0, 1, 0], [16.5, 16.5, 0.05], atol=0.05)
+    assert np.isnan(out[0, 1, 1:]).all()
+    with pytest.raises(ValueError, match="max_peaks must be >= 2"):
+        build_candidates_model(net, output_stride=2, sigma=3.0, n_keypoints=2, max_peaks=1)
+
+
 # --------------------------------------------------------------------------- end to end, tiny networks
 @pytest.mark.filterwarnings("ignore::UserWarning:keras")
 def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path):
@@ -455,11 +535,15 @@ def test_train_predict_and_track_with_tiny_models(labels, sample_data, tmp_path)
     assert ((anchors[..., :2] >= -0.5) & (anchors[..., :2] <= 255.5)).all()
     instances = model.predict(images, batch_size=2)
     assert instances.shape == (3, 2, labels.n_keypoints, 3)
-    assert np.isfinite(instances).all()
+    # every box keeps its anchor; the untrained crop model's other keypoints may share spots (exclusive keypoints)
+    assert np.isfinite(instances[:, :, labels.skeleton.keypoints.index(ANCHOR)]).all()
+    assert np.isfinite(model.replace(exclusive_keypoints=False).predict(images, batch_size=2)).all()
     np.testing.assert_allclose(model.predict_instances(images, anchors=anchors), instances, atol=1e-4)
 
     again = TopDownModel.load(model.save(tmp_path / "copy"))
     np.testing.assert_allclose(again.predict(images), instances, atol=1e-4)
+    assert again.exclusive_keypoints
+    assert not TopDownModel.load(model.replace(exclusive_keypoints=False).save(tmp_path / "off")).exclusive_keypoints
 
     out = tmp_path / "session_b.poses.nc"
     # without the contact handling each track's pose is one instance slot of the direct prediction
