@@ -36,7 +36,9 @@ video without the track-guided second look
 two animals' crop models goes to one), the paths before each.
 ``frame_matched_scored_share`` says how many (frame, animal, keypoint)
 triples were scored: exclusive keypoints leave some keypoints out rather
-than on the neighbour.  ``switches_per_1000_frames_by_anchor`` matches by the
+than on the neighbour.  ``same_part_contact_*`` (:func:`same_part_contact`)
+measures the keypoints where that costs: two animals' same body parts truly
+within the crop model's calibration radius.  ``switches_per_1000_frames_by_anchor`` matches by the
 anchor alone (see :func:`tracked_scores`).
 
 A model folder that already holds a trained top-down model is reused
@@ -171,6 +173,35 @@ def tracked_scores(pred, truth, anchor: str = "spine") -> dict[str, float]:
     }
 
 
+def same_part_contact(pred, truth, radius: float) -> dict[str, float]:
+    """Keypoints whose same body part on another animal truly lies within ``radius`` (nose to nose, tails crossed).
+
+    There two animals claim one spot with reason, and exclusive keypoints
+    take one of them away or elsewhere: ``same_part_contact_share`` (of all
+    true keypoints), ``same_part_contact_within_radius_share`` (placed within
+    ``radius`` of the truth by the per-frame-matched track; a missing keypoint
+    counts as not), ``same_part_contact_scored_share`` and the mean error
+    ``same_part_contact_mean_px`` of those given.
+    """
+    from behaviorlab.trajectories.track_scores import keypoint_error
+
+    truth = truth.isel(time=slice(0, pred.sizes["time"]))
+    drop = [v for v in ("source_individual", "identity_confidence") if v in pred]
+    named = pred.drop_vars(drop).assign_coords(time=truth["time"].values)
+    err = keypoint_error(named, truth, matching="frame").transpose("time", "individual", "keypoint").values
+    true = truth["position"].transpose("time", "individual", "keypoint", "space").values
+    gap = np.linalg.norm(true[:, :, None] - true[:, None], axis=-1)  # (time, animal, animal, keypoint)
+    gap[:, np.arange(true.shape[1]), np.arange(true.shape[1])] = np.inf
+    contact = np.nan_to_num(gap, nan=np.inf).min(axis=2) < radius
+    e = err[contact]
+    return {
+        "same_part_contact_share": round(float(contact.mean()), 4),
+        "same_part_contact_within_radius_share": round(float(np.mean(e < radius)), 4),
+        "same_part_contact_scored_share": round(float(np.isfinite(e).mean()), 4),
+        "same_part_contact_mean_px": round(float(np.nanmean(e)), 3),
+    }
+
+
 def contact_data(folder: Path) -> Path:
     """Write the contact-heavy training videos, their labeled frames and the test sessions (once)."""
     from behaviorlab.io.labeled_frames import save_labeled_frames
@@ -196,12 +227,14 @@ def contact_data(folder: Path) -> Path:
 def contact_metrics(args: argparse.Namespace) -> dict[str, float | int]:
     """Train on the contact labels and score both held-out contact sessions, with and without the gap fill."""
     from behaviorlab.io.load import load_poses
+    from behaviorlab.pose.calibration import calibration_radius
     from behaviorlab.pose.topdown import predict_video_topdown
 
     folder = Path(args.contact_dir)
     labels = contact_data(folder)
     model, training = train_or_load(folder / "model", labels, args, retrain=args.retrain)
     metrics: dict[str, float | int] = {f"contact_{k}": v for k, v in training.items()}
+    radius = calibration_radius(model.pose.sigma, model.pose.output_stride)
     for name, (n_animals, _) in CONTACT_TEST.items():
         truth = load_poses(folder / f"{name}_poses.nc")
         suffix = f"_{n_animals}_animals"
@@ -220,6 +253,7 @@ def contact_metrics(args: argparse.Namespace) -> dict[str, float | int]:
                 "frame_matched_scored_share",
             )
             metrics.update({f"{k}{suffix}{tag}": scores[k] for k in keys})
+            metrics.update({f"{k}{suffix}{tag}": v for k, v in same_part_contact(pred, truth, radius).items()})
             metrics[f"predict_fps{suffix}{tag}"] = round(pred.sizes["time"] / seconds, 1)
             if not tag:
                 confidence = pred["identity_confidence"].values

@@ -88,6 +88,12 @@ def exclusive_keypoints(candidates: np.ndarray, radius: float, *, exempt: Sequen
     peak elsewhere, or NaN when its map has none.  Keypoints without a
     clash keep their best peak.
 
+    The cost: where the same body parts of two animals truly touch (nose to
+    nose, crossed tails) within ``radius``, the maps cannot tell the two
+    peaks from one peak claimed twice, and one animal loses its keypoint
+    too.  On generated two- and three-mouse sessions about 1 clash in 8 was
+    such a true contact; in the other 7 one box had put its keypoint on the neighbour.
+
     Parameters
     ----------
     candidates

@@ -132,7 +132,9 @@ class TopDownModel:
         (:func:`~behaviorlab.pose.instances.exclusive_keypoints`, spots of the
         crop model's calibration radius): where the crop models of two
         touching animals put the same keypoint on one spot, the weaker takes
-        its next peak or none (the anchor excepted).  Applies when a frame has several boxes.
+        its next peak or none (the anchor excepted).  Applies when a frame has
+        several boxes.  ``False`` keeps every box's best peaks, also where two
+        animals' same body parts truly touch (see the function for the trade).
     model_dir
         Folder it was loaded from, if any.
     """
