@@ -146,13 +146,14 @@ def error_stats(err: np.ndarray, prefix: str) -> dict[str, float]:
     }
 
 
-def tracked_scores(pred, truth, anchor: str = "spine") -> dict[str, float]:
+def tracked_scores(pred, truth, anchor: str = "spine", contact_radius: float | None = None) -> dict[str, float]:
     """Switches, matched share and keypoint errors of tracked predictions against the ground truth.
 
     ``switches_per_1000_frames_by_anchor`` matches tracks to animals by the
     anchor keypoint alone: a pose that took some of a neighbour's keypoints
     can flip the whole-pose matching for a frame without any identity having
-    changed, and the difference between the two counts is that.
+    changed, and the difference between the two counts is that.  With
+    ``contact_radius`` the :func:`same_part_contact` keys are added.
     """
     from behaviorlab.trajectories.track_scores import identity_switches, keypoint_error
 
@@ -162,18 +163,21 @@ def tracked_scores(pred, truth, anchor: str = "spine") -> dict[str, float]:
     switches = identity_switches(named, truth)
     anchored = named.assign(position=named["position"].where(named["keypoint"] == anchor))
     by_anchor = identity_switches(anchored, truth)["switches_per_1000_frames"]
+    frame_error = keypoint_error(named, truth, matching="frame")
+    contact = {} if contact_radius is None else same_part_contact(frame_error, truth, contact_radius)
     return {
         **error_stats(keypoint_error(named, truth, matching="session").values, "session_matched"),
-        **error_stats(keypoint_error(named, truth, matching="frame").values, "frame_matched"),
+        **error_stats(frame_error.values, "frame_matched"),
         "identity_switches": switches["switches"],
         "identity_switch_events": switches["switch_events"],
         "switches_per_1000_frames": round(switches["switches_per_1000_frames"], 3),
         "switches_per_1000_frames_by_anchor": round(by_anchor, 3),
         "matched_share": round(switches["matched_share"], 4),
+        **contact,
     }
 
 
-def same_part_contact(pred, truth, radius: float) -> dict[str, float]:
+def same_part_contact(frame_error, truth, radius: float) -> dict[str, float]:
     """Keypoints whose same body part on another animal truly lies within ``radius`` (nose to nose, tails crossed).
 
     There two animals claim one spot with reason, and exclusive keypoints
@@ -181,15 +185,13 @@ def same_part_contact(pred, truth, radius: float) -> dict[str, float]:
     true keypoints), ``same_part_contact_within_radius_share`` (placed within
     ``radius`` of the truth by the per-frame-matched track; a missing keypoint
     counts as not), ``same_part_contact_scored_share`` and the mean error
-    ``same_part_contact_mean_px`` of those given.
+    ``same_part_contact_mean_px`` of those given.  ``frame_error`` is the
+    per-frame-matched :func:`~behaviorlab.trajectories.track_scores.keypoint_error`
+    against ``truth`` (the same frames).
     """
-    from behaviorlab.trajectories.track_scores import keypoint_error
-
-    truth = truth.isel(time=slice(0, pred.sizes["time"]))
-    drop = [v for v in ("source_individual", "identity_confidence") if v in pred]
-    named = pred.drop_vars(drop).assign_coords(time=truth["time"].values)
-    err = keypoint_error(named, truth, matching="frame").transpose("time", "individual", "keypoint").values
-    true = truth["position"].transpose("time", "individual", "keypoint", "space").values
+    err = frame_error.transpose("time", "individual", "keypoint").values
+    true = truth["position"].isel(time=slice(0, err.shape[0])).transpose("time", "individual", "keypoint", "space")
+    true = true.values
     gap = np.linalg.norm(true[:, :, None] - true[:, None], axis=-1)  # (time, animal, animal, keypoint)
     gap[:, np.arange(true.shape[1]), np.arange(true.shape[1])] = np.inf
     contact = np.nan_to_num(gap, nan=np.inf).min(axis=2) < radius
@@ -243,7 +245,7 @@ def contact_metrics(args: argparse.Namespace) -> dict[str, float | int]:
             started = time.perf_counter()
             pred = predict_video_topdown(variant, folder / f"{name}.mp4", max_animals=n_animals, fill_gaps=fill)
             seconds = time.perf_counter() - started
-            scores = tracked_scores(pred, truth, model.anchor)
+            scores = tracked_scores(pred, truth, model.anchor, contact_radius=radius)
             keys = (
                 "switches_per_1000_frames",
                 "switches_per_1000_frames_by_anchor",
@@ -252,8 +254,8 @@ def contact_metrics(args: argparse.Namespace) -> dict[str, float | int]:
                 "frame_matched_median_px",
                 "frame_matched_scored_share",
             )
+            keys += tuple(k for k in scores if k.startswith("same_part_contact"))
             metrics.update({f"{k}{suffix}{tag}": scores[k] for k in keys})
-            metrics.update({f"{k}{suffix}{tag}": v for k, v in same_part_contact(pred, truth, radius).items()})
             metrics[f"predict_fps{suffix}{tag}"] = round(pred.sizes["time"] / seconds, 1)
             if not tag:
                 confidence = pred["identity_confidence"].values
